@@ -1,0 +1,62 @@
+//! `toolhost list`.
+
+use super::HostArgs;
+use anyhow::Result;
+use clap::Args;
+use std::process::ExitCode;
+
+#[derive(Debug, Args)]
+pub(crate) struct ListArgs {
+    #[command(flatten)]
+    host: HostArgs,
+    /// Print one JSON document: `{"tools": [...], "plugins": [...]}`.
+    #[arg(long)]
+    json: bool,
+}
+
+pub(crate) async fn run(args: ListArgs) -> Result<ExitCode> {
+    let host = args.host.host().await?;
+    let tools = host.tools(args.host.tenant.as_deref());
+    if args.json {
+        let tools: Vec<_> = tools
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "name": e.tool.name,
+                    "namespace": e.tool.namespace,
+                    "description": e.tool.description,
+                    "input_schema": e.tool.input.document,
+                    "output_schema": e.tool.output.as_ref().map(|s| &s.document),
+                    "idempotent": e.tool.idempotent,
+                    "plugin": e.plugin.name,
+                })
+            })
+            .collect();
+        let doc = serde_json::json!({ "tools": tools, "plugins": host.catalog().plugins() });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if tools.is_empty() {
+        println!(
+            "no tools (plugins folder: {})",
+            host.config().plugins_dir.display()
+        );
+    }
+    for e in &tools {
+        let flags = if e.tool.idempotent {
+            " [idempotent]"
+        } else {
+            ""
+        };
+        println!("{}{flags}  (plugin {})", e.tool.name, e.plugin.name);
+        println!("    {}", e.tool.description);
+        println!(
+            "    input: {}",
+            serde_json::to_string(&e.tool.input.document)?
+        );
+        if let Some(o) = &e.tool.output {
+            println!("    output: {}", serde_json::to_string(&o.document)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,96 @@
+//! `toolhost run`: a batch of tool calls in any shape LLM code produces.
+
+use super::HostArgs;
+use anyhow::{Context, Result};
+use clap::Args;
+use std::io::Read;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use toolhost::exec::parse::parse_calls;
+use toolhost::{BatchOptions, CallEvent, ExecutionContext, Order, ToolCall};
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// File with the calls, or `-` for stdin: a JSON list of
+    /// `{id?, tool, arguments}`, OpenAI `tool_calls`, Anthropic `tool_use`
+    /// blocks, or text with `<tool name="…" args='…'/>` tags.
+    #[arg(default_value = "-")]
+    input: String,
+    #[command(flatten)]
+    host: HostArgs,
+    /// Result order.
+    #[arg(long, default_value = "completion", value_parser = ["completion", "submission"])]
+    order: String,
+    /// One JSON object per result line (`{call_id, tool, ok, value|error, attempts, cached, duration_ms}`).
+    #[arg(long)]
+    json: bool,
+    /// Run identical calls once and share the result.
+    #[arg(long)]
+    dedup: bool,
+    /// Deadline for the whole batch, milliseconds.
+    #[arg(long)]
+    deadline_ms: Option<u64>,
+    /// Calls running at once (default: the executor's max_parallel).
+    #[arg(long)]
+    max_parallel: Option<usize>,
+}
+
+pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
+    let text = if a.input == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading calls from stdin")?;
+        s
+    } else {
+        std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input))?
+    };
+    let calls: Vec<ToolCall> = parse_calls(&text)
+        .context("no tool calls in the input")?
+        .into_iter()
+        .map(Into::into)
+        .collect();
+    let host = a.host.host().await?;
+    let mut ctx = ExecutionContext::new();
+    ctx.tenant_id = a.host.tenant.clone();
+    ctx.max_parallel = a.max_parallel;
+    ctx.deadline = a
+        .deadline_ms
+        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    let order: Order = a.order.parse().map_err(anyhow::Error::msg)?;
+    let opts = BatchOptions {
+        order,
+        dedup: a.dedup,
+        cancel: None,
+    };
+    let mut failed = 0;
+    let mut print = |r: &toolhost::CallResult| {
+        failed += r.result.is_err() as usize;
+        if a.json {
+            println!("{}", r.to_json());
+        } else {
+            match &r.result {
+                Ok(out) => println!("[{}] {} ok: {}", r.call_id, r.tool, out.to_text()),
+                Err(e) => println!("[{}] {} error {}: {e}", r.call_id, r.tool, e.code()),
+            }
+        }
+    };
+    if order == Order::Completion {
+        // Stream: print each result as it finishes.
+        let mut rx = host.stream_batch(ctx, calls, opts, false);
+        while let Some(ev) = rx.recv().await {
+            if let CallEvent::Finished(r) = ev {
+                print(&r);
+            }
+        }
+    } else {
+        for r in host.run_batch(&ctx, calls, opts).await {
+            print(&r);
+        }
+    }
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,397 @@
+//! Idempotency cache: successful results of idempotent tools, keyed by
+//! SHA-256 over canonical JSON (sorted keys) of tenant, tool, plugin content
+//! digest and arguments. Concurrent identical misses run the tool once
+//! (single flight); the others wait for that result. Only successes are
+//! stored. The store is a [`CacheBackend`]: byte-bounded in memory by default.
+
+use crate::call::ToolOutput;
+use crate::error::Error;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A boxed future, for the object-safe backend trait.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A cache key: hex SHA-256 of the canonical call description.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CacheKey(pub String);
+
+impl CacheKey {
+    /// The key of a call. `args` is parsed JSON; object keys are sorted at every depth.
+    pub fn new(tenant: &str, tool: &str, plugin_digest: &str, args: &Value) -> CacheKey {
+        let doc = serde_json::json!({
+            "tenant": tenant,
+            "tool": tool,
+            "digest": plugin_digest,
+            "args": args,
+        });
+        let mut h = Sha256::new();
+        write_canonical(&doc, &mut h);
+        CacheKey(hex::encode(h.finalize()))
+    }
+}
+
+/// Writes `v` as JSON with object keys sorted, whatever map type serde_json uses.
+fn write_canonical(v: &Value, h: &mut Sha256) {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            h.update(b"{");
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    h.update(b",");
+                }
+                h.update(
+                    serde_json::to_string(k)
+                        .expect("string serializes")
+                        .as_bytes(),
+                );
+                h.update(b":");
+                write_canonical(&m[k], h);
+            }
+            h.update(b"}");
+        }
+        Value::Array(a) => {
+            h.update(b"[");
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    h.update(b",");
+                }
+                write_canonical(x, h);
+            }
+            h.update(b"]");
+        }
+        other => h.update(other.to_string().as_bytes()),
+    }
+}
+
+/// Where cached results live. Implementations must be cheap to share.
+pub trait CacheBackend: Send + Sync + std::fmt::Debug {
+    /// The stored result, if present and not expired.
+    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>>;
+    /// Stores a result for `ttl`.
+    fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration)
+    -> BoxFuture<'a, ()>;
+}
+
+/// `[cache]` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// Cache results at all (still only idempotent tools). Default: `false`.
+    pub enabled: bool,
+    /// Time to live of an entry, seconds. Default: 300.
+    pub ttl_secs: u64,
+    /// Byte budget of the in-memory store. Default: 64 MiB.
+    pub max_bytes: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: false,
+            ttl_secs: 300,
+            max_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<ToolOutput>,
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _: &CacheKey,
+        v: &Entry,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(v.ttl)
+    }
+}
+
+/// The default backend: an in-process, byte-bounded moka cache.
+pub struct MemoryCache {
+    inner: moka::future::Cache<CacheKey, Entry>,
+}
+
+impl std::fmt::Debug for MemoryCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryCache")
+            .field("entries", &self.inner.entry_count())
+            .finish()
+    }
+}
+
+/// Approximate bytes an output occupies.
+fn weight(o: &ToolOutput) -> u32 {
+    let v = o.value.as_ref().map_or(0, |v| v.to_string().len());
+    let c: usize = serde_json::to_string(&o.content).map_or(0, |s| s.len());
+    (v + c + 64).min(u32::MAX as usize) as u32
+}
+
+impl MemoryCache {
+    /// A cache holding at most `max_bytes` of results.
+    pub fn new(max_bytes: u64) -> MemoryCache {
+        MemoryCache {
+            inner: moka::future::Cache::builder()
+                .max_capacity(max_bytes)
+                .weigher(|_: &CacheKey, e: &Entry| weight(&e.value))
+                .expire_after(PerEntryTtl)
+                .build(),
+        }
+    }
+}
+
+impl CacheBackend for MemoryCache {
+    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>> {
+        Box::pin(async move { self.inner.get(key).await.map(|e| e.value) })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: CacheKey,
+        value: Arc<ToolOutput>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.inner.insert(key, Entry { value, ttl }).await })
+    }
+}
+
+type Flight = tokio::sync::watch::Receiver<Option<Result<Arc<ToolOutput>, Error>>>;
+
+/// The cache in front of tool calls: backend + single flight + counters.
+#[derive(Debug)]
+pub struct ResultCache {
+    backend: Arc<dyn CacheBackend>,
+    inflight: Mutex<HashMap<CacheKey, Flight>>,
+    hits: std::sync::atomic::AtomicU64,
+    misses: std::sync::atomic::AtomicU64,
+}
+
+/// How a cached call was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// The tool ran for this caller.
+    Ran,
+    /// From the store, or from an identical call that was already running.
+    Cached,
+}
+
+impl ResultCache {
+    /// Wraps a backend.
+    pub fn new(backend: Arc<dyn CacheBackend>) -> ResultCache {
+        ResultCache {
+            backend,
+            inflight: Mutex::new(HashMap::new()),
+            hits: Default::default(),
+            misses: Default::default(),
+        }
+    }
+
+    /// (hits, misses) so far.
+    pub fn counters(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
+
+    /// Returns the cached result for `key`, or runs `run` once for all
+    /// concurrent callers of `key` and stores a success for `ttl`.
+    pub async fn get_or_run<F, Fut>(
+        &self,
+        key: CacheKey,
+        ttl: Duration,
+        run: F,
+    ) -> (Result<Arc<ToolOutput>, Error>, Served)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<ToolOutput, Error>>,
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut run = Some(run);
+        loop {
+            if let Some(hit) = self.backend.get(&key).await {
+                self.hits.fetch_add(1, Relaxed);
+                return (Ok(hit), Served::Cached);
+            }
+            let (tx, follower) = {
+                let mut map = self.inflight.lock().unwrap();
+                match map.get(&key) {
+                    Some(rx) => (None, Some(rx.clone())),
+                    None => {
+                        let (tx, rx) = tokio::sync::watch::channel(None);
+                        map.insert(key.clone(), rx);
+                        (Some(tx), None)
+                    }
+                }
+            };
+            if let Some(mut rx) = follower {
+                // Wait for the leader; if it was cancelled, try again (maybe as leader).
+                let done = rx
+                    .wait_for(|v| v.is_some())
+                    .await
+                    .ok()
+                    .and_then(|v| v.clone());
+                if let Some(result) = done {
+                    self.hits.fetch_add(1, Relaxed);
+                    return (result, Served::Cached);
+                }
+                continue;
+            }
+            let tx = tx.expect("leader holds the sender");
+            // Removes the in-flight entry even if this future is dropped mid-run.
+            let _cleanup = InflightGuard {
+                cache: self,
+                key: &key,
+            };
+            self.misses.fetch_add(1, Relaxed);
+            let result = (run.take().expect("leader runs once"))()
+                .await
+                .map(Arc::new);
+            if let Ok(v) = &result {
+                self.backend.put(key.clone(), v.clone(), ttl).await;
+            }
+            let _ = tx.send(Some(result.clone()));
+            return (result, Served::Ran);
+        }
+    }
+}
+
+struct InflightGuard<'a> {
+    cache: &'a ResultCache,
+    key: &'a CacheKey,
+}
+
+impl Drop for InflightGuard<'_> {
+    fn drop(&mut self) {
+        self.cache.inflight.lock().unwrap().remove(self.key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn keys_ignore_object_key_order_but_not_anything_else() {
+        let a = CacheKey::new("t", "x", "d", &json!({"a": 1, "b": {"c": 2, "d": [1, 2]}}));
+        let b = CacheKey::new("t", "x", "d", &json!({"b": {"d": [1, 2], "c": 2}, "a": 1}));
+        assert_eq!(a, b);
+        assert_eq!(a.0.len(), 64);
+        for other in [
+            CacheKey::new("u", "x", "d", &json!({"a": 1, "b": {"c": 2, "d": [1, 2]}})),
+            CacheKey::new("t", "y", "d", &json!({"a": 1, "b": {"c": 2, "d": [1, 2]}})),
+            CacheKey::new("t", "x", "e", &json!({"a": 1, "b": {"c": 2, "d": [1, 2]}})),
+            CacheKey::new("t", "x", "d", &json!({"a": 1, "b": {"c": 2, "d": [2, 1]}})),
+            CacheKey::new(
+                "t",
+                "x",
+                "d",
+                &json!({"a": "1", "b": {"c": 2, "d": [1, 2]}}),
+            ),
+        ] {
+            assert_ne!(a, other);
+        }
+    }
+
+    fn out(v: i64) -> ToolOutput {
+        ToolOutput {
+            value: Some(json!(v)),
+            content: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_identical_misses_run_once() {
+        let cache = Arc::new(ResultCache::new(Arc::new(MemoryCache::new(1 << 20))));
+        let runs = Arc::new(AtomicU32::new(0));
+        let mut tasks = vec![];
+        for _ in 0..10 {
+            let (cache, runs) = (cache.clone(), runs.clone());
+            tasks.push(tokio::spawn(async move {
+                let key = CacheKey::new("t", "x", "d", &json!({}));
+                cache
+                    .get_or_run(key, Duration::from_secs(60), || async {
+                        runs.fetch_add(1, Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Ok(out(7))
+                    })
+                    .await
+            }));
+        }
+        let mut ran = 0;
+        for t in tasks {
+            let (r, served) = t.await.unwrap();
+            assert_eq!(r.unwrap().value, Some(json!(7)));
+            ran += (served == Served::Ran) as u32;
+        }
+        assert_eq!((runs.load(Ordering::SeqCst), ran), (1, 1));
+    }
+
+    #[tokio::test]
+    async fn failures_are_not_stored() {
+        let cache = ResultCache::new(Arc::new(MemoryCache::new(1 << 20)));
+        let key = CacheKey::new("t", "x", "d", &json!({}));
+        let (r, _) = cache
+            .get_or_run(key.clone(), Duration::from_secs(60), || async {
+                Err(Error::Cancelled { tool: "x".into() })
+            })
+            .await;
+        assert!(r.is_err());
+        let (r, served) = cache
+            .get_or_run(key.clone(), Duration::from_secs(60), || async {
+                Ok(out(1))
+            })
+            .await;
+        assert_eq!(
+            (r.unwrap().value.clone(), served),
+            (Some(json!(1)), Served::Ran)
+        );
+        let (_, served) = cache
+            .get_or_run(key, Duration::from_secs(60), || async { Ok(out(2)) })
+            .await;
+        assert_eq!(served, Served::Cached);
+        assert_eq!(cache.counters(), (1, 2));
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_leader_hands_over_to_a_follower() {
+        let cache = Arc::new(ResultCache::new(Arc::new(MemoryCache::new(1 << 20))));
+        let key = CacheKey::new("t", "x", "d", &json!({}));
+        let (c1, k1) = (cache.clone(), key.clone());
+        let leader = tokio::spawn(async move {
+            c1.get_or_run(k1, Duration::from_secs(60), || async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(out(0))
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let (c2, k2) = (cache.clone(), key.clone());
+        let follower = tokio::spawn(async move {
+            c2.get_or_run(k2, Duration::from_secs(60), || async { Ok(out(5)) })
+                .await
+        });
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        leader.abort();
+        let (r, served) = follower.await.unwrap();
+        assert_eq!(
+            (r.unwrap().value.clone(), served),
+            (Some(json!(5)), Served::Ran)
+        );
+    }
+}

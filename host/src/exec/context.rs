@@ -1,0 +1,663 @@
+//! The per-request [`ExecutionContext`]: ids, trace context, an absolute deadline and a budget.
+//!
+//! The context travels with every call of a request and is propagated to what the call talks
+//! to (guests, MCP servers, HTTP) as headers, with the names chuk-tool-processor uses:
+//!
+//! | Header | Field | Notes |
+//! |---|---|---|
+//! | `X-Request-ID` | `request_id` | generated (random 128-bit hex) when absent |
+//! | `X-Correlation-ID` | `correlation_id` | |
+//! | `X-User-ID` | `user_id` | |
+//! | `X-Tenant-ID` | `tenant_id` | a *hint* only: the server decides the tenant from authentication |
+//! | `traceparent` | `traceparent` | W3C Trace Context, validated |
+//! | `tracestate` | `tracestate` | repeated headers are joined with `,` |
+//! | `X-Deadline-Seconds` | `deadline` | *remaining* seconds; read as a decimal, written as an integer rounded up |
+//! | `X-Budget` | `budget` | a non-negative number |
+//!
+//! Header names are matched case-insensitively; unknown headers are ignored. `max_parallel` and
+//! `metadata` are not propagated.
+//!
+//! The deadline is absolute (an [`Instant`]) and is never turned back into a relative timeout
+//! except at the edge, when headers are written; every stage asks [`ExecutionContext::remaining`].
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// `X-Request-ID`.
+pub const REQUEST_ID_HEADER: &str = "X-Request-ID";
+/// `X-Correlation-ID`.
+pub const CORRELATION_ID_HEADER: &str = "X-Correlation-ID";
+/// `X-User-ID`.
+pub const USER_ID_HEADER: &str = "X-User-ID";
+/// `X-Tenant-ID` (a hint; see [`ExecutionContext::tenant_id`]).
+pub const TENANT_ID_HEADER: &str = "X-Tenant-ID";
+/// `traceparent` (W3C Trace Context).
+pub const TRACEPARENT_HEADER: &str = "traceparent";
+/// `tracestate` (W3C Trace Context).
+pub const TRACESTATE_HEADER: &str = "tracestate";
+/// `X-Deadline-Seconds`: remaining time in seconds.
+pub const DEADLINE_HEADER: &str = "X-Deadline-Seconds";
+/// `X-Budget`: the opaque cost budget.
+pub const BUDGET_HEADER: &str = "X-Budget";
+
+/// Longest accepted header value, in bytes (ids end up in logs and metric labels).
+pub const MAX_HEADER_VALUE_BYTES: usize = 8192;
+
+/// Every header we read or write, in the order [`ExecutionContext::to_headers`] writes them.
+const HEADERS: [&str; 8] = [
+    REQUEST_ID_HEADER,
+    CORRELATION_ID_HEADER,
+    USER_ID_HEADER,
+    TENANT_ID_HEADER,
+    TRACEPARENT_HEADER,
+    TRACESTATE_HEADER,
+    DEADLINE_HEADER,
+    BUDGET_HEADER,
+];
+
+/// A header value the context does not accept.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ContextError {
+    /// The value contains a control character (CR, LF, NUL, DEL, …).
+    #[error("header {header}: value contains a control character")]
+    ControlCharacter {
+        /// The header's canonical name.
+        header: &'static str,
+    },
+    /// The value is longer than [`MAX_HEADER_VALUE_BYTES`].
+    #[error("header {header}: value is longer than {MAX_HEADER_VALUE_BYTES} bytes")]
+    TooLong {
+        /// The header's canonical name.
+        header: &'static str,
+    },
+    /// A single-valued header appears more than once.
+    #[error("header {header} appears more than once")]
+    Duplicate {
+        /// The header's canonical name.
+        header: &'static str,
+    },
+    /// `traceparent` is not a valid W3C trace context.
+    #[error("invalid traceparent: {reason}")]
+    InvalidTraceparent {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// `X-Deadline-Seconds` is not a non-negative decimal number of seconds, or is out of range.
+    #[error("invalid {DEADLINE_HEADER} {value:?}: expected a non-negative number of seconds")]
+    InvalidDeadline {
+        /// The value received.
+        value: String,
+    },
+    /// `X-Budget` is not a finite, non-negative number.
+    #[error("invalid {BUDGET_HEADER} {value:?}: expected a non-negative number")]
+    InvalidBudget {
+        /// The value received.
+        value: String,
+    },
+}
+
+/// What one request carries through the executor.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionContext {
+    /// Unique id of the request; generated (random 128-bit lowercase hex) when absent.
+    pub request_id: String,
+    /// Id that ties several requests together (a conversation, a job).
+    pub correlation_id: Option<String>,
+    /// The end user on whose behalf tools run, for logs and audits.
+    pub user_id: Option<String>,
+    /// The tenant the caller *claims*. Only a hint for logs and routing: the server decides the
+    /// tenant from the authenticated identity and never trusts this field for isolation.
+    pub tenant_id: Option<String>,
+    /// W3C `traceparent`, propagated unchanged (a caller that opens its own span should replace
+    /// the parent id before propagating).
+    pub traceparent: Option<String>,
+    /// W3C `tracestate`, propagated unchanged.
+    pub tracestate: Option<String>,
+    /// Absolute deadline for the whole request, retries and queueing included.
+    pub deadline: Option<Instant>,
+    /// Opaque cost budget (the unit is the operator's).
+    pub budget: Option<f64>,
+    /// Most calls of this request that may run at once.
+    pub max_parallel: Option<usize>,
+    /// Free-form key/value pairs (not propagated as headers).
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Default for ExecutionContext {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ExecutionContext {
+    /// A context with a fresh request id and nothing else.
+    pub fn new() -> Self {
+        ExecutionContext {
+            request_id: new_request_id(),
+            correlation_id: None,
+            user_id: None,
+            tenant_id: None,
+            traceparent: None,
+            tracestate: None,
+            deadline: None,
+            budget: None,
+            max_parallel: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// Sets the request id.
+    pub fn with_request_id(mut self, id: impl Into<String>) -> Self {
+        self.request_id = id.into();
+        self
+    }
+
+    /// Sets the correlation id.
+    pub fn with_correlation_id(mut self, id: impl Into<String>) -> Self {
+        self.correlation_id = Some(id.into());
+        self
+    }
+
+    /// Sets the user id.
+    pub fn with_user_id(mut self, id: impl Into<String>) -> Self {
+        self.user_id = Some(id.into());
+        self
+    }
+
+    /// Sets the tenant hint (see [`ExecutionContext::tenant_id`]).
+    pub fn with_tenant_id(mut self, id: impl Into<String>) -> Self {
+        self.tenant_id = Some(id.into());
+        self
+    }
+
+    /// Sets the W3C `traceparent` (checked by [`ExecutionContext::validate`]).
+    pub fn with_traceparent(mut self, traceparent: impl Into<String>) -> Self {
+        self.traceparent = Some(traceparent.into());
+        self
+    }
+
+    /// Sets the W3C `tracestate`.
+    pub fn with_tracestate(mut self, tracestate: impl Into<String>) -> Self {
+        self.tracestate = Some(tracestate.into());
+        self
+    }
+
+    /// Sets the absolute deadline.
+    pub fn with_deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Sets the cost budget.
+    pub fn with_budget(mut self, budget: f64) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Sets the most calls of this request that may run at once.
+    pub fn with_max_parallel(mut self, max_parallel: usize) -> Self {
+        self.max_parallel = Some(max_parallel);
+        self
+    }
+
+    /// Adds one metadata entry (replacing an earlier value for the key).
+    pub fn with_metadata(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.metadata.insert(key.into(), value.into());
+        self
+    }
+
+    /// Time left before the deadline at `now` (zero once it has passed); `None` without deadline.
+    pub fn remaining(&self, now: Instant) -> Option<Duration> {
+        self.deadline.map(|d| d.saturating_duration_since(now))
+    }
+
+    /// Checks every field that is propagated as a header, as [`ExecutionContext::from_headers`]
+    /// would: no control characters, bounded length, a valid `traceparent`, and a finite,
+    /// non-negative budget.
+    pub fn validate(&self) -> Result<(), ContextError> {
+        for (header, value) in HEADERS.into_iter().zip(self.text_fields()) {
+            if let Some(value) = value {
+                check_value(header, value)?;
+            }
+        }
+        match self.budget {
+            Some(b) if !(b.is_finite() && b >= 0.0) => Err(ContextError::InvalidBudget {
+                value: b.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The headers that propagate this context, given the current time.
+    ///
+    /// `X-Deadline-Seconds` is the remaining time rounded *up* to whole seconds (`0` once the
+    /// deadline has passed), so a downstream service is never told "expired" while time is left;
+    /// our own deadline still cuts the call off on time. A field that
+    /// [`ExecutionContext::validate`] rejects, or an empty one, is left out, so a bad value can
+    /// never inject a header.
+    pub fn to_headers(&self, now: Instant) -> Vec<(String, String)> {
+        let mut headers: Vec<(String, String)> = HEADERS
+            .into_iter()
+            .zip(self.text_fields())
+            .filter_map(|(header, value)| Some((header, check_value(header, value?).ok()?)))
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(header, value)| (header.to_string(), value.to_owned()))
+            .collect();
+        if let Some(left) = self.remaining(now) {
+            let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+            headers.push((DEADLINE_HEADER.to_owned(), seconds.to_string()));
+        }
+        if let Some(budget) = self.budget.filter(|b| b.is_finite() && *b >= 0.0) {
+            headers.push((BUDGET_HEADER.to_owned(), budget.to_string()));
+        }
+        headers
+    }
+
+    /// Reads a context from request headers (names case-insensitive, values trimmed of spaces and
+    /// tabs, empty values treated as absent, unknown headers ignored), given the current time.
+    ///
+    /// `X-Deadline-Seconds` is remaining seconds as `digits` or `digits.digits`; the deadline
+    /// becomes `now + value`. Repeated `tracestate` headers are joined with `,`; any other
+    /// repeated header is an error, as is a control character, an over-long value, an invalid
+    /// `traceparent`, a negative or unparsable deadline or budget.
+    pub fn from_headers<'a>(
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        now: Instant,
+    ) -> Result<ExecutionContext, ContextError> {
+        let mut values: [Option<String>; HEADERS.len()] = Default::default();
+        for (name, value) in headers {
+            let Some(slot) = HEADERS
+                .iter()
+                .position(|h| h.eq_ignore_ascii_case(name.trim()))
+            else {
+                continue;
+            };
+            let header = HEADERS[slot];
+            let value = value.trim_matches([' ', '\t']);
+            if value.is_empty() {
+                continue;
+            }
+            match &mut values[slot] {
+                Some(joined) if header == TRACESTATE_HEADER => {
+                    joined.push(',');
+                    joined.push_str(value);
+                }
+                Some(_) => return Err(ContextError::Duplicate { header }),
+                empty => *empty = Some(value.to_owned()),
+            }
+        }
+        for (header, value) in HEADERS.into_iter().zip(&values) {
+            if let Some(value) = value {
+                check_value(header, value)?;
+            }
+        }
+        let [
+            request_id,
+            correlation_id,
+            user_id,
+            tenant_id,
+            traceparent,
+            tracestate,
+            deadline,
+            budget,
+        ] = values;
+        Ok(ExecutionContext {
+            request_id: request_id.unwrap_or_else(new_request_id),
+            correlation_id,
+            user_id,
+            tenant_id,
+            traceparent,
+            tracestate,
+            deadline: deadline.map(|v| parse_deadline(v, now)).transpose()?,
+            budget: budget.map(parse_budget).transpose()?,
+            max_parallel: None,
+            metadata: BTreeMap::new(),
+        })
+    }
+
+    /// The string fields, in [`HEADERS`] order (the last two headers are numbers).
+    fn text_fields(&self) -> [Option<&str>; 6] {
+        [
+            Some(self.request_id.as_str()),
+            self.correlation_id.as_deref(),
+            self.user_id.as_deref(),
+            self.tenant_id.as_deref(),
+            self.traceparent.as_deref(),
+            self.tracestate.as_deref(),
+        ]
+    }
+}
+
+/// A fresh request id: 128 random bits as 32 lowercase hex digits.
+fn new_request_id() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+/// Checks one header value and returns it trimmed of spaces and tabs.
+fn check_value<'v>(header: &'static str, value: &'v str) -> Result<&'v str, ContextError> {
+    if value.len() > MAX_HEADER_VALUE_BYTES {
+        return Err(ContextError::TooLong { header });
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ContextError::ControlCharacter { header });
+    }
+    let value = value.trim_matches([' ', '\t']);
+    if header == TRACEPARENT_HEADER {
+        check_traceparent(value)?;
+    }
+    Ok(value)
+}
+
+/// Validates a W3C `traceparent`: `version-traceid-parentid-flags`, 2-32-16-2 lowercase hex
+/// digits; version `ff`, an all-zero trace id and an all-zero parent id are invalid; version
+/// `00` has exactly these four fields, later versions may append `-…`.
+fn check_traceparent(value: &str) -> Result<(), ContextError> {
+    let invalid = |reason| Err(ContextError::InvalidTraceparent { reason });
+    let b = value.as_bytes();
+    let hex = |from: usize, to: usize| {
+        b[from..to]
+            .iter()
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let zero = |from: usize, to: usize| b[from..to].iter().all(|&c| c == b'0');
+    if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
+        return invalid("expected version-traceid-parentid-flags with 2, 32, 16 and 2 hex digits");
+    }
+    if !(hex(0, 2) && hex(3, 35) && hex(36, 52) && hex(53, 55)) {
+        return invalid("fields must be lowercase hex digits");
+    }
+    if &b[..2] == b"ff" {
+        return invalid("version ff is forbidden");
+    }
+    if b.len() > 55 && (&b[..2] == b"00" || b[55] != b'-') {
+        return invalid("unexpected data after the flags");
+    }
+    if zero(3, 35) {
+        return invalid("trace id is all zeros");
+    }
+    if zero(36, 52) {
+        return invalid("parent id is all zeros");
+    }
+    Ok(())
+}
+
+/// `digits` or `digits.digits` seconds from `now`.
+fn parse_deadline(value: String, now: Instant) -> Result<Instant, ContextError> {
+    let (whole, fraction) = value.split_once('.').unwrap_or((&value, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    (digits(whole) && digits(fraction))
+        .then(|| value.parse::<f64>().ok())
+        .flatten()
+        .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+        .and_then(|left| now.checked_add(left))
+        .ok_or(ContextError::InvalidDeadline { value })
+}
+
+/// A finite, non-negative number.
+fn parse_budget(value: String) -> Result<f64, ContextError> {
+    match value.parse::<f64>() {
+        Ok(b) if b.is_finite() && b >= 0.0 => Ok(b),
+        _ => Err(ContextError::InvalidBudget { value }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn from(headers: &[(&str, &str)], now: Instant) -> Result<ExecutionContext, ContextError> {
+        ExecutionContext::from_headers(headers.iter().copied(), now)
+    }
+
+    #[test]
+    fn round_trip_through_headers() {
+        let now = Instant::now();
+        let ctx = ExecutionContext::new()
+            .with_request_id("req-1")
+            .with_correlation_id("conv-7")
+            .with_user_id("u@example.com")
+            .with_tenant_id("acme")
+            .with_traceparent(TP)
+            .with_tracestate("rojo=00f067aa0ba902b7,congo=t61rcWkgMzE")
+            .with_deadline(now + Duration::from_secs(3))
+            .with_budget(0.125);
+        let headers = ctx.to_headers(now);
+        let names: Vec<_> = headers.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, HEADERS);
+        assert!(headers.contains(&(DEADLINE_HEADER.into(), "3".into())));
+        assert!(headers.contains(&(BUDGET_HEADER.into(), "0.125".into())));
+        let back = ExecutionContext::from_headers(
+            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            now,
+        )
+        .unwrap();
+        assert_eq!(back, ctx);
+    }
+
+    #[test]
+    fn metadata_and_max_parallel_stay_local() {
+        let ctx = ExecutionContext::new()
+            .with_max_parallel(4)
+            .with_metadata("k", "v");
+        assert_eq!(
+            ctx.to_headers(Instant::now()),
+            vec![(REQUEST_ID_HEADER.into(), ctx.request_id.clone())]
+        );
+        assert_eq!(ctx.metadata.get("k").map(String::as_str), Some("v"));
+    }
+
+    #[test]
+    fn header_names_are_case_insensitive_and_values_trimmed() {
+        let now = Instant::now();
+        let ctx = from(
+            &[
+                ("x-request-id", " r1 "),
+                ("X-CORRELATION-ID", "c"),
+                ("TraceParent", TP),
+                ("x-tenant-id", "t"),
+                ("x-other", "\n"),
+            ],
+            now,
+        )
+        .unwrap();
+        assert_eq!(ctx.request_id, "r1");
+        assert_eq!(ctx.correlation_id.as_deref(), Some("c"));
+        assert_eq!(ctx.traceparent.as_deref(), Some(TP));
+        assert_eq!(ctx.tenant_id.as_deref(), Some("t"));
+    }
+
+    #[test]
+    fn missing_request_id_is_generated() {
+        let a = from(&[], Instant::now()).unwrap().request_id;
+        let b = from(&[(REQUEST_ID_HEADER, "  ")], Instant::now())
+            .unwrap()
+            .request_id;
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 32);
+            assert!(
+                id.bytes()
+                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            );
+        }
+        assert_ne!(a, b);
+        assert_ne!(
+            ExecutionContext::default().request_id,
+            ExecutionContext::new().request_id
+        );
+    }
+
+    #[test]
+    fn invalid_traceparents_are_rejected() {
+        let cases = [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01x",
+            "00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "0g-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0z",
+            "00-4bf92f3577b34da6a3ce929d0e0é736-00f067aa0ba902b7-01",
+        ];
+        for tp in cases {
+            let got = from(&[(TRACEPARENT_HEADER, tp)], Instant::now());
+            let ok_when_empty = tp.is_empty() && got.is_ok();
+            assert!(
+                ok_when_empty || matches!(got, Err(ContextError::InvalidTraceparent { .. })),
+                "{tp:?}: {got:?}"
+            );
+        }
+        assert!(
+            ExecutionContext::new()
+                .with_traceparent("nope")
+                .validate()
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn valid_traceparents_are_accepted() {
+        for tp in [
+            TP,
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+            "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-future",
+        ] {
+            assert_eq!(
+                from(&[(TRACEPARENT_HEADER, tp)], Instant::now())
+                    .unwrap()
+                    .traceparent
+                    .as_deref(),
+                Some(tp)
+            );
+        }
+    }
+
+    #[test]
+    fn deadline_math() {
+        let now = Instant::now();
+        let ctx = ExecutionContext::new().with_deadline(now + Duration::from_millis(1500));
+        assert_eq!(ctx.remaining(now), Some(Duration::from_millis(1500)));
+        assert_eq!(
+            ctx.remaining(now + Duration::from_secs(9)),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(ExecutionContext::new().remaining(now), None);
+        let header = |c: &ExecutionContext, at| {
+            c.to_headers(at)
+                .into_iter()
+                .find(|(n, _)| n == DEADLINE_HEADER)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(header(&ctx, now).as_deref(), Some("2"), "rounded up");
+        assert_eq!(
+            header(&ctx, now + Duration::from_millis(500)).as_deref(),
+            Some("1")
+        );
+        assert_eq!(
+            header(&ctx, now + Duration::from_secs(5)).as_deref(),
+            Some("0"),
+            "expired"
+        );
+        let read = |v: &str| from(&[(DEADLINE_HEADER, v)], now).map(|c| c.deadline.unwrap() - now);
+        assert_eq!(read("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(read("2.5"), Ok(Duration::from_millis(2500)));
+        assert_eq!(read("0"), Ok(Duration::ZERO));
+        for bad in [
+            "-1",
+            "1e3",
+            "inf",
+            "NaN",
+            "+1",
+            ".5",
+            "5.",
+            "1.2.3",
+            "abc",
+            "1 s",
+            "99999999999999999999999999999",
+        ] {
+            assert_eq!(
+                read(bad),
+                Err(ContextError::InvalidDeadline { value: bad.into() }),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn budget_values() {
+        let read = |v: &str| from(&[(BUDGET_HEADER, v)], Instant::now()).map(|c| c.budget);
+        assert_eq!(read("2.5"), Ok(Some(2.5)));
+        assert_eq!(read("0"), Ok(Some(0.0)));
+        for bad in ["-1", "NaN", "inf", "x"] {
+            assert!(
+                matches!(read(bad), Err(ContextError::InvalidBudget { .. })),
+                "{bad}"
+            );
+        }
+        assert!(
+            ExecutionContext::new()
+                .with_budget(f64::NAN)
+                .validate()
+                .is_err()
+        );
+        assert!(
+            ExecutionContext::new()
+                .with_budget(-1.0)
+                .to_headers(Instant::now())
+                .iter()
+                .all(|(n, _)| n != BUDGET_HEADER)
+        );
+    }
+
+    #[test]
+    fn control_characters_and_long_values_are_rejected() {
+        for v in ["a\r\nX-Evil: 1", "a\0b", "a\u{7f}", "a\u{85}", "a\tb"] {
+            assert_eq!(
+                from(&[(USER_ID_HEADER, v)], Instant::now()),
+                Err(ContextError::ControlCharacter {
+                    header: USER_ID_HEADER
+                }),
+                "{v:?}"
+            );
+        }
+        let long = "x".repeat(MAX_HEADER_VALUE_BYTES + 1);
+        assert_eq!(
+            from(&[(REQUEST_ID_HEADER, &long)], Instant::now()),
+            Err(ContextError::TooLong {
+                header: REQUEST_ID_HEADER
+            })
+        );
+    }
+
+    #[test]
+    fn to_headers_never_writes_what_from_headers_rejects() {
+        let ctx = ExecutionContext::new()
+            .with_user_id("a\r\nX-Evil: 1")
+            .with_traceparent("bad")
+            .with_tenant_id("");
+        assert!(ctx.validate().is_err());
+        let headers = ctx.to_headers(Instant::now());
+        assert_eq!(headers.len(), 1, "{headers:?}");
+        assert_eq!(headers[0].0, REQUEST_ID_HEADER);
+    }
+
+    #[test]
+    fn duplicates_rejected_but_tracestate_joined() {
+        let now = Instant::now();
+        assert_eq!(
+            from(&[("x-user-id", "a"), ("X-User-ID", "b")], now),
+            Err(ContextError::Duplicate {
+                header: USER_ID_HEADER
+            })
+        );
+        let ctx = from(&[("tracestate", "a=1"), ("TraceState", "b=2")], now).unwrap();
+        assert_eq!(ctx.tracestate.as_deref(), Some("a=1,b=2"));
+    }
+}

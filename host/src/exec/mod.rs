@@ -1,0 +1,606 @@
+//! The executor: production policies around every sandboxed call.
+//!
+//! Layer order (outermost first; resilience.md §5), fixed in [`Executor::execute`]:
+//!
+//! 1. admission: tenant, tool lookup, one absolute deadline for everything below
+//!    (`min(context deadline, now + total timeout)`);
+//! 2. argument parsing and schema validation (no guest CPU, not a breaker event);
+//! 3. cache (idempotent tools only; single flight; `cached = true` on hits);
+//! 4. rate limits (global, tenant, tool or pattern; wait ≤ deadline or reject);
+//! 5. retry loop (retryable outcomes of idempotent tools, full-jitter backoff,
+//!    Retry-After hints, a retry budget; sleeps clipped to the deadline);
+//! 6. circuit breaker per (tenant, tool), per attempt (open ends the loop);
+//! 7. bulkheads (queue wait ≤ deadline);
+//! 8. the attempt: `min(attempt timeout, remaining)` → epoch deadline in a fresh store.
+//!
+//! Results are matched by `call_id`; return order is presentation only.
+
+pub mod batch;
+pub mod breaker;
+pub mod bulkhead;
+pub mod cache;
+pub mod clock;
+pub mod context;
+pub mod parse;
+pub mod policy;
+pub mod rate_limit;
+pub mod retry;
+
+use crate::call::{CallStats, ToolOutput};
+use crate::error::{Error, Resource, ToolErrorKind};
+use crate::registry::ToolEntry;
+use breaker::{Breakers, Outcome};
+use bulkhead::Bulkheads;
+use cache::{CacheKey, ResultCache, Served};
+use clock::Clock;
+use context::ExecutionContext;
+use policy::{Effective, Policies, PolicyOverride};
+use rate_limit::{Quota, RateLimiter};
+use retry::{RetryBudget, SleepPlan};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `[rate_limits]`: process-wide and per-tenant quotas (tool and pattern
+/// quotas live in `[policy]`). All applicable limits apply.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    /// One bucket for the whole process.
+    pub global: Option<Quota>,
+    /// One bucket per tenant, unless the tenant has its own entry below.
+    pub per_tenant: Option<Quota>,
+    /// Buckets for named tenants.
+    pub tenants: BTreeMap<String, Quota>,
+}
+
+/// `[executor]`: concurrency and retry-budget settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExecutorConfig {
+    /// Calls of one batch running at once, unless the request asks for fewer. Default: 64.
+    pub max_parallel: usize,
+    /// Retry budget window, seconds. Default: 10.
+    pub retry_budget_ttl_secs: u64,
+    /// Retries always allowed per second. Default: 10.
+    pub retry_budget_min_per_sec: u32,
+    /// Extra retries as a fraction of recent calls. Default: 0.2.
+    pub retry_budget_percent: f64,
+    /// Largest honoured Retry-After hint, ms. Default: 30000.
+    pub max_retry_after_ms: u64,
+}
+
+impl Default for ExecutorConfig {
+    fn default() -> Self {
+        ExecutorConfig {
+            max_parallel: 64,
+            retry_budget_ttl_secs: 10,
+            retry_budget_min_per_sec: 10,
+            retry_budget_percent: 0.2,
+            max_retry_after_ms: 30_000,
+        }
+    }
+}
+
+/// One call as the model asked for it.
+#[derive(Debug, Clone)]
+pub struct ToolCall {
+    /// Provider call id, kept end to end (generated when absent).
+    pub call_id: Option<String>,
+    /// Tool name.
+    pub tool: String,
+    /// Arguments JSON text, or why they could not be read.
+    pub arguments: Result<String, String>,
+    /// Per-call policy (highest precedence).
+    pub policy: PolicyOverride,
+}
+
+impl ToolCall {
+    /// A call with well-formed argument text.
+    pub fn new(tool: impl Into<String>, arguments: impl Into<String>) -> ToolCall {
+        ToolCall {
+            call_id: None,
+            tool: tool.into(),
+            arguments: Ok(arguments.into()),
+            policy: PolicyOverride::default(),
+        }
+    }
+
+    /// Sets the call id.
+    pub fn with_id(mut self, id: impl Into<String>) -> ToolCall {
+        self.call_id = Some(id.into());
+        self
+    }
+}
+
+impl From<parse::ParsedCall> for ToolCall {
+    fn from(p: parse::ParsedCall) -> ToolCall {
+        let tool = match p.namespace {
+            // `namespace` + bare name → the dotted tool name the registry uses.
+            Some(ns) if !p.tool.contains('.') && !ns.is_empty() && ns != "default" => {
+                format!("{ns}.{}", p.tool)
+            }
+            _ => p.tool,
+        };
+        ToolCall {
+            call_id: p.call_id,
+            tool,
+            arguments: p.arguments,
+            policy: PolicyOverride::default(),
+        }
+    }
+}
+
+/// The outcome of one call, matched to its request by `call_id`.
+#[derive(Debug, Clone)]
+pub struct CallResult {
+    /// Position in the submitted batch.
+    pub index: usize,
+    /// The call id (given or generated).
+    pub call_id: String,
+    /// The tool asked for.
+    pub tool: String,
+    /// Output or typed error.
+    pub result: Result<Arc<ToolOutput>, Error>,
+    /// Attempts made (0 when refused before running).
+    pub attempts: u32,
+    /// Answered from the cache (no guest code ran for this call).
+    pub cached: bool,
+    /// The result is the tool's configured fallback; this is the error it replaced.
+    pub fallback_for: Option<Error>,
+    /// Time from batch start to this call's start.
+    pub started: Duration,
+    /// Wall time of the call, all attempts included.
+    pub duration: Duration,
+    /// Cost of the last attempt that ran.
+    pub stats: Option<CallStats>,
+}
+
+impl CallResult {
+    /// A JSON view: `{call_id, tool, ok, value|error, content?, attempts, cached, duration_ms}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({
+            "index": self.index,
+            "call_id": self.call_id,
+            "tool": self.tool,
+            "ok": self.result.is_ok(),
+            "attempts": self.attempts,
+            "cached": self.cached,
+            "duration_ms": self.duration.as_secs_f64() * 1e3,
+        });
+        match &self.result {
+            Ok(out) => {
+                v["value"] = out.value.clone().unwrap_or(serde_json::Value::Null);
+                if !out.content.is_empty() {
+                    v["content"] = serde_json::to_value(&out.content).unwrap_or_default();
+                }
+            }
+            Err(e) => v["error"] = e.to_json(),
+        }
+        if let Some(e) = &self.fallback_for {
+            v["fallback_for"] = e.to_json();
+        }
+        v
+    }
+}
+
+/// Hooks for one call: cancellation and guest events.
+#[derive(Debug, Clone, Default)]
+pub struct CallOptions {
+    /// Cancels the call (and its retries).
+    pub cancel: Option<crate::CancelToken>,
+    /// Receives the guest's log/progress/emit events.
+    pub events: Option<crate::runtime::EventSink>,
+}
+
+/// Clock following tokio's (pausable) time, the default for every policy.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TokioClock;
+
+impl Clock for TokioClock {
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// Policy state shared by every call of one host.
+#[derive(Debug)]
+pub struct Executor {
+    policies: Policies,
+    rate_cfg: RateLimitConfig,
+    cfg: ExecutorConfig,
+    cache: Option<ResultCache>,
+    limiter: RateLimiter,
+    breakers: Breakers,
+    bulkheads: Bulkheads,
+    budget: RetryBudget,
+    clock: Arc<dyn Clock>,
+    rng: Mutex<rand::rngs::StdRng>,
+}
+
+/// What the executor needs from the host: one sandboxed attempt.
+pub(crate) trait Attempt: Send + Sync {
+    /// Runs one attempt of `entry` with validated `args`.
+    fn attempt<'a>(
+        &'a self,
+        entry: &'a ToolEntry,
+        args: &'a str,
+        ctx: &'a ExecutionContext,
+        call_id: &'a str,
+        attempt: u32,
+        timeout: Duration,
+        opts: &'a CallOptions,
+    ) -> cache::BoxFuture<'a, (Result<ToolOutput, Error>, CallStats)>;
+}
+
+impl Executor {
+    /// Builds the executor from its configuration sections.
+    pub fn new(
+        policy: policy::PolicyConfig,
+        rate_cfg: RateLimitConfig,
+        bulkheads: bulkhead::BulkheadConfig,
+        cache_cfg: &cache::CacheConfig,
+        cfg: ExecutorConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Executor, Error> {
+        use rand::SeedableRng;
+        let cache = cache_cfg
+            .enabled
+            .then(|| ResultCache::new(Arc::new(cache::MemoryCache::new(cache_cfg.max_bytes))));
+        Ok(Executor {
+            policies: Policies::new(policy).map_err(Error::Configuration)?,
+            rate_cfg,
+            limiter: RateLimiter::new(clock.clone()),
+            breakers: Breakers::new(clock.clone()),
+            bulkheads: Bulkheads::new(bulkheads).map_err(Error::Configuration)?,
+            budget: RetryBudget::new(
+                Duration::from_secs(cfg.retry_budget_ttl_secs.max(1)),
+                cfg.retry_budget_min_per_sec,
+                cfg.retry_budget_percent,
+            ),
+            cfg,
+            cache,
+            clock,
+            rng: Mutex::new(rand::rngs::StdRng::from_os_rng()),
+        })
+    }
+
+    /// Executor settings.
+    pub fn config(&self) -> &ExecutorConfig {
+        &self.cfg
+    }
+
+    /// Breaker states and counters, per `tenant:tool`.
+    pub fn breakers(&self) -> Vec<(String, breaker::BreakerSnapshot)> {
+        self.breakers.snapshots()
+    }
+
+    /// Bulkhead counters per compartment.
+    pub fn bulkheads(&self) -> &Bulkheads {
+        &self.bulkheads
+    }
+
+    /// Cache (hits, misses), when caching is on.
+    pub fn cache_counters(&self) -> Option<(u64, u64)> {
+        self.cache.as_ref().map(ResultCache::counters)
+    }
+
+    fn remaining(&self, deadline: Option<Instant>) -> Option<Duration> {
+        deadline.map(|d| d.saturating_duration_since(self.clock.now()))
+    }
+
+    /// Runs one call through every policy. Never panics on bad input: every
+    /// failure is a typed error in the result.
+    pub(crate) async fn execute(
+        &self,
+        host: &dyn Attempt,
+        lookup: impl FnOnce(&str, &str) -> Option<ToolEntry>,
+        ctx: &ExecutionContext,
+        call: ToolCall,
+        index: usize,
+        opts: &CallOptions,
+    ) -> CallResult {
+        let started = self.clock.now();
+        let call_id = call
+            .call_id
+            .clone()
+            .unwrap_or_else(crate::host::new_call_id);
+        let mut res = CallResult {
+            index,
+            call_id,
+            tool: call.tool.clone(),
+            result: Err(Error::ToolNotFound {
+                tool: crate::runtime::preview(&call.tool),
+            }),
+            attempts: 0,
+            cached: false,
+            fallback_for: None,
+            started: Duration::ZERO,
+            duration: Duration::ZERO,
+            stats: None,
+        };
+        let tenant = ctx
+            .tenant_id
+            .as_deref()
+            .unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+        let Some(entry) = lookup(tenant, &call.tool) else {
+            res.duration = self.clock.now().saturating_duration_since(started);
+            return res;
+        };
+        let eff = self.policies.resolve(
+            tenant,
+            &entry.tool.name,
+            entry.tool.idempotent,
+            entry.plugin.timeout_override,
+            entry.plugin.limits.timeout(),
+            &call.policy,
+        );
+        let deadline = match (ctx.deadline, eff.total_timeout) {
+            (Some(d), Some(t)) => Some(d.min(started + t)),
+            (d, t) => d.or(t.map(|t| started + t)),
+        };
+        let (result, attempts, stats) = match crate::host::parse_arguments(&entry, &call.arguments)
+        {
+            Err(e) => (Err(e), 0, None),
+            Ok((args_text, args_value)) => {
+                let run = || {
+                    self.limited_and_retried(
+                        host,
+                        &entry,
+                        &eff,
+                        &args_text,
+                        ctx,
+                        &res.call_id,
+                        deadline,
+                        opts,
+                    )
+                };
+                match (&self.cache, eff.cache && eff.idempotent) {
+                    (Some(cache), true) => {
+                        let key = CacheKey::new(
+                            tenant,
+                            &entry.tool.name,
+                            &entry.plugin.digest,
+                            &args_value,
+                        );
+                        let ran = Mutex::new((0u32, None));
+                        let (r, served) = cache
+                            .get_or_run(key, eff.cache_ttl, || async {
+                                let (r, attempts, st) = run().await;
+                                *ran.lock().unwrap() = (attempts, st);
+                                r
+                            })
+                            .await;
+                        res.cached = served == Served::Cached;
+                        let (attempts, st) = ran.into_inner().unwrap();
+                        (r, attempts, st)
+                    }
+                    _ => {
+                        let (r, attempts, st) = run().await;
+                        (r.map(Arc::new), attempts, st)
+                    }
+                }
+            }
+        };
+        res.attempts = attempts;
+        res.stats = stats;
+        res.result = match (result, &eff.fallback) {
+            (Err(e), Some(fb))
+                if !matches!(e, Error::InvalidArguments { .. } | Error::Cancelled { .. }) =>
+            {
+                res.fallback_for = Some(e);
+                Ok(Arc::new(ToolOutput {
+                    value: Some(fb.clone()),
+                    content: vec![],
+                }))
+            }
+            (r, _) => r,
+        };
+        res.duration = self.clock.now().saturating_duration_since(started);
+        tracing::debug!(tool = %res.tool, call_id = %res.call_id, tenant, attempts = res.attempts, cached = res.cached,
+            ok = res.result.is_ok(), ms = res.duration.as_millis() as u64, "call finished");
+        res
+    }
+
+    /// Rate limit, then the retry loop (breaker, bulkhead, attempt).
+    #[allow(clippy::too_many_arguments)]
+    async fn limited_and_retried(
+        &self,
+        host: &dyn Attempt,
+        entry: &ToolEntry,
+        eff: &Effective,
+        args: &str,
+        ctx: &ExecutionContext,
+        call_id: &str,
+        deadline: Option<Instant>,
+        opts: &CallOptions,
+    ) -> (Result<ToolOutput, Error>, u32, Option<CallStats>) {
+        let tool = &entry.tool.name;
+        let tenant = ctx
+            .tenant_id
+            .as_deref()
+            .unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+        if let Err(e) = self.admit_rate(tenant, tool, eff, deadline).await {
+            return (Err(e), 0, None);
+        }
+        self.budget.deposit(self.clock.now());
+        let breaker_key = format!("{tenant}:{tool}");
+        let mut last_stats = None;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            let remaining = self.remaining(deadline);
+            if remaining == Some(Duration::ZERO) {
+                return (
+                    Err(Error::Timeout {
+                        tool: tool.clone(),
+                        timeout_ms: 0,
+                    }),
+                    attempt - 1,
+                    last_stats,
+                );
+            }
+            let permit = match &eff.breaker {
+                Some(cfg) => match self.breakers.acquire(&breaker_key, cfg) {
+                    Ok(p) => Some(p),
+                    Err(open) => {
+                        let e = Error::CircuitOpen {
+                            tool: tool.clone(),
+                            retry_after_ms: clock::ceil_millis(open.retry_after),
+                        };
+                        return (Err(e), attempt - 1, last_stats);
+                    }
+                },
+                None => None,
+            };
+            let slot = match self.bulkheads.acquire(tenant, tool, remaining).await {
+                Ok(s) => s,
+                Err(full) => {
+                    if let Some(p) = permit {
+                        self.breakers.record(p, Outcome::Ignored, Duration::ZERO);
+                    }
+                    let e = Error::BulkheadFull {
+                        tool: tool.clone(),
+                        key: full.key,
+                        reason: full.reason.to_string(),
+                        waited_ms: full.waited.as_millis() as u64,
+                    };
+                    return (Err(e), attempt - 1, last_stats);
+                }
+            };
+            let timeout = match self.remaining(deadline) {
+                Some(r) => eff.attempt_timeout.min(r),
+                None => eff.attempt_timeout,
+            };
+            let t0 = self.clock.now();
+            let (result, stats) = host
+                .attempt(entry, args, ctx, call_id, attempt, timeout, opts)
+                .await;
+            drop(slot);
+            last_stats = Some(stats);
+            if let Some(p) = permit {
+                self.breakers.record(
+                    p,
+                    breaker_outcome(&result),
+                    self.clock.now().saturating_duration_since(t0),
+                );
+            }
+            let Err(err) = result else {
+                return (result, attempt, last_stats);
+            };
+            let wanted = retryable(&err, eff, attempt);
+            if !wanted || opts.cancel.as_ref().is_some_and(|c| c.is_cancelled()) {
+                return (Err(err), attempt, last_stats);
+            }
+            let computed = retry::backoff(&eff.retry, attempt - 1, &mut *self.rng.lock().unwrap());
+            let hint = err.retry_after_ms().map(Duration::from_millis);
+            let max_interval = Duration::from_millis(self.cfg.max_retry_after_ms);
+            let plan = retry::plan_sleep(
+                computed,
+                hint,
+                self.remaining(deadline),
+                max_interval,
+                &mut *self.rng.lock().unwrap(),
+            );
+            let SleepPlan::Sleep(sleep) = plan else {
+                return (Err(err), attempt, last_stats);
+            };
+            if !self.budget.withdraw(self.clock.now()) {
+                tracing::debug!(tool = %tool, "retry budget exhausted");
+                return (Err(err), attempt, last_stats);
+            }
+            tracing::debug!(tool = %tool, attempt, sleep_ms = sleep.as_millis() as u64, error = %err, "retrying");
+            tokio::time::sleep(sleep).await;
+        }
+    }
+
+    /// All applicable quotas at once; waits when allowed and the wait fits.
+    async fn admit_rate(
+        &self,
+        tenant: &str,
+        tool: &str,
+        eff: &Effective,
+        deadline: Option<Instant>,
+    ) -> Result<(), Error> {
+        let tenant_key = format!("tenant:{tenant}");
+        let tenant_quota = self
+            .rate_cfg
+            .tenants
+            .get(tenant)
+            .or(self.rate_cfg.per_tenant.as_ref());
+        let mut checks: Vec<(&str, &Quota)> = Vec::with_capacity(3);
+        if let Some(q) = &self.rate_cfg.global {
+            checks.push(("global", q));
+        }
+        if let Some(q) = tenant_quota {
+            checks.push((&tenant_key, q));
+        }
+        if let Some((k, q)) = &eff.rate_limit {
+            checks.push((k, q));
+        }
+        if checks.is_empty() {
+            return Ok(());
+        }
+        loop {
+            match self.limiter.check(&checks, 1) {
+                Ok(()) => return Ok(()),
+                Err(limited) => {
+                    let fits = self
+                        .remaining(deadline)
+                        .is_none_or(|r| limited.retry_after < r);
+                    if eff.rate_limit_wait && fits && !limited.impossible {
+                        tokio::time::sleep(limited.retry_after).await;
+                        continue;
+                    }
+                    return Err(Error::RateLimited {
+                        tool: tool.to_string(),
+                        key: limited.key,
+                        retry_after_ms: clock::ceil_millis(limited.retry_after),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// What an attempt's outcome means to the breaker (resilience.md §0): only
+/// tool faults count; the caller's mistakes, rejections and cancellations don't.
+fn breaker_outcome(r: &Result<ToolOutput, Error>) -> Outcome {
+    match r {
+        Ok(_) => Outcome::Success,
+        Err(e) => match e {
+            // The caller's bad input and upstream 429s are not the tool's fault.
+            Error::Tool { kind, .. } => match kind {
+                ToolErrorKind::Transient | ToolErrorKind::Internal => Outcome::Failure,
+                _ => Outcome::Ignored,
+            },
+            Error::Timeout { .. }
+            | Error::Trapped { .. }
+            | Error::InvalidOutput { .. }
+            | Error::OutputTooLarge { .. } => Outcome::Failure,
+            Error::ResourceExhausted { resource, .. } if *resource != Resource::InstancePool => {
+                Outcome::Failure
+            }
+            _ => Outcome::Ignored,
+        },
+    }
+}
+
+/// Whether the retry loop may try again after `attempts` attempts (stricter
+/// than the caller-facing `Error::retryable`).
+fn retryable(e: &Error, eff: &Effective, attempts: u32) -> bool {
+    let class = match e {
+        Error::Tool { retryable, .. } => *retryable,
+        Error::Timeout { .. } => true,
+        Error::ResourceExhausted {
+            resource: Resource::InstancePool,
+            ..
+        } => true,
+        _ => false,
+    };
+    class
+        && eff
+            .retry
+            .allows_retry(attempts, eff.idempotent, matches!(e, Error::Timeout { .. }))
+}

@@ -1,0 +1,277 @@
+//! Per-tool policy with precedence: per-call > per-tool > pattern > global.
+//!
+//! ```toml
+//! [policy]                    # global: applies to every tool
+//! timeout_ms = 30000          # per attempt
+//! total_timeout_ms = 90000    # across attempts and backoff sleeps
+//! retry = { max_attempts = 3, base_ms = 100, cap_ms = 5000 }
+//!
+//! [policy.patterns."web.*"]   # first matching pattern (in file order)
+//! timeout_ms = 5000
+//! rate_limit = { rate = 10, per_ms = 1000, burst = 5 }
+//!
+//! [policy.tools."text.upper"] # exact tool name
+//! cache = true
+//! ```
+
+use super::breaker::BreakerConfig;
+use super::rate_limit::Quota;
+use super::retry::RetryPolicy;
+use globset::{Glob, GlobMatcher};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Every field optional: an unset field falls through to the next level.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyOverride {
+    /// Time per attempt, ms.
+    pub timeout_ms: Option<u64>,
+    /// Time across all attempts and backoff sleeps, ms.
+    pub total_timeout_ms: Option<u64>,
+    /// Retry policy.
+    pub retry: Option<RetryPolicy>,
+    /// Cache successful results (only idempotent tools).
+    pub cache: Option<bool>,
+    /// Cache entry lifetime, seconds.
+    pub cache_ttl_secs: Option<u64>,
+    /// Overrides the tool's own `idempotent` declaration.
+    pub idempotent: Option<bool>,
+    /// Circuit breaker settings (the breaker is off unless set somewhere).
+    pub breaker: Option<BreakerConfig>,
+    /// Rate limit for this tool (per tenant), or shared by a pattern's tools.
+    pub rate_limit: Option<Quota>,
+    /// Rate-limited calls wait (up to the deadline) instead of failing at once.
+    pub rate_limit_wait: Option<bool>,
+    /// JSON result returned instead of an error once every attempt failed.
+    pub fallback: Option<serde_json::Value>,
+}
+
+impl PolicyOverride {
+    /// `self` with unset fields taken from `base`.
+    fn over(&self, base: &PolicyOverride) -> PolicyOverride {
+        PolicyOverride {
+            timeout_ms: self.timeout_ms.or(base.timeout_ms),
+            total_timeout_ms: self.total_timeout_ms.or(base.total_timeout_ms),
+            retry: self.retry.clone().or_else(|| base.retry.clone()),
+            cache: self.cache.or(base.cache),
+            cache_ttl_secs: self.cache_ttl_secs.or(base.cache_ttl_secs),
+            idempotent: self.idempotent.or(base.idempotent),
+            breaker: self.breaker.clone().or_else(|| base.breaker.clone()),
+            rate_limit: self.rate_limit.or(base.rate_limit),
+            rate_limit_wait: self.rate_limit_wait.or(base.rate_limit_wait),
+            fallback: self.fallback.clone().or_else(|| base.fallback.clone()),
+        }
+    }
+}
+
+/// `[policy]`: global defaults plus pattern and tool overrides.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Applies to every tool.
+    #[serde(flatten)]
+    pub global: PolicyOverride,
+    /// Glob over tool names → override; the first match (in order) applies.
+    pub patterns: Vec<PatternPolicy>,
+    /// Exact tool name → override.
+    pub tools: BTreeMap<String, PolicyOverride>,
+}
+
+/// One pattern rule.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatternPolicy {
+    /// Glob over tool names.
+    pub pattern: String,
+    /// Its settings.
+    #[serde(flatten)]
+    pub policy: PolicyOverride,
+}
+
+/// The policy in force for one call, after precedence.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Effective {
+    /// Per attempt.
+    pub attempt_timeout: Duration,
+    /// Across attempts, if bounded.
+    pub total_timeout: Option<Duration>,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Cache this call's success.
+    pub cache: bool,
+    /// Cache TTL.
+    pub cache_ttl: Duration,
+    /// Idempotent (declared, or overridden).
+    pub idempotent: bool,
+    /// Breaker, if on.
+    pub breaker: Option<BreakerConfig>,
+    /// Tool-level rate limit and the key it counts against (`tool:…` or `pattern:…`).
+    pub rate_limit: Option<(String, Quota)>,
+    /// Wait instead of rejecting when rate-limited.
+    pub rate_limit_wait: bool,
+    /// Fallback value.
+    pub fallback: Option<serde_json::Value>,
+}
+
+/// Compiled [`PolicyConfig`].
+#[derive(Debug, Clone)]
+pub struct Policies {
+    cfg: PolicyConfig,
+    matchers: Vec<GlobMatcher>,
+}
+
+/// Default cache lifetime.
+pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
+
+impl Policies {
+    /// Compiles the pattern globs.
+    pub fn new(cfg: PolicyConfig) -> Result<Policies, String> {
+        let matchers = cfg
+            .patterns
+            .iter()
+            .map(|p| {
+                Glob::new(&p.pattern)
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| format!("policy pattern {:?}: {e}", p.pattern))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Policies { cfg, matchers })
+    }
+
+    /// Resolves the policy of one call. `per_call` wins over everything;
+    /// the plugin manifest's own `timeout_ms` sits between global and pattern;
+    /// `default_timeout` (the host's `[defaults]`) applies when nothing is set.
+    pub fn resolve(
+        &self,
+        tenant: &str,
+        tool: &str,
+        declared_idempotent: bool,
+        plugin_timeout: Option<Duration>,
+        default_timeout: Duration,
+        per_call: &PolicyOverride,
+    ) -> Effective {
+        let mut merged = self.cfg.global.clone();
+        if let Some(t) = plugin_timeout {
+            merged.timeout_ms = Some(t.as_millis() as u64);
+        }
+        let mut limit_key = format!("tool:{tenant}:{tool}");
+        if let Some(i) = self.matchers.iter().position(|m| m.is_match(tool)) {
+            let p = &self.cfg.patterns[i];
+            if p.policy.rate_limit.is_some() {
+                limit_key = format!("pattern:{tenant}:{}", p.pattern);
+            }
+            merged = p.policy.over(&merged);
+        }
+        if let Some(t) = self.cfg.tools.get(tool) {
+            if t.rate_limit.is_some() {
+                limit_key = format!("tool:{tenant}:{tool}");
+            }
+            merged = t.over(&merged);
+        }
+        merged = per_call.over(&merged);
+        Effective {
+            attempt_timeout: merged
+                .timeout_ms
+                .map(Duration::from_millis)
+                .unwrap_or(default_timeout),
+            total_timeout: merged.total_timeout_ms.map(Duration::from_millis),
+            retry: merged.retry.unwrap_or_default(),
+            cache: merged.cache.unwrap_or(false),
+            cache_ttl: merged
+                .cache_ttl_secs
+                .map(Duration::from_secs)
+                .unwrap_or(DEFAULT_CACHE_TTL),
+            idempotent: merged.idempotent.unwrap_or(declared_idempotent),
+            breaker: merged.breaker,
+            rate_limit: merged.rate_limit.map(|q| (limit_key, q)),
+            rate_limit_wait: merged.rate_limit_wait.unwrap_or(false),
+            fallback: merged.fallback,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const D: Duration = Duration::from_secs(30);
+
+    fn cfg() -> Policies {
+        let text = r#"
+            timeout_ms = 1000
+            cache = false
+            [[patterns]]
+            pattern = "web.*"
+            timeout_ms = 200
+            cache = true
+            [[patterns]]
+            pattern = "*"
+            timeout_ms = 999
+            [tools."web.fetch"]
+            timeout_ms = 50
+        "#;
+        Policies::new(toml::from_str(text).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn precedence_is_call_then_tool_then_pattern_then_global() {
+        let p = cfg();
+        let none = PolicyOverride::default();
+        assert_eq!(
+            p.resolve("t", "web.fetch", false, None, D, &none)
+                .attempt_timeout,
+            Duration::from_millis(50)
+        );
+        assert_eq!(
+            p.resolve("t", "web.search", false, None, D, &none)
+                .attempt_timeout,
+            Duration::from_millis(200)
+        );
+        assert!(
+            p.resolve("t", "web.fetch", false, None, D, &none).cache,
+            "tool inherits its pattern's unset fields"
+        );
+        assert_eq!(
+            p.resolve("t", "math.eval", false, None, D, &none)
+                .attempt_timeout,
+            Duration::from_millis(999)
+        );
+        let call = PolicyOverride {
+            timeout_ms: Some(7),
+            ..Default::default()
+        };
+        assert_eq!(
+            p.resolve("t", "web.fetch", false, None, D, &call)
+                .attempt_timeout,
+            Duration::from_millis(7)
+        );
+    }
+
+    #[test]
+    fn built_in_defaults_apply_when_nothing_is_configured() {
+        let p = Policies::new(PolicyConfig::default()).unwrap();
+        let e = p.resolve("t", "x", true, None, D, &PolicyOverride::default());
+        assert_eq!(e.attempt_timeout, D);
+        assert!(!e.cache && e.idempotent && e.breaker.is_none() && e.rate_limit.is_none());
+        assert_eq!(e.retry, RetryPolicy::default());
+    }
+
+    #[test]
+    fn the_manifest_timeout_sits_between_global_and_pattern() {
+        let p = cfg();
+        let none = PolicyOverride::default();
+        let m = Some(Duration::from_millis(333));
+        assert_eq!(
+            p.resolve("t", "web.search", false, m, D, &none)
+                .attempt_timeout,
+            Duration::from_millis(200)
+        );
+        let plain = Policies::new(PolicyConfig::default()).unwrap();
+        assert_eq!(
+            plain.resolve("t", "x", false, m, D, &none).attempt_timeout,
+            Duration::from_millis(333)
+        );
+    }
+}

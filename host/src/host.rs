@@ -1,0 +1,458 @@
+//! [`Host`]: the runtime, the registry and the call path, wired together.
+
+use crate::call::{CallRequest, CallResponse, CallStats, ToolOutput};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::exec::context::ExecutionContext;
+use crate::exec::policy::PolicyOverride;
+use crate::exec::{Attempt, CallOptions, CallResult, Executor, TokioClock, ToolCall};
+use crate::registry::tenant::{DEFAULT_TENANT, Tenants};
+use crate::registry::{Catalog, PluginSource, ProgressFn, Registry, ToolEntry, watch};
+use crate::runtime::{CallSpec, GuestContext, Runtime};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest arguments document accepted, bytes.
+pub const MAX_ARGUMENT_BYTES: usize = 1024 * 1024;
+
+/// Builds a [`Host`].
+///
+/// ```no_run
+/// # async fn demo() -> toolhost::Result<()> {
+/// let host = toolhost::Host::builder().plugins_dir("plugins").build().await?;
+/// let out = host.call(toolhost::CallRequest::new("text.upper", r#"{"text":"hi"}"#)).await?;
+/// println!("{}", out.output.to_text());
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub struct HostBuilder {
+    config: Config,
+    use_dir: bool,
+    sources: Vec<PluginSource>,
+    progress: Option<ProgressFn>,
+}
+
+impl std::fmt::Debug for HostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBuilder")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl Default for HostBuilder {
+    fn default() -> Self {
+        HostBuilder {
+            config: Config::default(),
+            use_dir: false,
+            sources: vec![],
+            progress: None,
+        }
+    }
+}
+
+impl HostBuilder {
+    /// Uses `config` (its `plugins_dir` is loaded).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self.use_dir = true;
+        self
+    }
+
+    /// Loads every `*.wasm` in `dir`.
+    pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.plugins_dir = dir.into();
+        self.use_dir = true;
+        self
+    }
+
+    /// Compile cache folder; `None` turns caching off.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.config.cache_dir = Some(dir.unwrap_or_else(|| PathBuf::from("off")));
+        self
+    }
+
+    /// Hot-reloads the plugin folder.
+    pub fn watch(mut self, on: bool) -> Self {
+        self.config.watch = on;
+        self
+    }
+
+    /// Adds a plugin from memory (bytes of a component).
+    pub fn plugin_bytes(mut self, name: impl Into<String>, bytes: Vec<u8>) -> Self {
+        let name = name.into();
+        self.sources.push(PluginSource {
+            path: PathBuf::from(format!("memory:{name}")),
+            name,
+            bytes,
+            manifest: Default::default(),
+        });
+        self
+    }
+
+    /// Adds a plugin from memory with a manifest.
+    pub fn plugin_source(mut self, source: PluginSource) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// Receives a [`crate::registry::LoadProgress`] per plugin as loading proceeds.
+    pub fn on_progress(
+        mut self,
+        f: impl Fn(&crate::registry::LoadProgress) + Send + Sync + 'static,
+    ) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Creates the runtime and loads every plugin. A plugin that fails to load
+    /// is reported in [`Host::catalog`] and never stops the others; only an
+    /// invalid configuration or an unreadable folder is an error here.
+    pub async fn build(self) -> Result<Host> {
+        let cfg = self.config;
+        cfg.validate()?;
+        let cache_dir = cfg.resolved_cache_dir();
+        if let (Some(cache), true) = (&cache_dir, self.use_dir) {
+            let (c, p) = (absolute(cache), absolute(&cfg.plugins_dir));
+            if c.starts_with(&p) {
+                return Err(Error::Configuration(format!(
+                    "cache_dir {} must not be inside plugins_dir {}: code is never loaded from the plugin folder",
+                    c.display(),
+                    p.display()
+                )));
+            }
+        }
+        let runtime = Arc::new(Runtime::new(
+            &cfg.runtime,
+            cfg.defaults.table_elements,
+            cache_dir.as_deref(),
+        )?);
+        let registry = Arc::new(Registry::new(
+            runtime.clone(),
+            cfg.plugins_dir.clone(),
+            cfg.defaults.clone(),
+            cfg.runtime.clone(),
+            Tenants::compile(&cfg.tenants)?,
+            self.progress,
+        ));
+        for src in self.sources {
+            // Errors are recorded in the catalog like any other load failure.
+            let _ = registry.add(src).await;
+        }
+        if self.use_dir {
+            registry.load_all().await?;
+        }
+        let executor = Executor::new(
+            cfg.policy.clone(),
+            cfg.rate_limits.clone(),
+            cfg.bulkheads.clone(),
+            &cfg.cache,
+            cfg.executor.clone(),
+            Arc::new(TokioClock),
+        )?;
+        let watcher = if cfg.watch && self.use_dir {
+            Some(watch::watch(registry.clone()).map_err(|e| {
+                Error::Configuration(format!("cannot watch {}: {e}", cfg.plugins_dir.display()))
+            })?)
+        } else {
+            None
+        };
+        Ok(Host {
+            inner: Arc::new(Inner {
+                runtime,
+                registry,
+                executor,
+                _watcher: watcher,
+                config: cfg,
+            }),
+        })
+    }
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(p)
+        .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+struct Inner {
+    runtime: Arc<Runtime>,
+    registry: Arc<Registry>,
+    executor: Executor,
+    _watcher: Option<watch::Watcher>,
+    config: Config,
+}
+
+/// A running tool host. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("plugins_dir", &self.inner.config.plugins_dir)
+            .finish()
+    }
+}
+
+impl Host {
+    /// Starts building a host.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The registry (reload, subscribe to changes).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The runtime (allocator, health).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.inner.runtime
+    }
+
+    /// The current catalog snapshot (every plugin's load state).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.registry.catalog()
+    }
+
+    /// Tools visible to `tenant` (`None` = the default tenant), sorted by name.
+    pub fn tools(&self, tenant: Option<&str>) -> Vec<ToolEntry> {
+        self.inner.registry.tools(tenant.unwrap_or(DEFAULT_TENANT))
+    }
+
+    /// The executor (policy state: breakers, bulkheads, cache counters).
+    pub fn executor(&self) -> &Executor {
+        &self.inner.executor
+    }
+
+    /// Runs one call through every executor policy (cache, rate limits,
+    /// retries, breaker, bulkheads, timeouts). `req.timeout` is the per-call
+    /// attempt timeout, the highest-precedence policy.
+    pub async fn call(&self, req: CallRequest) -> Result<CallResponse> {
+        let mut ctx = ExecutionContext::new();
+        if let Some(id) = &req.request_id {
+            ctx.request_id = id.clone();
+        }
+        ctx.tenant_id = req.tenant.clone();
+        ctx.user_id = req.user_id.clone();
+        ctx.traceparent = req.traceparent.clone();
+        ctx.metadata = req.metadata.iter().cloned().collect();
+        let call = ToolCall {
+            call_id: req.call_id,
+            tool: req.tool,
+            arguments: Ok(req.arguments),
+            policy: PolicyOverride {
+                timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
+                ..Default::default()
+            },
+        };
+        let opts = CallOptions {
+            cancel: req.cancel,
+            events: req.events,
+        };
+        let r = self.execute_at(&ctx, call, 0, &opts).await;
+        Ok(CallResponse {
+            call_id: r.call_id,
+            tool: r.tool,
+            output: r.result?,
+            stats: r.stats.unwrap_or_default(),
+            attempts: r.attempts,
+            cached: r.cached,
+        })
+    }
+
+    /// Runs one call through every executor policy under `ctx`.
+    pub async fn execute(
+        &self,
+        ctx: &ExecutionContext,
+        call: ToolCall,
+        opts: &CallOptions,
+    ) -> CallResult {
+        self.execute_at(ctx, call, 0, opts).await
+    }
+
+    pub(crate) async fn execute_at(
+        &self,
+        ctx: &ExecutionContext,
+        call: ToolCall,
+        index: usize,
+        opts: &CallOptions,
+    ) -> CallResult {
+        let registry = &self.inner.registry;
+        self.inner
+            .executor
+            .execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts)
+            .await
+    }
+
+    /// One sandboxed attempt with no executor policies: lookup, argument
+    /// validation, the call. What the executor wraps; also the baseline of
+    /// the benchmarks.
+    pub async fn invoke(&self, req: CallRequest) -> Result<CallResponse> {
+        let tenant = req.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+        let entry = self
+            .inner
+            .registry
+            .lookup(tenant, &req.tool)
+            .ok_or_else(|| Error::ToolNotFound {
+                tool: crate::runtime::preview(&req.tool),
+            })?;
+        let (args, _) = parse_arguments(&entry, &Ok(req.arguments))?;
+        let mut ctx = ExecutionContext::new();
+        ctx.tenant_id = req.tenant.clone();
+        if let Some(id) = &req.request_id {
+            ctx.request_id = id.clone();
+        }
+        ctx.user_id = req.user_id.clone();
+        ctx.traceparent = req.traceparent.clone();
+        ctx.metadata = req.metadata.iter().cloned().collect();
+        let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
+        let timeout = req.timeout.unwrap_or(entry.plugin.limits.timeout());
+        let opts = CallOptions {
+            cancel: req.cancel,
+            events: req.events,
+        };
+        let (result, stats) = self
+            .run_attempt(
+                &entry,
+                &args,
+                &ctx,
+                &call_id,
+                req.attempt.max(1),
+                timeout,
+                &opts,
+            )
+            .await;
+        Ok(CallResponse {
+            call_id,
+            tool: entry.tool.name.clone(),
+            output: Arc::new(result?),
+            stats,
+            attempts: 1,
+            cached: false,
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn run_attempt(
+        &self,
+        entry: &ToolEntry,
+        args: &str,
+        ctx: &ExecutionContext,
+        call_id: &str,
+        attempt: u32,
+        budget: Duration,
+        opts: &CallOptions,
+    ) -> (Result<ToolOutput>, CallStats) {
+        let plugin = &entry.plugin;
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
+        let span =
+            tracing::debug_span!("tool.attempt", tool = %entry.tool.name, tenant, call_id, attempt);
+        let _enter = span.enter();
+        let spec = CallSpec {
+            tenant,
+            plugin: &plugin.name,
+            tool: &entry.tool.name,
+            call_id,
+            limits: &plugin.limits,
+            grants: &plugin.grants,
+            config: plugin.config.clone(),
+            events: opts.events.clone(),
+            cancel: opts.cancel.clone(),
+            budget,
+        };
+        let guest_ctx = GuestContext {
+            call_id: call_id.to_string(),
+            request_id: (!ctx.request_id.is_empty()).then(|| ctx.request_id.clone()),
+            tenant_id: Some(tenant.to_string()),
+            user_id: ctx.user_id.clone(),
+            traceparent: ctx.traceparent.clone(),
+            deadline_ms: Some(budget.as_millis() as u64),
+            attempt,
+            metadata: ctx
+                .metadata
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        };
+        let (result, stats) = self
+            .inner
+            .runtime
+            .call(&plugin.code, spec, &entry.tool.name, args, guest_ctx)
+            .await;
+        let result = result.and_then(|output| {
+            if let (Some(schema), Some(value)) = (&entry.tool.output, &output.value) {
+                schema
+                    .check(value)
+                    .map_err(|problems| Error::InvalidOutput {
+                        tool: entry.tool.name.clone(),
+                        reason: format!(
+                            "value violates the output schema: {}",
+                            problems.join("; ")
+                        ),
+                    })?;
+            }
+            Ok(output)
+        });
+        (result, stats)
+    }
+}
+
+impl Attempt for Host {
+    fn attempt<'a>(
+        &'a self,
+        entry: &'a ToolEntry,
+        args: &'a str,
+        ctx: &'a ExecutionContext,
+        call_id: &'a str,
+        attempt: u32,
+        timeout: Duration,
+        opts: &'a CallOptions,
+    ) -> crate::exec::cache::BoxFuture<'a, (Result<ToolOutput>, CallStats)> {
+        Box::pin(self.run_attempt(entry, args, ctx, call_id, attempt, timeout, opts))
+    }
+}
+
+/// Strict parse + schema check of a call's arguments; returns the text (as
+/// given) and the parsed value. Malformed arguments are never "repaired".
+pub(crate) fn parse_arguments(
+    entry: &ToolEntry,
+    raw: &std::result::Result<String, String>,
+) -> Result<(String, serde_json::Value)> {
+    let tool = &entry.tool.name;
+    let invalid = |p: String| Error::InvalidArguments {
+        tool: tool.clone(),
+        problems: vec![p],
+    };
+    let raw = raw.as_ref().map_err(|p| invalid(p.clone()))?;
+    if raw.len() > MAX_ARGUMENT_BYTES {
+        return Err(invalid(format!(
+            "arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}",
+            raw.len()
+        )));
+    }
+    let value: serde_json::Value = serde_json::from_str(raw)
+        .map_err(|e| invalid(format!("arguments are not valid JSON: {e}")))?;
+    entry
+        .tool
+        .input
+        .check(&value)
+        .map_err(|problems| Error::InvalidArguments {
+            tool: tool.clone(),
+            problems,
+        })?;
+    Ok((raw.clone(), value))
+}
+
+/// A random 128-bit call id, hex.
+pub(crate) fn new_call_id() -> String {
+    format!("call_{:032x}", rand::random::<u128>())
+}

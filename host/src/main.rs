@@ -1,0 +1,7 @@
+//! The `toolhost` binary.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

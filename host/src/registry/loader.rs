@@ -1,0 +1,217 @@
+//! Loading one plugin file: size check → read → sha256 → manifest → header
+//! sniff → compile (or compile cache) → import check → link → `describe()`
+//! in a sandboxed store → name and schema validation.
+
+use super::schema::Schema;
+use super::{Plugin, ToolSpec};
+use crate::config::{Limits, RuntimeConfig};
+use crate::error::{Error, Result};
+use crate::registry::manifest::Manifest;
+use crate::runtime::{CallSpec, Runtime};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest tool or plugin name.
+pub(crate) const MAX_NAME_LEN: usize = 64;
+
+/// `^[A-Za-z0-9_.-]{1,64}$`, and dots only between non-empty segments
+/// (`web.fetch_user` is fine; `..`, `.x`, `x.` are not).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name.split('.').all(|seg| !seg.is_empty())
+}
+
+fn load_error(path: &Path, reason: impl Into<String>) -> Error {
+    Error::PluginLoad {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    }
+}
+
+/// A plugin's bytes and manifest, read from a file or given in memory.
+#[derive(Debug, Clone)]
+pub struct PluginSource {
+    /// Plugin name (file stem).
+    pub name: String,
+    /// Where it came from (for messages; `memory:NAME` for in-memory plugins).
+    pub path: std::path::PathBuf,
+    /// The component bytes.
+    pub bytes: Vec<u8>,
+    /// Its manifest (default: grants nothing, no overrides).
+    pub manifest: Manifest,
+}
+
+/// Reads a plugin file and its manifest, refusing oversized files before reading.
+pub(crate) async fn read_source(path: &Path, rt: &RuntimeConfig) -> Result<PluginSource> {
+    let name = path
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    let meta = tokio::fs::metadata(path)
+        .await
+        .map_err(|e| load_error(path, format!("cannot stat: {e}")))?;
+    let max = rt.max_plugin_mib * 1024 * 1024;
+    if meta.len() > max {
+        return Err(load_error(
+            path,
+            format!(
+                "file is {} bytes; the limit is {max} (runtime.max_plugin_mib)",
+                meta.len()
+            ),
+        ));
+    }
+    let bytes = tokio::fs::read(path)
+        .await
+        .map_err(|e| load_error(path, format!("cannot read: {e}")))?;
+    let manifest = Manifest::for_plugin(path)?.unwrap_or_default();
+    Ok(PluginSource {
+        name,
+        path: path.to_path_buf(),
+        bytes,
+        manifest,
+    })
+}
+
+/// Turns a [`PluginSource`] into a ready-to-serve [`Plugin`].
+pub(crate) async fn load(
+    runtime: &Runtime,
+    src: PluginSource,
+    defaults: &Limits,
+    rt: &RuntimeConfig,
+) -> Result<Plugin> {
+    let started = Instant::now();
+    let PluginSource {
+        name,
+        path,
+        bytes,
+        manifest,
+    } = src;
+    let path = path.as_path();
+    if !valid_name(&name) {
+        return Err(load_error(
+            path,
+            format!("plugin name {name:?} must match ^[A-Za-z0-9_.-]{{1,64}}$"),
+        ));
+    }
+    if bytes.len() as u64 > rt.max_plugin_mib * 1024 * 1024 {
+        return Err(load_error(
+            path,
+            format!(
+                "plugin is {} bytes; the limit is runtime.max_plugin_mib",
+                bytes.len()
+            ),
+        ));
+    }
+    let digest = hex::encode(Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    let limits = defaults.merged(&manifest.limits);
+    let timeout_override = manifest.limits.timeout_ms.map(Duration::from_millis);
+    limits
+        .validate(rt)
+        .map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
+    let (code, source) = runtime.prepare(path, Arc::new(bytes), &digest).await?;
+    let config = Arc::new(manifest.config.clone());
+    let spec = CallSpec {
+        tenant: "toolhost",
+        plugin: &name,
+        tool: "describe",
+        call_id: "describe",
+        limits: &limits,
+        grants: &manifest.grants,
+        config: config.clone(),
+        events: None,
+        cancel: None,
+        budget: Duration::from_millis(rt.describe_timeout_ms),
+    };
+    let raw = runtime.describe(&code, spec).await.map_err(|e| match e {
+        e @ Error::ResourceExhausted { .. } => e,
+        e => load_error(path, format!("describe() failed: {e}")),
+    })?;
+    let mut seen = BTreeSet::new();
+    let mut tools = Vec::with_capacity(raw.len());
+    for d in raw {
+        if !valid_name(&d.name) {
+            return Err(load_error(
+                path,
+                format!(
+                    "tool name {:?} is not allowed: names match ^[A-Za-z0-9_.-]{{1,64}}$ with no empty dot segments",
+                    crate::runtime::preview(&d.name)
+                ),
+            ));
+        }
+        if !seen.insert(d.name.clone()) {
+            return Err(load_error(
+                path,
+                format!("tool '{}' is described twice", d.name),
+            ));
+        }
+        let input = Schema::compile(&d.input_schema)
+            .map_err(|e| load_error(path, format!("tool '{}': input schema: {e}", d.name)))?;
+        let output = d
+            .output_schema
+            .as_deref()
+            .map(Schema::compile)
+            .transpose()
+            .map_err(|e| load_error(path, format!("tool '{}': output schema: {e}", d.name)))?;
+        let namespace = d.name.split_once('.').map(|(ns, _)| ns.to_string());
+        tools.push(Arc::new(ToolSpec {
+            name: d.name,
+            namespace,
+            description: d.description,
+            idempotent: d.idempotent,
+            plugin: name.clone(),
+            input,
+            output,
+        }));
+    }
+    Ok(Plugin {
+        name,
+        path: path.to_path_buf(),
+        digest,
+        size,
+        limits,
+        timeout_override,
+        grants: manifest.grants,
+        config,
+        code,
+        tools,
+        source,
+        load_time: started.elapsed(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn names() {
+        for ok in ["echo", "web.fetch_user", "a-b", "A1", &"x".repeat(64)] {
+            assert!(valid_name(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "../etc",
+            "a*b",
+            "a/b",
+            "..",
+            ".x",
+            "x.",
+            "a..b",
+            "naïve",
+            "a b",
+            "tab\t",
+            &"x".repeat(65),
+        ] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,113 @@
+//! Hot reload: a debounced watcher on the plugin folder.
+//!
+//! Bursts of writes and renames are coalesced (250 ms); each affected plugin
+//! (its `.wasm` or its `.toml` manifest) is then re-read once. A half-written
+//! file fails validation and the last good version keeps serving until a
+//! complete write arrives.
+
+use super::Registry;
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Debounce window for file events.
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// Keeps the watch alive; dropping it stops hot reload.
+pub(crate) struct Watcher {
+    _debouncer: std::sync::Mutex<Box<dyn std::any::Any + Send>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for Watcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Watcher")
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The plugin file (`x.wasm` / `x.cwasm`) an event path refers to, if any.
+fn plugin_file(dir: &Path, path: &Path) -> Option<String> {
+    if path.parent()? != dir {
+        return None;
+    }
+    let stem = path.file_stem()?.to_str()?;
+    match path.extension()?.to_str()? {
+        "wasm" | "toml" => Some(format!("{stem}.wasm")),
+        "cwasm" => Some(format!("{stem}.cwasm")),
+        _ => None,
+    }
+}
+
+/// Starts watching the registry's folder.
+pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BTreeSet<String>>();
+    let dir =
+        std::fs::canonicalize(registry.dir()).unwrap_or_else(|_| registry.dir().to_path_buf());
+    let handler_dir = dir.clone();
+    let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
+        Ok(events) => {
+            let files: BTreeSet<String> = events
+                .iter()
+                .flat_map(|e| e.paths.iter())
+                .filter_map(|p| plugin_file(&handler_dir, p))
+                .collect();
+            if !files.is_empty() {
+                let _ = tx.send(files);
+            }
+        }
+        Err(errors) => {
+            for e in errors {
+                tracing::warn!(error = %e, "plugin folder watch error");
+            }
+        }
+    })?;
+    debouncer.watch(&dir, RecursiveMode::NonRecursive)?;
+    let task = tokio::spawn(async move {
+        while let Some(mut files) = rx.recv().await {
+            // Coalesce whatever else is already queued.
+            while let Ok(more) = rx.try_recv() {
+                files.extend(more);
+            }
+            tracing::debug!(?files, "plugin folder changed");
+            registry.reload_files(files.into_iter().collect()).await;
+        }
+    });
+    Ok(Watcher {
+        _debouncer: std::sync::Mutex::new(Box::new(debouncer)),
+        task,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plugin_file;
+    use std::path::Path;
+
+    #[test]
+    fn maps_wasm_and_manifest_events_to_the_plugin() {
+        let d = Path::new("/p");
+        assert_eq!(
+            plugin_file(d, Path::new("/p/a.wasm")).as_deref(),
+            Some("a.wasm")
+        );
+        assert_eq!(
+            plugin_file(d, Path::new("/p/a.toml")).as_deref(),
+            Some("a.wasm")
+        );
+        assert_eq!(
+            plugin_file(d, Path::new("/p/a.cwasm")).as_deref(),
+            Some("a.cwasm")
+        );
+        assert_eq!(plugin_file(d, Path::new("/p/a.txt")), None);
+        assert_eq!(plugin_file(d, Path::new("/p/sub/a.wasm")), None);
+    }
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs every test on a fresh machine: installs what is missing, builds the
+# guest plugins from source, builds the host once (dev profile, optimised
+# dependencies) and runs the whole suite.
+source "$(dirname "$0")/env.sh"
+cd "$ROOT"
+
+ensure_rust_target
+step "building guest plugins"
+scripts/build-plugins.sh
+
+step "building the toolhost binary (dev profile)"
+cargo build --locked --bin toolhost
+
+step "running the host, SDK and integration tests"
+cargo test --locked -p toolhost -p toolhost-tests
+cargo test --locked -p toolhost-sdk

@@ -1,0 +1,132 @@
+//! The `toolhost` binary, run as a user would (`list`, `call`, exit codes, `--json`).
+
+use crate::common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// `target/<profile>/toolhost`, built by the test command before the tests.
+fn bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let p = exe.parent().unwrap().parent().unwrap().join("toolhost");
+    assert!(
+        p.exists(),
+        "{} missing: run `cargo build --bin toolhost` first (the test command does)",
+        p.display()
+    );
+    p
+}
+
+fn run(args: &[&str], folder: &Folder) -> Output {
+    Command::new(bin())
+        .args(args)
+        .arg("--plugins")
+        .arg(folder.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn hostile_folder() -> Folder {
+    let f = Folder::new();
+    f.wasm("h", &hostile()).wasm("broken", b"not wasm");
+    f
+}
+
+#[test]
+fn list_json_shows_tools_schemas_and_failed_plugins() {
+    let f = hostile_folder();
+    let out = run(&["list", "--json"], &f);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tools = doc["tools"].as_array().unwrap();
+    let ok = tools.iter().find(|t| t["name"] == "ok").unwrap();
+    assert_eq!(ok["input_schema"]["type"], "object");
+    assert_eq!(ok["plugin"], "h");
+    let broken = doc["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "broken")
+        .unwrap();
+    assert_eq!(broken["state"], "failed");
+    assert_eq!(broken["errors"][0]["code"], "PLUGIN_LOAD_FAILED");
+    // The failure is also reported on stderr for people.
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken"));
+}
+
+#[test]
+fn list_text_shows_descriptions() {
+    let out = run(&["list"], &hostile_folder());
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("spin") && text.contains("input:"), "{text}");
+}
+
+#[test]
+fn call_prints_the_result_and_exits_zero() {
+    let out = run(&["call", "ok", r#"{"x":1}"#], &hostile_folder());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v, serde_json::json!({"x": 1}));
+}
+
+#[test]
+fn call_json_reports_typed_errors_and_exits_non_zero() {
+    let f = hostile_folder();
+    let out = run(&["call", "spin", "{}", "--timeout-ms", "200", "--json"], &f);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["error"]["code"], "TOOL_TIMEOUT");
+    assert_eq!(v["error"]["retryable"], true);
+
+    let out = run(&["call", "nope", "{}", "--json"], &f);
+    assert_eq!(out.status.code(), Some(1));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["code"], "TOOL_NOT_FOUND");
+
+    let out = run(&["call", "ok", "{not json"], &f);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("TOOL_VALIDATION_ERROR"));
+}
+
+#[test]
+fn call_json_success_carries_stats() {
+    let out = run(&["call", "ok", "{}", "--json"], &hostile_folder());
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert!(v["stats"]["duration"].as_f64().unwrap() > 0.0);
+    assert!(v["call_id"].as_str().unwrap().starts_with("call_"));
+}
+
+#[test]
+fn a_bad_config_file_is_a_clear_error() {
+    let f = hostile_folder();
+    let cfg = f.path().join("bad.toml");
+    std::fs::write(&cfg, "plugin_dir = 1").unwrap();
+    let out = Command::new(bin())
+        .args(["list", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("plugin_dir"));
+}
+
+#[test]
+fn help_explains_the_commands() {
+    let out = Command::new(bin()).arg("--help").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("list") && text.contains("call"), "{text}");
+}

@@ -1,0 +1,14 @@
+//! toolhost integration tests: one binary (one link of wasmtime), one module
+//! per behaviour. Guests come from `scripts/build-plugins.sh` (`build/`);
+//! hostile binaries that need no toolchain are assembled in `fixtures`.
+
+mod cache;
+mod calls;
+mod cli;
+mod common;
+mod executor;
+mod fixtures;
+mod loading;
+mod output;
+mod reload;
+mod sandbox;
