@@ -30,10 +30,7 @@ struct Bare {
 
 impl WasiView for Bare {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -48,10 +45,7 @@ impl toolhost::plugin::host::Host for Bare {
 }
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 /// Median of per-round mean latencies, in µs.
@@ -76,22 +70,14 @@ where
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(run());
 }
 
 async fn run() {
     let fixture = repo().join("build/fixtures/hostile.wasm");
-    let bytes = std::fs::read(&fixture).unwrap_or_else(|_| {
-        panic!(
-            "{} missing: run scripts/build-plugins.sh",
-            fixture.display()
-        )
-    });
+    let bytes = std::fs::read(&fixture)
+        .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", fixture.display()));
     let cache = tempfile::tempdir().unwrap();
     let host = Host::builder()
         .cache_dir(Some(cache.path().to_path_buf()))
@@ -113,13 +99,8 @@ async fn run() {
         let pre = pre.clone();
         let engine = engine.clone();
         async move {
-            let mut store = Store::new(
-                &engine,
-                Bare {
-                    wasi: WasiCtx::builder().build(),
-                    table: ResourceTable::new(),
-                },
-            );
+            let mut store =
+                Store::new(&engine, Bare { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
             store.set_epoch_deadline(2);
             store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(2)));
             if fuel {
@@ -136,11 +117,7 @@ async fn run() {
                 attempt: 1,
                 metadata: vec![],
             };
-            let r = p
-                .toolhost_plugin_tool()
-                .call_call(&mut store, "ok", "{}", &ctx)
-                .await
-                .unwrap();
+            let r = p.toolhost_plugin_tool().call_call(&mut store, "ok", "{}", &ctx).await.unwrap();
             assert!(r.is_ok());
         }
     };
@@ -162,10 +139,7 @@ async fn run() {
     bare_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
     host_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let (b, h) = (bare_us[1], host_us[1]);
-    println!(
-        "call path (fresh store + instantiate + call `ok`, Rust guest, {} engine):",
-        allocator(&host)
-    );
+    println!("call path (fresh store + instantiate + call `ok`, Rust guest, {} engine):", allocator(&host));
     println!("  bare wasmtime         {b:8.1} µs/call");
     println!("  toolhost Host::call   {h:8.1} µs/call");
     println!("  ratio                 {:8.2}x   (target <= 1.25x)", h / b);
@@ -189,17 +163,9 @@ async fn run() {
             let (bytes, name, c) = (bytes.clone(), name.clone(), c.to_path_buf());
             async move {
                 let t = Instant::now();
-                let h = Host::builder()
-                    .cache_dir(Some(c))
-                    .plugin_bytes(name, bytes)
-                    .build()
-                    .await
-                    .unwrap();
+                let h = Host::builder().cache_dir(Some(c)).plugin_bytes(name, bytes).build().await.unwrap();
                 let took = t.elapsed();
-                assert_eq!(
-                    h.catalog().plugins()[0].state,
-                    toolhost::PluginState::Loaded
-                );
+                assert_eq!(h.catalog().plugins()[0].state, toolhost::PluginState::Loaded);
                 took
             }
         };

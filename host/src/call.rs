@@ -38,12 +38,7 @@ pub struct CallRequest {
 impl CallRequest {
     /// A call of `tool` with `arguments` (JSON text).
     pub fn new(tool: impl Into<String>, arguments: impl Into<String>) -> Self {
-        CallRequest {
-            tool: tool.into(),
-            arguments: arguments.into(),
-            attempt: 1,
-            ..Default::default()
-        }
+        CallRequest { tool: tool.into(), arguments: arguments.into(), attempt: 1, ..Default::default() }
     }
 
     /// A call of `tool` with JSON `arguments`.
@@ -139,10 +134,7 @@ impl<'de> Deserialize<'de> for Bytes {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use base64::Engine as _;
         let s = String::deserialize(d)?;
-        base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map(Bytes)
-            .map_err(serde::de::Error::custom)
+        base64::engine::general_purpose::STANDARD.decode(s).map(Bytes).map_err(serde::de::Error::custom)
     }
 }
 
@@ -204,10 +196,7 @@ pub struct CallStats {
 }
 
 mod duration_ms {
-    pub(super) fn serialize<S: serde::Serializer>(
-        d: &std::time::Duration,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: serde::Serializer>(d: &std::time::Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64(d.as_secs_f64() * 1000.0)
     }
 }

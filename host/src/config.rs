@@ -88,8 +88,8 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Configuration(format!("cannot read {}: {e}", path.display())))?;
-        let mut cfg = Config::from_toml(&text)
-            .map_err(|e| Error::Configuration(format!("{}: {e}", path.display())))?;
+        let mut cfg =
+            Config::from_toml(&text).map_err(|e| Error::Configuration(format!("{}: {e}", path.display())))?;
         if let Some(base) = path.parent() {
             if cfg.plugins_dir.is_relative() {
                 cfg.plugins_dir = base.join(&cfg.plugins_dir);
@@ -107,14 +107,10 @@ impl Config {
     pub fn validate(&self) -> Result<()> {
         self.defaults.validate(&self.runtime)?;
         if self.runtime.epoch_tick_ms == 0 || self.runtime.epoch_tick_ms > 1000 {
-            return Err(Error::Configuration(
-                "runtime.epoch_tick_ms must be within 1..=1000".into(),
-            ));
+            return Err(Error::Configuration("runtime.epoch_tick_ms must be within 1..=1000".into()));
         }
         if self.runtime.pool_instances == 0 {
-            return Err(Error::Configuration(
-                "runtime.pool_instances must be at least 1".into(),
-            ));
+            return Err(Error::Configuration("runtime.pool_instances must be at least 1".into()));
         }
         for (name, t) in &self.tenants {
             crate::registry::tenant::TenantPolicy::compile(name, t)?;
@@ -197,9 +193,7 @@ impl Limits {
             return Err(Error::Configuration("output_bytes must be > 0".into()));
         }
         if self.fuel.is_some() && !rt.fuel {
-            return Err(Error::Configuration(
-                "a fuel budget needs runtime.fuel = true".into(),
-            ));
+            return Err(Error::Configuration("a fuel budget needs runtime.fuel = true".into()));
         }
         Ok(())
     }
@@ -303,11 +297,7 @@ pub struct TenantConfig {
 
 impl Default for TenantConfig {
     fn default() -> Self {
-        TenantConfig {
-            plugins: vec!["*".into()],
-            tools: vec!["*".into()],
-            deny_tools: vec![],
-        }
+        TenantConfig { plugins: vec!["*".into()], tools: vec!["*".into()], deny_tools: vec![] }
     }
 }
 
@@ -342,10 +332,7 @@ mod tests {
     #[test]
     fn manifest_overrides_merge_field_by_field() {
         let base = Limits::default();
-        let o = LimitsOverride {
-            timeout_ms: Some(50),
-            ..Default::default()
-        };
+        let o = LimitsOverride { timeout_ms: Some(50), ..Default::default() };
         let m = base.merged(&o);
         assert_eq!(m.timeout_ms, 50);
         assert_eq!(m.memory_mib, base.memory_mib);

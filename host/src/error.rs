@@ -156,9 +156,7 @@ impl fmt::Display for Resource {
 #[non_exhaustive]
 pub enum Error {
     /// No tool of that name is visible to the caller's tenant.
-    #[error(
-        "tool '{tool}' was not found; list the available tools and use one of those names exactly"
-    )]
+    #[error("tool '{tool}' was not found; list the available tools and use one of those names exactly")]
     ToolNotFound {
         /// The name that was asked for.
         tool: String,
@@ -385,9 +383,7 @@ impl Error {
             Error::Tool { retryable, .. } => *retryable,
             Error::Timeout { .. } => true,
             Error::ResourceExhausted { resource, .. } => *resource == Resource::InstancePool,
-            Error::RateLimited { .. } | Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => {
-                true
-            }
+            Error::RateLimited { .. } | Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => true,
             _ => false,
         }
     }
@@ -396,8 +392,9 @@ impl Error {
     pub fn retry_after_ms(&self) -> Option<u64> {
         match self {
             Error::Tool { retry_after_ms, .. } => *retry_after_ms,
-            Error::RateLimited { retry_after_ms, .. }
-            | Error::CircuitOpen { retry_after_ms, .. } => Some(*retry_after_ms),
+            Error::RateLimited { retry_after_ms, .. } | Error::CircuitOpen { retry_after_ms, .. } => {
+                Some(*retry_after_ms)
+            }
             Error::BulkheadFull { .. } => Some(100),
             _ => None,
         }
@@ -421,20 +418,14 @@ impl Error {
                 }
                 Some(d)
             }
-            Error::InvalidArguments { problems, .. } => {
-                Some(serde_json::json!({ "problems": problems }))
+            Error::InvalidArguments { problems, .. } => Some(serde_json::json!({ "problems": problems })),
+            Error::ForbiddenImport { imports, .. } => Some(serde_json::json!({ "imports": imports })),
+            Error::ResourceExhausted { resource, limit, .. } => {
+                Some(serde_json::json!({ "resource": resource, "limit": limit }))
             }
-            Error::ForbiddenImport { imports, .. } => {
-                Some(serde_json::json!({ "imports": imports }))
+            Error::Trapped { reason, stderr_tail, .. } => {
+                Some(serde_json::json!({ "trap": reason, "stderr_tail": stderr_tail }))
             }
-            Error::ResourceExhausted {
-                resource, limit, ..
-            } => Some(serde_json::json!({ "resource": resource, "limit": limit })),
-            Error::Trapped {
-                reason,
-                stderr_tail,
-                ..
-            } => Some(serde_json::json!({ "trap": reason, "stderr_tail": stderr_tail })),
             _ => None,
         };
         if let Some(d) = details {

@@ -35,20 +35,13 @@ pub struct HostBuilder {
 
 impl std::fmt::Debug for HostBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostBuilder")
-            .field("config", &self.config)
-            .finish()
+        f.debug_struct("HostBuilder").field("config", &self.config).finish()
     }
 }
 
 impl Default for HostBuilder {
     fn default() -> Self {
-        HostBuilder {
-            config: Config::default(),
-            use_dir: false,
-            sources: vec![],
-            progress: None,
-        }
+        HostBuilder { config: Config::default(), use_dir: false, sources: vec![], progress: None }
     }
 }
 
@@ -98,10 +91,7 @@ impl HostBuilder {
     }
 
     /// Receives a [`crate::registry::LoadProgress`] per plugin as loading proceeds.
-    pub fn on_progress(
-        mut self,
-        f: impl Fn(&crate::registry::LoadProgress) + Send + Sync + 'static,
-    ) -> Self {
+    pub fn on_progress(mut self, f: impl Fn(&crate::registry::LoadProgress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
     }
@@ -123,11 +113,8 @@ impl HostBuilder {
                 )));
             }
         }
-        let runtime = Arc::new(Runtime::new(
-            &cfg.runtime,
-            cfg.defaults.table_elements,
-            cache_dir.as_deref(),
-        )?);
+        let runtime =
+            Arc::new(Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?);
         let registry = Arc::new(Registry::new(
             runtime.clone(),
             cfg.plugins_dir.clone(),
@@ -158,21 +145,12 @@ impl HostBuilder {
         } else {
             None
         };
-        Ok(Host {
-            inner: Arc::new(Inner {
-                runtime,
-                registry,
-                executor,
-                _watcher: watcher,
-                config: cfg,
-            }),
-        })
+        Ok(Host { inner: Arc::new(Inner { runtime, registry, executor, _watcher: watcher, config: cfg }) })
     }
 }
 
 fn absolute(p: &std::path::Path) -> PathBuf {
-    std::fs::canonicalize(p)
-        .unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
 }
 
 struct Inner {
@@ -191,9 +169,7 @@ pub struct Host {
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host")
-            .field("plugins_dir", &self.inner.config.plugins_dir)
-            .finish()
+        f.debug_struct("Host").field("plugins_dir", &self.inner.config.plugins_dir).finish()
     }
 }
 
@@ -254,10 +230,7 @@ impl Host {
                 ..Default::default()
             },
         };
-        let opts = CallOptions {
-            cancel: req.cancel,
-            events: req.events,
-        };
+        let opts = CallOptions { cancel: req.cancel, events: req.events };
         let r = self.execute_at(&ctx, call, 0, &opts).await;
         Ok(CallResponse {
             call_id: r.call_id,
@@ -270,12 +243,7 @@ impl Host {
     }
 
     /// Runs one call through every executor policy under `ctx`.
-    pub async fn execute(
-        &self,
-        ctx: &ExecutionContext,
-        call: ToolCall,
-        opts: &CallOptions,
-    ) -> CallResult {
+    pub async fn execute(&self, ctx: &ExecutionContext, call: ToolCall, opts: &CallOptions) -> CallResult {
         self.execute_at(ctx, call, 0, opts).await
     }
 
@@ -287,10 +255,7 @@ impl Host {
         opts: &CallOptions,
     ) -> CallResult {
         let registry = &self.inner.registry;
-        self.inner
-            .executor
-            .execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts)
-            .await
+        self.inner.executor.execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts).await
     }
 
     /// One sandboxed attempt with no executor policies: lookup, argument
@@ -302,9 +267,7 @@ impl Host {
             .inner
             .registry
             .lookup(tenant, &req.tool)
-            .ok_or_else(|| Error::ToolNotFound {
-                tool: crate::runtime::preview(&req.tool),
-            })?;
+            .ok_or_else(|| Error::ToolNotFound { tool: crate::runtime::preview(&req.tool) })?;
         let (args, _) = parse_arguments(&entry, &Ok(req.arguments))?;
         let mut ctx = ExecutionContext::new();
         ctx.tenant_id = req.tenant.clone();
@@ -316,21 +279,9 @@ impl Host {
         ctx.metadata = req.metadata.iter().cloned().collect();
         let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
         let timeout = req.timeout.unwrap_or(entry.plugin.limits.timeout());
-        let opts = CallOptions {
-            cancel: req.cancel,
-            events: req.events,
-        };
-        let (result, stats) = self
-            .run_attempt(
-                &entry,
-                &args,
-                &ctx,
-                &call_id,
-                req.attempt.max(1),
-                timeout,
-                &opts,
-            )
-            .await;
+        let opts = CallOptions { cancel: req.cancel, events: req.events };
+        let (result, stats) =
+            self.run_attempt(&entry, &args, &ctx, &call_id, req.attempt.max(1), timeout, &opts).await;
         Ok(CallResponse {
             call_id,
             tool: entry.tool.name.clone(),
@@ -354,8 +305,7 @@ impl Host {
     ) -> (Result<ToolOutput>, CallStats) {
         let plugin = &entry.plugin;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
-        let span =
-            tracing::debug_span!("tool.attempt", tool = %entry.tool.name, tenant, call_id, attempt);
+        let span = tracing::debug_span!("tool.attempt", tool = %entry.tool.name, tenant, call_id, attempt);
         let _enter = span.enter();
         let spec = CallSpec {
             tenant,
@@ -377,28 +327,16 @@ impl Host {
             traceparent: ctx.traceparent.clone(),
             deadline_ms: Some(budget.as_millis() as u64),
             attempt,
-            metadata: ctx
-                .metadata
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+            metadata: ctx.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         };
-        let (result, stats) = self
-            .inner
-            .runtime
-            .call(&plugin.code, spec, &entry.tool.name, args, guest_ctx)
-            .await;
+        let (result, stats) =
+            self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx).await;
         let result = result.and_then(|output| {
             if let (Some(schema), Some(value)) = (&entry.tool.output, &output.value) {
-                schema
-                    .check(value)
-                    .map_err(|problems| Error::InvalidOutput {
-                        tool: entry.tool.name.clone(),
-                        reason: format!(
-                            "value violates the output schema: {}",
-                            problems.join("; ")
-                        ),
-                    })?;
+                schema.check(value).map_err(|problems| Error::InvalidOutput {
+                    tool: entry.tool.name.clone(),
+                    reason: format!("value violates the output schema: {}", problems.join("; ")),
+                })?;
             }
             Ok(output)
         });
@@ -428,27 +366,18 @@ pub(crate) fn parse_arguments(
     raw: &std::result::Result<String, String>,
 ) -> Result<(String, serde_json::Value)> {
     let tool = &entry.tool.name;
-    let invalid = |p: String| Error::InvalidArguments {
-        tool: tool.clone(),
-        problems: vec![p],
-    };
+    let invalid = |p: String| Error::InvalidArguments { tool: tool.clone(), problems: vec![p] };
     let raw = raw.as_ref().map_err(|p| invalid(p.clone()))?;
     if raw.len() > MAX_ARGUMENT_BYTES {
-        return Err(invalid(format!(
-            "arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}",
-            raw.len()
-        )));
+        return Err(invalid(format!("arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}", raw.len())));
     }
-    let value: serde_json::Value = serde_json::from_str(raw)
-        .map_err(|e| invalid(format!("arguments are not valid JSON: {e}")))?;
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| invalid(format!("arguments are not valid JSON: {e}")))?;
     entry
         .tool
         .input
         .check(&value)
-        .map_err(|problems| Error::InvalidArguments {
-            tool: tool.clone(),
-            problems,
-        })?;
+        .map_err(|problems| Error::InvalidArguments { tool: tool.clone(), problems })?;
     Ok((raw.clone(), value))
 }
 

@@ -33,10 +33,6 @@ async fn a_cache_inside_the_plugin_folder_is_refused() {
     let f = Folder::new();
     let mut cfg = f.config();
     cfg.cache_dir = Some(f.path().join("cache"));
-    let err = toolhost::Host::builder()
-        .config(cfg)
-        .build()
-        .await
-        .unwrap_err();
+    let err = toolhost::Host::builder().config(cfg).build().await.unwrap_err();
     assert_eq!(err.code(), toolhost::ErrorCode::ConfigurationError);
 }

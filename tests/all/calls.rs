@@ -7,15 +7,7 @@ use toolhost::{CallRequest, ErrorCode};
 #[tokio::test]
 async fn malformed_arguments_are_validation_errors_never_repaired() {
     let (host, _f) = hostile_host(None).await;
-    for raw in [
-        r#"{"a":"#,
-        "{}{}",
-        "{} thanks!",
-        "",
-        "[1,2]",
-        "nul",
-        r#"{"a":1e400}"#,
-    ] {
+    for raw in [r#"{"a":"#, "{}{}", "{} thanks!", "", "[1,2]", "nul", r#"{"a":1e400}"#] {
         let err = host.call(CallRequest::new("ok", raw)).await.unwrap_err();
         assert_eq!(err.code(), ErrorCode::ToolValidationError, "{raw:?}: {err}");
         assert!(!err.retryable());
@@ -54,47 +46,22 @@ fn tenants_config(f: &Folder) -> toolhost::Config {
 #[tokio::test]
 async fn tenants_see_only_what_they_are_granted() {
     let f = Folder::new();
-    f.wasm("h", &hostile())
-        .wasm("m", &crate::fixtures::minimal_plugin());
-    let host = toolhost::Host::builder()
-        .config(tenants_config(&f))
-        .build()
-        .await
-        .unwrap();
-    let names = |t: &str| {
-        host.tools(Some(t))
-            .iter()
-            .map(|e| e.tool.name.clone())
-            .collect::<Vec<_>>()
-    };
+    f.wasm("h", &hostile()).wasm("m", &crate::fixtures::minimal_plugin());
+    let host = toolhost::Host::builder().config(tenants_config(&f)).build().await.unwrap();
+    let names = |t: &str| host.tools(Some(t)).iter().map(|e| e.tool.name.clone()).collect::<Vec<_>>();
     assert_eq!(names("acme"), ["ctx", "ok"]);
     assert_eq!(names("beta"), ["echo"]);
     assert!(names("stranger").is_empty());
-    assert!(
-        names("default").is_empty(),
-        "once tenants are configured, unlisted ones see nothing"
-    );
+    assert!(names("default").is_empty(), "once tenants are configured, unlisted ones see nothing");
 
     let ok = host.call(CallRequest::new("ok", "{}").tenant("acme")).await;
     assert!(ok.is_ok());
     // Another tenant's tool, a denied tool and a missing tool look the same.
-    let hidden = host
-        .call(CallRequest::new("echo", "{}").tenant("acme"))
-        .await
-        .unwrap_err();
-    let denied = host
-        .call(CallRequest::new("spin", "{}").tenant("acme"))
-        .await
-        .unwrap_err();
-    let missing = host
-        .call(CallRequest::new("zzzz", "{}").tenant("acme"))
-        .await
-        .unwrap_err();
+    let hidden = host.call(CallRequest::new("echo", "{}").tenant("acme")).await.unwrap_err();
+    let denied = host.call(CallRequest::new("spin", "{}").tenant("acme")).await.unwrap_err();
+    let missing = host.call(CallRequest::new("zzzz", "{}").tenant("acme")).await.unwrap_err();
     for e in [&hidden, &denied, &missing] {
         assert_eq!(e.code(), ErrorCode::ToolNotFound);
     }
-    assert_eq!(
-        hidden.to_string().replace("echo", "X"),
-        missing.to_string().replace("zzzz", "X")
-    );
+    assert_eq!(hidden.to_string().replace("echo", "X"), missing.to_string().replace("zzzz", "X"));
 }

@@ -39,22 +39,13 @@ fn hostile_folder() -> Folder {
 fn list_json_shows_tools_schemas_and_failed_plugins() {
     let f = hostile_folder();
     let out = run(&["list", "--json"], &f);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
     let tools = doc["tools"].as_array().unwrap();
     let ok = tools.iter().find(|t| t["name"] == "ok").unwrap();
     assert_eq!(ok["input_schema"]["type"], "object");
     assert_eq!(ok["plugin"], "h");
-    let broken = doc["plugins"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "broken")
-        .unwrap();
+    let broken = doc["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "broken").unwrap();
     assert_eq!(broken["state"], "failed");
     assert_eq!(broken["errors"][0]["code"], "PLUGIN_LOAD_FAILED");
     // The failure is also reported on stderr for people.
@@ -72,11 +63,7 @@ fn list_text_shows_descriptions() {
 #[test]
 fn call_prints_the_result_and_exits_zero() {
     let out = run(&["call", "ok", r#"{"x":1}"#], &hostile_folder());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v, serde_json::json!({"x": 1}));
 }
@@ -115,11 +102,7 @@ fn a_bad_config_file_is_a_clear_error() {
     let f = hostile_folder();
     let cfg = f.path().join("bad.toml");
     std::fs::write(&cfg, "plugin_dir = 1").unwrap();
-    let out = Command::new(bin())
-        .args(["list", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
+    let out = Command::new(bin()).args(["list", "--config"]).arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("plugin_dir"));
 }

@@ -9,10 +9,7 @@ use toolhost::{CallRequest, Config, Host};
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
 fn built(rel: &str) -> PathBuf {
@@ -33,9 +30,7 @@ pub fn example_plugins() -> PathBuf {
 /// The hostile guest component (tests/fixtures/guest).
 pub fn hostile() -> Vec<u8> {
     static BYTES: OnceLock<Vec<u8>> = OnceLock::new();
-    BYTES
-        .get_or_init(|| std::fs::read(built("build/fixtures/hostile.wasm")).unwrap())
-        .clone()
+    BYTES.get_or_init(|| std::fs::read(built("build/fixtures/hostile.wasm")).unwrap()).clone()
 }
 
 /// One compile cache for the whole test run, so each guest compiles once.
@@ -52,9 +47,7 @@ pub struct Folder {
 
 impl Folder {
     pub fn new() -> Folder {
-        Folder {
-            dir: tempfile::tempdir().unwrap(),
-        }
+        Folder { dir: tempfile::tempdir().unwrap() }
     }
 
     pub fn path(&self) -> &Path {
@@ -87,11 +80,7 @@ impl Folder {
     }
 
     pub async fn host(&self) -> Host {
-        Host::builder()
-            .config(self.config())
-            .build()
-            .await
-            .expect("host builds")
+        Host::builder().config(self.config()).build().await.expect("host builds")
     }
 }
 
@@ -110,17 +99,8 @@ pub async fn hostile_host(manifest: Option<&str>) -> (Host, Folder) {
 /// Panics with the load errors unless `plugin` loaded cleanly.
 pub fn assert_loaded(host: &Host, plugin: &str) {
     let cat = host.catalog();
-    let st = cat
-        .plugins()
-        .iter()
-        .find(|p| p.name == plugin)
-        .unwrap_or_else(|| panic!("no plugin {plugin}"));
-    assert_eq!(
-        st.state,
-        toolhost::PluginState::Loaded,
-        "{plugin}: {:?}",
-        st.errors
-    );
+    let st = cat.plugins().iter().find(|p| p.name == plugin).unwrap_or_else(|| panic!("no plugin {plugin}"));
+    assert_eq!(st.state, toolhost::PluginState::Loaded, "{plugin}: {:?}", st.errors);
 }
 
 /// The load errors of `plugin`.
@@ -145,8 +125,6 @@ pub async fn call(
 
 /// The bystander check: the hostile guest's `ok` tool still answers.
 pub async fn bystander_ok(host: &Host) {
-    let r = call(host, "ok", serde_json::json!({"still": "alive"}))
-        .await
-        .expect("bystander call succeeds");
+    let r = call(host, "ok", serde_json::json!({"still": "alive"})).await.expect("bystander call succeeds");
     assert_eq!(r.output.value, Some(serde_json::json!({"still": "alive"})));
 }

@@ -210,25 +210,19 @@ fn plugin_wit() -> String {
 /// such as `toolhost:plugin/plugin@0.1.0`).
 fn resolve(plugin_wit: &str, extra_wit: Option<&str>, world: &str) -> (Resolve, WorldId) {
     let mut resolve = Resolve::default();
-    let plugin = resolve
-        .push_str("plugin.wit", plugin_wit)
-        .expect("plugin.wit resolves");
+    let plugin = resolve.push_str("plugin.wit", plugin_wit).expect("plugin.wit resolves");
     let main = match extra_wit {
-        Some(extra) => resolve
-            .push_str("extra.wit", extra)
-            .expect("extra WIT resolves"),
+        Some(extra) => resolve.push_str("extra.wit", extra).expect("extra WIT resolves"),
         None => plugin,
     };
-    let world = resolve
-        .select_world(&[main], Some(world))
-        .unwrap_or_else(|e| panic!("world {world}: {e:#}"));
+    let world = resolve.select_world(&[main], Some(world)).unwrap_or_else(|e| panic!("world {world}: {e:#}"));
     (resolve, world)
 }
 
 /// Parses `core_wat`, embeds the metadata of `world` and encodes a component.
 fn encode(core_wat: &str, resolve: &Resolve, world: WorldId) -> Vec<u8> {
-    let mut module = wat::parse_str(core_wat)
-        .unwrap_or_else(|e| panic!("core module WAT: {e}\n--- WAT ---\n{core_wat}"));
+    let mut module =
+        wat::parse_str(core_wat).unwrap_or_else(|e| panic!("core module WAT: {e}\n--- WAT ---\n{core_wat}"));
     wit_component::embed_component_metadata(&mut module, resolve, world, StringEncoding::UTF8)
         .expect("embedding component metadata");
     ComponentEncoder::default()
@@ -258,10 +252,7 @@ impl Image {
     const BASE: u32 = 1024;
 
     fn new() -> Self {
-        Image {
-            base: Self::BASE,
-            bytes: Vec::new(),
-        }
+        Image { base: Self::BASE, bytes: Vec::new() }
     }
 
     /// Reserves `size` zeroed bytes at the given alignment; returns the address.
@@ -432,10 +423,7 @@ impl CoreModule<'_> {
     }
 
     fn wat(&self) -> String {
-        assert!(
-            self.image.end() <= self.heap_start,
-            "static data overlaps the heap"
-        );
+        assert!(self.image.end() <= self.heap_start, "static data overlaps the heap");
         format!(
             r#"(module
   {imports}
@@ -688,9 +676,7 @@ pub fn bad_discriminant_output() -> Vec<u8> {
 
 /// An `err` whose `error-kind` is 99 (only 0..=5 exist).
 pub fn bad_enum_output() -> Vec<u8> {
-    static_plugin(&[b"bad"], |img| {
-        img.err_result(99, b"bad kind", None, None, None)
-    })
+    static_plugin(&[b"bad"], |img| img.err_result(99, b"bad kind", None, None, None))
 }
 
 /// Ok result whose `content` list pointer (1025) is not 4-aligned.
@@ -707,14 +693,8 @@ pub fn misaligned_list_output() -> Vec<u8> {
 /// some(false), retry-after-ms: some(1500), details: some("{\"why\":\"test\"}") })`.
 /// A control for the invalid-output fixtures.
 pub fn error_output() -> Vec<u8> {
-    static_plugin(&[b"flaky"], |img| {
-        img.err_result(
-            3,
-            b"try later",
-            Some(false),
-            Some(1500),
-            Some(br#"{"why":"test"}"#),
-        )
+    static_plugin(&[b"fails"], |img| {
+        img.err_result(3, b"try later", Some(false), Some(1500), Some(br#"{"why":"test"}"#))
     })
 }
 
@@ -751,8 +731,7 @@ world evil-plugin {
     );
     let mut module = CoreModule::new(image, describe_ret, call_body);
     module.imports =
-        r#"(import "evil:net/raw@1.0.0" "connect" (func $connect (param i32 i32) (result i32)))"#
-            .to_string();
+        r#"(import "evil:net/raw@1.0.0" "connect" (func $connect (param i32 i32) (result i32)))"#.to_string();
     let (resolve, world) = resolve(&plugin_wit(), Some(EVIL_WIT), "evil-plugin");
     encode(&module.wat(), &resolve, world)
 }
@@ -760,10 +739,7 @@ world evil-plugin {
 /// `wit/plugin.wit` with the package version changed to 0.2.0.
 fn plugin_wit_v0_2() -> String {
     let wit = plugin_wit();
-    let edited = wit.replace(
-        "package toolhost:plugin@0.1.0;",
-        "package toolhost:plugin@0.2.0;",
-    );
+    let edited = wit.replace("package toolhost:plugin@0.1.0;", "package toolhost:plugin@0.2.0;");
     assert_ne!(wit, edited, "plugin.wit no longer declares @0.1.0");
     edited
 }
@@ -783,8 +759,7 @@ pub fn wrong_version_importing_host() -> Vec<u8> {
     let mut module = echo_module("0.2.0");
     // log: func(level: log-level, message: string) → (i32 i32 i32).
     module.imports =
-        r#"(import "toolhost:plugin/host@0.2.0" "log" (func $log (param i32 i32 i32)))"#
-            .to_string();
+        r#"(import "toolhost:plugin/host@0.2.0" "log" (func $log (param i32 i32 i32)))"#.to_string();
     module.extra = "(func $uses_log (call $log (i32.const 2) (i32.const 0) (i32.const 0)))".into();
     let (resolve, world) = resolve(&plugin_wit_v0_2(), None, "toolhost:plugin/plugin@0.2.0");
     encode(&module.wat(), &resolve, world)
@@ -872,16 +847,9 @@ mod tests {
             assert_eq!(header(&build()), Some(COMPONENT), "{name}");
         }
         for name in ["../etc", "a*b", "a\nb", "x".repeat(65).as_str()] {
-            assert_eq!(
-                header(&describe_bad_name(name)),
-                Some(COMPONENT),
-                "{name:?}"
-            );
+            assert_eq!(header(&describe_bad_name(name)), Some(COMPONENT), "{name:?}");
         }
-        assert_eq!(
-            header(&describe_tools(&["one", "two", "one"])),
-            Some(COMPONENT)
-        );
+        assert_eq!(header(&describe_tools(&["one", "two", "one"])), Some(COMPONENT));
         assert_eq!(header(&big_string_output(2)), Some(COMPONENT));
     }
 }

@@ -28,11 +28,7 @@ async fn a_string_pointing_outside_memory_is_invalid_output() {
 #[tokio::test]
 async fn a_big_string_inside_memory_hits_the_output_cap_during_lifting() {
     // Also pins wasmtime's (private) hostcall-fuel error text the host matches on.
-    let (host, _f) = one(
-        fixtures::big_string_output(4),
-        Some("[limits]\noutput_bytes = 1048576\n"),
-    )
-    .await;
+    let (host, _f) = one(fixtures::big_string_output(4), Some("[limits]\noutput_bytes = 1048576\n")).await;
     let e = call(&host, "big", json!({})).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::OutputTooLarge, "{e}");
     bystander_ok(&host).await;
@@ -55,10 +51,9 @@ async fn malformed_values_are_invalid_output() {
 
 #[tokio::test]
 async fn refused_growth_is_seen_by_the_guest_as_a_failed_grow() {
-    for (bytes, tool) in [
-        (fixtures::table_grow_bomb(), "grow_table"),
-        (fixtures::memory_grow_bomb(), "grow_memory"),
-    ] {
+    for (bytes, tool) in
+        [(fixtures::table_grow_bomb(), "grow_table"), (fixtures::memory_grow_bomb(), "grow_memory")]
+    {
         let (host, _f) = one(bytes, None).await;
         let r = call(&host, tool, json!({})).await.unwrap();
         assert_eq!(r.output.value, Some(json!({"grow_failed": true})));
@@ -68,10 +63,7 @@ async fn refused_growth_is_seen_by_the_guest_as_a_failed_grow() {
 #[tokio::test]
 async fn a_guest_error_with_details_is_preserved() {
     let (host, _f) = one(fixtures::error_output(), None).await;
-    let e = call(&host, "flaky", json!({})).await.unwrap_err();
+    let e = call(&host, "fails", json!({})).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ToolExecutionFailed, "{e}");
-    assert_eq!(
-        e.to_json()["details"]["tool_details"],
-        json!({"why": "test"})
-    );
+    assert_eq!(e.to_json()["details"]["tool_details"], json!({"why": "test"}));
 }

@@ -14,21 +14,13 @@ const SLACK: Duration = Duration::from_millis(750);
 async fn infinite_loop_stops_at_the_deadline() {
     let (host, _f) = hostile_host(None).await;
     let t = Instant::now();
-    let err = host
-        .call(CallRequest::new("spin", "{}").timeout(Duration::from_millis(300)))
-        .await
-        .unwrap_err();
+    let err =
+        host.call(CallRequest::new("spin", "{}").timeout(Duration::from_millis(300))).await.unwrap_err();
     let took = t.elapsed();
     assert_eq!(err.code(), ErrorCode::ToolTimeout, "{err}");
     assert!(err.retryable());
-    assert!(
-        took >= Duration::from_millis(300),
-        "stopped early: {took:?}"
-    );
-    assert!(
-        took < Duration::from_millis(300 + 5) + SLACK,
-        "stopped late: {took:?}"
-    );
+    assert!(took >= Duration::from_millis(300), "stopped early: {took:?}");
+    assert!(took < Duration::from_millis(300 + 5) + SLACK, "stopped late: {took:?}");
     bystander_ok(&host).await;
 }
 
@@ -39,8 +31,7 @@ async fn a_spinning_guest_does_not_block_other_calls() {
         .map(|_| {
             let h = host.clone();
             tokio::spawn(async move {
-                h.call(CallRequest::new("spin", "{}").timeout(Duration::from_secs(3)))
-                    .await
+                h.call(CallRequest::new("spin", "{}").timeout(Duration::from_secs(3))).await
             })
         })
         .collect();
@@ -48,11 +39,7 @@ async fn a_spinning_guest_does_not_block_other_calls() {
     // Four guests spin on two workers, yet a quick call is served long before they stop.
     let t = Instant::now();
     bystander_ok(&host).await;
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "bystander waited {:?}",
-        t.elapsed()
-    );
+    assert!(t.elapsed() < Duration::from_secs(2), "bystander waited {:?}", t.elapsed());
     for s in spinners {
         assert_eq!(s.await.unwrap().unwrap_err().code(), ErrorCode::ToolTimeout);
     }
@@ -74,9 +61,7 @@ async fn memory_bomb_is_resource_exhausted() {
     let err = call(&host, "grow", json!({})).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ResourceExhausted, "{err}");
     match &err {
-        toolhost::Error::ResourceExhausted {
-            resource, limit, ..
-        } => {
+        toolhost::Error::ResourceExhausted { resource, limit, .. } => {
             assert_eq!(*resource, Resource::Memory);
             assert_eq!(*limit, 32 * 1024 * 1024);
         }
@@ -102,9 +87,7 @@ async fn a_guest_that_handles_oom_reports_its_own_error() {
 #[tokio::test]
 async fn output_larger_than_the_cap_is_refused() {
     let (host, _f) = hostile_host(Some("[limits]\noutput_bytes = 1048576\n")).await;
-    let err = call(&host, "big_output", json!({"mib": 8}))
-        .await
-        .unwrap_err();
+    let err = call(&host, "big_output", json!({"mib": 8})).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::OutputTooLarge, "{err}");
     // Just under the cap passes.
     let ok = call(&host, "big_output", json!({"mib": 0})).await;
@@ -134,9 +117,7 @@ async fn a_trap_is_followed_by_a_successful_call_on_the_same_plugin() {
 #[tokio::test]
 async fn megabytes_of_stderr_are_counted_not_kept() {
     let (host, _f) = hostile_host(None).await;
-    let r = call(&host, "stderr_flood", json!({"mib": 4}))
-        .await
-        .expect("flooding stderr is not an error");
+    let r = call(&host, "stderr_flood", json!({"mib": 4})).await.expect("flooding stderr is not an error");
     assert!(r.stats.stderr_bytes >= 4 * 1024 * 1024, "{:?}", r.stats);
     assert!(r.stats.stdout_bytes >= 4 * 1024 * 1024, "{:?}", r.stats);
     bystander_ok(&host).await;
@@ -156,25 +137,9 @@ async fn sockets_and_name_lookups_are_denied_without_a_grant() {
 async fn no_environment_or_files_without_a_grant() {
     let (host, _f) = hostile_host(None).await;
     let r = call(&host, "env", json!({})).await.unwrap();
-    assert_eq!(
-        r.output.value.as_ref().unwrap()["vars"],
-        json!([]),
-        "{:?}",
-        r.output
-    );
-    let err = call(&host, "read_file", json!({"path": "/etc/passwd"}))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            toolhost::Error::Tool {
-                kind: ToolErrorKind::Denied,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    assert_eq!(r.output.value.as_ref().unwrap()["vars"], json!([]), "{:?}", r.output);
+    let err = call(&host, "read_file", json!({"path": "/etc/passwd"})).await.unwrap_err();
+    assert!(matches!(err, toolhost::Error::Tool { kind: ToolErrorKind::Denied, .. }), "{err:?}");
 }
 
 #[tokio::test]
@@ -187,20 +152,11 @@ async fn manifest_grants_env_and_a_read_only_dir() {
     );
     let (host, _f) = hostile_host(Some(&manifest)).await;
     let r = call(&host, "env", json!({})).await.unwrap();
-    assert_eq!(
-        r.output.value.as_ref().unwrap()["vars"],
-        json!(["GREETING"])
-    );
-    let r = call(&host, "read_file", json!({"path": "/data/hello.txt"}))
-        .await
-        .unwrap();
+    assert_eq!(r.output.value.as_ref().unwrap()["vars"], json!(["GREETING"]));
+    let r = call(&host, "read_file", json!({"path": "/data/hello.txt"})).await.unwrap();
     assert_eq!(r.output.value, Some(json!("granted")));
     // Still nothing outside the grant.
-    assert!(
-        call(&host, "read_file", json!({"path": "/etc/passwd"}))
-            .await
-            .is_err()
-    );
+    assert!(call(&host, "read_file", json!({"path": "/etc/passwd"})).await.is_err());
 }
 
 #[tokio::test]
@@ -208,13 +164,7 @@ async fn fuel_budget_stops_a_busy_guest() {
     let (host, _f) = hostile_host(Some("[limits]\nfuel = 5000000\n")).await;
     let err = call(&host, "spin", json!({})).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ResourceExhausted, "{err}");
-    assert!(matches!(
-        err,
-        toolhost::Error::ResourceExhausted {
-            resource: Resource::Fuel,
-            ..
-        }
-    ));
+    assert!(matches!(err, toolhost::Error::ResourceExhausted { resource: Resource::Fuel, .. }));
     let r = call(&host, "ok", json!({})).await.unwrap();
     assert!(r.stats.fuel_used.unwrap() > 0);
 }
@@ -227,22 +177,13 @@ async fn cancellation_interrupts_a_running_guest() {
     let t2 = token.clone();
     let started = Instant::now();
     let task = tokio::spawn(async move {
-        h.call(
-            CallRequest::new("spin", "{}")
-                .timeout(Duration::from_secs(20))
-                .cancel_token(t2),
-        )
-        .await
+        h.call(CallRequest::new("spin", "{}").timeout(Duration::from_secs(20)).cancel_token(t2)).await
     });
     tokio::time::sleep(Duration::from_millis(150)).await;
     token.cancel();
     let err = task.await.unwrap().unwrap_err();
     assert_eq!(err.code(), ErrorCode::ToolCancelled, "{err}");
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
     bystander_ok(&host).await;
 }
 
@@ -251,21 +192,15 @@ async fn every_call_gets_a_fresh_instance() {
     let (host, _f) = hostile_host(None).await;
     for _ in 0..3 {
         let r = call(&host, "counter", json!({})).await.unwrap();
-        assert_eq!(
-            r.output.value,
-            Some(json!(1)),
-            "instance state leaked between calls"
-        );
+        assert_eq!(r.output.value, Some(json!({"count": 1})), "instance state leaked between calls");
     }
 }
 
 #[tokio::test]
 async fn the_request_context_reaches_the_guest() {
     let (host, _f) = hostile_host(None).await;
-    let mut req = CallRequest::new("ctx", "{}")
-        .tenant("acme")
-        .call_id("call-7")
-        .timeout(Duration::from_secs(9));
+    let mut req =
+        CallRequest::new("ctx", "{}").tenant("acme").call_id("call-7").timeout(Duration::from_secs(9));
     req.request_id = Some("req-1".into());
     req.traceparent = Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into());
     req.metadata = vec![("k".into(), "v".into())];
@@ -284,19 +219,11 @@ async fn the_request_context_reaches_the_guest() {
 async fn host_imports_reach_listeners_and_config_comes_from_the_manifest() {
     let (host, _f) = hostile_host(Some("[config]\ngreeting = \"howdy\"\n")).await;
     let (tx, mut rx) = tokio::sync::mpsc::channel(16);
-    let r = host
-        .call(CallRequest::new("host_calls", "{}").events(tx))
-        .await
-        .unwrap();
+    let r = host.call(CallRequest::new("host_calls", "{}").events(tx)).await.unwrap();
     assert_eq!(r.output.value.clone().unwrap()["greeting"], "howdy");
     let mut kinds = vec![];
     while let Ok(ev) = rx.try_recv() {
-        kinds.push(
-            serde_json::to_value(&ev).unwrap()["type"]
-                .as_str()
-                .unwrap()
-                .to_string(),
-        );
+        kinds.push(serde_json::to_value(&ev).unwrap()["type"].as_str().unwrap().to_string());
     }
     assert_eq!(kinds, ["log", "progress", "emit"]);
 }
@@ -304,19 +231,11 @@ async fn host_imports_reach_listeners_and_config_comes_from_the_manifest() {
 #[tokio::test]
 async fn guest_errors_keep_kind_message_and_retry_hints() {
     let (host, _f) = hostile_host(None).await;
-    let err = call(
-        &host,
-        "fail",
-        json!({"kind": "rate-limited", "retry_after_ms": 1500}),
-    )
-    .await
-    .unwrap_err();
+    let err = call(&host, "fail", json!({"kind": "rate-limited", "retry_after_ms": 1500})).await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::ToolExecutionFailed);
     assert!(err.retryable());
     assert_eq!(err.retry_after_ms(), Some(1500));
-    let err = call(&host, "fail", json!({"kind": "invalid-input"}))
-        .await
-        .unwrap_err();
+    let err = call(&host, "fail", json!({"kind": "invalid-input"})).await.unwrap_err();
     assert!(!err.retryable());
     assert_eq!(err.to_json()["details"]["kind"], "invalid-input");
 }

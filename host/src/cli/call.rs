@@ -29,9 +29,7 @@ pub(crate) async fn run(a: CallArgs) -> Result<ExitCode> {
     let host = a.host.host().await?;
     let args = if a.args == "-" {
         let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading arguments from stdin")?;
+        std::io::stdin().read_to_string(&mut s).context("reading arguments from stdin")?;
         s
     } else {
         a.args.clone()
@@ -60,10 +58,7 @@ pub(crate) async fn run(a: CallArgs) -> Result<ExitCode> {
         }
         Err(e) => {
             if a.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "ok": false, "error": e.to_json() })
-                );
+                println!("{}", serde_json::json!({ "ok": false, "error": e.to_json() }));
             } else {
                 eprintln!("error: {}: {e}", e.code());
             }

@@ -37,23 +37,13 @@ pub(crate) async fn run(args: ListArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if tools.is_empty() {
-        println!(
-            "no tools (plugins folder: {})",
-            host.config().plugins_dir.display()
-        );
+        println!("no tools (plugins folder: {})", host.config().plugins_dir.display());
     }
     for e in &tools {
-        let flags = if e.tool.idempotent {
-            " [idempotent]"
-        } else {
-            ""
-        };
+        let flags = if e.tool.idempotent { " [idempotent]" } else { "" };
         println!("{}{flags}  (plugin {})", e.tool.name, e.plugin.name);
         println!("    {}", e.tool.description);
-        println!(
-            "    input: {}",
-            serde_json::to_string(&e.tool.input.document)?
-        );
+        println!("    input: {}", serde_json::to_string(&e.tool.input.document)?);
         if let Some(o) = &e.tool.output {
             println!("    output: {}", serde_json::to_string(&o.document)?);
         }

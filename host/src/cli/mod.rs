@@ -83,19 +83,10 @@ impl HostArgs {
             .await
             .with_context(|| format!("loading plugins from {}", dir.display()))?;
         let cat = host.catalog();
-        let failed: Vec<_> = cat
-            .plugins()
-            .iter()
-            .filter(|p| !p.errors.is_empty())
-            .collect();
+        let failed: Vec<_> = cat.plugins().iter().filter(|p| !p.errors.is_empty()).collect();
         for p in &failed {
             for e in &p.errors {
-                eprintln!(
-                    "warning: plugin {} ({:?}): {}: {e}",
-                    p.name,
-                    p.state,
-                    e.code()
-                );
+                eprintln!("warning: plugin {} ({:?}): {}: {e}", p.name, p.state, e.code());
             }
         }
         Ok(host)
@@ -123,13 +114,7 @@ fn progress_line(p: &LoadProgress, tty: bool) {
             )
         }
         Ok(_) => {}
-        Err(e) => eprintln!(
-            "[{}/{}] failed {}: {}",
-            p.index,
-            p.total,
-            p.plugin,
-            e.code()
-        ),
+        Err(e) => eprintln!("[{}/{}] failed {}: {}", p.index, p.total, p.plugin, e.code()),
     }
 }
 
@@ -149,10 +134,7 @@ fn init_logging(filter: &str, json: bool) {
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli.log, cli.log_json);
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -38,31 +38,20 @@ pub(crate) struct RunArgs {
 pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
     let text = if a.input == "-" {
         let mut s = String::new();
-        std::io::stdin()
-            .read_to_string(&mut s)
-            .context("reading calls from stdin")?;
+        std::io::stdin().read_to_string(&mut s).context("reading calls from stdin")?;
         s
     } else {
         std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input))?
     };
-    let calls: Vec<ToolCall> = parse_calls(&text)
-        .context("no tool calls in the input")?
-        .into_iter()
-        .map(Into::into)
-        .collect();
+    let calls: Vec<ToolCall> =
+        parse_calls(&text).context("no tool calls in the input")?.into_iter().map(Into::into).collect();
     let host = a.host.host().await?;
     let mut ctx = ExecutionContext::new();
     ctx.tenant_id = a.host.tenant.clone();
     ctx.max_parallel = a.max_parallel;
-    ctx.deadline = a
-        .deadline_ms
-        .map(|ms| Instant::now() + Duration::from_millis(ms));
+    ctx.deadline = a.deadline_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
     let order: Order = a.order.parse().map_err(anyhow::Error::msg)?;
-    let opts = BatchOptions {
-        order,
-        dedup: a.dedup,
-        cancel: None,
-    };
+    let opts = BatchOptions { order, dedup: a.dedup, cancel: None };
     let mut failed = 0;
     let mut print = |r: &toolhost::CallResult| {
         failed += r.result.is_err() as usize;
@@ -88,9 +77,5 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
             print(&r);
         }
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

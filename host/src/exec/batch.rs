@@ -28,9 +28,7 @@ impl std::str::FromStr for Order {
         match s {
             "completion" => Ok(Order::Completion),
             "submission" => Ok(Order::Submission),
-            o => Err(format!(
-                "order must be `completion` or `submission`, not {o:?}"
-            )),
+            o => Err(format!("order must be `completion` or `submission`, not {o:?}")),
         }
     }
 }
@@ -105,11 +103,8 @@ impl Host {
         let (tx, rx) = mpsc::channel(calls.len().clamp(16, 1024) * 2);
         let host = self.clone();
         tokio::spawn(async move {
-            let parallel = ctx
-                .max_parallel
-                .unwrap_or(usize::MAX)
-                .min(host.executor().config().max_parallel)
-                .max(1);
+            let parallel =
+                ctx.max_parallel.unwrap_or(usize::MAX).min(host.executor().config().max_parallel).max(1);
             let slots = Arc::new(Semaphore::new(parallel));
             let ctx = Arc::new(ctx);
             let mut calls: Vec<ToolCall> = calls
@@ -155,11 +150,8 @@ impl Host {
                             tool: call.tool.clone(),
                         })
                         .await;
-                    let events = if guest_events {
-                        Some(forward_guest_events(call_id, tx.clone()))
-                    } else {
-                        None
-                    };
+                    let events =
+                        if guest_events { Some(forward_guest_events(call_id, tx.clone())) } else { None };
                     let opts = CallOptions { cancel, events };
                     host.execute_at(&ctx, call, i, &opts).await
                 });
@@ -190,14 +182,7 @@ fn forward_guest_events(call_id: String, tx: mpsc::Sender<CallEvent>) -> crate::
     let (gtx, mut grx) = mpsc::channel(64);
     tokio::spawn(async move {
         while let Some(event) = grx.recv().await {
-            if tx
-                .send(CallEvent::Guest {
-                    call_id: call_id.clone(),
-                    event,
-                })
-                .await
-                .is_err()
-            {
+            if tx.send(CallEvent::Guest { call_id: call_id.clone(), event }).await.is_err() {
                 break;
             }
         }

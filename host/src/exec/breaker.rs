@@ -87,9 +87,7 @@ impl From<Window> for WindowRepr {
         match w {
             Window::Consecutive(size) => WindowRepr::Consecutive { size },
             Window::Count(size) => WindowRepr::Count { size },
-            Window::Time(d) => WindowRepr::Time {
-                secs: window_secs(d),
-            },
+            Window::Time(d) => WindowRepr::Time { secs: window_secs(d) },
         }
     }
 }
@@ -97,12 +95,10 @@ impl From<Window> for WindowRepr {
 impl Window {
     fn validate(&self) -> Result<(), String> {
         match *self {
-            Window::Consecutive(0) | Window::Count(0) => {
-                Err("breaker window size must be >= 1".into())
+            Window::Consecutive(0) | Window::Count(0) => Err("breaker window size must be >= 1".into()),
+            Window::Time(d) if d.is_zero() || window_secs(d) > MAX_TIME_WINDOW_SECS => {
+                Err(format!("breaker time window must be within 1..={MAX_TIME_WINDOW_SECS} s"))
             }
-            Window::Time(d) if d.is_zero() || window_secs(d) > MAX_TIME_WINDOW_SECS => Err(
-                format!("breaker time window must be within 1..={MAX_TIME_WINDOW_SECS} s"),
-            ),
             _ => Ok(()),
         }
     }
@@ -197,8 +193,7 @@ impl BreakerConfig {
 
     /// Whether `c` reaches either rate threshold (`>=`, resilience4j).
     fn exceeded(&self, c: Counts) -> bool {
-        let reached =
-            |part: u32, threshold: f64| f64::from(part) * 100.0 >= threshold * f64::from(c.calls);
+        let reached = |part: u32, threshold: f64| f64::from(part) * 100.0 >= threshold * f64::from(c.calls);
         c.calls > 0
             && (reached(c.failures, self.failure_rate_threshold)
                 || reached(c.slow, self.slow_call_rate_threshold))
@@ -344,12 +339,7 @@ impl Shared {
 impl Breakers {
     /// No breakers yet; each key's breaker is created closed on first acquire.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Breakers {
-            shared: Arc::new(Shared {
-                clock,
-                breakers: Mutex::new(HashMap::new()),
-            }),
-        }
+        Breakers { shared: Arc::new(Shared { clock, breakers: Mutex::new(HashMap::new()) }) }
     }
 
     /// Asks `key`'s breaker for permission to make one call under `cfg`.
@@ -374,17 +364,12 @@ impl Breakers {
         let verdict = match &mut b.state {
             State::Closed => Ok(false),
             State::Open { until } => Err(until.saturating_duration_since(now)),
-            State::HalfOpen {
-                since,
-                outstanding,
-                probes,
-            } => {
+            State::HalfOpen { since, outstanding, probes } => {
                 if *outstanding + probes.calls < b.cfg.permits() {
                     *outstanding += 1;
                     Ok(true)
                 } else {
-                    Err(instant_after(*since, b.cfg.max_wait_in_half_open)
-                        .saturating_duration_since(now))
+                    Err(instant_after(*since, b.cfg.max_wait_in_half_open).saturating_duration_since(now))
                 }
             }
         };
@@ -397,10 +382,7 @@ impl Breakers {
             }),
             Err(retry_after) => {
                 b.rejected += 1;
-                Err(CircuitOpen {
-                    key: key.to_owned(),
-                    retry_after,
-                })
+                Err(CircuitOpen { key: key.to_owned(), retry_after })
             }
         }
     }
@@ -434,11 +416,7 @@ impl Breakers {
             let slow = duration > b.cfg.slow_call_duration;
             b.observe(
                 now,
-                Counts {
-                    calls: 1,
-                    failures: u32::from(failed),
-                    slow: u32::from(slow),
-                },
+                Counts { calls: 1, failures: u32::from(failed), slow: u32::from(slow) },
                 &permit.key,
             );
         }
@@ -494,50 +472,25 @@ impl Counts {
 #[derive(Debug, Clone, Copy)]
 enum State {
     Closed,
-    Open {
-        until: Instant,
-    },
-    HalfOpen {
-        since: Instant,
-        outstanding: u32,
-        probes: Counts,
-    },
+    Open { until: Instant },
+    HalfOpen { since: Instant, outstanding: u32, probes: Counts },
 }
 
 /// The closed state's window (see [`Window`]).
 #[derive(Debug)]
 enum Outcomes {
-    Consecutive {
-        size: u32,
-        failures: u32,
-        slow: u32,
-    },
-    Count {
-        size: usize,
-        ring: VecDeque<Counts>,
-        totals: Counts,
-    },
-    Time {
-        origin: Instant,
-        head: u64,
-        buckets: Box<[Counts]>,
-        totals: Counts,
-    },
+    Consecutive { size: u32, failures: u32, slow: u32 },
+    Count { size: usize, ring: VecDeque<Counts>, totals: Counts },
+    Time { origin: Instant, head: u64, buckets: Box<[Counts]>, totals: Counts },
 }
 
 impl Outcomes {
     fn new(window: Window, now: Instant) -> Self {
         match window {
-            Window::Consecutive(n) => Outcomes::Consecutive {
-                size: n.max(1),
-                failures: 0,
-                slow: 0,
-            },
-            Window::Count(n) => Outcomes::Count {
-                size: n.max(1) as usize,
-                ring: VecDeque::new(),
-                totals: Counts::default(),
-            },
+            Window::Consecutive(n) => Outcomes::Consecutive { size: n.max(1), failures: 0, slow: 0 },
+            Window::Count(n) => {
+                Outcomes::Count { size: n.max(1) as usize, ring: VecDeque::new(), totals: Counts::default() }
+            }
             Window::Time(d) => Outcomes::Time {
                 origin: now,
                 head: 0,
@@ -551,16 +504,8 @@ impl Outcomes {
     fn record(&mut self, now: Instant, s: Counts) {
         match self {
             Outcomes::Consecutive { failures, slow, .. } => {
-                *failures = if s.failures > 0 {
-                    failures.saturating_add(1)
-                } else {
-                    0
-                };
-                *slow = if s.slow > 0 {
-                    slow.saturating_add(1)
-                } else {
-                    0
-                };
+                *failures = if s.failures > 0 { failures.saturating_add(1) } else { 0 };
+                *slow = if s.slow > 0 { slow.saturating_add(1) } else { 0 };
             }
             Outcomes::Count { size, ring, totals } => {
                 if ring.len() == *size
@@ -571,12 +516,7 @@ impl Outcomes {
                 ring.push_back(s);
                 totals.add(s);
             }
-            Outcomes::Time {
-                origin,
-                head,
-                buckets,
-                totals,
-            } => {
+            Outcomes::Time { origin, head, buckets, totals } => {
                 let n = buckets.len() as u64;
                 let sec = now.saturating_duration_since(*origin).as_secs();
                 if sec > *head {
@@ -597,18 +537,11 @@ impl Outcomes {
     /// The closed-state verdict after the latest [`record`](Self::record).
     fn should_open(&self, cfg: &BreakerConfig) -> bool {
         match self {
-            Outcomes::Consecutive {
-                size,
-                failures,
-                slow,
-            } => failures >= size || slow >= size,
+            Outcomes::Consecutive { size, failures, slow } => failures >= size || slow >= size,
             Outcomes::Count { size, totals, .. } => {
-                totals.calls as usize >= (cfg.minimum_calls as usize).min(*size)
-                    && cfg.exceeded(*totals)
+                totals.calls as usize >= (cfg.minimum_calls as usize).min(*size) && cfg.exceeded(*totals)
             }
-            Outcomes::Time { totals, .. } => {
-                totals.calls >= cfg.minimum_calls && cfg.exceeded(*totals)
-            }
+            Outcomes::Time { totals, .. } => totals.calls >= cfg.minimum_calls && cfg.exceeded(*totals),
         }
     }
 }
@@ -657,18 +590,12 @@ impl Breaker {
     /// Half-open with outstanding probes past `max_wait_in_half_open`: reopen as
     /// of that deadline.
     fn expire_half_open(&mut self, now: Instant, key: &str) {
-        if let State::HalfOpen {
-            since, outstanding, ..
-        } = self.state
+        if let State::HalfOpen { since, outstanding, .. } = self.state
             && outstanding > 0
         {
             let deadline = instant_after(since, self.cfg.max_wait_in_half_open);
             if now >= deadline {
-                tracing::warn!(
-                    key,
-                    outstanding,
-                    "circuit breaker probes outlived max_wait_in_half_open"
-                );
+                tracing::warn!(key, outstanding, "circuit breaker probes outlived max_wait_in_half_open");
                 self.trip(deadline, key);
             }
         }
@@ -709,29 +636,14 @@ impl Breaker {
 
     fn trip(&mut self, at: Instant, key: &str) {
         self.trips = self.trips.saturating_add(1);
-        let open_for = self
-            .cfg
-            .open_duration
-            .saturating_mul(self.trips)
-            .min(self.cfg.max_open_duration);
-        self.state = State::Open {
-            until: instant_after(at, open_for),
-        };
+        let open_for = self.cfg.open_duration.saturating_mul(self.trips).min(self.cfg.max_open_duration);
+        self.state = State::Open { until: instant_after(at, open_for) };
         self.generation += 1;
-        tracing::warn!(
-            key,
-            trips = self.trips,
-            open_ms = ceil_millis(open_for),
-            "circuit breaker opened"
-        );
+        tracing::warn!(key, trips = self.trips, open_ms = ceil_millis(open_for), "circuit breaker opened");
     }
 
     fn half_open(&mut self, now: Instant, key: &str) {
-        self.state = State::HalfOpen {
-            since: now,
-            outstanding: 0,
-            probes: Counts::default(),
-        };
+        self.state = State::HalfOpen { since: now, outstanding: 0, probes: Counts::default() };
         self.generation += 1;
         tracing::info!(key, "circuit breaker half-open");
     }
@@ -747,10 +659,7 @@ impl Breaker {
     fn snapshot(&self, now: Instant) -> BreakerSnapshot {
         let (state, retry_after) = match self.state {
             State::Closed => (BreakerState::Closed, None),
-            State::Open { until } => (
-                BreakerState::Open,
-                Some(until.saturating_duration_since(now)),
-            ),
+            State::Open { until } => (BreakerState::Open, Some(until.saturating_duration_since(now))),
             State::HalfOpen { .. } => (BreakerState::HalfOpen, None),
         };
         BreakerSnapshot {
@@ -810,11 +719,7 @@ mod tests {
     }
 
     fn rate_cfg(window: Window, minimum_calls: u32) -> BreakerConfig {
-        BreakerConfig {
-            window,
-            minimum_calls,
-            ..BreakerConfig::default()
-        }
+        BreakerConfig { window, minimum_calls, ..BreakerConfig::default() }
     }
 
     /// Opens the default (Consecutive(5)) breaker on "k".
@@ -830,15 +735,9 @@ mod tests {
         let c = BreakerConfig::default();
         assert_eq!(c.window, Window::Consecutive(5));
         assert_eq!(c.minimum_calls, 5);
-        assert_eq!(
-            (c.failure_rate_threshold, c.slow_call_rate_threshold),
-            (50.0, 100.0)
-        );
+        assert_eq!((c.failure_rate_threshold, c.slow_call_rate_threshold), (50.0, 100.0));
         assert_eq!(c.slow_call_duration, 60 * SEC);
-        assert_eq!(
-            (c.open_duration, c.max_open_duration),
-            (60 * SEC, 300 * SEC)
-        );
+        assert_eq!((c.open_duration, c.max_open_duration), (60 * SEC, 300 * SEC));
         assert_eq!(c.half_open_permits, 1);
         assert_eq!(c.max_wait_in_half_open, 120 * SEC);
         c.validate().unwrap();
@@ -851,40 +750,19 @@ mod tests {
             BreakerConfig::deserialize(MapDeserializer::<_, Error>::new(pairs.into_iter()))
         };
         assert_eq!(parse(vec![]).unwrap(), BreakerConfig::default());
-        let c = parse(vec![
-            ("minimum_calls", 7),
-            ("open_duration_ms", 1500),
-            ("failure_rate_threshold", 30),
-        ])
-        .unwrap();
-        assert_eq!(
-            (c.minimum_calls, c.open_duration, c.failure_rate_threshold),
-            (7, 1500 * MS, 30.0)
-        );
-        assert_eq!(
-            c.max_open_duration,
-            300 * SEC,
-            "unset fields keep their defaults"
-        );
-        assert!(
-            parse(vec![("open_duration", 1)]).is_err(),
-            "durations are *_ms keys"
-        );
+        let c = parse(vec![("minimum_calls", 7), ("open_duration_ms", 1500), ("failure_rate_threshold", 30)])
+            .unwrap();
+        assert_eq!((c.minimum_calls, c.open_duration, c.failure_rate_threshold), (7, 1500 * MS, 30.0));
+        assert_eq!(c.max_open_duration, 300 * SEC, "unset fields keep their defaults");
+        assert!(parse(vec![("open_duration", 1)]).is_err(), "durations are *_ms keys");
     }
 
     #[test]
     fn window_repr_round_trips_and_validates() {
-        for w in [
-            Window::Consecutive(5),
-            Window::Count(20),
-            Window::Time(60 * SEC),
-        ] {
+        for w in [Window::Consecutive(5), Window::Count(20), Window::Time(60 * SEC)] {
             assert_eq!(Window::try_from(WindowRepr::from(w)), Ok(w));
         }
-        assert!(matches!(
-            WindowRepr::from(Window::Time(1500 * MS)),
-            WindowRepr::Time { secs: 2 }
-        ));
+        assert!(matches!(WindowRepr::from(Window::Time(1500 * MS)), WindowRepr::Time { secs: 2 }));
         assert!(Window::try_from(WindowRepr::Count { size: 0 }).is_err());
         assert!(Window::try_from(WindowRepr::Consecutive { size: 0 }).is_err());
         assert!(Window::try_from(WindowRepr::Time { secs: 0 }).is_err());
@@ -894,30 +772,12 @@ mod tests {
     #[test]
     fn validate_rejects_bad_configs() {
         let bad = [
-            BreakerConfig {
-                failure_rate_threshold: 101.0,
-                ..Default::default()
-            },
-            BreakerConfig {
-                slow_call_rate_threshold: f64::NAN,
-                ..Default::default()
-            },
-            BreakerConfig {
-                half_open_permits: 0,
-                ..Default::default()
-            },
-            BreakerConfig {
-                open_duration: Duration::ZERO,
-                ..Default::default()
-            },
-            BreakerConfig {
-                max_open_duration: 30 * SEC,
-                ..Default::default()
-            },
-            BreakerConfig {
-                window: Window::Count(0),
-                ..Default::default()
-            },
+            BreakerConfig { failure_rate_threshold: 101.0, ..Default::default() },
+            BreakerConfig { slow_call_rate_threshold: f64::NAN, ..Default::default() },
+            BreakerConfig { half_open_permits: 0, ..Default::default() },
+            BreakerConfig { open_duration: Duration::ZERO, ..Default::default() },
+            BreakerConfig { max_open_duration: 30 * SEC, ..Default::default() },
+            BreakerConfig { window: Window::Count(0), ..Default::default() },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?}");
@@ -942,19 +802,10 @@ mod tests {
         call(&b, &cfg, Failure).unwrap();
         assert_eq!(state(&b), BreakerState::Open);
         let err = b.acquire("k", &cfg).unwrap_err();
-        assert_eq!(
-            err,
-            CircuitOpen {
-                key: "k".into(),
-                retry_after: 60 * SEC
-            }
-        );
+        assert_eq!(err, CircuitOpen { key: "k".into(), retry_after: 60 * SEC });
         assert_eq!(err.to_string(), "circuit 'k' is open; retry after 60000 ms");
         clock.advance(10 * SEC + MS / 2);
-        assert_eq!(
-            b.acquire("k", &cfg).unwrap_err().retry_after,
-            50 * SEC - MS / 2
-        );
+        assert_eq!(b.acquire("k", &cfg).unwrap_err().retry_after, 50 * SEC - MS / 2);
         let s = snap(&b);
         assert_eq!((s.failures, s.successes, s.rejected, s.trips), (5, 0, 2, 1));
         assert_eq!(s.retry_after, Some(50 * SEC - MS / 2));
@@ -964,9 +815,7 @@ mod tests {
     fn success_resets_consecutive_streak() {
         let (_clock, b) = setup();
         let cfg = BreakerConfig::default();
-        for o in [
-            Failure, Failure, Failure, Failure, Success, Failure, Failure, Failure, Failure,
-        ] {
+        for o in [Failure, Failure, Failure, Failure, Success, Failure, Failure, Failure, Failure] {
             call(&b, &cfg, o).unwrap();
         }
         assert_eq!(state(&b), BreakerState::Closed);
@@ -983,10 +832,7 @@ mod tests {
         assert!(b.acquire("k", &cfg).is_err());
         clock.advance(MS);
         // Due, but nothing moves until the next acquire.
-        assert_eq!(
-            (state(&b), snap(&b).retry_after),
-            (BreakerState::Open, Some(Duration::ZERO))
-        );
+        assert_eq!((state(&b), snap(&b).retry_after), (BreakerState::Open, Some(Duration::ZERO)));
         let probe = b.acquire("k", &cfg).unwrap();
         assert!(probe.is_probe());
         assert_eq!(state(&b), BreakerState::HalfOpen);
@@ -1003,10 +849,7 @@ mod tests {
         clock.advance(60 * SEC);
         call(&b, &cfg, Success).unwrap();
         let s = snap(&b);
-        assert_eq!(
-            (s.state, s.trips, s.retry_after),
-            (BreakerState::Closed, 0, None)
-        );
+        assert_eq!((s.state, s.trips, s.retry_after), (BreakerState::Closed, 0, None));
         // Window reset: four failures do not open, the fifth opens with the base duration.
         for _ in 0..4 {
             call(&b, &cfg, Failure).unwrap();
@@ -1027,10 +870,7 @@ mod tests {
             call(&b, &cfg, Failure).unwrap();
             let s = snap(&b);
             open_for = (60 * SEC * trips).min(300 * SEC);
-            assert_eq!(
-                (s.state, s.trips, s.retry_after),
-                (BreakerState::Open, trips, Some(open_for))
-            );
+            assert_eq!((s.state, s.trips, s.retry_after), (BreakerState::Open, trips, Some(open_for)));
         }
         assert_eq!(open_for, 300 * SEC, "capped at max_open_duration");
     }
@@ -1042,11 +882,7 @@ mod tests {
         for _ in 0..3 {
             call(&b, &cfg, Failure).unwrap();
         }
-        assert_eq!(
-            state(&b),
-            BreakerState::Closed,
-            "3 of 3 failed, but below minimum_calls"
-        );
+        assert_eq!(state(&b), BreakerState::Closed, "3 of 3 failed, but below minimum_calls");
         call(&b, &cfg, Success).unwrap();
         assert_eq!(state(&b), BreakerState::Open, "75 % >= 50 %");
 
@@ -1151,24 +987,15 @@ mod tests {
     #[test]
     fn ignored_outcomes_never_trip() {
         let (_clock, b) = setup();
-        let cfg = BreakerConfig {
-            window: Window::Consecutive(1),
-            ..Default::default()
-        };
+        let cfg = BreakerConfig { window: Window::Consecutive(1), ..Default::default() };
         for _ in 0..100 {
             call_taking(&b, &cfg, Ignored, 3600 * SEC).unwrap();
             drop(b.acquire("k", &cfg).unwrap());
         }
         let s = snap(&b);
-        assert_eq!(
-            (s.state, s.failures, s.successes, s.rejected),
-            (BreakerState::Closed, 0, 0, 0)
-        );
+        assert_eq!((s.state, s.failures, s.successes, s.rejected), (BreakerState::Closed, 0, 0, 0));
         // Ignored between failures does not break a streak either.
-        let cfg = BreakerConfig {
-            window: Window::Consecutive(2),
-            ..Default::default()
-        };
+        let cfg = BreakerConfig { window: Window::Consecutive(2), ..Default::default() };
         call(&b, &cfg, Failure).unwrap();
         call(&b, &cfg, Ignored).unwrap();
         call(&b, &cfg, Failure).unwrap();
@@ -1184,10 +1011,7 @@ mod tests {
             assert!(b.acquire("k", &cfg).is_err());
         }
         let s = snap(&b);
-        assert_eq!(
-            (s.rejected, s.trips, s.retry_after),
-            (1000, 1, Some(60 * SEC))
-        );
+        assert_eq!((s.rejected, s.trips, s.retry_after), (1000, 1, Some(60 * SEC)));
         clock.advance(60 * SEC);
         call(&b, &cfg, Success).unwrap();
         assert_eq!((snap(&b).state, snap(&b).trips), (BreakerState::Closed, 0));
@@ -1196,10 +1020,7 @@ mod tests {
     #[test]
     fn stale_outcomes_are_ignored() {
         let (clock, b) = setup();
-        let cfg = BreakerConfig {
-            window: Window::Consecutive(2),
-            ..Default::default()
-        };
+        let cfg = BreakerConfig { window: Window::Consecutive(2), ..Default::default() };
         let p: Vec<Permit> = (0..4).map(|_| b.acquire("k", &cfg).unwrap()).collect();
         let mut p = p.into_iter();
         b.record(p.next().unwrap(), Failure, MS);
@@ -1209,10 +1030,7 @@ mod tests {
         // Admitted before the trip: counted, but neither re-trips nor extends the open period.
         b.record(p.next().unwrap(), Failure, MS);
         let s = snap(&b);
-        assert_eq!(
-            (s.state, s.trips, s.failures, s.retry_after),
-            (BreakerState::Open, 1, 3, Some(50 * SEC))
-        );
+        assert_eq!((s.state, s.trips, s.failures, s.retry_after), (BreakerState::Open, 1, 3, Some(50 * SEC)));
         clock.advance(50 * SEC);
         let probe = b.acquire("k", &cfg).unwrap();
         // A stale success cannot close a half-open breaker.
@@ -1252,17 +1070,12 @@ mod tests {
     #[test]
     fn half_open_limits_probes_and_waits_for_all() {
         let (clock, b) = setup();
-        let cfg = BreakerConfig {
-            half_open_permits: 3,
-            ..rate_cfg(Window::Count(4), 2)
-        };
+        let cfg = BreakerConfig { half_open_permits: 3, ..rate_cfg(Window::Count(4), 2) };
         call(&b, &cfg, Failure).unwrap();
         call(&b, &cfg, Failure).unwrap();
         assert_eq!(state(&b), BreakerState::Open);
-        for (outcomes, reopens) in [
-            ([Failure, Failure, Success], true),
-            ([Failure, Success, Success], false),
-        ] {
+        for (outcomes, reopens) in [([Failure, Failure, Success], true), ([Failure, Success, Success], false)]
+        {
             clock.advance(snap(&b).retry_after.unwrap_or_default());
             let probes: Vec<Permit> = (0..3).map(|_| b.acquire("k", &cfg).unwrap()).collect();
             assert!(probes.iter().all(Permit::is_probe));
@@ -1270,18 +1083,10 @@ mod tests {
             for (i, (p, o)) in probes.into_iter().zip(outcomes).enumerate() {
                 b.record(p, o, MS);
                 if i < 2 {
-                    assert_eq!(
-                        state(&b),
-                        BreakerState::HalfOpen,
-                        "decided only when all probes are in"
-                    );
+                    assert_eq!(state(&b), BreakerState::HalfOpen, "decided only when all probes are in");
                 }
             }
-            let expected = if reopens {
-                BreakerState::Open
-            } else {
-                BreakerState::Closed
-            };
+            let expected = if reopens { BreakerState::Open } else { BreakerState::Closed };
             assert_eq!(state(&b), expected);
         }
     }
@@ -1289,10 +1094,7 @@ mod tests {
     #[test]
     fn consecutive_half_open_reopens_on_first_failure() {
         let (clock, b) = setup();
-        let cfg = BreakerConfig {
-            half_open_permits: 2,
-            ..Default::default()
-        };
+        let cfg = BreakerConfig { half_open_permits: 2, ..Default::default() };
         trip_default(&b);
         clock.advance(60 * SEC);
         let p1 = b.acquire("k", &cfg).unwrap();
@@ -1321,10 +1123,7 @@ mod tests {
         clock.advance(MS);
         // Reopened as of the deadline, with the backed-off duration.
         let s = snap(&b);
-        assert_eq!(
-            (s.state, s.trips, s.retry_after),
-            (BreakerState::Open, 2, Some(120 * SEC))
-        );
+        assert_eq!((s.state, s.trips, s.retry_after), (BreakerState::Open, 2, Some(120 * SEC)));
         b.record(stuck, Success, MS); // the late probe is stale
         assert_eq!(state(&b), BreakerState::Open);
         // Lazily: a probe first seen long after the deadline reopened as of the deadline.
@@ -1333,19 +1132,13 @@ mod tests {
         clock.advance(1000 * SEC);
         drop(stuck);
         let s = snap(&b);
-        assert_eq!(
-            (s.state, s.trips, s.retry_after),
-            (BreakerState::Open, 3, Some(Duration::ZERO))
-        );
+        assert_eq!((s.state, s.trips, s.retry_after), (BreakerState::Open, 3, Some(Duration::ZERO)));
     }
 
     #[test]
     fn keys_are_independent() {
         let (_clock, b) = setup();
-        let cfg = BreakerConfig {
-            window: Window::Consecutive(1),
-            ..Default::default()
-        };
+        let cfg = BreakerConfig { window: Window::Consecutive(1), ..Default::default() };
         let p = b.acquire("acme:x", &cfg).unwrap();
         b.record(p, Failure, MS);
         assert!(b.acquire("acme:x", &cfg).is_err());
@@ -1354,10 +1147,7 @@ mod tests {
         let all = b.snapshots();
         let keys: Vec<&str> = all.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(keys, ["acme:x", "globex:x"]);
-        assert_eq!(
-            (all[0].1.state, all[1].1.state),
-            (BreakerState::Open, BreakerState::Closed)
-        );
+        assert_eq!((all[0].1.state, all[1].1.state), (BreakerState::Open, BreakerState::Closed));
         assert!(b.snapshot("initech:x").is_none());
     }
 
@@ -1368,18 +1158,11 @@ mod tests {
         for _ in 0..4 {
             call(&b, &cfg, Failure).unwrap();
         }
-        let relaxed = BreakerConfig {
-            window: Window::Consecutive(6),
-            ..Default::default()
-        };
+        let relaxed = BreakerConfig { window: Window::Consecutive(6), ..Default::default() };
         for _ in 0..5 {
             call(&b, &relaxed, Failure).unwrap();
         }
-        assert_eq!(
-            state(&b),
-            BreakerState::Closed,
-            "the new window starts empty"
-        );
+        assert_eq!(state(&b), BreakerState::Closed, "the new window starts empty");
         call(&b, &relaxed, Failure).unwrap();
         assert_eq!(state(&b), BreakerState::Open);
     }
@@ -1473,23 +1256,15 @@ mod tests {
                 self.generation += 1;
             }
             match self.state {
-                BreakerState::Closed => Ok(ModelPermit {
-                    generation: self.generation,
-                    probe: false,
-                }),
+                BreakerState::Closed => Ok(ModelPermit { generation: self.generation, probe: false }),
                 BreakerState::Open => {
                     self.rejected += 1;
                     Err(self.open_until - now)
                 }
                 BreakerState::HalfOpen => {
-                    if self.outstanding as usize + self.probes.len()
-                        < self.cfg.half_open_permits as usize
-                    {
+                    if self.outstanding as usize + self.probes.len() < self.cfg.half_open_permits as usize {
                         self.outstanding += 1;
-                        Ok(ModelPermit {
-                            generation: self.generation,
-                            probe: true,
-                        })
+                        Ok(ModelPermit { generation: self.generation, probe: true })
                     } else {
                         self.rejected += 1;
                         Err(self.half_open_since + self.cfg.max_wait_in_half_open - now)
@@ -1555,13 +1330,8 @@ mod tests {
                     failures >= n as usize || slow >= n as usize
                 }
                 Window::Count(n) => {
-                    let last: Vec<(bool, bool)> = self
-                        .history
-                        .iter()
-                        .rev()
-                        .take(n as usize)
-                        .map(|e| (e.1, e.2))
-                        .collect();
+                    let last: Vec<(bool, bool)> =
+                        self.history.iter().rev().take(n as usize).map(|e| (e.1, e.2)).collect();
                     last.len() >= min_calls.min(n as usize) && self.rates_exceeded(&last)
                 }
                 Window::Time(d) => {
@@ -1583,8 +1353,7 @@ mod tests {
             }
             let percent = |n: usize| 100.0 * n as f64 / outcomes.len() as f64;
             percent(outcomes.iter().filter(|o| o.0).count()) >= self.cfg.failure_rate_threshold
-                || percent(outcomes.iter().filter(|o| o.1).count())
-                    >= self.cfg.slow_call_rate_threshold
+                || percent(outcomes.iter().filter(|o| o.1).count()) >= self.cfg.slow_call_rate_threshold
         }
 
         fn snapshot(&mut self, now: Instant) -> BreakerSnapshot {
@@ -1636,29 +1405,19 @@ mod tests {
             (1u64..4).prop_map(|s| Window::Time(Duration::from_secs(s))),
         ];
         let percent = || prop::sample::select(vec![0.0, 25.0, 50.0, 50.0, 75.0, 100.0, 100.0]);
-        (
-            window,
-            0u32..7,
-            percent(),
-            percent(),
-            1u32..4,
-            1u32..4,
-            1u32..4,
-            1u32..7,
+        (window, 0u32..7, percent(), percent(), 1u32..4, 1u32..4, 1u32..4, 1u32..7).prop_map(
+            |(window, minimum_calls, failure, slow, open, cap, permits, wait)| BreakerConfig {
+                window,
+                minimum_calls,
+                failure_rate_threshold: failure,
+                slow_call_rate_threshold: slow,
+                slow_call_duration: 50 * MS,
+                open_duration: 100 * MS * open,
+                max_open_duration: 100 * MS * open * cap,
+                half_open_permits: permits,
+                max_wait_in_half_open: 100 * MS * wait,
+            },
         )
-            .prop_map(
-                |(window, minimum_calls, failure, slow, open, cap, permits, wait)| BreakerConfig {
-                    window,
-                    minimum_calls,
-                    failure_rate_threshold: failure,
-                    slow_call_rate_threshold: slow,
-                    slow_call_duration: 50 * MS,
-                    open_duration: 100 * MS * open,
-                    max_open_duration: 100 * MS * open * cap,
-                    half_open_permits: permits,
-                    max_wait_in_half_open: 100 * MS * wait,
-                },
-            )
     }
 
     proptest! {

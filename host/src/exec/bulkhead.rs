@@ -40,11 +40,7 @@ fn default_queue() -> u32 {
 impl Limit {
     /// `n` concurrent calls, default queue and timeout.
     pub fn concurrent(n: u32) -> Limit {
-        Limit {
-            max_concurrent: n,
-            max_queue_depth: default_queue(),
-            acquisition_timeout_ms: None,
-        }
+        Limit { max_concurrent: n, max_queue_depth: default_queue(), acquisition_timeout_ms: None }
     }
 }
 
@@ -143,11 +139,7 @@ impl Compartment {
 
     fn refuse(&self, reason: &'static str, waited: Duration) -> BulkheadFull {
         self.rejected.fetch_add(1, Ordering::Relaxed);
-        BulkheadFull {
-            key: self.key.clone(),
-            reason,
-            waited,
-        }
+        BulkheadFull { key: self.key.clone(), reason, waited }
     }
 
     async fn acquire(self: &Arc<Self>, remaining: Option<Duration>) -> Result<Slot, BulkheadFull> {
@@ -170,15 +162,12 @@ impl Compartment {
         }
         let started = tokio::time::Instant::now();
         let got = match wait {
-            Some(w) => tokio::time::timeout(w, self.sem.clone().acquire_owned())
-                .await
-                .ok(),
+            Some(w) => tokio::time::timeout(w, self.sem.clone().acquire_owned()).await.ok(),
             None => Some(self.sem.clone().acquire_owned().await),
         };
         self.queued.fetch_sub(1, Ordering::SeqCst);
         let waited = started.elapsed();
-        self.wait_us
-            .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+        self.wait_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
         match got {
             Some(Ok(p)) => Ok(self.admit(p)),
             Some(Err(_)) => Err(self.refuse("closed", waited)),
@@ -192,10 +181,7 @@ impl Compartment {
     fn admit(self: &Arc<Self>, permit: OwnedSemaphorePermit) -> Slot {
         let now = self.active.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::Relaxed);
-        Slot {
-            _permit: permit,
-            compartment: self.clone(),
-        }
+        Slot { _permit: permit, compartment: self.clone() }
     }
 
     fn resize(self: &Arc<Self>, l: &Limit) {
@@ -274,10 +260,7 @@ impl Bulkheads {
     /// Builds the compartments' rules (compartments are created on first use).
     pub fn new(cfg: BulkheadConfig) -> Result<Bulkheads, String> {
         let matchers = compile_patterns(&cfg)?;
-        Ok(Bulkheads {
-            cfg: Mutex::new((cfg, matchers)),
-            compartments: Mutex::new(BTreeMap::new()),
-        })
+        Ok(Bulkheads { cfg: Mutex::new((cfg, matchers)), compartments: Mutex::new(BTreeMap::new()) })
     }
 
     /// The compartments that apply to a call, in acquisition order.
@@ -299,10 +282,7 @@ impl Bulkheads {
         if let Some(l) = cfg.tools.get(tool) {
             out.push((format!("tool:{tool}"), *l));
         } else if let Some(i) = matchers.iter().position(|m| m.is_match(tool)) {
-            out.push((
-                format!("pattern:{}", cfg.patterns[i].pattern),
-                cfg.patterns[i].limit,
-            ));
+            out.push((format!("pattern:{}", cfg.patterns[i].pattern), cfg.patterns[i].limit));
         } else if let Some(l) = cfg.default_tool {
             out.push((format!("tool:{tool}"), l));
         }
@@ -359,11 +339,7 @@ impl Bulkheads {
             "global" => cfg.global,
             "tenant" => cfg.per_tenant,
             "namespace" => cfg.namespaces.get(name).copied(),
-            "pattern" => cfg
-                .patterns
-                .iter()
-                .find(|p| p.pattern == name)
-                .map(|p| p.limit),
+            "pattern" => cfg.patterns.iter().find(|p| p.pattern == name).map(|p| p.limit),
             "tool" => cfg.tools.get(name).copied().or(cfg.default_tool),
             _ => None,
         }
@@ -371,12 +347,7 @@ impl Bulkheads {
 
     /// Counters per compartment key.
     pub fn stats(&self) -> BTreeMap<String, BulkheadStats> {
-        self.compartments
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, c)| (k.clone(), c.stats()))
-            .collect()
+        self.compartments.lock().unwrap().iter().map(|(k, c)| (k.clone(), c.stats())).collect()
     }
 }
 
@@ -388,11 +359,7 @@ mod tests {
         let mut c = BulkheadConfig::default();
         c.tools.insert(
             tool.into(),
-            Limit {
-                max_concurrent: n,
-                max_queue_depth: queue,
-                acquisition_timeout_ms: timeout,
-            },
+            Limit { max_concurrent: n, max_queue_depth: queue, acquisition_timeout_ms: timeout },
         );
         c
     }
@@ -407,19 +374,15 @@ mod tests {
         let mut waiters = vec![];
         for _ in 0..32 {
             let b = b.clone();
-            waiters.push(tokio::spawn(async move {
-                b.acquire("a", "t", Some(Duration::from_secs(60))).await
-            }));
+            waiters
+                .push(tokio::spawn(async move { b.acquire("a", "t", Some(Duration::from_secs(60))).await }));
         }
         tokio::task::yield_now().await;
         while b.stats()["tool:t"].queued < 32 {
             tokio::task::yield_now().await;
         }
         for _ in 0..100 {
-            let e = b
-                .acquire("a", "t", Some(Duration::from_secs(60)))
-                .await
-                .unwrap_err();
+            let e = b.acquire("a", "t", Some(Duration::from_secs(60))).await.unwrap_err();
             assert_eq!(e.reason, "queue full");
         }
         drop(held);
@@ -434,25 +397,14 @@ mod tests {
     async fn zero_timeout_fails_fast_and_timeouts_are_bounded() {
         let b = Bulkheads::new(cfg_tool("t", 1, 10, Some(0))).unwrap();
         let _p = b.acquire("a", "t", None).await.unwrap();
-        assert_eq!(
-            b.acquire("a", "t", None).await.unwrap_err().reason,
-            "no free slot"
-        );
+        assert_eq!(b.acquire("a", "t", None).await.unwrap_err().reason, "no free slot");
         b.reconfigure(cfg_tool("t", 1, 10, Some(200))).unwrap();
         let t = tokio::time::Instant::now();
-        let e = b
-            .acquire("a", "t", Some(Duration::from_secs(5)))
-            .await
-            .unwrap_err();
-        assert_eq!(
-            (e.reason, t.elapsed()),
-            ("timed out", Duration::from_millis(200))
-        );
+        let e = b.acquire("a", "t", Some(Duration::from_secs(5))).await.unwrap_err();
+        assert_eq!((e.reason, t.elapsed()), ("timed out", Duration::from_millis(200)));
         // The call's own deadline wins when shorter.
         let t = tokio::time::Instant::now();
-        b.acquire("a", "t", Some(Duration::from_millis(50)))
-            .await
-            .unwrap_err();
+        b.acquire("a", "t", Some(Duration::from_millis(50))).await.unwrap_err();
         assert_eq!(t.elapsed(), Duration::from_millis(50));
         assert_eq!(b.stats()["tool:t"].timeouts, 2);
     }
@@ -464,30 +416,13 @@ mod tests {
         c.per_tenant = Some(Limit::concurrent(10));
         c.namespaces.insert("web".into(), Limit::concurrent(5));
         c.tools.insert("web.fetch".into(), Limit::concurrent(1));
-        c.patterns.push(PatternLimit {
-            pattern: "web.*".into(),
-            limit: Limit::concurrent(2),
-        });
+        c.patterns.push(PatternLimit { pattern: "web.*".into(), limit: Limit::concurrent(2) });
         c.default_tool = Some(Limit::concurrent(3));
         let b = Bulkheads::new(c).unwrap();
-        let keys = |t: &str| {
-            b.keys("acme", t)
-                .into_iter()
-                .map(|(k, _)| k)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            keys("web.fetch"),
-            ["global", "tenant:acme", "namespace:web", "tool:web.fetch"]
-        );
-        assert_eq!(
-            keys("web.search"),
-            ["global", "tenant:acme", "namespace:web", "pattern:web.*"]
-        );
-        assert_eq!(
-            keys("math.eval"),
-            ["global", "tenant:acme", "tool:math.eval"]
-        );
+        let keys = |t: &str| b.keys("acme", t).into_iter().map(|(k, _)| k).collect::<Vec<_>>();
+        assert_eq!(keys("web.fetch"), ["global", "tenant:acme", "namespace:web", "tool:web.fetch"]);
+        assert_eq!(keys("web.search"), ["global", "tenant:acme", "namespace:web", "pattern:web.*"]);
+        assert_eq!(keys("math.eval"), ["global", "tenant:acme", "tool:math.eval"]);
         let _p = b.acquire("acme", "web.search", None).await.unwrap();
         let s = b.stats();
         assert_eq!(s["global"].active, 1);

@@ -48,11 +48,7 @@ fn write_canonical(v: &Value, h: &mut Sha256) {
                 if i > 0 {
                     h.update(b",");
                 }
-                h.update(
-                    serde_json::to_string(k)
-                        .expect("string serializes")
-                        .as_bytes(),
-                );
+                h.update(serde_json::to_string(k).expect("string serializes").as_bytes());
                 h.update(b":");
                 write_canonical(&m[k], h);
             }
@@ -77,8 +73,7 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     /// The stored result, if present and not expired.
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>>;
     /// Stores a result for `ttl`.
-    fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration)
-    -> BoxFuture<'a, ()>;
+    fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()>;
 }
 
 /// `[cache]` settings.
@@ -95,11 +90,7 @@ pub struct CacheConfig {
 
 impl Default for CacheConfig {
     fn default() -> Self {
-        CacheConfig {
-            enabled: false,
-            ttl_secs: 300,
-            max_bytes: 64 * 1024 * 1024,
-        }
+        CacheConfig { enabled: false, ttl_secs: 300, max_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -112,12 +103,7 @@ struct Entry {
 struct PerEntryTtl;
 
 impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
-    fn expire_after_create(
-        &self,
-        _: &CacheKey,
-        v: &Entry,
-        _: std::time::Instant,
-    ) -> Option<Duration> {
+    fn expire_after_create(&self, _: &CacheKey, v: &Entry, _: std::time::Instant) -> Option<Duration> {
         Some(v.ttl)
     }
 }
@@ -129,9 +115,7 @@ pub struct MemoryCache {
 
 impl std::fmt::Debug for MemoryCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryCache")
-            .field("entries", &self.inner.entry_count())
-            .finish()
+        f.debug_struct("MemoryCache").field("entries", &self.inner.entry_count()).finish()
     }
 }
 
@@ -160,12 +144,7 @@ impl CacheBackend for MemoryCache {
         Box::pin(async move { self.inner.get(key).await.map(|e| e.value) })
     }
 
-    fn put<'a>(
-        &'a self,
-        key: CacheKey,
-        value: Arc<ToolOutput>,
-        ttl: Duration,
-    ) -> BoxFuture<'a, ()> {
+    fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()> {
         Box::pin(async move { self.inner.insert(key, Entry { value, ttl }).await })
     }
 }
@@ -239,11 +218,7 @@ impl ResultCache {
             };
             if let Some(mut rx) = follower {
                 // Wait for the leader; if it was cancelled, try again (maybe as leader).
-                let done = rx
-                    .wait_for(|v| v.is_some())
-                    .await
-                    .ok()
-                    .and_then(|v| v.clone());
+                let done = rx.wait_for(|v| v.is_some()).await.ok().and_then(|v| v.clone());
                 if let Some(result) = done {
                     self.hits.fetch_add(1, Relaxed);
                     return (result, Served::Cached);
@@ -252,14 +227,9 @@ impl ResultCache {
             }
             let tx = tx.expect("leader holds the sender");
             // Removes the in-flight entry even if this future is dropped mid-run.
-            let _cleanup = InflightGuard {
-                cache: self,
-                key: &key,
-            };
+            let _cleanup = InflightGuard { cache: self, key: &key };
             self.misses.fetch_add(1, Relaxed);
-            let result = (run.take().expect("leader runs once"))()
-                .await
-                .map(Arc::new);
+            let result = (run.take().expect("leader runs once"))().await.map(Arc::new);
             if let Ok(v) = &result {
                 self.backend.put(key.clone(), v.clone(), ttl).await;
             }
@@ -297,22 +267,14 @@ mod tests {
             CacheKey::new("t", "y", "d", &json!({"a": 1, "b": {"c": 2, "d": [1, 2]}})),
             CacheKey::new("t", "x", "e", &json!({"a": 1, "b": {"c": 2, "d": [1, 2]}})),
             CacheKey::new("t", "x", "d", &json!({"a": 1, "b": {"c": 2, "d": [2, 1]}})),
-            CacheKey::new(
-                "t",
-                "x",
-                "d",
-                &json!({"a": "1", "b": {"c": 2, "d": [1, 2]}}),
-            ),
+            CacheKey::new("t", "x", "d", &json!({"a": "1", "b": {"c": 2, "d": [1, 2]}})),
         ] {
             assert_ne!(a, other);
         }
     }
 
     fn out(v: i64) -> ToolOutput {
-        ToolOutput {
-            value: Some(json!(v)),
-            content: vec![],
-        }
+        ToolOutput { value: Some(json!(v)), content: vec![] }
     }
 
     #[tokio::test]
@@ -352,18 +314,10 @@ mod tests {
             })
             .await;
         assert!(r.is_err());
-        let (r, served) = cache
-            .get_or_run(key.clone(), Duration::from_secs(60), || async {
-                Ok(out(1))
-            })
-            .await;
-        assert_eq!(
-            (r.unwrap().value.clone(), served),
-            (Some(json!(1)), Served::Ran)
-        );
-        let (_, served) = cache
-            .get_or_run(key, Duration::from_secs(60), || async { Ok(out(2)) })
-            .await;
+        let (r, served) =
+            cache.get_or_run(key.clone(), Duration::from_secs(60), || async { Ok(out(1)) }).await;
+        assert_eq!((r.unwrap().value.clone(), served), (Some(json!(1)), Served::Ran));
+        let (_, served) = cache.get_or_run(key, Duration::from_secs(60), || async { Ok(out(2)) }).await;
         assert_eq!(served, Served::Cached);
         assert_eq!(cache.counters(), (1, 2));
     }
@@ -382,16 +336,13 @@ mod tests {
         });
         tokio::time::sleep(Duration::from_millis(20)).await;
         let (c2, k2) = (cache.clone(), key.clone());
-        let follower = tokio::spawn(async move {
-            c2.get_or_run(k2, Duration::from_secs(60), || async { Ok(out(5)) })
-                .await
-        });
+        let follower =
+            tokio::spawn(
+                async move { c2.get_or_run(k2, Duration::from_secs(60), || async { Ok(out(5)) }).await },
+            );
         tokio::time::sleep(Duration::from_millis(20)).await;
         leader.abort();
         let (r, served) = follower.await.unwrap();
-        assert_eq!(
-            (r.unwrap().value.clone(), served),
-            (Some(json!(5)), Served::Ran)
-        );
+        assert_eq!((r.unwrap().value.clone(), served), (Some(json!(5)), Served::Ran));
     }
 }

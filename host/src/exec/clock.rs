@@ -40,9 +40,7 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock standing at the real `Instant::now()` until moved.
     pub fn new() -> Self {
-        ManualClock {
-            now: Arc::new(Mutex::new(Instant::now())),
-        }
+        ManualClock { now: Arc::new(Mutex::new(Instant::now())) }
     }
 
     /// Moves the clock forward by `d`.
@@ -89,10 +87,7 @@ pub(crate) mod serde_ms {
     }
 
     /// `Option<Duration>` as optional milliseconds (serialize only).
-    pub(crate) fn serialize_opt<S: Serializer>(
-        d: &Option<Duration>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize_opt<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
         match d {
             Some(d) => s.serialize_some(&super::ceil_millis(*d)),
             None => s.serialize_none(),

@@ -222,9 +222,9 @@ impl ExecutionContext {
             }
         }
         match self.budget {
-            Some(b) if !(b.is_finite() && b >= 0.0) => Err(ContextError::InvalidBudget {
-                value: b.to_string(),
-            }),
+            Some(b) if !(b.is_finite() && b >= 0.0) => {
+                Err(ContextError::InvalidBudget { value: b.to_string() })
+            }
             _ => Ok(()),
         }
     }
@@ -267,10 +267,7 @@ impl ExecutionContext {
     ) -> Result<ExecutionContext, ContextError> {
         let mut values: [Option<String>; HEADERS.len()] = Default::default();
         for (name, value) in headers {
-            let Some(slot) = HEADERS
-                .iter()
-                .position(|h| h.eq_ignore_ascii_case(name.trim()))
-            else {
+            let Some(slot) = HEADERS.iter().position(|h| h.eq_ignore_ascii_case(name.trim())) else {
                 continue;
             };
             let header = HEADERS[slot];
@@ -292,16 +289,8 @@ impl ExecutionContext {
                 check_value(header, value)?;
             }
         }
-        let [
-            request_id,
-            correlation_id,
-            user_id,
-            tenant_id,
-            traceparent,
-            tracestate,
-            deadline,
-            budget,
-        ] = values;
+        let [request_id, correlation_id, user_id, tenant_id, traceparent, tracestate, deadline, budget] =
+            values;
         Ok(ExecutionContext {
             request_id: request_id.unwrap_or_else(new_request_id),
             correlation_id,
@@ -355,11 +344,7 @@ fn check_value<'v>(header: &'static str, value: &'v str) -> Result<&'v str, Cont
 fn check_traceparent(value: &str) -> Result<(), ContextError> {
     let invalid = |reason| Err(ContextError::InvalidTraceparent { reason });
     let b = value.as_bytes();
-    let hex = |from: usize, to: usize| {
-        b[from..to]
-            .iter()
-            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
-    };
+    let hex = |from: usize, to: usize| b[from..to].iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'));
     let zero = |from: usize, to: usize| b[from..to].iter().all(|&c| c == b'0');
     if b.len() < 55 || b[2] != b'-' || b[35] != b'-' || b[52] != b'-' {
         return invalid("expected version-traceid-parentid-flags with 2, 32, 16 and 2 hex digits");
@@ -429,23 +414,15 @@ mod tests {
         assert_eq!(names, HEADERS);
         assert!(headers.contains(&(DEADLINE_HEADER.into(), "3".into())));
         assert!(headers.contains(&(BUDGET_HEADER.into(), "0.125".into())));
-        let back = ExecutionContext::from_headers(
-            headers.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            now,
-        )
-        .unwrap();
+        let back = ExecutionContext::from_headers(headers.iter().map(|(n, v)| (n.as_str(), v.as_str())), now)
+            .unwrap();
         assert_eq!(back, ctx);
     }
 
     #[test]
     fn metadata_and_max_parallel_stay_local() {
-        let ctx = ExecutionContext::new()
-            .with_max_parallel(4)
-            .with_metadata("k", "v");
-        assert_eq!(
-            ctx.to_headers(Instant::now()),
-            vec![(REQUEST_ID_HEADER.into(), ctx.request_id.clone())]
-        );
+        let ctx = ExecutionContext::new().with_max_parallel(4).with_metadata("k", "v");
+        assert_eq!(ctx.to_headers(Instant::now()), vec![(REQUEST_ID_HEADER.into(), ctx.request_id.clone())]);
         assert_eq!(ctx.metadata.get("k").map(String::as_str), Some("v"));
     }
 
@@ -472,21 +449,13 @@ mod tests {
     #[test]
     fn missing_request_id_is_generated() {
         let a = from(&[], Instant::now()).unwrap().request_id;
-        let b = from(&[(REQUEST_ID_HEADER, "  ")], Instant::now())
-            .unwrap()
-            .request_id;
+        let b = from(&[(REQUEST_ID_HEADER, "  ")], Instant::now()).unwrap().request_id;
         for id in [&a, &b] {
             assert_eq!(id.len(), 32);
-            assert!(
-                id.bytes()
-                    .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-            );
+            assert!(id.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         }
         assert_ne!(a, b);
-        assert_ne!(
-            ExecutionContext::default().request_id,
-            ExecutionContext::new().request_id
-        );
+        assert_ne!(ExecutionContext::default().request_id, ExecutionContext::new().request_id);
     }
 
     #[test]
@@ -514,12 +483,7 @@ mod tests {
                 "{tp:?}: {got:?}"
             );
         }
-        assert!(
-            ExecutionContext::new()
-                .with_traceparent("nope")
-                .validate()
-                .is_err()
-        );
+        assert!(ExecutionContext::new().with_traceparent("nope").validate().is_err());
     }
 
     #[test]
@@ -530,10 +494,7 @@ mod tests {
             "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-09-future",
         ] {
             assert_eq!(
-                from(&[(TRACEPARENT_HEADER, tp)], Instant::now())
-                    .unwrap()
-                    .traceparent
-                    .as_deref(),
+                from(&[(TRACEPARENT_HEADER, tp)], Instant::now()).unwrap().traceparent.as_deref(),
                 Some(tp)
             );
         }
@@ -544,27 +505,14 @@ mod tests {
         let now = Instant::now();
         let ctx = ExecutionContext::new().with_deadline(now + Duration::from_millis(1500));
         assert_eq!(ctx.remaining(now), Some(Duration::from_millis(1500)));
-        assert_eq!(
-            ctx.remaining(now + Duration::from_secs(9)),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(ctx.remaining(now + Duration::from_secs(9)), Some(Duration::ZERO));
         assert_eq!(ExecutionContext::new().remaining(now), None);
         let header = |c: &ExecutionContext, at| {
-            c.to_headers(at)
-                .into_iter()
-                .find(|(n, _)| n == DEADLINE_HEADER)
-                .map(|(_, v)| v)
+            c.to_headers(at).into_iter().find(|(n, _)| n == DEADLINE_HEADER).map(|(_, v)| v)
         };
         assert_eq!(header(&ctx, now).as_deref(), Some("2"), "rounded up");
-        assert_eq!(
-            header(&ctx, now + Duration::from_millis(500)).as_deref(),
-            Some("1")
-        );
-        assert_eq!(
-            header(&ctx, now + Duration::from_secs(5)).as_deref(),
-            Some("0"),
-            "expired"
-        );
+        assert_eq!(header(&ctx, now + Duration::from_millis(500)).as_deref(), Some("1"));
+        assert_eq!(header(&ctx, now + Duration::from_secs(5)).as_deref(), Some("0"), "expired");
         let read = |v: &str| from(&[(DEADLINE_HEADER, v)], now).map(|c| c.deadline.unwrap() - now);
         assert_eq!(read("2"), Ok(Duration::from_secs(2)));
         assert_eq!(read("2.5"), Ok(Duration::from_millis(2500)));
@@ -582,11 +530,7 @@ mod tests {
             "1 s",
             "99999999999999999999999999999",
         ] {
-            assert_eq!(
-                read(bad),
-                Err(ContextError::InvalidDeadline { value: bad.into() }),
-                "{bad}"
-            );
+            assert_eq!(read(bad), Err(ContextError::InvalidDeadline { value: bad.into() }), "{bad}");
         }
     }
 
@@ -596,17 +540,9 @@ mod tests {
         assert_eq!(read("2.5"), Ok(Some(2.5)));
         assert_eq!(read("0"), Ok(Some(0.0)));
         for bad in ["-1", "NaN", "inf", "x"] {
-            assert!(
-                matches!(read(bad), Err(ContextError::InvalidBudget { .. })),
-                "{bad}"
-            );
+            assert!(matches!(read(bad), Err(ContextError::InvalidBudget { .. })), "{bad}");
         }
-        assert!(
-            ExecutionContext::new()
-                .with_budget(f64::NAN)
-                .validate()
-                .is_err()
-        );
+        assert!(ExecutionContext::new().with_budget(f64::NAN).validate().is_err());
         assert!(
             ExecutionContext::new()
                 .with_budget(-1.0)
@@ -621,27 +557,21 @@ mod tests {
         for v in ["a\r\nX-Evil: 1", "a\0b", "a\u{7f}", "a\u{85}", "a\tb"] {
             assert_eq!(
                 from(&[(USER_ID_HEADER, v)], Instant::now()),
-                Err(ContextError::ControlCharacter {
-                    header: USER_ID_HEADER
-                }),
+                Err(ContextError::ControlCharacter { header: USER_ID_HEADER }),
                 "{v:?}"
             );
         }
         let long = "x".repeat(MAX_HEADER_VALUE_BYTES + 1);
         assert_eq!(
             from(&[(REQUEST_ID_HEADER, &long)], Instant::now()),
-            Err(ContextError::TooLong {
-                header: REQUEST_ID_HEADER
-            })
+            Err(ContextError::TooLong { header: REQUEST_ID_HEADER })
         );
     }
 
     #[test]
     fn to_headers_never_writes_what_from_headers_rejects() {
-        let ctx = ExecutionContext::new()
-            .with_user_id("a\r\nX-Evil: 1")
-            .with_traceparent("bad")
-            .with_tenant_id("");
+        let ctx =
+            ExecutionContext::new().with_user_id("a\r\nX-Evil: 1").with_traceparent("bad").with_tenant_id("");
         assert!(ctx.validate().is_err());
         let headers = ctx.to_headers(Instant::now());
         assert_eq!(headers.len(), 1, "{headers:?}");
@@ -653,9 +583,7 @@ mod tests {
         let now = Instant::now();
         assert_eq!(
             from(&[("x-user-id", "a"), ("X-User-ID", "b")], now),
-            Err(ContextError::Duplicate {
-                header: USER_ID_HEADER
-            })
+            Err(ContextError::Duplicate { header: USER_ID_HEADER })
         );
         let ctx = from(&[("tracestate", "a=1"), ("TraceState", "b=2")], now).unwrap();
         assert_eq!(ctx.tracestate.as_deref(), Some("a=1,b=2"));

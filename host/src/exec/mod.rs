@@ -123,12 +123,7 @@ impl From<parse::ParsedCall> for ToolCall {
             }
             _ => p.tool,
         };
-        ToolCall {
-            call_id: p.call_id,
-            tool,
-            arguments: p.arguments,
-            policy: PolicyOverride::default(),
-        }
+        ToolCall { call_id: p.call_id, tool, arguments: p.arguments, policy: PolicyOverride::default() }
     }
 }
 
@@ -302,17 +297,12 @@ impl Executor {
         opts: &CallOptions,
     ) -> CallResult {
         let started = self.clock.now();
-        let call_id = call
-            .call_id
-            .clone()
-            .unwrap_or_else(crate::host::new_call_id);
+        let call_id = call.call_id.clone().unwrap_or_else(crate::host::new_call_id);
         let mut res = CallResult {
             index,
             call_id,
             tool: call.tool.clone(),
-            result: Err(Error::ToolNotFound {
-                tool: crate::runtime::preview(&call.tool),
-            }),
+            result: Err(Error::ToolNotFound { tool: crate::runtime::preview(&call.tool) }),
             attempts: 0,
             cached: false,
             fallback_for: None,
@@ -320,10 +310,7 @@ impl Executor {
             duration: Duration::ZERO,
             stats: None,
         };
-        let tenant = ctx
-            .tenant_id
-            .as_deref()
-            .unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
         let Some(entry) = lookup(tenant, &call.tool) else {
             res.duration = self.clock.now().saturating_duration_since(started);
             return res;
@@ -340,8 +327,7 @@ impl Executor {
             (Some(d), Some(t)) => Some(d.min(started + t)),
             (d, t) => d.or(t.map(|t| started + t)),
         };
-        let (result, attempts, stats) = match crate::host::parse_arguments(&entry, &call.arguments)
-        {
+        let (result, attempts, stats) = match crate::host::parse_arguments(&entry, &call.arguments) {
             Err(e) => (Err(e), 0, None),
             Ok((args_text, args_value)) => {
                 let run = || {
@@ -358,12 +344,7 @@ impl Executor {
                 };
                 match (&self.cache, eff.cache && eff.idempotent) {
                     (Some(cache), true) => {
-                        let key = CacheKey::new(
-                            tenant,
-                            &entry.tool.name,
-                            &entry.plugin.digest,
-                            &args_value,
-                        );
+                        let key = CacheKey::new(tenant, &entry.tool.name, &entry.plugin.digest, &args_value);
                         let ran = Mutex::new((0u32, None));
                         let (r, served) = cache
                             .get_or_run(key, eff.cache_ttl, || async {
@@ -386,14 +367,9 @@ impl Executor {
         res.attempts = attempts;
         res.stats = stats;
         res.result = match (result, &eff.fallback) {
-            (Err(e), Some(fb))
-                if !matches!(e, Error::InvalidArguments { .. } | Error::Cancelled { .. }) =>
-            {
+            (Err(e), Some(fb)) if !matches!(e, Error::InvalidArguments { .. } | Error::Cancelled { .. }) => {
                 res.fallback_for = Some(e);
-                Ok(Arc::new(ToolOutput {
-                    value: Some(fb.clone()),
-                    content: vec![],
-                }))
+                Ok(Arc::new(ToolOutput { value: Some(fb.clone()), content: vec![] }))
             }
             (r, _) => r,
         };
@@ -417,10 +393,7 @@ impl Executor {
         opts: &CallOptions,
     ) -> (Result<ToolOutput, Error>, u32, Option<CallStats>) {
         let tool = &entry.tool.name;
-        let tenant = ctx
-            .tenant_id
-            .as_deref()
-            .unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
         if let Err(e) = self.admit_rate(tenant, tool, eff, deadline).await {
             return (Err(e), 0, None);
         }
@@ -432,14 +405,7 @@ impl Executor {
             attempt += 1;
             let remaining = self.remaining(deadline);
             if remaining == Some(Duration::ZERO) {
-                return (
-                    Err(Error::Timeout {
-                        tool: tool.clone(),
-                        timeout_ms: 0,
-                    }),
-                    attempt - 1,
-                    last_stats,
-                );
+                return (Err(Error::Timeout { tool: tool.clone(), timeout_ms: 0 }), attempt - 1, last_stats);
             }
             let permit = match &eff.breaker {
                 Some(cfg) => match self.breakers.acquire(&breaker_key, cfg) {
@@ -474,9 +440,7 @@ impl Executor {
                 None => eff.attempt_timeout,
             };
             let t0 = self.clock.now();
-            let (result, stats) = host
-                .attempt(entry, args, ctx, call_id, attempt, timeout, opts)
-                .await;
+            let (result, stats) = host.attempt(entry, args, ctx, call_id, attempt, timeout, opts).await;
             drop(slot);
             last_stats = Some(stats);
             if let Some(p) = permit {
@@ -524,11 +488,7 @@ impl Executor {
         deadline: Option<Instant>,
     ) -> Result<(), Error> {
         let tenant_key = format!("tenant:{tenant}");
-        let tenant_quota = self
-            .rate_cfg
-            .tenants
-            .get(tenant)
-            .or(self.rate_cfg.per_tenant.as_ref());
+        let tenant_quota = self.rate_cfg.tenants.get(tenant).or(self.rate_cfg.per_tenant.as_ref());
         let mut checks: Vec<(&str, &Quota)> = Vec::with_capacity(3);
         if let Some(q) = &self.rate_cfg.global {
             checks.push(("global", q));
@@ -546,9 +506,7 @@ impl Executor {
             match self.limiter.check(&checks, 1) {
                 Ok(()) => return Ok(()),
                 Err(limited) => {
-                    let fits = self
-                        .remaining(deadline)
-                        .is_none_or(|r| limited.retry_after < r);
+                    let fits = self.remaining(deadline).is_none_or(|r| limited.retry_after < r);
                     if eff.rate_limit_wait && fits && !limited.impossible {
                         tokio::time::sleep(limited.retry_after).await;
                         continue;
@@ -593,14 +551,8 @@ fn retryable(e: &Error, eff: &Effective, attempts: u32) -> bool {
     let class = match e {
         Error::Tool { retryable, .. } => *retryable,
         Error::Timeout { .. } => true,
-        Error::ResourceExhausted {
-            resource: Resource::InstancePool,
-            ..
-        } => true,
+        Error::ResourceExhausted { resource: Resource::InstancePool, .. } => true,
         _ => false,
     };
-    class
-        && eff
-            .retry
-            .allows_retry(attempts, eff.idempotent, matches!(e, Error::Timeout { .. }))
+    class && eff.retry.allows_retry(attempts, eff.idempotent, matches!(e, Error::Timeout { .. }))
 }

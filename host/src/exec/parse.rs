@@ -115,30 +115,18 @@ fn assemble(
     arguments: Result<String, String>,
 ) -> ParsedCall {
     let tool = tool.unwrap_or_default();
-    let arguments = if tool.is_empty() {
-        arguments.and(Err("tool call has no tool name".to_owned()))
-    } else {
-        arguments
-    };
-    ParsedCall {
-        call_id,
-        tool,
-        namespace,
-        arguments,
-    }
+    let arguments =
+        if tool.is_empty() { arguments.and(Err("tool call has no tool name".to_owned())) } else { arguments };
+    ParsedCall { call_id, tool, namespace, arguments }
 }
 
 /// Checks that `text` is exactly one JSON object and returns it trimmed.
 fn text_arguments(text: &str) -> Result<String, String> {
-    serde_json::from_str::<IgnoredAny>(text)
-        .map_err(|e| format!("arguments are not valid JSON: {e}"))?;
+    serde_json::from_str::<IgnoredAny>(text).map_err(|e| format!("arguments are not valid JSON: {e}"))?;
     let text = text.trim();
     match Json(text).kind() {
         Kind::Object => Ok(text.to_owned()),
-        kind => Err(format!(
-            "arguments must be a JSON object, got {}",
-            kind.name()
-        )),
+        kind => Err(format!("arguments must be a JSON object, got {}", kind.name())),
     }
 }
 
@@ -163,9 +151,8 @@ fn from_json(doc: Json<'_>) -> Result<Vec<ParsedCall>, ParseError> {
     match doc.kind() {
         Kind::Array => add_items(&mut calls, doc)?,
         Kind::Object => {
-            let [tool_calls, content, function_call] = doc
-                .fields(["tool_calls", "content", "function_call"])
-                .map_err(ParseError::Unrecognized)?;
+            let [tool_calls, content, function_call] =
+                doc.fields(["tool_calls", "content", "function_call"]).map_err(ParseError::Unrecognized)?;
             match (tool_calls, content, function_call) {
                 (Some(list), _, _) if list.kind() == Kind::Array => add_items(&mut calls, list)?,
                 (Some(other), _, _) => {
@@ -194,37 +181,27 @@ fn from_json(doc: Json<'_>) -> Result<Vec<ParsedCall>, ParseError> {
 
 /// Adds the calls of a JSON list; an item that is not a call fails as that call.
 fn add_items(calls: &mut Vec<ParsedCall>, list: Json<'_>) -> Result<(), ParseError> {
-    list.children()
-        .enumerate()
-        .try_for_each(|(index, v)| add_item(calls, v, Some(index)))
+    list.children().enumerate().try_for_each(|(index, v)| add_item(calls, v, Some(index)))
 }
 
 /// Adds one item; `index` is `None` for a top-level object, which must be a call.
-fn add_item(
-    calls: &mut Vec<ParsedCall>,
-    v: Json<'_>,
-    index: Option<usize>,
-) -> Result<(), ParseError> {
+fn add_item(calls: &mut Vec<ParsedCall>, v: Json<'_>, index: Option<usize>) -> Result<(), ParseError> {
     match (item(v), index) {
         (Item::Call(call), _) => push(calls, call),
         (Item::Skip, _) => Ok(()),
-        (Item::NotACall(why), Some(i)) => push(
-            calls,
-            assemble(None, None, None, Err(format!("item {i}: {why}"))),
-        ),
-        (Item::NotACall(why), None) => Err(ParseError::Unrecognized(format!(
-            "JSON object is not a tool call: {why}"
-        ))),
+        (Item::NotACall(why), Some(i)) => {
+            push(calls, assemble(None, None, None, Err(format!("item {i}: {why}"))))
+        }
+        (Item::NotACall(why), None) => {
+            Err(ParseError::Unrecognized(format!("JSON object is not a tool call: {why}")))
+        }
     }
 }
 
 /// Classifies one JSON value as a call, a skipped block, or not a call.
 fn item(v: Json<'_>) -> Item {
     if v.kind() != Kind::Object {
-        return Item::NotACall(format!(
-            "expected a tool call object, got {}",
-            v.kind().name()
-        ));
+        return Item::NotACall(format!("expected a tool call object, got {}", v.kind().name()));
     }
     let fields = v.fields([
         "function",
@@ -238,18 +215,7 @@ fn item(v: Json<'_>) -> Item {
         "args",
         "input",
     ]);
-    let [
-        function,
-        kind,
-        tool,
-        name,
-        call_id,
-        id,
-        namespace,
-        arguments,
-        args,
-        input,
-    ] = match fields {
+    let [function, kind, tool, name, call_id, id, namespace, arguments, args, input] = match fields {
         Ok(f) => f,
         Err(problem) => return Item::Call(assemble(None, None, None, Err(problem))),
     };
@@ -258,12 +224,9 @@ fn item(v: Json<'_>) -> Item {
         // OpenAI chat: {"id", "type": "function", "function": {"name", "arguments"}}
         return Item::Call(match function.fields(["name", "arguments"]) {
             Ok([name, arguments]) => json_call(id, name, None, arguments),
-            Err(problem) => assemble(
-                id_text(id).ok().flatten(),
-                None,
-                None,
-                Err(format!("`function`: {problem}")),
-            ),
+            Err(problem) => {
+                assemble(id_text(id).ok().flatten(), None, None, Err(format!("`function`: {problem}")))
+            }
         });
     }
     let kind = kind.and_then(|k| k.string().ok());
@@ -291,12 +254,7 @@ fn json_call(
         (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => Err(e.clone()),
         _ => json_arguments(arguments),
     };
-    assemble(
-        id.ok().flatten(),
-        name.ok().flatten(),
-        namespace.ok().flatten(),
-        arguments,
-    )
+    assemble(id.ok().flatten(), name.ok().flatten(), namespace.ok().flatten(), arguments)
 }
 
 /// Reads an optional call id: a string, or a number kept as its JSON text.
@@ -324,10 +282,7 @@ fn json_arguments(v: Option<Json<'_>>) -> Result<String, String> {
     match v.kind() {
         Kind::Object => Ok(v.0.to_owned()),
         Kind::String => text_arguments(&v.string()?),
-        kind => Err(format!(
-            "arguments must be a JSON object, got {}",
-            kind.name()
-        )),
+        kind => Err(format!("arguments must be a JSON object, got {}", kind.name())),
     }
 }
 
@@ -376,16 +331,11 @@ impl<'a> Json<'a> {
 
     /// Decodes a string value (borrowed when it has no escapes).
     fn string(self) -> Result<Cow<'a, str>, String> {
-        let inner = self
-            .0
-            .get(1..self.0.len().saturating_sub(1))
-            .unwrap_or_default();
+        let inner = self.0.get(1..self.0.len().saturating_sub(1)).unwrap_or_default();
         if !inner.contains('\\') {
             return Ok(Cow::Borrowed(inner));
         }
-        serde_json::from_str::<String>(self.0)
-            .map(Cow::Owned)
-            .map_err(|e| format!("invalid string: {e}"))
+        serde_json::from_str::<String>(self.0).map(Cow::Owned).map_err(|e| format!("invalid string: {e}"))
     }
 
     /// The values directly inside a list, or the keys and values (alternating) of an object.
@@ -475,15 +425,10 @@ fn from_tags(input: &str) -> Result<Vec<ParsedCall>, ParseError> {
 /// Byte offset of the next `<tool` (any case) that is followed by whitespace, `/`, `>` or the end.
 fn find_tag(s: &str, from: usize) -> Option<usize> {
     let b = s.as_bytes();
-    s.get(from..)?
-        .match_indices('<')
-        .map(|(i, _)| from + i)
-        .find(|&i| {
-            b.get(i + 1..i + 5)
-                .is_some_and(|t| t.eq_ignore_ascii_case(b"tool"))
-                && b.get(i + 5)
-                    .is_none_or(|&c| c.is_ascii_whitespace() || c == b'/' || c == b'>')
-        })
+    s.get(from..)?.match_indices('<').map(|(i, _)| from + i).find(|&i| {
+        b.get(i + 1..i + 5).is_some_and(|t| t.eq_ignore_ascii_case(b"tool"))
+            && b.get(i + 5).is_none_or(|&c| c.is_ascii_whitespace() || c == b'/' || c == b'>')
+    })
 }
 
 /// Reads the tag starting at `start`; returns the call and where scanning resumes.
@@ -495,18 +440,14 @@ fn tag(s: &str, start: usize) -> (ParsedCall, usize) {
         i = skip_ws(b, i);
         match b.get(i) {
             None => {
-                return (
-                    attrs.fail(format!("unclosed <tool> tag at byte {start}")),
-                    s.len(),
-                );
+                return (attrs.fail(format!("unclosed <tool> tag at byte {start}")), s.len());
             }
             Some(b'/') if b.get(i + 1) == Some(&b'>') => return (attrs.finish(None), i + 2),
             Some(b'>') => {
                 return match find_close(s, i + 1) {
                     Some((end, after)) => (attrs.finish(Some(&s[i + 1..end])), after),
                     None => {
-                        let problem =
-                            format!("unclosed <tool> tag at byte {start}: no </tool> follows");
+                        let problem = format!("unclosed <tool> tag at byte {start}: no </tool> follows");
                         (attrs.fail(problem), s.len())
                     }
                 };
@@ -530,10 +471,7 @@ fn attribute(s: &str, i: usize) -> Result<(&str, String, usize), (String, usize)
     let name_end = (i..b.len()).find(|&j| !is_name(b[j])).unwrap_or(b.len());
     if name_end == i {
         let c = s[i..].chars().next().unwrap_or_default();
-        return Err((
-            format!("unexpected {c:?} in <tool> tag at byte {i}"),
-            i + c.len_utf8(),
-        ));
+        return Err((format!("unexpected {c:?} in <tool> tag at byte {i}"), i + c.len_utf8()));
     }
     let name = &s[i..name_end];
     let eq = skip_ws(b, name_end);
@@ -542,10 +480,7 @@ fn attribute(s: &str, i: usize) -> Result<(&str, String, usize), (String, usize)
     }
     let open = skip_ws(b, eq + 1);
     let Some(&quote @ (b'"' | b'\'')) = b.get(open) else {
-        return Err((
-            format!("value of attribute `{name}` at byte {i} is not quoted"),
-            open,
-        ));
+        return Err((format!("value of attribute `{name}` at byte {i} is not quoted"), open));
     };
     let Some(len) = s[open + 1..].find(char::from(quote)) else {
         return Err((
@@ -553,26 +488,17 @@ fn attribute(s: &str, i: usize) -> Result<(&str, String, usize), (String, usize)
             s.len(),
         ));
     };
-    Ok((
-        name,
-        decode_entities(&s[open + 1..open + 1 + len]),
-        open + 2 + len,
-    ))
+    Ok((name, decode_entities(&s[open + 1..open + 1 + len]), open + 2 + len))
 }
 
 /// Offsets of the next `</tool>` (any case, optional whitespace before `>`): its start and end.
 fn find_close(s: &str, from: usize) -> Option<(usize, usize)> {
     let b = s.as_bytes();
-    s[from..]
-        .match_indices("</")
-        .map(|(i, _)| from + i)
-        .find_map(|at| {
-            let named = b
-                .get(at + 2..at + 6)
-                .is_some_and(|t| t.eq_ignore_ascii_case(b"tool"));
-            let gt = skip_ws(b, at + 6);
-            (named && b.get(gt) == Some(&b'>')).then_some((at, gt + 1))
-        })
+    s[from..].match_indices("</").map(|(i, _)| from + i).find_map(|at| {
+        let named = b.get(at + 2..at + 6).is_some_and(|t| t.eq_ignore_ascii_case(b"tool"));
+        let gt = skip_ws(b, at + 6);
+        (named && b.get(gt) == Some(&b'>')).then_some((at, gt + 1))
+    })
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -584,22 +510,15 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 
 /// Decodes the five predefined XML entities; anything else after `&` stays as written.
 fn decode_entities(s: &str) -> String {
-    const ENTITIES: [(&str, char); 5] = [
-        ("&quot;", '"'),
-        ("&amp;", '&'),
-        ("&lt;", '<'),
-        ("&gt;", '>'),
-        ("&apos;", '\''),
-    ];
+    const ENTITIES: [(&str, char); 5] =
+        [("&quot;", '"'), ("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>'), ("&apos;", '\'')];
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(p) = rest.find('&') {
         out.push_str(&rest[..p]);
         rest = &rest[p..];
-        let (text, len) = ENTITIES
-            .iter()
-            .find(|(e, _)| rest.starts_with(e))
-            .map_or(('&', 1), |&(e, c)| (c, e.len()));
+        let (text, len) =
+            ENTITIES.iter().find(|(e, _)| rest.starts_with(e)).map_or(('&', 1), |&(e, c)| (c, e.len()));
         out.push(text);
         rest = &rest[len..];
     }
@@ -635,9 +554,7 @@ impl Attrs {
     fn finish(self, body: Option<&str>) -> ParsedCall {
         let body = body.map(str::trim).filter(|b| !b.is_empty());
         let arguments = match (self.args.as_deref(), body) {
-            (Some(_), Some(_)) => {
-                Err("<tool> tag has both an args attribute and a body".to_owned())
-            }
+            (Some(_), Some(_)) => Err("<tool> tag has both an args attribute and a body".to_owned()),
             (Some(text), None) | (None, Some(text)) => text_arguments(text),
             (None, None) => Ok("{}".to_owned()),
         };
@@ -671,9 +588,7 @@ mod tests {
     }
 
     fn err_of(call: &ParsedCall) -> &str {
-        call.arguments
-            .as_ref()
-            .expect_err("call should have failed")
+        call.arguments.as_ref().expect_err("call should have failed")
     }
 
     #[test]
@@ -688,10 +603,7 @@ mod tests {
         assert_eq!(calls.len(), 4);
         assert_eq!(
             calls[0],
-            ParsedCall {
-                namespace: Some("math".into()),
-                ..ok(Some("a"), "add", r#"{"x": 1}"#)
-            }
+            ParsedCall { namespace: Some("math".into()), ..ok(Some("a"), "add", r#"{"x": 1}"#) }
         );
         assert_eq!(calls[1], ok(None, "echo", r#"{"t":"hi"}"#));
         assert_eq!(calls[2], ok(None, "noargs", "{}"));
@@ -700,50 +612,26 @@ mod tests {
 
     #[test]
     fn single_object_and_nulls_are_absent() {
-        assert_eq!(
-            one(r#"{"tool":"t","arguments":{"a":1}}"#),
-            ok(None, "t", r#"{"a":1}"#)
-        );
-        assert_eq!(
-            one(r#"{"tool":"t","arguments":null,"id":null}"#),
-            ok(None, "t", "{}")
-        );
-        assert_eq!(
-            one(r#"{"name":"t","arguments":"{\"a\":1}"}"#),
-            ok(None, "t", r#"{"a":1}"#)
-        );
+        assert_eq!(one(r#"{"tool":"t","arguments":{"a":1}}"#), ok(None, "t", r#"{"a":1}"#));
+        assert_eq!(one(r#"{"tool":"t","arguments":null,"id":null}"#), ok(None, "t", "{}"));
+        assert_eq!(one(r#"{"name":"t","arguments":"{\"a\":1}"}"#), ok(None, "t", r#"{"a":1}"#));
     }
 
     #[test]
     fn raw_argument_text_is_kept_exactly() {
         // Big integers, key order and escapes survive (no round trip through a Value).
         let args = r#"{"z":123456789012345678901234567890,"a":"\u00e9\n","z2":1.0e3}"#;
-        assert_eq!(
-            one(&format!(r#"{{"tool":"t","arguments":{args}}}"#))
-                .arguments
-                .as_deref(),
-            Ok(args)
-        );
+        assert_eq!(one(&format!(r#"{{"tool":"t","arguments":{args}}}"#)).arguments.as_deref(), Ok(args));
     }
 
     #[test]
     fn openai_envelope_message_and_list_keep_ids() {
         let tc = r#"[{"id":"call_1","type":"function","function":{"name":"add","arguments":"{\"a\":1}"}},
                      {"id":"call_2","type":"function","function":{"name":"add","arguments":"{\"a\":1}"}}]"#;
-        let expected = vec![
-            ok(Some("call_1"), "add", r#"{"a":1}"#),
-            ok(Some("call_2"), "add", r#"{"a":1}"#),
-        ];
-        assert_eq!(
-            parse_calls(&format!(r#"{{"tool_calls":{tc}}}"#)).unwrap(),
-            expected
-        );
+        let expected = vec![ok(Some("call_1"), "add", r#"{"a":1}"#), ok(Some("call_2"), "add", r#"{"a":1}"#)];
+        assert_eq!(parse_calls(&format!(r#"{{"tool_calls":{tc}}}"#)).unwrap(), expected);
         let msg = format!(r#"{{"role":"assistant","content":null,"tool_calls":{tc}}}"#);
-        assert_eq!(
-            parse_calls(&msg).unwrap(),
-            expected,
-            "identical calls are not merged"
-        );
+        assert_eq!(parse_calls(&msg).unwrap(), expected, "identical calls are not merged");
         assert_eq!(parse_calls(tc).unwrap(), expected);
     }
 
@@ -751,27 +639,21 @@ mod tests {
     fn openai_responses_item_and_legacy_function_call() {
         let item = r#"{"type":"function_call","id":"fc_1","call_id":"call_9","name":"f","arguments":"{}"}"#;
         assert_eq!(one(item), ok(Some("call_9"), "f", "{}"));
-        let legacy = r#"{"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{\"q\":2}"}}"#;
+        let legacy =
+            r#"{"role":"assistant","content":null,"function_call":{"name":"f","arguments":"{\"q\":2}"}}"#;
         assert_eq!(one(legacy), ok(None, "f", r#"{"q":2}"#));
     }
 
     #[test]
     fn openai_message_without_calls_is_empty() {
-        assert_eq!(
-            parse_calls(r#"{"role":"assistant","content":"Hello!"}"#).unwrap(),
-            vec![]
-        );
-        assert_eq!(
-            parse_calls(r#"{"role":"assistant","content":"Hi","tool_calls":null}"#).unwrap(),
-            vec![]
-        );
+        assert_eq!(parse_calls(r#"{"role":"assistant","content":"Hello!"}"#).unwrap(), vec![]);
+        assert_eq!(parse_calls(r#"{"role":"assistant","content":"Hi","tool_calls":null}"#).unwrap(), vec![]);
         assert_eq!(parse_calls("[]").unwrap(), vec![]);
     }
 
     #[test]
     fn anthropic_block_list_and_message() {
-        let block =
-            r#"{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}"#;
+        let block = r#"{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{"city":"Paris"}}"#;
         let expected = ok(Some("toolu_1"), "get_weather", r#"{"city":"Paris"}"#);
         assert_eq!(one(block), expected);
         let blocks = format!(
@@ -779,13 +661,9 @@ mod tests {
                 {{"type":"server_tool_use","id":"srv","name":"web_search","input":{{}}}}]"#
         );
         assert_eq!(parse_calls(&blocks).unwrap(), vec![expected.clone()]);
-        let msg =
-            format!(r#"{{"id":"msg_1","type":"message","role":"assistant","content":{blocks}}}"#);
+        let msg = format!(r#"{{"id":"msg_1","type":"message","role":"assistant","content":{blocks}}}"#);
         assert_eq!(parse_calls(&msg).unwrap(), vec![expected]);
-        assert_eq!(
-            parse_calls(r#"{"type":"text","text":"no tools"}"#).unwrap(),
-            vec![]
-        );
+        assert_eq!(parse_calls(r#"{"type":"text","text":"no tools"}"#).unwrap(), vec![]);
     }
 
     #[test]
@@ -804,33 +682,14 @@ mod tests {
             err_of(&calls[0]),
             "arguments are not valid JSON: EOF while parsing an object at line 1 column 7"
         );
-        assert_eq!(
-            err_of(&calls[1]),
-            "arguments are not valid JSON: trailing characters at line 1 column 3"
-        );
-        assert_eq!(
-            err_of(&calls[2]),
-            "arguments are not valid JSON: trailing characters at line 1 column 9"
-        );
-        assert_eq!(
-            err_of(&calls[3]),
-            "arguments must be a JSON object, got a list"
-        );
-        assert_eq!(
-            err_of(&calls[4]),
-            "arguments must be a JSON object, got a number"
-        );
+        assert_eq!(err_of(&calls[1]), "arguments are not valid JSON: trailing characters at line 1 column 3");
+        assert_eq!(err_of(&calls[2]), "arguments are not valid JSON: trailing characters at line 1 column 9");
+        assert_eq!(err_of(&calls[3]), "arguments must be a JSON object, got a list");
+        assert_eq!(err_of(&calls[4]), "arguments must be a JSON object, got a number");
         assert!(err_of(&calls[5]).starts_with("arguments are not valid JSON: EOF"));
         assert_eq!(calls[6], ok(Some("7"), "ok", "{}"));
-        let ids: Vec<_> = calls
-            .iter()
-            .map(|c| c.call_id.as_deref().unwrap())
-            .collect();
-        assert_eq!(
-            ids,
-            ["1", "2", "3", "4", "5", "6", "7"],
-            "ids and names survive failures"
-        );
+        let ids: Vec<_> = calls.iter().map(|c| c.call_id.as_deref().unwrap()).collect();
+        assert_eq!(ids, ["1", "2", "3", "4", "5", "6", "7"], "ids and names survive failures");
         assert_eq!(calls[0].tool, "a");
     }
 
@@ -842,26 +701,17 @@ mod tests {
         )
         .unwrap();
         let problems: Vec<_> = calls.iter().map(|c| c.arguments.clone().err()).collect();
-        assert_eq!(
-            problems[0].as_deref(),
-            Some("item 0: expected a tool call object, got a number")
-        );
+        assert_eq!(problems[0].as_deref(), Some("item 0: expected a tool call object, got a number"));
         assert_eq!(
             problems[1].as_deref(),
             Some("item 1: it has no `tool`, `name`, `function` or `tool_calls` field")
         );
         assert_eq!(problems[2].as_deref(), Some("tool call has no tool name"));
         assert_eq!(calls[2].call_id.as_deref(), Some("e"));
-        assert_eq!(
-            problems[3].as_deref(),
-            Some("tool name must be a string, got a number")
-        );
+        assert_eq!(problems[3].as_deref(), Some("tool name must be a string, got a number"));
         assert_eq!(problems[4].as_deref(), Some("duplicate field `tool`"));
         assert_eq!(problems[5].as_deref(), Some("tool call has no tool name"));
-        assert_eq!(
-            problems[6].as_deref(),
-            Some("`function`: expected an object, got a string")
-        );
+        assert_eq!(problems[6].as_deref(), Some("`function`: expected an object, got a string"));
         assert_eq!(calls[6].call_id.as_deref(), Some("f"));
         assert_eq!(calls[7], ok(None, "fine", "{}"));
     }
@@ -869,32 +719,14 @@ mod tests {
     #[test]
     fn top_level_errors() {
         assert!(matches!(parse_calls(""), Err(ParseError::Unrecognized(_))));
-        assert!(matches!(
-            parse_calls("just prose, no tools"),
-            Err(ParseError::Unrecognized(_))
-        ));
+        assert!(matches!(parse_calls("just prose, no tools"), Err(ParseError::Unrecognized(_))));
         let e = parse_calls(r#"[{"tool":"a","arguments":{"x":1}"#).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "input is not valid JSON: EOF while parsing an object at line 1 column 32"
-        );
-        assert!(matches!(
-            parse_calls(r#""a JSON string""#),
-            Err(ParseError::Unrecognized(_))
-        ));
+        assert_eq!(e.to_string(), "input is not valid JSON: EOF while parsing an object at line 1 column 32");
+        assert!(matches!(parse_calls(r#""a JSON string""#), Err(ParseError::Unrecognized(_))));
         assert!(matches!(parse_calls("[1"), Err(ParseError::InvalidJson(_))));
-        assert!(matches!(
-            parse_calls("42"),
-            Err(ParseError::Unrecognized(_))
-        ));
-        assert!(matches!(
-            parse_calls(r#"{"answer":42}"#),
-            Err(ParseError::Unrecognized(_))
-        ));
-        assert!(matches!(
-            parse_calls(r#"{"tool_calls":"x"}"#),
-            Err(ParseError::Unrecognized(_))
-        ));
+        assert!(matches!(parse_calls("42"), Err(ParseError::Unrecognized(_))));
+        assert!(matches!(parse_calls(r#"{"answer":42}"#), Err(ParseError::Unrecognized(_))));
+        assert!(matches!(parse_calls(r#"{"tool_calls":"x"}"#), Err(ParseError::Unrecognized(_))));
     }
 
     #[test]
@@ -904,35 +736,20 @@ mod tests {
         let nested = "[".repeat(100_000) + &"]".repeat(100_000);
         let args = format!(r#"{{"a":{nested}}}"#);
         let call = one(&format!(r#"{{"tool":"t","arguments":{args}}}"#));
-        assert_eq!(
-            call.arguments.as_deref(),
-            Ok(args.as_str()),
-            "depth is the schema validator's business"
-        );
+        assert_eq!(call.arguments.as_deref(), Ok(args.as_str()), "depth is the schema validator's business");
     }
 
     #[test]
     fn size_and_count_limits() {
         let big = " ".repeat(MAX_INPUT_BYTES + 1);
-        assert_eq!(
-            parse_calls(&big),
-            Err(ParseError::TooLarge {
-                size: MAX_INPUT_BYTES + 1
-            })
-        );
+        assert_eq!(parse_calls(&big), Err(ParseError::TooLarge { size: MAX_INPUT_BYTES + 1 }));
         let list = |n: usize| format!("[{}]", vec![r#"{"tool":"t"}"#; n].join(","));
         assert_eq!(parse_calls(&list(MAX_CALLS)).unwrap().len(), MAX_CALLS);
-        assert_eq!(
-            parse_calls(&list(MAX_CALLS + 1)),
-            Err(ParseError::TooManyCalls)
-        );
+        assert_eq!(parse_calls(&list(MAX_CALLS + 1)), Err(ParseError::TooManyCalls));
         let tags = r#"<tool name="t"/>"#.repeat(MAX_CALLS + 1);
         assert_eq!(parse_calls(&tags), Err(ParseError::TooManyCalls));
         // Skipped blocks do not count.
-        let blocks = format!(
-            "[{}]",
-            vec![r#"{"type":"text","text":""}"#; MAX_CALLS + 1].join(",")
-        );
+        let blocks = format!("[{}]", vec![r#"{"type":"text","text":""}"#; MAX_CALLS + 1].join(","));
         assert_eq!(parse_calls(&blocks).unwrap(), vec![]);
     }
 
@@ -944,13 +761,7 @@ mod tests {
         let calls = parse_calls(text).unwrap();
         assert_eq!(calls[0], ok(None, "add", r#"{"a":1}"#));
         assert_eq!(calls[1], ok(None, "mul", r#"{"b":2}"#));
-        assert_eq!(
-            calls[2],
-            ParsedCall {
-                namespace: Some("ns".into()),
-                ..ok(Some("c1"), "x", "{}")
-            }
-        );
+        assert_eq!(calls[2], ParsedCall { namespace: Some("ns".into()), ..ok(Some("c1"), "x", "{}") });
         assert_eq!(calls.len(), 3);
     }
 
@@ -960,10 +771,7 @@ mod tests {
             r#"<tool name="a&amp;b" args="{&quot;s&quot;:&quot;&lt;&gt;&apos;&amp;amp;&#34;&foo;&quot;}"/>"#,
         );
         assert_eq!(call.tool, "a&b");
-        assert_eq!(
-            call.arguments.as_deref(),
-            Ok(r#"{"s":"<>'&amp;&#34;&foo;"}"#)
-        );
+        assert_eq!(call.arguments.as_deref(), Ok(r#"{"s":"<>'&amp;&#34;&foo;"}"#));
     }
 
     #[test]
@@ -971,30 +779,24 @@ mod tests {
         let call = one("<tool name=\"w\">\n  {\"q\": \"a < b && c > d\"}\n</tool >");
         assert_eq!(call.arguments.as_deref(), Ok(r#"{"q": "a < b && c > d"}"#));
         let both = one(r#"<tool name="w" args='{}'>{"a":1}</tool>"#);
-        assert_eq!(
-            err_of(&both),
-            "<tool> tag has both an args attribute and a body"
-        );
+        assert_eq!(err_of(&both), "<tool> tag has both an args attribute and a body");
         let bad = one(r#"<tool name="w">{"a":</tool>"#);
-        assert!(err_of(&bad).starts_with(
-            "arguments are not valid JSON: EOF while parsing a value at line 1 column 5"
-        ));
+        assert!(
+            err_of(&bad)
+                .starts_with("arguments are not valid JSON: EOF while parsing a value at line 1 column 5")
+        );
     }
 
     #[test]
     fn tag_malformed_arguments_fail_only_their_call() {
-        let calls = parse_calls(
-            r#"<tool name="a" args='{"x":1'/> <tool name="b" args='{}{}'/> <tool name="c"/>"#,
-        )
-        .unwrap();
+        let calls =
+            parse_calls(r#"<tool name="a" args='{"x":1'/> <tool name="b" args='{}{}'/> <tool name="c"/>"#)
+                .unwrap();
         assert_eq!(
             err_of(&calls[0]),
             "arguments are not valid JSON: EOF while parsing an object at line 1 column 6"
         );
-        assert_eq!(
-            err_of(&calls[1]),
-            "arguments are not valid JSON: trailing characters at line 1 column 3"
-        );
+        assert_eq!(err_of(&calls[1]), "arguments are not valid JSON: trailing characters at line 1 column 3");
         assert_eq!(calls[2], ok(None, "c", "{}"));
     }
 
@@ -1007,10 +809,7 @@ mod tests {
         let calls = parse_calls(r#"<tool name="a" args='{"x":1}"#).unwrap();
         assert!(err_of(&calls[0]).contains("never ends"), "{calls:?}");
         let calls = parse_calls(r#"<tool name="b">{"x":1}"#).unwrap();
-        assert_eq!(
-            err_of(&calls[0]),
-            "unclosed <tool> tag at byte 0: no </tool> follows"
-        );
+        assert_eq!(err_of(&calls[0]), "unclosed <tool> tag at byte 0: no </tool> follows");
         assert_eq!(err_of(&one("<tool")), "unclosed <tool> tag at byte 0");
     }
 
@@ -1027,11 +826,7 @@ mod tests {
         assert_eq!(calls[4], ok(None, "ok", "{}"));
         assert_eq!(calls.len(), 5);
         // Backslash-escaped quotes are not XML: the LLM is told, not repaired.
-        assert!(
-            parse_calls(r#"<tool name="a" args="{\"x\": 1}"/>"#).unwrap()[0]
-                .arguments
-                .is_err()
-        );
+        assert!(parse_calls(r#"<tool name="a" args="{\"x\": 1}"/>"#).unwrap()[0].arguments.is_err());
     }
 
     #[test]
@@ -1044,8 +839,7 @@ mod tests {
     #[test]
     fn invalid_json_with_tags_is_read_as_text() {
         let calls =
-            parse_calls(r#"{"thought": "use a tool"} extra <tool name="t" args='{"a":1}'/>"#)
-                .unwrap();
+            parse_calls(r#"{"thought": "use a tool"} extra <tool name="t" args='{"a":1}'/>"#).unwrap();
         assert_eq!(calls, vec![ok(None, "t", r#"{"a":1}"#)]);
     }
 

@@ -172,17 +172,11 @@ impl Policies {
         }
         merged = per_call.over(&merged);
         Effective {
-            attempt_timeout: merged
-                .timeout_ms
-                .map(Duration::from_millis)
-                .unwrap_or(default_timeout),
+            attempt_timeout: merged.timeout_ms.map(Duration::from_millis).unwrap_or(default_timeout),
             total_timeout: merged.total_timeout_ms.map(Duration::from_millis),
             retry: merged.retry.unwrap_or_default(),
             cache: merged.cache.unwrap_or(false),
-            cache_ttl: merged
-                .cache_ttl_secs
-                .map(Duration::from_secs)
-                .unwrap_or(DEFAULT_CACHE_TTL),
+            cache_ttl: merged.cache_ttl_secs.map(Duration::from_secs).unwrap_or(DEFAULT_CACHE_TTL),
             idempotent: merged.idempotent.unwrap_or(declared_idempotent),
             breaker: merged.breaker,
             rate_limit: merged.rate_limit.map(|q| (limit_key, q)),
@@ -220,13 +214,11 @@ mod tests {
         let p = cfg();
         let none = PolicyOverride::default();
         assert_eq!(
-            p.resolve("t", "web.fetch", false, None, D, &none)
-                .attempt_timeout,
+            p.resolve("t", "web.fetch", false, None, D, &none).attempt_timeout,
             Duration::from_millis(50)
         );
         assert_eq!(
-            p.resolve("t", "web.search", false, None, D, &none)
-                .attempt_timeout,
+            p.resolve("t", "web.search", false, None, D, &none).attempt_timeout,
             Duration::from_millis(200)
         );
         assert!(
@@ -234,17 +226,12 @@ mod tests {
             "tool inherits its pattern's unset fields"
         );
         assert_eq!(
-            p.resolve("t", "math.eval", false, None, D, &none)
-                .attempt_timeout,
+            p.resolve("t", "math.eval", false, None, D, &none).attempt_timeout,
             Duration::from_millis(999)
         );
-        let call = PolicyOverride {
-            timeout_ms: Some(7),
-            ..Default::default()
-        };
+        let call = PolicyOverride { timeout_ms: Some(7), ..Default::default() };
         assert_eq!(
-            p.resolve("t", "web.fetch", false, None, D, &call)
-                .attempt_timeout,
+            p.resolve("t", "web.fetch", false, None, D, &call).attempt_timeout,
             Duration::from_millis(7)
         );
     }
@@ -264,14 +251,10 @@ mod tests {
         let none = PolicyOverride::default();
         let m = Some(Duration::from_millis(333));
         assert_eq!(
-            p.resolve("t", "web.search", false, m, D, &none)
-                .attempt_timeout,
+            p.resolve("t", "web.search", false, m, D, &none).attempt_timeout,
             Duration::from_millis(200)
         );
         let plain = Policies::new(PolicyConfig::default()).unwrap();
-        assert_eq!(
-            plain.resolve("t", "x", false, m, D, &none).attempt_timeout,
-            Duration::from_millis(333)
-        );
+        assert_eq!(plain.resolve("t", "x", false, m, D, &none).attempt_timeout, Duration::from_millis(333));
     }
 }

@@ -45,10 +45,7 @@ impl Quota {
         }
         let nanos = self.per.as_nanos().div_ceil(u128::from(self.rate));
         // nanos <= per.as_nanos(), so the seconds fit in u64.
-        Duration::new(
-            (nanos / 1_000_000_000) as u64,
-            (nanos % 1_000_000_000) as u32,
-        )
+        Duration::new((nanos / 1_000_000_000) as u64, (nanos % 1_000_000_000) as u32)
     }
 
     /// Tolerance `τ = burst · T` (saturating).
@@ -102,13 +99,7 @@ pub fn gcra(tat: Option<Instant>, now: Instant, t: Duration, tau: Duration, cost
         return Decision::Impossible;
     };
     let ahead = new_tat - now;
-    if ahead <= tau {
-        Decision::Allow { new_tat }
-    } else {
-        Decision::Deny {
-            retry_after: ahead - tau,
-        }
-    }
+    if ahead <= tau { Decision::Allow { new_tat } } else { Decision::Deny { retry_after: ahead - tau } }
 }
 
 /// A call refused by [`RateLimiter::check`].
@@ -144,10 +135,7 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// An empty limiter reading time from `clock`.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        RateLimiter {
-            clock,
-            tats: Mutex::new(HashMap::new()),
-        }
+        RateLimiter { clock, tats: Mutex::new(HashMap::new()) }
     }
 
     /// Charges `cost` to every listed `(key, quota)` atomically: either every
@@ -174,11 +162,7 @@ impl RateLimiter {
                     // new_tat = now + τ + retry_after; cannot overflow (gcra computed it).
                     pending.push((key, now + tau + retry_after));
                     if refused.as_ref().is_none_or(|r| retry_after > r.retry_after) {
-                        refused = Some(RateLimited {
-                            key: key.to_owned(),
-                            retry_after,
-                            impossible: false,
-                        });
+                        refused = Some(RateLimited { key: key.to_owned(), retry_after, impossible: false });
                     }
                 }
                 Decision::Impossible => {
@@ -239,11 +223,7 @@ mod tests {
     const NS: Duration = Duration::from_nanos(1);
 
     fn quota(rate: u32, per_ms: u64, burst: u32) -> Quota {
-        Quota {
-            rate,
-            per: Duration::from_millis(per_ms),
-            burst,
-        }
+        Quota { rate, per: Duration::from_millis(per_ms), burst }
     }
 
     fn limiter() -> (ManualClock, RateLimiter) {
@@ -258,10 +238,7 @@ mod tests {
         assert_eq!(q.emission_interval(), Duration::from_millis(10));
         assert_eq!(q.tolerance(), Duration::from_millis(30));
         // 3 per second: T is rounded up, never down.
-        assert_eq!(
-            quota(3, 1000, 1).emission_interval(),
-            Duration::from_nanos(333_333_334)
-        );
+        assert_eq!(quota(3, 1000, 1).emission_interval(), Duration::from_nanos(333_333_334));
         assert_eq!(quota(0, 1000, 1).emission_interval(), Duration::MAX);
     }
 
@@ -277,10 +254,7 @@ mod tests {
         for _ in 0..5 {
             clock.advance(Duration::from_millis(100));
             rl.check(&[("k", &q)], 1).unwrap();
-            assert!(
-                rl.check(&[("k", &q)], 1).is_err(),
-                "one per T after the burst"
-            );
+            assert!(rl.check(&[("k", &q)], 1).is_err(), "one per T after the burst");
         }
         // Idle for τ: the full burst is back.
         clock.advance(Duration::from_millis(300));
@@ -297,10 +271,7 @@ mod tests {
         rl.check(&[("k", &q)], 2).unwrap();
         clock.advance(Duration::from_millis(50));
         let err = rl.check(&[("k", &q)], 1).unwrap_err();
-        assert_eq!(
-            err.retry_after,
-            q.emission_interval() - Duration::from_millis(50)
-        );
+        assert_eq!(err.retry_after, q.emission_interval() - Duration::from_millis(50));
         clock.advance(err.retry_after - NS);
         let again = rl.check(&[("k", &q)], 1).unwrap_err();
         assert_eq!(again.retry_after, NS);
@@ -334,14 +305,8 @@ mod tests {
         );
         assert_eq!(rl.len(), 0, "nothing committed");
         let t = q.emission_interval();
-        assert_eq!(
-            gcra(None, Instant::now(), t, q.tolerance(), 4),
-            Decision::Impossible
-        );
-        assert_eq!(
-            gcra(None, Instant::now(), Duration::MAX, Duration::MAX, 1),
-            Decision::Impossible
-        );
+        assert_eq!(gcra(None, Instant::now(), t, q.tolerance(), 4), Decision::Impossible);
+        assert_eq!(gcra(None, Instant::now(), Duration::MAX, Duration::MAX, 1), Decision::Impossible);
         assert!(quota(0, 1000, 1).validate().is_err());
         assert!(quota(1, 0, 1).validate().is_err());
         assert!(quota(1, 1000, 0).validate().is_err());
@@ -353,34 +318,23 @@ mod tests {
         let (clock, rl) = limiter();
         let tenant = quota(100, 1000, 10);
         let tool = quota(1, 1000, 1);
-        rl.check(&[("tenant:a", &tenant), ("tool:a:x", &tool)], 1)
-            .unwrap();
+        rl.check(&[("tenant:a", &tenant), ("tool:a:x", &tool)], 1).unwrap();
         // The tool key refuses; the tenant key must not be charged.
         for _ in 0..20 {
-            let err = rl
-                .check(&[("tenant:a", &tenant), ("tool:a:x", &tool)], 1)
-                .unwrap_err();
+            let err = rl.check(&[("tenant:a", &tenant), ("tool:a:x", &tool)], 1).unwrap_err();
             assert_eq!(err.key, "tool:a:x");
             assert_eq!(
                 err.to_string(),
-                format!(
-                    "rate limit 'tool:a:x' exceeded; retry after {} ms",
-                    ceil_millis(err.retry_after)
-                )
+                format!("rate limit 'tool:a:x' exceeded; retry after {} ms", ceil_millis(err.retry_after))
             );
         }
         // The tenant still has 9 of its burst of 10 (only the first call was charged).
         for i in 0..9 {
-            rl.check(&[("tenant:a", &tenant), (&format!("tool:a:{i}"), &tool)], 1)
-                .unwrap();
+            rl.check(&[("tenant:a", &tenant), (&format!("tool:a:{i}"), &tool)], 1).unwrap();
         }
-        assert_eq!(
-            rl.check(&[("tenant:a", &tenant)], 1).unwrap_err().key,
-            "tenant:a"
-        );
+        assert_eq!(rl.check(&[("tenant:a", &tenant)], 1).unwrap_err().key, "tenant:a");
         clock.advance(Duration::from_secs(1));
-        rl.check(&[("tenant:a", &tenant), ("tool:a:x", &tool)], 1)
-            .unwrap();
+        rl.check(&[("tenant:a", &tenant), ("tool:a:x", &tool)], 1).unwrap();
     }
 
     #[test]
@@ -389,16 +343,9 @@ mod tests {
         let fast = quota(10, 1000, 1); // T = 100 ms
         let slow = quota(2, 1000, 1); // T = 500 ms
         rl.check(&[("fast", &fast), ("slow", &slow)], 1).unwrap();
-        let err = rl
-            .check(&[("fast", &fast), ("slow", &slow)], 1)
-            .unwrap_err();
-        assert_eq!(
-            (err.key.as_str(), err.retry_after),
-            ("slow", Duration::from_millis(500))
-        );
-        let err = rl
-            .check(&[("slow", &slow), ("fast", &fast)], 1)
-            .unwrap_err();
+        let err = rl.check(&[("fast", &fast), ("slow", &slow)], 1).unwrap_err();
+        assert_eq!((err.key.as_str(), err.retry_after), ("slow", Duration::from_millis(500)));
+        let err = rl.check(&[("slow", &slow), ("fast", &fast)], 1).unwrap_err();
         assert_eq!(err.key, "slow", "independent of order");
         clock.advance(err.retry_after);
         rl.check(&[("fast", &fast), ("slow", &slow)], 1).unwrap();
@@ -410,11 +357,7 @@ mod tests {
         let q = quota(10, 1000, 3);
         rl.check(&[("k", &q), ("k", &q)], 1).unwrap();
         let err = rl.check(&[("k", &q), ("k", &q)], 1).unwrap_err();
-        assert_eq!(
-            err.retry_after,
-            Duration::from_millis(100),
-            "charged 2 of 3, needs 1 more T"
-        );
+        assert_eq!(err.retry_after, Duration::from_millis(100), "charged 2 of 3, needs 1 more T");
         rl.check(&[("k", &q)], 1).unwrap();
     }
 
@@ -439,16 +382,9 @@ mod tests {
     /// One step of the property tests: advance the clock, then try a call.
     fn steps() -> impl Strategy<Value = (Quota, Vec<(u64, u32)>)> {
         (1u32..10, 1_000_000u64..2_000_000_000, 1u32..6).prop_flat_map(|(rate, per_ns, burst)| {
-            let q = Quota {
-                rate,
-                per: Duration::from_nanos(per_ns),
-                burst,
-            };
+            let q = Quota { rate, per: Duration::from_nanos(per_ns), burst };
             let t = q.emission_interval().as_nanos() as u64;
-            let step = (
-                prop_oneof![Just(0), Just(t), 0..t / 2 + 1, 0..3 * t],
-                0..=burst + 1,
-            );
+            let step = (prop_oneof![Just(0), Just(t), 0..t / 2 + 1, 0..3 * t], 0..=burst + 1);
             (Just(q), proptest::collection::vec(step, 1..120))
         })
     }

@@ -110,9 +110,7 @@ impl TryFrom<PolicyInput> for RetryPolicy {
             base: input.base_ms.map_or(default.base, Duration::from_millis),
             cap: input.cap_ms.map_or(default.cap, Duration::from_millis),
             retry_timeouts: input.retry_timeouts.unwrap_or(default.retry_timeouts),
-            retry_non_idempotent: input
-                .retry_non_idempotent
-                .unwrap_or(default.retry_non_idempotent),
+            retry_non_idempotent: input.retry_non_idempotent.unwrap_or(default.retry_non_idempotent),
         })
     }
 }
@@ -184,9 +182,7 @@ pub fn plan_sleep(
         None => computed.min(max_interval),
     };
     match remaining {
-        Some(left) if sleep >= left => SleepPlan::GiveUp {
-            hint: retry_after_hint,
-        },
+        Some(left) if sleep >= left => SleepPlan::GiveUp { hint: retry_after_hint },
         _ => SleepPlan::Sleep(sleep),
     }
 }
@@ -207,22 +203,15 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     }
     let unix = imf_fixdate(value)?;
     let offset = Duration::from_secs(unix.unsigned_abs());
-    let at = if unix >= 0 {
-        UNIX_EPOCH.checked_add(offset)
-    } else {
-        UNIX_EPOCH.checked_sub(offset)
-    };
-    Some(at.map_or(Duration::ZERO, |at| {
-        at.duration_since(now).unwrap_or(Duration::ZERO)
-    }))
+    let at = if unix >= 0 { UNIX_EPOCH.checked_add(offset) } else { UNIX_EPOCH.checked_sub(offset) };
+    Some(at.map_or(Duration::ZERO, |at| at.duration_since(now).unwrap_or(Duration::ZERO)))
 }
 
 /// Seconds since the Unix epoch of an IMF-fixdate, e.g. `Sun, 06 Nov 1994 08:49:37 GMT`.
 fn imf_fixdate(s: &str) -> Option<i64> {
     const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     if s.len() != 29 || !s.is_ascii() {
         return None;
     }
@@ -235,24 +224,12 @@ fn imf_fixdate(s: &str) -> Option<i64> {
         && &s[25..] == " GMT";
     let num = |from: usize, len: usize| -> Option<i64> {
         let digits = &s[from..from + len];
-        digits
-            .bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| digits.parse().ok())?
+        digits.bytes().all(|c| c.is_ascii_digit()).then(|| digits.parse().ok())?
     };
     let month = MONTHS.iter().position(|m| *m == &s[8..11])? as i64 + 1;
-    let (day, year, hour, minute, second) = (
-        num(5, 2)?,
-        num(12, 4)?,
-        num(17, 2)?,
-        num(20, 2)?,
-        num(23, 2)?,
-    );
-    let valid = shape
-        && (1..=days_in_month(year, month)).contains(&day)
-        && hour < 24
-        && minute < 60
-        && second <= 60;
+    let (day, year, hour, minute, second) = (num(5, 2)?, num(12, 4)?, num(17, 2)?, num(20, 2)?, num(23, 2)?);
+    let valid =
+        shape && (1..=days_in_month(year, month)).contains(&day) && hour < 24 && minute < 60 && second <= 60;
     valid.then(|| days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
 }
 
@@ -321,11 +298,7 @@ impl RetryBudget {
     /// to 0–1000 (NaN counts as 0).
     pub fn new(ttl: Duration, min_per_sec: u32, retry_percent: f64) -> Self {
         let ttl = ttl.clamp(Duration::from_secs(1), Duration::from_secs(60));
-        let percent = if retry_percent.is_nan() {
-            0.0
-        } else {
-            retry_percent.clamp(0.0, 1000.0)
-        };
+        let percent = if retry_percent.is_nan() { 0.0 } else { retry_percent.clamp(0.0, 1000.0) };
         let reserve = u128::from(min_per_sec) * ttl.as_nanos() * RETRY_COST as u128 / 1_000_000_000;
         RetryBudget {
             slot: ttl / SLOTS as u32,
@@ -346,10 +319,7 @@ impl RetryBudget {
     pub fn withdraw(&self, now: Instant) -> bool {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.current(now, self.slot);
-        let live = state
-            .slots
-            .iter()
-            .filter(|(g, _)| state.generation - g < SLOTS as u64);
+        let live = state.slots.iter().filter(|(g, _)| state.generation - g < SLOTS as u64);
         let balance = i128::from(self.reserve) + live.map(|&(_, v)| i128::from(v)).sum::<i128>();
         if balance < i128::from(RETRY_COST) {
             return false;
@@ -365,9 +335,7 @@ impl BudgetState {
     fn current(&mut self, now: Instant, slot: Duration) -> &mut i64 {
         let origin = *self.origin.get_or_insert(now);
         let generation = now.saturating_duration_since(origin).as_nanos() / slot.as_nanos().max(1);
-        self.generation = self
-            .generation
-            .max(u64::try_from(generation).unwrap_or(u64::MAX));
+        self.generation = self.generation.max(u64::try_from(generation).unwrap_or(u64::MAX));
         let entry = &mut self.slots[(self.generation % SLOTS as u64) as usize];
         if entry.0 != self.generation {
             *entry = (self.generation, 0);
@@ -387,20 +355,13 @@ mod tests {
     const MS: Duration = Duration::from_millis(1);
 
     fn policy(base: Duration, cap: Duration) -> RetryPolicy {
-        RetryPolicy {
-            base,
-            cap,
-            ..RetryPolicy::default()
-        }
+        RetryPolicy { base, cap, ..RetryPolicy::default() }
     }
 
     #[test]
     fn policy_defaults_and_serde() {
         let p = RetryPolicy::default();
-        assert_eq!(
-            (p.max_attempts, p.max_retries(), p.base, p.cap),
-            (3, 2, 100 * MS, 5000 * MS)
-        );
+        assert_eq!((p.max_attempts, p.max_retries(), p.base, p.cap), (3, 2, 100 * MS, 5000 * MS));
         let json = serde_json::to_string(&p).unwrap();
         assert_eq!(
             json,
@@ -430,17 +391,10 @@ mod tests {
         let p = RetryPolicy::default();
         assert!(p.allows_retry(1, true, false));
         assert!(p.allows_retry(2, true, false));
-        assert!(
-            !p.allows_retry(3, true, false),
-            "3 attempts made = max_attempts"
-        );
+        assert!(!p.allows_retry(3, true, false), "3 attempts made = max_attempts");
         assert!(!p.allows_retry(1, false, false), "not idempotent");
         assert!(!p.allows_retry(1, true, true), "timeouts are opt-in");
-        let open = RetryPolicy {
-            retry_timeouts: true,
-            retry_non_idempotent: true,
-            ..p
-        };
+        let open = RetryPolicy { retry_timeouts: true, retry_non_idempotent: true, ..p };
         assert!(open.allows_retry(1, false, true));
     }
 
@@ -448,19 +402,12 @@ mod tests {
     fn backoff_ceiling_doubles_then_caps_and_saturates() {
         let p = RetryPolicy::default();
         let ceilings: Vec<_> = (0..8).map(|n| backoff_ceiling(&p, n)).collect();
-        assert_eq!(
-            ceilings,
-            [100, 200, 400, 800, 1600, 3200, 5000, 5000].map(|m| m * MS)
-        );
+        assert_eq!(ceilings, [100, 200, 400, 800, 1600, 3200, 5000, 5000].map(|m| m * MS));
         assert_eq!(backoff_ceiling(&p, u32::MAX), 5000 * MS);
         let huge = policy(Duration::MAX, Duration::MAX);
         assert_eq!(backoff_ceiling(&huge, 100), Duration::from_nanos(u64::MAX));
         assert_eq!(
-            backoff(
-                &policy(Duration::ZERO, Duration::MAX),
-                200,
-                &mut StdRng::seed_from_u64(1)
-            ),
+            backoff(&policy(Duration::ZERO, Duration::MAX), 200, &mut StdRng::seed_from_u64(1)),
             Duration::ZERO
         );
         // Sub-second bases are kept (no whole-second truncation).
@@ -484,18 +431,9 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(3);
         let max = Duration::from_secs(30);
         let s = Duration::from_secs;
-        assert_eq!(
-            plan_sleep(s(1), None, None, max, &mut rng),
-            SleepPlan::Sleep(s(1))
-        );
-        assert_eq!(
-            plan_sleep(s(60), None, None, max, &mut rng),
-            SleepPlan::Sleep(max)
-        );
-        assert_eq!(
-            plan_sleep(s(1), None, Some(s(1)), max, &mut rng),
-            SleepPlan::GiveUp { hint: None }
-        );
+        assert_eq!(plan_sleep(s(1), None, None, max, &mut rng), SleepPlan::Sleep(s(1)));
+        assert_eq!(plan_sleep(s(60), None, None, max, &mut rng), SleepPlan::Sleep(max));
+        assert_eq!(plan_sleep(s(1), None, Some(s(1)), max, &mut rng), SleepPlan::GiveUp { hint: None });
         assert_eq!(
             plan_sleep(s(1), None, Some(Duration::ZERO), max, &mut rng),
             SleepPlan::GiveUp { hint: None }
@@ -510,14 +448,8 @@ mod tests {
         }
         // An absurd hint is clamped for sleeping but reported as received.
         let absurd = Some(s(1_000_000_000));
-        assert_eq!(
-            plan_sleep(s(0), absurd, None, max, &mut rng),
-            SleepPlan::Sleep(max)
-        );
-        assert_eq!(
-            plan_sleep(s(0), absurd, Some(s(20)), max, &mut rng),
-            SleepPlan::GiveUp { hint: absurd }
-        );
+        assert_eq!(plan_sleep(s(0), absurd, None, max, &mut rng), SleepPlan::Sleep(max));
+        assert_eq!(plan_sleep(s(0), absurd, Some(s(20)), max, &mut rng), SleepPlan::GiveUp { hint: absurd });
         assert_eq!(
             plan_sleep(s(0), Some(Duration::ZERO), Some(MS), max, &mut rng),
             SleepPlan::Sleep(Duration::ZERO)
@@ -530,22 +462,10 @@ mod tests {
         let s = Duration::from_secs;
         assert_eq!(parse_retry_after("120", now), Some(s(120)));
         assert_eq!(parse_retry_after(" 0\t", now), Some(Duration::ZERO));
-        assert_eq!(
-            parse_retry_after("99999999999999999999999999", now),
-            Some(s(u64::MAX))
-        );
-        for junk in [
-            "",
-            " ",
-            "-5",
-            "1.5",
-            "+3",
-            "1e3",
-            "soon",
-            "12 s",
-            "０",
-            "Sun, 06 Nov 1994 08:49:37 GMT junk",
-        ] {
+        assert_eq!(parse_retry_after("99999999999999999999999999", now), Some(s(u64::MAX)));
+        for junk in
+            ["", " ", "-5", "1.5", "+3", "1e3", "soon", "12 s", "０", "Sun, 06 Nov 1994 08:49:37 GMT junk"]
+        {
             assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
         }
     }
@@ -554,10 +474,7 @@ mod tests {
     fn retry_after_http_dates() {
         let at = |unix: u64| UNIX_EPOCH + Duration::from_secs(unix);
         let date = "Sun, 06 Nov 1994 08:49:37 GMT";
-        assert_eq!(
-            parse_retry_after(date, at(784_111_777 - 30)),
-            Some(Duration::from_secs(30))
-        );
+        assert_eq!(parse_retry_after(date, at(784_111_777 - 30)), Some(Duration::from_secs(30)));
         assert_eq!(
             parse_retry_after(date, at(784_111_777 - 30) + 250 * MS),
             Some(Duration::from_millis(29_750))
@@ -577,10 +494,7 @@ mod tests {
         ] {
             assert_eq!(imf_fixdate(text), Some(unix), "{text}");
         }
-        assert_eq!(
-            imf_fixdate("Mon, 01 Jan 1900 00:00:00 GMT"),
-            Some(-2_208_988_800)
-        );
+        assert_eq!(imf_fixdate("Mon, 01 Jan 1900 00:00:00 GMT"), Some(-2_208_988_800));
         assert_eq!(
             parse_retry_after("Mon, 01 Jan 1900 00:00:00 GMT", SystemTime::now()),
             Some(Duration::ZERO)
@@ -617,16 +531,8 @@ mod tests {
         assert_eq!(admitted(t0), 100, "reserve = 10/s × 10 s");
         (0..100).for_each(|_| budget.deposit(t0));
         assert_eq!(admitted(t0 + MS), 20, "20 % of 100 calls");
-        assert_eq!(
-            admitted(t0 + Duration::from_secs(9)),
-            0,
-            "still inside the window"
-        );
-        assert_eq!(
-            admitted(t0 + Duration::from_secs(11)),
-            100,
-            "old withdrawals and deposits expired"
-        );
+        assert_eq!(admitted(t0 + Duration::from_secs(9)), 0, "still inside the window");
+        assert_eq!(admitted(t0 + Duration::from_secs(11)), 100, "old withdrawals and deposits expired");
         let stingy = RetryBudget::new(Duration::from_secs(10), 0, 0.0);
         stingy.deposit(t0);
         assert!(!stingy.withdraw(t0));
@@ -640,22 +546,12 @@ mod tests {
     fn budget_clamps_parameters_and_tolerates_clock_steps_back() {
         let t0 = Instant::now() + Duration::from_secs(100);
         let tiny = RetryBudget::new(Duration::ZERO, 1, f64::NAN);
-        assert_eq!(
-            (0..10).take_while(|_| tiny.withdraw(t0)).count(),
-            1,
-            "ttl clamped to 1 s"
-        );
+        assert_eq!((0..10).take_while(|_| tiny.withdraw(t0)).count(), 1, "ttl clamped to 1 s");
         let b = RetryBudget::new(Duration::from_secs(1), 1, 0.0);
         b.deposit(t0); // starts the clock
         assert!(b.withdraw(t0 + Duration::from_secs(5)));
-        assert!(
-            !b.withdraw(t0),
-            "an earlier now counts as the latest time seen"
-        );
-        assert!(
-            b.withdraw(t0 + Duration::from_millis(6100)),
-            "the window moved on"
-        );
+        assert!(!b.withdraw(t0), "an earlier now counts as the latest time seen");
+        assert!(b.withdraw(t0 + Duration::from_millis(6100)), "the window moved on");
     }
 
     #[test]

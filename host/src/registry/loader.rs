@@ -22,17 +22,12 @@ pub(crate) const MAX_NAME_LEN: usize = 64;
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_NAME_LEN
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         && name.split('.').all(|seg| !seg.is_empty())
 }
 
 fn load_error(path: &Path, reason: impl Into<String>) -> Error {
-    Error::PluginLoad {
-        path: path.to_path_buf(),
-        reason: reason.into(),
-    }
+    Error::PluginLoad { path: path.to_path_buf(), reason: reason.into() }
 }
 
 /// A plugin's bytes and manifest, read from a file or given in memory.
@@ -50,34 +45,18 @@ pub struct PluginSource {
 
 /// Reads a plugin file and its manifest, refusing oversized files before reading.
 pub(crate) async fn read_source(path: &Path, rt: &RuntimeConfig) -> Result<PluginSource> {
-    let name = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_string();
-    let meta = tokio::fs::metadata(path)
-        .await
-        .map_err(|e| load_error(path, format!("cannot stat: {e}")))?;
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let meta = tokio::fs::metadata(path).await.map_err(|e| load_error(path, format!("cannot stat: {e}")))?;
     let max = rt.max_plugin_mib * 1024 * 1024;
     if meta.len() > max {
         return Err(load_error(
             path,
-            format!(
-                "file is {} bytes; the limit is {max} (runtime.max_plugin_mib)",
-                meta.len()
-            ),
+            format!("file is {} bytes; the limit is {max} (runtime.max_plugin_mib)", meta.len()),
         ));
     }
-    let bytes = tokio::fs::read(path)
-        .await
-        .map_err(|e| load_error(path, format!("cannot read: {e}")))?;
+    let bytes = tokio::fs::read(path).await.map_err(|e| load_error(path, format!("cannot read: {e}")))?;
     let manifest = Manifest::for_plugin(path)?.unwrap_or_default();
-    Ok(PluginSource {
-        name,
-        path: path.to_path_buf(),
-        bytes,
-        manifest,
-    })
+    Ok(PluginSource { name, path: path.to_path_buf(), bytes, manifest })
 }
 
 /// Turns a [`PluginSource`] into a ready-to-serve [`Plugin`].
@@ -88,35 +67,22 @@ pub(crate) async fn load(
     rt: &RuntimeConfig,
 ) -> Result<Plugin> {
     let started = Instant::now();
-    let PluginSource {
-        name,
-        path,
-        bytes,
-        manifest,
-    } = src;
+    let PluginSource { name, path, bytes, manifest } = src;
     let path = path.as_path();
     if !valid_name(&name) {
-        return Err(load_error(
-            path,
-            format!("plugin name {name:?} must match ^[A-Za-z0-9_.-]{{1,64}}$"),
-        ));
+        return Err(load_error(path, format!("plugin name {name:?} must match ^[A-Za-z0-9_.-]{{1,64}}$")));
     }
     if bytes.len() as u64 > rt.max_plugin_mib * 1024 * 1024 {
         return Err(load_error(
             path,
-            format!(
-                "plugin is {} bytes; the limit is runtime.max_plugin_mib",
-                bytes.len()
-            ),
+            format!("plugin is {} bytes; the limit is runtime.max_plugin_mib", bytes.len()),
         ));
     }
     let digest = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let limits = defaults.merged(&manifest.limits);
     let timeout_override = manifest.limits.timeout_ms.map(Duration::from_millis);
-    limits
-        .validate(rt)
-        .map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
+    limits.validate(rt).map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
     let (code, source) = runtime.prepare(path, Arc::new(bytes), &digest).await?;
     let config = Arc::new(manifest.config.clone());
     let spec = CallSpec {
@@ -148,10 +114,7 @@ pub(crate) async fn load(
             ));
         }
         if !seen.insert(d.name.clone()) {
-            return Err(load_error(
-                path,
-                format!("tool '{}' is described twice", d.name),
-            ));
+            return Err(load_error(path, format!("tool '{}' is described twice", d.name)));
         }
         let input = Schema::compile(&d.input_schema)
             .map_err(|e| load_error(path, format!("tool '{}': input schema: {e}", d.name)))?;
@@ -197,20 +160,9 @@ mod tests {
         for ok in ["echo", "web.fetch_user", "a-b", "A1", &"x".repeat(64)] {
             assert!(valid_name(ok), "{ok}");
         }
-        for bad in [
-            "",
-            "../etc",
-            "a*b",
-            "a/b",
-            "..",
-            ".x",
-            "x.",
-            "a..b",
-            "naïve",
-            "a b",
-            "tab\t",
-            &"x".repeat(65),
-        ] {
+        for bad in
+            ["", "../etc", "a*b", "a/b", "..", ".x", "x.", "a..b", "naïve", "a b", "tab\t", &"x".repeat(65)]
+        {
             assert!(!valid_name(bad), "{bad:?}");
         }
     }

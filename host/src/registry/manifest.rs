@@ -65,10 +65,7 @@ impl Manifest {
                 .map(Some)
                 .map_err(|e| Error::Configuration(format!("manifest {}: {e}", path.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::Configuration(format!(
-                "cannot read manifest {}: {e}",
-                path.display()
-            ))),
+            Err(e) => Err(Error::Configuration(format!("cannot read manifest {}: {e}", path.display()))),
         }
     }
 
@@ -77,10 +74,7 @@ impl Manifest {
         let m: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
         for d in &m.grants.dirs {
             if !d.host.is_absolute() {
-                return Err(format!(
-                    "grants.dirs: host path {} must be absolute",
-                    d.host.display()
-                ));
+                return Err(format!("grants.dirs: host path {} must be absolute", d.host.display()));
             }
         }
         Ok(m)

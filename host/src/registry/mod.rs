@@ -115,10 +115,7 @@ pub struct PluginStatus {
     pub errors: Vec<Error>,
 }
 
-fn errors_json<S: serde::Serializer>(
-    errors: &[Error],
-    s: S,
-) -> std::result::Result<S::Ok, S::Error> {
+fn errors_json<S: serde::Serializer>(errors: &[Error], s: S) -> std::result::Result<S::Ok, S::Error> {
     s.collect_seq(errors.iter().map(Error::to_json))
 }
 
@@ -229,10 +226,7 @@ impl Registry {
     /// The tool `name` if `tenant` may see it. Exact match only.
     pub fn lookup(&self, tenant: &str, name: &str) -> Option<ToolEntry> {
         let cat = self.catalog.load();
-        cat.tools
-            .get(name)
-            .filter(|e| self.tenants.allows(tenant, &e.plugin.name, name))
-            .cloned()
+        cat.tools.get(name).filter(|e| self.tenants.allows(tenant, &e.plugin.name, name)).cloned()
     }
 
     /// Every tool `tenant` may see, sorted by name.
@@ -248,20 +242,13 @@ impl Registry {
     /// Loads every `*.wasm` in the folder (a missing folder is an error).
     pub async fn load_all(&self) -> Result<RegistryEvent> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| {
-            Error::Configuration(format!(
-                "cannot read plugins folder {}: {e}",
-                self.dir.display()
-            ))
+            Error::Configuration(format!("cannot read plugins folder {}: {e}", self.dir.display()))
         })?;
         let mut names: Vec<String> = entries
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|p| {
-                p.is_file()
-                    && matches!(
-                        p.extension().and_then(|x| x.to_str()),
-                        Some("wasm" | "cwasm")
-                    )
+                p.is_file() && matches!(p.extension().and_then(|x| x.to_str()), Some("wasm" | "cwasm"))
             })
             .filter_map(|p| p.file_name().and_then(|s| s.to_str()).map(str::to_string))
             .collect();
@@ -279,35 +266,18 @@ impl Registry {
         let out = match result {
             Ok(p) => {
                 let p = Arc::new(p);
-                slots.insert(
-                    name.clone(),
-                    Slot {
-                        path,
-                        good: Some(p.clone()),
-                        error: None,
-                    },
-                );
+                slots.insert(name.clone(), Slot { path, good: Some(p.clone()), error: None });
                 Ok(p)
             }
             Err(e) => {
-                slots
-                    .entry(name.clone())
-                    .or_insert_with(|| Slot {
-                        path,
-                        good: None,
-                        error: None,
-                    })
-                    .error = Some(e.clone());
+                slots.entry(name.clone()).or_insert_with(|| Slot { path, good: None, error: None }).error =
+                    Some(e.clone());
                 Err(e)
             }
         };
         self.catalog.store(Arc::new(build_catalog(&slots)));
         let event = match &out {
-            Ok(_) => RegistryEvent {
-                loaded: vec![name],
-                failed: vec![],
-                removed: vec![],
-            },
+            Ok(_) => RegistryEvent { loaded: vec![name], failed: vec![], removed: vec![] },
             Err(e) => RegistryEvent {
                 loaded: vec![],
                 failed: vec![(name, format!("{}: {e}", e.code()))],
@@ -323,17 +293,12 @@ impl Registry {
     /// failures keep the last good version.
     pub async fn reload_files(&self, files: Vec<String>) -> RegistryEvent {
         let mut slots = self.slots.lock().await;
-        let mut event = RegistryEvent {
-            loaded: vec![],
-            failed: vec![],
-            removed: vec![],
-        };
+        let mut event = RegistryEvent { loaded: vec![], failed: vec![], removed: vec![] };
         let total = files.len();
         let mut set = tokio::task::JoinSet::new();
         for (i, file) in files.into_iter().enumerate() {
             let path = self.dir.join(&file);
-            let (runtime, defaults, rt) =
-                (self.runtime.clone(), self.defaults.clone(), self.rt.clone());
+            let (runtime, defaults, rt) = (self.runtime.clone(), self.defaults.clone(), self.rt.clone());
             set.spawn(async move {
                 let result = if !path.exists() {
                     None
@@ -380,29 +345,14 @@ impl Registry {
                 Some(Ok(plugin)) => {
                     tracing::info!(plugin = %name, tools = plugin.tools.len(), source = ?plugin.source,
                         ms = plugin.load_time.as_millis() as u64, digest = %&plugin.digest[..12], "plugin loaded");
-                    slots.insert(
-                        name.clone(),
-                        Slot {
-                            path,
-                            good: Some(Arc::new(plugin)),
-                            error: None,
-                        },
-                    );
+                    slots.insert(name.clone(), Slot { path, good: Some(Arc::new(plugin)), error: None });
                     event.loaded.push(name);
                 }
                 Some(Err(e)) => {
                     tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin failed to load");
-                    event
-                        .failed
-                        .push((name.clone(), format!("{}: {e}", e.code())));
-                    slots
-                        .entry(name)
-                        .or_insert_with(|| Slot {
-                            path,
-                            good: None,
-                            error: None,
-                        })
-                        .error = Some(e);
+                    event.failed.push((name.clone(), format!("{}: {e}", e.code())));
+                    slots.entry(name).or_insert_with(|| Slot { path, good: None, error: None }).error =
+                        Some(e);
                 }
             }
         }
@@ -415,10 +365,7 @@ impl Registry {
 /// `x.wasm` and `x.cwasm` share the slot `x`, but a `.cwasm` gets its own
 /// name so it can never shadow the component.
 fn slot_name(path: &Path) -> String {
-    let stem = path
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default();
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     match path.extension().and_then(|x| x.to_str()) {
         Some("cwasm") => format!("{stem}.cwasm"),
         _ => stem.to_string(),
@@ -449,13 +396,7 @@ fn build_catalog(slots: &BTreeMap<String, Slot>) -> Catalog {
                     });
                 } else {
                     served.push(t.name.clone());
-                    tools.insert(
-                        t.name.clone(),
-                        ToolEntry {
-                            tool: t.clone(),
-                            plugin: p.clone(),
-                        },
-                    );
+                    tools.insert(t.name.clone(), ToolEntry { tool: t.clone(), plugin: p.clone() });
                 }
             }
         }

@@ -21,9 +21,7 @@ pub struct Schema {
 
 impl std::fmt::Debug for Schema {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Schema")
-            .field("document", &self.document)
-            .finish()
+        f.debug_struct("Schema").field("document", &self.document).finish()
     }
 }
 
@@ -31,22 +29,16 @@ impl Schema {
     /// Parses and compiles a schema given as JSON text.
     pub fn compile(text: &str) -> Result<Schema, String> {
         if text.len() > MAX_SCHEMA_BYTES {
-            return Err(format!(
-                "schema is {} bytes; the limit is {MAX_SCHEMA_BYTES}",
-                text.len()
-            ));
+            return Err(format!("schema is {} bytes; the limit is {MAX_SCHEMA_BYTES}", text.len()));
         }
         let document: Value =
             serde_json::from_str(text).map_err(|e| format!("schema is not valid JSON: {e}"))?;
         if !(document.is_object() || document.is_boolean()) {
             return Err("schema must be a JSON object or boolean".into());
         }
-        let validator = jsonschema::validator_for(&document)
-            .map_err(|e| format!("schema does not compile: {e}"))?;
-        Ok(Schema {
-            document,
-            validator,
-        })
+        let validator =
+            jsonschema::validator_for(&document).map_err(|e| format!("schema does not compile: {e}"))?;
+        Ok(Schema { document, validator })
     }
 
     /// Checks `instance`; on failure, one line per problem with its JSON pointer.
@@ -60,11 +52,7 @@ impl Schema {
             .take(MAX_PROBLEMS)
             .map(|e| {
                 let at = e.instance_path().to_string();
-                if at.is_empty() {
-                    format!("at /: {e}")
-                } else {
-                    format!("at {at}: {e}")
-                }
+                if at.is_empty() { format!("at /: {e}") } else { format!("at {at}: {e}") }
             })
             .collect();
         Err(problems)
@@ -78,10 +66,9 @@ mod tests {
 
     #[test]
     fn reports_json_pointer_paths() {
-        let s = Schema::compile(
-            r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}"#,
-        )
-        .unwrap();
+        let s =
+            Schema::compile(r#"{"type":"object","properties":{"n":{"type":"integer"}},"required":["n"]}"#)
+                .unwrap();
         assert!(s.check(&json!({"n": 3})).is_ok());
         let p = s.check(&json!({"n": "x"})).unwrap_err();
         assert!(p[0].contains("/n"), "{p:?}");
@@ -91,10 +78,7 @@ mod tests {
 
     #[test]
     fn remote_and_file_refs_never_resolve() {
-        for r in [
-            "http://169.254.169.254/latest/meta-data",
-            "file:///etc/passwd",
-        ] {
+        for r in ["http://169.254.169.254/latest/meta-data", "file:///etc/passwd"] {
             let text = format!(r#"{{"$ref":"{r}"}}"#);
             assert!(Schema::compile(&text).is_err(), "{r} must not resolve");
         }

@@ -23,13 +23,11 @@ pub struct TenantPolicy {
 fn globs(tenant: &str, field: &str, patterns: &[String]) -> Result<GlobSet> {
     let mut b = GlobSetBuilder::new();
     for p in patterns {
-        let g = Glob::new(p).map_err(|e| {
-            Error::Configuration(format!("tenants.{tenant}.{field}: bad pattern {p:?}: {e}"))
-        })?;
+        let g = Glob::new(p)
+            .map_err(|e| Error::Configuration(format!("tenants.{tenant}.{field}: bad pattern {p:?}: {e}")))?;
         b.add(g);
     }
-    b.build()
-        .map_err(|e| Error::Configuration(format!("tenants.{tenant}.{field}: {e}")))
+    b.build().map_err(|e| Error::Configuration(format!("tenants.{tenant}.{field}: {e}")))
 }
 
 impl TenantPolicy {
@@ -43,9 +41,7 @@ impl TenantPolicy {
     }
 
     fn allows(&self, plugin: &str, tool: &str) -> bool {
-        self.plugins.is_match(plugin)
-            && self.tools.is_match(tool)
-            && !self.deny_tools.is_match(tool)
+        self.plugins.is_match(plugin) && self.tools.is_match(tool) && !self.deny_tools.is_match(tool)
     }
 }
 
@@ -71,9 +67,7 @@ impl Tenants {
         if self.policies.is_empty() {
             return true;
         }
-        self.policies
-            .get(tenant)
-            .is_some_and(|p| p.allows(plugin, tool))
+        self.policies.get(tenant).is_some_and(|p| p.allows(plugin, tool))
     }
 }
 
@@ -83,11 +77,7 @@ mod tests {
 
     fn cfg(plugins: &[&str], tools: &[&str], deny: &[&str]) -> TenantConfig {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        TenantConfig {
-            plugins: v(plugins),
-            tools: v(tools),
-            deny_tools: v(deny),
-        }
+        TenantConfig { plugins: v(plugins), tools: v(tools), deny_tools: v(deny) }
     }
 
     #[test]
@@ -99,10 +89,7 @@ mod tests {
     #[test]
     fn listed_tenants_see_their_grants_and_others_see_nothing() {
         let mut m = BTreeMap::new();
-        m.insert(
-            "acme".to_string(),
-            cfg(&["text"], &["text.*"], &["text.secret"]),
-        );
+        m.insert("acme".to_string(), cfg(&["text"], &["text.*"], &["text.secret"]));
         let t = Tenants::compile(&m).unwrap();
         assert!(t.allows("acme", "text", "text.upper"));
         assert!(!t.allows("acme", "text", "text.secret"));
@@ -114,9 +101,6 @@ mod tests {
     fn bad_patterns_are_configuration_errors() {
         let mut m = BTreeMap::new();
         m.insert("a".to_string(), cfg(&["[unclosed"], &["*"], &[]));
-        assert_eq!(
-            Tenants::compile(&m).unwrap_err().code(),
-            crate::ErrorCode::ConfigurationError
-        );
+        assert_eq!(Tenants::compile(&m).unwrap_err().code(), crate::ErrorCode::ConfigurationError);
     }
 }

@@ -50,8 +50,7 @@ fn plugin_file(dir: &Path, path: &Path) -> Option<String> {
 /// Starts watching the registry's folder.
 pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BTreeSet<String>>();
-    let dir =
-        std::fs::canonicalize(registry.dir()).unwrap_or_else(|_| registry.dir().to_path_buf());
+    let dir = std::fs::canonicalize(registry.dir()).unwrap_or_else(|_| registry.dir().to_path_buf());
     let handler_dir = dir.clone();
     let mut debouncer = new_debouncer(DEBOUNCE, None, move |res: DebounceEventResult| match res {
         Ok(events) => {
@@ -81,10 +80,7 @@ pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
             registry.reload_files(files.into_iter().collect()).await;
         }
     });
-    Ok(Watcher {
-        _debouncer: std::sync::Mutex::new(Box::new(debouncer)),
-        task,
-    })
+    Ok(Watcher { _debouncer: std::sync::Mutex::new(Box::new(debouncer)), task })
 }
 
 #[cfg(test)]
@@ -95,18 +91,9 @@ mod tests {
     #[test]
     fn maps_wasm_and_manifest_events_to_the_plugin() {
         let d = Path::new("/p");
-        assert_eq!(
-            plugin_file(d, Path::new("/p/a.wasm")).as_deref(),
-            Some("a.wasm")
-        );
-        assert_eq!(
-            plugin_file(d, Path::new("/p/a.toml")).as_deref(),
-            Some("a.wasm")
-        );
-        assert_eq!(
-            plugin_file(d, Path::new("/p/a.cwasm")).as_deref(),
-            Some("a.cwasm")
-        );
+        assert_eq!(plugin_file(d, Path::new("/p/a.wasm")).as_deref(), Some("a.wasm"));
+        assert_eq!(plugin_file(d, Path::new("/p/a.toml")).as_deref(), Some("a.wasm"));
+        assert_eq!(plugin_file(d, Path::new("/p/a.cwasm")).as_deref(), Some("a.cwasm"));
         assert_eq!(plugin_file(d, Path::new("/p/a.txt")), None);
         assert_eq!(plugin_file(d, Path::new("/p/sub/a.wasm")), None);
     }

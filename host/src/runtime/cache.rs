@@ -26,10 +26,7 @@ impl CompileCache {
         }
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Ok(CompileCache {
-            dir: dir.to_path_buf(),
-            engine_key: format!("{:016x}", h.finish()),
-        })
+        Ok(CompileCache { dir: dir.to_path_buf(), engine_key: format!("{:016x}", h.finish()) })
     }
 
     fn path(&self, digest: &str) -> PathBuf {
@@ -58,16 +55,11 @@ impl CompileCache {
 
     /// Stores a compiled component (best effort: a failure only costs a recompile).
     pub(crate) fn store(&self, digest: &str, component: &Component) {
-        let result = component
-            .serialize()
-            .map_err(|e| e.to_string())
-            .and_then(|bytes| {
-                let tmp = self
-                    .dir
-                    .join(format!(".{digest}.{}.tmp", std::process::id()));
-                std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
-                std::fs::rename(&tmp, self.path(digest)).map_err(|e| e.to_string())
-            });
+        let result = component.serialize().map_err(|e| e.to_string()).and_then(|bytes| {
+            let tmp = self.dir.join(format!(".{digest}.{}.tmp", std::process::id()));
+            std::fs::write(&tmp, bytes).map_err(|e| e.to_string())?;
+            std::fs::rename(&tmp, self.path(digest)).map_err(|e| e.to_string())
+        });
         if let Err(e) = result {
             tracing::warn!(dir = %self.dir.display(), error = %e, "could not write compile-cache entry");
         }

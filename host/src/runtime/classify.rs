@@ -20,10 +20,7 @@ pub const HOSTCALL_FUEL_TEXT: &str = "fuel allocated for hostcalls has been exha
 
 pub(super) fn outcome<T>(o: Outcome<T>, state: &StoreState, spec: &CallSpec<'_>) -> Result<T> {
     let tool = spec.tool.to_string();
-    let timeout = || Error::Timeout {
-        tool: tool.clone(),
-        timeout_ms: spec.budget.as_millis() as u64,
-    };
+    let timeout = || Error::Timeout { tool: tool.clone(), timeout_ms: spec.budget.as_millis() as u64 };
     let err = match o {
         Outcome::Finished(Ok(v)) => return Ok(v),
         Outcome::Backstop => return Err(timeout()),
@@ -56,29 +53,14 @@ pub(super) fn outcome<T>(o: Outcome<T>, state: &StoreState, spec: &CallSpec<'_>)
                 limit: spec.limits.fuel.unwrap_or(u64::MAX),
                 detail: Some("the tool used its whole CPU budget".into()),
             },
-            Trap::StackOverflow => Error::Trapped {
-                tool,
-                reason: "stack overflow".into(),
-                stderr_tail,
-            },
-            other => Error::Trapped {
-                tool,
-                reason: other.to_string(),
-                stderr_tail,
-            },
+            Trap::StackOverflow => Error::Trapped { tool, reason: "stack overflow".into(), stderr_tail },
+            other => Error::Trapped { tool, reason: other.to_string(), stderr_tail },
         });
     }
     if let Some(exit) = err.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return Err(Error::Trapped {
-            tool,
-            reason: format!("exit({})", exit.0),
-            stderr_tail,
-        });
+        return Err(Error::Trapped { tool, reason: format!("exit({})", exit.0), stderr_tail });
     }
-    if err
-        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
-        .is_some()
-    {
+    if err.downcast_ref::<wasmtime::PoolConcurrencyLimitError>().is_some() {
         return Err(Error::ResourceExhausted {
             tool: Some(tool),
             resource: Resource::InstancePool,
@@ -88,33 +70,24 @@ pub(super) fn outcome<T>(o: Outcome<T>, state: &StoreState, spec: &CallSpec<'_>)
     }
     let text = format!("{err:#}");
     if text.contains(HOSTCALL_FUEL_TEXT) {
-        return Err(Error::OutputTooLarge {
-            tool,
-            limit: spec.limits.output_bytes,
-        });
+        return Err(Error::OutputTooLarge { tool, limit: spec.limits.output_bytes });
     }
     if is_lift_error(&text) {
-        return Err(Error::InvalidOutput {
-            tool,
-            reason: super::preview(&text),
-        });
+        return Err(Error::InvalidOutput { tool, reason: super::preview(&text) });
     }
-    Err(Error::Trapped {
-        tool,
-        reason: super::preview(&text),
-        stderr_tail,
-    })
+    Err(Error::Trapped { tool, reason: super::preview(&text), stderr_tail })
 }
 
 /// Errors wasmtime raises while lifting a guest's return value.
 fn is_lift_error(text: &str) -> bool {
-    const MARKERS: [&str; 7] = [
+    const MARKERS: [&str; 8] = [
         "out of bounds",
         "invalid utf-8",
         "invalid utf-16",
-        "invalid discriminant",
+        "discriminant",
         "invalid variant",
         "unaligned",
+        "not aligned",
         "invalid `bool`",
     ];
     let lower = text.to_ascii_lowercase();

@@ -48,10 +48,7 @@ fn pooling(rt: &RuntimeConfig, max_table_elements: usize) -> PoolingAllocationCo
 /// Builds the engine. `auto` tries pooling and falls back to on-demand
 /// allocation (with a warning) when the reservation fails, e.g. under a
 /// tight `ulimit -v`.
-pub(crate) fn build(
-    rt: &RuntimeConfig,
-    max_table_elements: usize,
-) -> Result<(Engine, AllocatorKind)> {
+pub(crate) fn build(rt: &RuntimeConfig, max_table_elements: usize) -> Result<(Engine, AllocatorKind)> {
     let on_demand = || {
         Engine::new(&base_config(rt))
             .map_err(|e| Error::Configuration(format!("cannot create the wasm engine: {e}")))
@@ -59,10 +56,7 @@ pub(crate) fn build(
     };
     let pooled = || {
         let mut c = base_config(rt);
-        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(
-            rt,
-            max_table_elements,
-        )));
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling(rt, max_table_elements)));
         Engine::new(&c)
     };
     match rt.allocator {

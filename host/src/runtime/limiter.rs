@@ -44,11 +44,7 @@ impl CallLimiter {
 
     fn deny(&mut self, resource: Resource, limit: u64, requested: u64) -> bool {
         if self.denial.is_none() {
-            self.denial = Some(Denial {
-                resource,
-                limit,
-                requested,
-            });
+            self.denial = Some(Denial { resource, limit, requested });
         }
         false
     }

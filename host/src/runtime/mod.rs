@@ -112,11 +112,7 @@ pub(crate) struct GuestContext {
 
 enum Op<'a> {
     Describe,
-    Call {
-        name: &'a str,
-        args: &'a str,
-        ctx: bindings::CallContext,
-    },
+    Call { name: &'a str, args: &'a str, ctx: bindings::CallContext },
 }
 
 enum Raw {
@@ -133,24 +129,18 @@ pub struct Runtime {
     compile_permits: Arc<tokio::sync::Semaphore>,
     cfg: RuntimeConfig,
     allocator: AllocatorKind,
+    max_table_elements: u64,
 }
 
 impl std::fmt::Debug for Runtime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runtime")
-            .field("allocator", &self.allocator)
-            .field("cfg", &self.cfg)
-            .finish()
+        f.debug_struct("Runtime").field("allocator", &self.allocator).field("cfg", &self.cfg).finish()
     }
 }
 
 impl Runtime {
     /// Creates the engine, linker, ticker and (optionally) the compile cache.
-    pub fn new(
-        cfg: &RuntimeConfig,
-        max_table_elements: u64,
-        cache_dir: Option<&Path>,
-    ) -> Result<Runtime> {
+    pub fn new(cfg: &RuntimeConfig, max_table_elements: u64, cache_dir: Option<&Path>) -> Result<Runtime> {
         let (engine, allocator) = engine::build(cfg, max_table_elements as usize)?;
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
@@ -168,12 +158,7 @@ impl Runtime {
             None => None,
         };
         let ticker = EpochTicker::start(engine.clone(), Duration::from_millis(cfg.epoch_tick_ms));
-        tracing::debug!(
-            ?allocator,
-            tick_ms = cfg.epoch_tick_ms,
-            fuel = cfg.fuel,
-            "runtime ready"
-        );
+        tracing::debug!(?allocator, tick_ms = cfg.epoch_tick_ms, fuel = cfg.fuel, "runtime ready");
         Ok(Runtime {
             engine,
             linker,
@@ -182,6 +167,7 @@ impl Runtime {
             compile_permits: Arc::new(tokio::sync::Semaphore::new(cfg.compile_concurrency.max(1))),
             cfg: cfg.clone(),
             allocator,
+            max_table_elements,
         })
     }
 
@@ -213,21 +199,15 @@ impl Runtime {
         sniff(path, &bytes)?;
         let (component, source) = self.compile(path, bytes, digest).await?;
         self.check_imports(path, &component)?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| Error::Incompatible {
-                path: path.to_path_buf(),
-                expected: "imports from WASI 0.2 and toolhost:plugin@0.1.0".into(),
-                found: format!("{e:#}"),
-            })?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| Error::Incompatible {
+            path: path.to_path_buf(),
+            expected: "imports from WASI 0.2 and toolhost:plugin@0.1.0".into(),
+            found: format!("{e:#}"),
+        })?;
         let pre = PluginPre::new(pre).map_err(|e| Error::Incompatible {
             path: path.to_path_buf(),
             expected: format!("world `plugin` exporting {TOOL_EXPORT}"),
-            found: format!(
-                "exports [{}] ({e})",
-                export_names(&self.engine, &component).join(", ")
-            ),
+            found: format!("exports [{}] ({e})", export_names(&self.engine, &component).join(", ")),
         })?;
         Ok((PluginCode { pre }, source))
     }
@@ -238,36 +218,21 @@ impl Runtime {
         bytes: Arc<Vec<u8>>,
         digest: &str,
     ) -> Result<(Component, CompileSource)> {
-        let _permit = self
-            .compile_permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
-        if let Some(c) = self
-            .cache
-            .as_ref()
-            .and_then(|c| c.load(&self.engine, digest))
-        {
+        let _permit = self.compile_permits.acquire().await.expect("semaphore never closed");
+        if let Some(c) = self.cache.as_ref().and_then(|c| c.load(&self.engine, digest)) {
             return Ok((c, CompileSource::Cache));
         }
         let engine = self.engine.clone();
         let owned_path = path.to_path_buf();
         let compiled = tokio::task::spawn_blocking(move || {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                Component::from_binary(&engine, &bytes)
-            }))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Component::from_binary(&engine, &bytes)))
         })
         .await;
         let component = match compiled {
             Ok(Ok(Ok(c))) => c,
-            Ok(Ok(Err(e))) => {
-                return Err(load_error(&owned_path, format!("invalid component: {e:#}")));
-            }
+            Ok(Ok(Err(e))) => return Err(self.compile_error(&owned_path, format!("{e:#}"))),
             Ok(Err(_)) | Err(_) => {
-                return Err(load_error(
-                    &owned_path,
-                    "the compiler panicked on this file".into(),
-                ));
+                return Err(load_error(&owned_path, "the compiler panicked on this file".into()));
             }
         };
         if let Some(cache) = &self.cache {
@@ -286,20 +251,34 @@ impl Runtime {
             .collect();
         if refused.is_empty() {
             Ok(())
-        } else {
-            Err(Error::ForbiddenImport {
+        } else if refused.iter().all(|i| i.starts_with("toolhost:plugin/")) {
+            // Built against another version of the contract.
+            Err(Error::Incompatible {
                 path: path.to_path_buf(),
-                imports: refused,
+                expected: format!("toolhost:plugin@0.1.x (world `plugin` exporting {TOOL_EXPORT})"),
+                found: refused.join(", "),
             })
+        } else {
+            Err(Error::ForbiddenImport { path: path.to_path_buf(), imports: refused })
         }
     }
 
+    /// A compile failure: a memory or table larger than any pool slot is a
+    /// resource limit; anything else is a malformed component.
+    fn compile_error(&self, path: &Path, text: String) -> Error {
+        if text.contains("does not fit in pooling allocator") {
+            let (resource, limit) = if text.contains("table") {
+                (crate::error::Resource::Table, self.max_table_elements)
+            } else {
+                (crate::error::Resource::Memory, self.cfg.max_memory_mib * 1024 * 1024)
+            };
+            return Error::ResourceExhausted { tool: None, resource, limit, detail: Some(preview(&text)) };
+        }
+        load_error(path, format!("invalid component: {text}"))
+    }
+
     /// Runs `describe()` in a fresh store.
-    pub(crate) async fn describe(
-        &self,
-        code: &PluginCode,
-        spec: CallSpec<'_>,
-    ) -> Result<Vec<RawDescriptor>> {
+    pub(crate) async fn describe(&self, code: &PluginCode, spec: CallSpec<'_>) -> Result<Vec<RawDescriptor>> {
         let (raw, _) = self.run(code, spec, Op::Describe).await;
         match raw? {
             Raw::Descriptors(d) => Ok(d
@@ -362,11 +341,7 @@ impl Runtime {
             call_id: spec.call_id.into(),
             wasi,
             table,
-            limiter: CallLimiter::new(
-                limits.memory_bytes(),
-                limits.table_elements,
-                limits.instances,
-            ),
+            limiter: CallLimiter::new(limits.memory_bytes(), limits.table_elements, limits.instances),
             config: spec.config.clone(),
             events: spec.events.clone(),
             stdout,
@@ -381,9 +356,7 @@ impl Runtime {
         store.limiter(|s| &mut s.limiter);
         store.set_hostcall_fuel(limits.output_bytes as usize + HOSTCALL_HEADROOM);
         if self.cfg.fuel {
-            store
-                .set_fuel(limits.fuel.unwrap_or(u64::MAX))
-                .expect("fuel is enabled");
+            store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
         }
         // The deadline is checked every few ticks; between checks the guest
         // yields so its worker thread can serve others and cancellation lands.
@@ -400,21 +373,13 @@ impl Runtime {
                 s.stop = Some(state::Stop::Timeout);
                 return Ok(UpdateDeadline::Interrupt);
             }
-            let left = (s.deadline - now)
-                .as_nanos()
-                .div_ceil(tick.as_nanos().max(1)) as u64
-                + 1;
+            let left = (s.deadline - now).as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1;
             Ok(UpdateDeadline::Yield(left.min(YIELD_EVERY_TICKS)))
         });
         Ok(store)
     }
 
-    async fn run(
-        &self,
-        code: &PluginCode,
-        spec: CallSpec<'_>,
-        op: Op<'_>,
-    ) -> (Result<Raw>, CallStats) {
+    async fn run(&self, code: &PluginCode, spec: CallSpec<'_>, op: Op<'_>) -> (Result<Raw>, CallStats) {
         let started = Instant::now();
         let mut store = match self.new_store(&spec) {
             Ok(s) => s,
@@ -429,10 +394,9 @@ impl Runtime {
                 let tool = plugin.toolhost_plugin_tool();
                 match op {
                     Op::Describe => tool.call_describe(&mut store).await.map(Raw::Descriptors),
-                    Op::Call { name, args, ctx } => tool
-                        .call_call(&mut store, name, &args.to_string(), &ctx)
-                        .await
-                        .map(Raw::Call),
+                    Op::Call { name, args, ctx } => {
+                        tool.call_call(&mut store, name, &args.to_string(), &ctx).await.map(Raw::Call)
+                    }
                 }
             };
             let cancelled = async {
@@ -451,10 +415,7 @@ impl Runtime {
         let stats = CallStats {
             duration: started.elapsed(),
             fuel_used: if self.cfg.fuel {
-                store
-                    .get_fuel()
-                    .ok()
-                    .map(|left| spec.limits.fuel.unwrap_or(u64::MAX) - left)
+                store.get_fuel().ok().map(|left| spec.limits.fuel.unwrap_or(u64::MAX) - left)
             } else {
                 None
             },
@@ -474,10 +435,7 @@ impl Runtime {
 }
 
 fn load_error(path: &Path, reason: String) -> Error {
-    Error::PluginLoad {
-        path: path.to_path_buf(),
-        reason,
-    }
+    Error::PluginLoad { path: path.to_path_buf(), reason }
 }
 
 /// Checks the 8-byte header before anything parses the file.
@@ -488,11 +446,7 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(load_error(path, "empty file".into()));
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        let text = bytes
-            .iter()
-            .take(64)
-            .skip_while(|b| b.is_ascii_whitespace())
-            .next();
+        let text = bytes.iter().take(64).skip_while(|b| b.is_ascii_whitespace()).next();
         let reason = if matches!(text, Some(b'(') | Some(b';')) {
             "WebAssembly text (WAT), not a binary; tools must be compiled components".to_string()
         } else {
@@ -529,11 +483,7 @@ fn import_allowed(name: &str, deny_network: bool) -> bool {
 }
 
 fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
-    component
-        .component_type()
-        .exports(engine)
-        .map(|(n, _)| n.to_string())
-        .collect()
+    component.component_type().exports(engine).map(|(n, _)| n.to_string()).collect()
 }
 
 fn convert_output(tool: &str, out: bindings::ToolOutput, cap: u64) -> Result<ToolOutput> {
@@ -543,47 +493,33 @@ fn convert_output(tool: &str, out: bindings::ToolOutput, cap: u64) -> Result<Too
             .iter()
             .map(|c| match c {
                 bindings::Content::Text(t) => t.len(),
-                bindings::Content::Image(m) | bindings::Content::Audio(m) => {
-                    m.data.len() + m.mime_type.len()
-                }
+                bindings::Content::Image(m) | bindings::Content::Audio(m) => m.data.len() + m.mime_type.len(),
                 bindings::Content::Embedded(r) => {
-                    r.uri.len()
-                        + r.text.as_ref().map_or(0, String::len)
-                        + r.blob.as_ref().map_or(0, Vec::len)
+                    r.uri.len() + r.text.as_ref().map_or(0, String::len) + r.blob.as_ref().map_or(0, Vec::len)
                 }
             })
             .sum::<usize>();
     if size as u64 > cap {
-        return Err(Error::OutputTooLarge {
-            tool: tool.to_string(),
-            limit: cap,
-        });
+        return Err(Error::OutputTooLarge { tool: tool.to_string(), limit: cap });
     }
     let value = match out.value {
         None => None,
-        Some(text) => Some(
-            serde_json::from_str(&text).map_err(|e| Error::InvalidOutput {
-                tool: tool.to_string(),
-                reason: format!(
-                    "value is not valid JSON ({e}); starts with {:?}",
-                    preview(&text)
-                ),
-            })?,
-        ),
+        Some(text) => Some(serde_json::from_str(&text).map_err(|e| Error::InvalidOutput {
+            tool: tool.to_string(),
+            reason: format!("value is not valid JSON ({e}); starts with {:?}", preview(&text)),
+        })?),
     };
     let content = out
         .content
         .into_iter()
         .map(|c| match c {
             bindings::Content::Text(text) => Content::Text { text },
-            bindings::Content::Image(m) => Content::Image {
-                mime_type: m.mime_type,
-                data: crate::call::Bytes(m.data),
-            },
-            bindings::Content::Audio(m) => Content::Audio {
-                mime_type: m.mime_type,
-                data: crate::call::Bytes(m.data),
-            },
+            bindings::Content::Image(m) => {
+                Content::Image { mime_type: m.mime_type, data: crate::call::Bytes(m.data) }
+            }
+            bindings::Content::Audio(m) => {
+                Content::Audio { mime_type: m.mime_type, data: crate::call::Bytes(m.data) }
+            }
             bindings::Content::Embedded(r) => Content::Resource {
                 uri: r.uri,
                 mime_type: r.mime_type,
@@ -604,9 +540,7 @@ fn convert_tool_error(tool: &str, e: bindings::ToolError) -> Error {
         bindings::ErrorKind::RateLimited => ToolErrorKind::RateLimited,
         bindings::ErrorKind::Internal => ToolErrorKind::Internal,
     };
-    let details = e
-        .details
-        .map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d)));
+    let details = e.details.map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d)));
     Error::Tool {
         tool: tool.to_string(),
         kind,
@@ -647,18 +581,8 @@ mod tests {
     fn sniff_names_what_the_file_is() {
         let p = Path::new("x.wasm");
         assert!(sniff(p, b"").unwrap_err().to_string().contains("empty"));
-        assert!(
-            sniff(p, b"(component)")
-                .unwrap_err()
-                .to_string()
-                .contains("WAT")
-        );
-        assert!(
-            sniff(p, b"\x7fELF\x02\x01\x01\x00")
-                .unwrap_err()
-                .to_string()
-                .contains("magic")
-        );
+        assert!(sniff(p, b"(component)").unwrap_err().to_string().contains("WAT"));
+        assert!(sniff(p, b"\x7fELF\x02\x01\x01\x00").unwrap_err().to_string().contains("magic"));
         let core = sniff(p, b"\0asm\x01\0\0\0").unwrap_err();
         assert_eq!(core.code(), crate::ErrorCode::IncompatiblePlugin);
         assert!(core.to_string().contains("core module"));

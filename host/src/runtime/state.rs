@@ -83,10 +83,7 @@ impl StoreState {
 
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
@@ -97,8 +94,7 @@ impl bindings::toolhost::plugin::host::Host for StoreState {
         self.log_lines += 1;
         let message = escape_control(&message);
         if self.log_lines <= MAX_LOG_LINES {
-            let (plugin, tool, call_id, tenant) =
-                (&*self.plugin, &*self.tool, &*self.call_id, &*self.tenant);
+            let (plugin, tool, call_id, tenant) = (&*self.plugin, &*self.tool, &*self.call_id, &*self.tenant);
             match level {
                 LogLevel::Trace => {
                     tracing::trace!(target: "toolhost::guest", plugin, tool, call_id, tenant, "{message}")
@@ -130,11 +126,7 @@ impl bindings::toolhost::plugin::host::Host for StoreState {
     fn progress(&mut self, done: f64, total: Option<f64>, message: Option<String>) {
         let message = message.map(|m| escape_control(&m));
         tracing::debug!(target: "toolhost::guest", plugin = &*self.plugin, call_id = &*self.call_id, done, ?total, ?message, "progress");
-        self.send(GuestEvent::Progress {
-            done,
-            total,
-            message,
-        });
+        self.send(GuestEvent::Progress { done, total, message });
     }
 
     fn emit(&mut self, chunk: String) {

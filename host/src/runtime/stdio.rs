@@ -49,10 +49,7 @@ pub(crate) struct CapturedOutput(Arc<Mutex<Capture>>);
 impl CapturedOutput {
     /// Keeps at most `cap` bytes (half head, half tail).
     pub(crate) fn new(cap: usize) -> Self {
-        CapturedOutput(Arc::new(Mutex::new(Capture {
-            half: cap / 2,
-            ..Default::default()
-        })))
+        CapturedOutput(Arc::new(Mutex::new(Capture { half: cap / 2, ..Default::default() })))
     }
 
     /// Bytes written in total (kept or not).
@@ -132,11 +129,7 @@ impl OutputStream for CapturedOutput {
 }
 
 impl tokio::io::AsyncWrite for CapturedOutput {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
         self.0.lock().unwrap().push(buf);
         Poll::Ready(Ok(buf.len()))
     }

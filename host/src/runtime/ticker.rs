@@ -47,13 +47,7 @@ impl EpochTicker {
                 })
                 .expect("spawn epoch ticker thread")
         };
-        EpochTicker {
-            stop,
-            ticks,
-            started,
-            tick,
-            thread: Some(thread),
-        }
+        EpochTicker { stop, ticks, started, tick, thread: Some(thread) }
     }
 
     /// The tick period.

@@ -20,12 +20,8 @@ pub(crate) fn build_ctx(
     stderr: &CapturedOutput,
 ) -> wasmtime::Result<WasiCtx> {
     let mut b = WasiCtx::builder();
-    b.stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .max_random_size(MAX_RANDOM_BYTES);
-    b.allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false);
+    b.stdout(stdout.clone()).stderr(stderr.clone()).max_random_size(MAX_RANDOM_BYTES);
+    b.allow_tcp(false).allow_udp(false).allow_ip_name_lookup(false);
     for (k, v) in &grants.env {
         b.env(k, v);
     }

@@ -124,8 +124,7 @@ impl Context {
     /// Time left now: [`deadline_ms`](Self::deadline_ms) minus the time since the call started
     /// (saturating at zero). `None` without a deadline.
     pub fn remaining(&self) -> Option<Duration> {
-        self.deadline_ms
-            .map(|ms| Duration::from_millis(ms).saturating_sub(self.started.elapsed()))
+        self.deadline_ms.map(|ms| Duration::from_millis(ms).saturating_sub(self.started.elapsed()))
     }
 
     /// 1 for the first attempt, 2 for the first retry, ...
@@ -140,18 +139,12 @@ impl Context {
 
     /// The first metadata value for `key`.
     pub fn metadata(&self, key: &str) -> Option<&str> {
-        self.metadata
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Every metadata value for `key`, in order.
     pub fn metadata_all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.metadata
-            .iter()
-            .filter(move |(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.metadata.iter().filter(move |(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// All metadata entries, in the order the host sent them.

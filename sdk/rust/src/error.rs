@@ -77,13 +77,7 @@ pub struct ToolError {
 impl ToolError {
     /// An error of `kind` with `message` (what happened and what to do about it).
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ToolError {
-            kind,
-            message: message.into(),
-            retryable: None,
-            retry_after_ms: None,
-            details: None,
-        }
+        ToolError { kind, message: message.into(), retryable: None, retry_after_ms: None, details: None }
     }
 
     /// The arguments are wrong ([`ErrorKind::InvalidInput`]). Name the field and the fix.
@@ -109,11 +103,8 @@ impl ToolError {
     /// Too many requests; the caller should wait `retry_after_ms` milliseconds
     /// ([`ErrorKind::RateLimited`]). Change the default message with [`with_message`](Self::with_message).
     pub fn rate_limited(retry_after_ms: u64) -> Self {
-        Self::new(
-            ErrorKind::RateLimited,
-            format!("rate limited; retry in {retry_after_ms} ms"),
-        )
-        .retry_after(retry_after_ms)
+        Self::new(ErrorKind::RateLimited, format!("rate limited; retry in {retry_after_ms} ms"))
+            .retry_after(retry_after_ms)
     }
 
     /// A bug or unexpected state in the tool ([`ErrorKind::Internal`]).
@@ -166,8 +157,7 @@ impl ToolError {
 
     /// Whether the host will consider this error retryable (override, else the kind's default).
     pub fn is_retryable(&self) -> bool {
-        self.retryable
-            .unwrap_or_else(|| self.kind.default_retryable())
+        self.retryable.unwrap_or_else(|| self.kind.default_retryable())
     }
 
     /// The retry hint, in milliseconds.

@@ -92,18 +92,11 @@ mod imp {
     use crate::testing::{self, HostEvent};
 
     pub(super) fn log(level: Level, message: &str) {
-        testing::record(HostEvent::Log {
-            level,
-            message: message.to_owned(),
-        });
+        testing::record(HostEvent::Log { level, message: message.to_owned() });
     }
 
     pub(super) fn progress(done: f64, total: Option<f64>, message: Option<&str>) {
-        testing::record(HostEvent::Progress {
-            done,
-            total,
-            message: message.map(str::to_owned),
-        });
+        testing::record(HostEvent::Progress { done, total, message: message.map(str::to_owned) });
     }
 
     pub(super) fn emit(chunk: &str) {

@@ -69,8 +69,8 @@ pub use serde_json;
 /// Everything a plugin usually needs: `use toolhost_sdk::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        Content, Context, EmbeddedResource, ErrorKind, Level, NoArgs, Output, ToolDef, ToolError,
-        config, tool,
+        Content, Context, EmbeddedResource, ErrorKind, Level, NoArgs, Output, ToolDef, ToolError, config,
+        tool,
     };
     pub use schemars::JsonSchema;
     pub use serde::{Deserialize, Serialize};
@@ -136,8 +136,8 @@ pub mod __private {
     pub use crate::bindings::export;
     pub use crate::bindings::exports::toolhost::plugin::tool::Guest;
     pub use crate::bindings::toolhost::plugin::types::{
-        CallContext as WitCallContext, ToolDescriptor as WitToolDescriptor,
-        ToolError as WitToolError, ToolOutput as WitToolOutput,
+        CallContext as WitCallContext, ToolDescriptor as WitToolDescriptor, ToolError as WitToolError,
+        ToolOutput as WitToolOutput,
     };
 
     use crate::{Context, Registry};
@@ -155,10 +155,7 @@ pub mod __private {
         ctx: WitCallContext,
     ) -> Result<WitToolOutput, WitToolError> {
         let ctx = Context::from(ctx);
-        registry
-            .call(name, args, &ctx)
-            .map(Into::into)
-            .map_err(Into::into)
+        registry.call(name, args, &ctx).map(Into::into).map_err(Into::into)
     }
 }
 

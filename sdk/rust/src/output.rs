@@ -124,19 +124,13 @@ impl Output {
     /// Appends an image block.
     #[must_use]
     pub fn with_image(self, mime_type: impl Into<String>, data: Vec<u8>) -> Self {
-        self.with_content(Content::Image {
-            mime_type: mime_type.into(),
-            data,
-        })
+        self.with_content(Content::Image { mime_type: mime_type.into(), data })
     }
 
     /// Appends an audio block.
     #[must_use]
     pub fn with_audio(self, mime_type: impl Into<String>, data: Vec<u8>) -> Self {
-        self.with_content(Content::Audio {
-            mime_type: mime_type.into(),
-            data,
-        })
+        self.with_content(Content::Audio { mime_type: mime_type.into(), data })
     }
 
     /// Appends an embedded resource block.
@@ -191,12 +185,8 @@ impl From<Content> for wit::Content {
     fn from(c: Content) -> Self {
         match c {
             Content::Text(t) => wit::Content::Text(t),
-            Content::Image { mime_type, data } => {
-                wit::Content::Image(wit::Media { mime_type, data })
-            }
-            Content::Audio { mime_type, data } => {
-                wit::Content::Audio(wit::Media { mime_type, data })
-            }
+            Content::Image { mime_type, data } => wit::Content::Image(wit::Media { mime_type, data }),
+            Content::Audio { mime_type, data } => wit::Content::Audio(wit::Media { mime_type, data }),
             Content::Embedded(r) => wit::Content::Embedded(wit::EmbeddedResource {
                 uri: r.uri,
                 mime_type: r.mime_type,

@@ -13,20 +13,12 @@ use crate::ToolError;
 /// local `#/$defs/...` pointers only. Doc comments on fields become `description`s, which the
 /// model reads: document your argument structs.
 pub fn input_schema_for<T: JsonSchema + ?Sized>() -> Value {
-    SchemaSettings::draft2020_12()
-        .for_deserialize()
-        .into_generator()
-        .into_root_schema_for::<T>()
-        .to_value()
+    SchemaSettings::draft2020_12().for_deserialize().into_generator().into_root_schema_for::<T>().to_value()
 }
 
 /// The JSON Schema (draft 2020-12) of `T` as *serialised*: what a tool returns as its value.
 pub fn output_schema_for<T: JsonSchema + ?Sized>() -> Value {
-    SchemaSettings::draft2020_12()
-        .for_serialize()
-        .into_generator()
-        .into_root_schema_for::<T>()
-        .to_value()
+    SchemaSettings::draft2020_12().for_serialize().into_generator().into_root_schema_for::<T>().to_value()
 }
 
 /// Arguments of a tool that takes none: accepts any JSON object and ignores its members.

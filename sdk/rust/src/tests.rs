@@ -37,9 +37,7 @@ fn count(a: Args, ctx: &Context) -> Result<Counted, ToolError> {
     ctx.info(format!("counting {}", a.items.len()));
     ctx.progress(1.0, Some(2.0), Some("half"));
     ctx.emit(&json!({ "partial": 1 }))?;
-    Ok(Counted {
-        count: a.items.len(),
-    })
+    Ok(Counted { count: a.items.len() })
 }
 
 fn fail(_: NoArgs, _ctx: &Context) -> Result<(), ToolError> {
@@ -50,11 +48,7 @@ fn rich(_: NoArgs, _ctx: &Context) -> Result<Output, ToolError> {
     Output::text("hello")
         .with_image("image/png", vec![1, 2, 3])
         .with_audio("audio/wav", vec![4])
-        .with_embedded(EmbeddedResource::text(
-            "file:///a.txt",
-            Some("text/plain"),
-            "A",
-        ))
+        .with_embedded(EmbeddedResource::text("file:///a.txt", Some("text/plain"), "A"))
         .with_value(&json!({ "ok": true }))
 }
 
@@ -64,10 +58,7 @@ fn registry() -> Registry {
         tool("t.count", "Count items", count).output_schema().into(),
         tool("t.fail", "Always rate limited", fail).into(),
         tool("t.rich", "Rich content", rich).into(),
-        tool("t.closure", "A closure", |a: Item, _ctx: &Context| {
-            Ok::<_, ToolError>(a.name.len())
-        })
-        .into(),
+        tool("t.closure", "A closure", |a: Item, _ctx: &Context| Ok::<_, ToolError>(a.name.len())).into(),
     ])
 }
 
@@ -89,16 +80,10 @@ fn refs(v: &Value, out: &mut Vec<String>) {
 #[test]
 fn input_schema_is_draft_2020_12_and_self_contained() {
     let schema = input_schema_for::<Args>();
-    assert_eq!(
-        schema["$schema"],
-        "https://json-schema.org/draft/2020-12/schema"
-    );
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
     assert_eq!(schema["type"], "object");
     assert_eq!(schema["required"], json!(["text"]));
-    assert_eq!(
-        schema["properties"]["text"]["description"],
-        "The text to transform."
-    );
+    assert_eq!(schema["properties"]["text"]["description"], "The text to transform.");
     assert_eq!(schema["additionalProperties"], false);
     let mut found = Vec::new();
     refs(&schema, &mut found);
@@ -139,9 +124,7 @@ fn descriptors() {
 
 #[test]
 fn call_serialises_value() {
-    let out = registry()
-        .call("t.upper", r#"{"text":"ab","times":2}"#, &Context::new("c"))
-        .unwrap();
+    let out = registry().call("t.upper", r#"{"text":"ab","times":2}"#, &Context::new("c")).unwrap();
     assert_eq!(out.value(), Some(&json!("ABAB")));
     assert!(out.content().is_empty());
     let w: wit::ToolOutput = out.into();
@@ -151,17 +134,13 @@ fn call_serialises_value() {
 
 #[test]
 fn closures_work_as_tools() {
-    let out = registry()
-        .call("t.closure", r#"{"name":"four"}"#, &Context::new("c"))
-        .unwrap();
+    let out = registry().call("t.closure", r#"{"name":"four"}"#, &Context::new("c")).unwrap();
     assert_eq!(out.value(), Some(&json!(4)));
 }
 
 #[test]
 fn missing_field_names_the_field() {
-    let err = registry()
-        .call("t.upper", "{}", &Context::new("c"))
-        .unwrap_err();
+    let err = registry().call("t.upper", "{}", &Context::new("c")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
     assert_eq!(err.message(), "invalid arguments: missing field `text`");
     assert!(!err.is_retryable());
@@ -178,34 +157,21 @@ fn wrong_type_names_the_path() {
     assert_eq!(err.details_value().unwrap()["path"], "items[1].name");
 
     let err = parse_args::<Args>(r#"{"text":"a","times":-1}"#).unwrap_err();
-    assert!(
-        err.message().starts_with("invalid argument `times`:"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().starts_with("invalid argument `times`:"), "{}", err.message());
 }
 
 #[test]
 fn unknown_field_and_bad_json() {
     let err = parse_args::<Args>(r#"{"text":"a","txet":1}"#).unwrap_err();
-    assert!(
-        err.message().contains("unknown field `txet`"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains("unknown field `txet`"), "{}", err.message());
 
     let err = parse_args::<Args>(r#"{"text": "#).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);
-    assert!(
-        err.message().starts_with("arguments are not valid JSON"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().starts_with("arguments are not valid JSON"), "{}", err.message());
 
     let err = parse_args::<Args>(r#"{"text":"a"} x"#).unwrap_err();
     assert!(
-        err.message()
-            .starts_with("arguments are not valid JSON: trailing characters"),
+        err.message().starts_with("arguments are not valid JSON: trailing characters"),
         "{}",
         err.message()
     );
@@ -213,22 +179,14 @@ fn unknown_field_and_bad_json() {
 
 #[test]
 fn unknown_tool_is_not_found() {
-    let err = registry()
-        .call("t.nope", "{}", &Context::new("c"))
-        .unwrap_err();
+    let err = registry().call("t.nope", "{}", &Context::new("c")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
-    assert!(
-        err.message().contains("t.upper, t.count"),
-        "{}",
-        err.message()
-    );
+    assert!(err.message().contains("t.upper, t.count"), "{}", err.message());
 }
 
 #[test]
 fn error_mapping() {
-    let err = registry()
-        .call("t.fail", "{}", &Context::new("c"))
-        .unwrap_err();
+    let err = registry().call("t.fail", "{}", &Context::new("c")).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::RateLimited);
     assert!(err.is_retryable());
     let w: wit::ToolError = err.into();
@@ -238,11 +196,7 @@ fn error_mapping() {
     assert_eq!(w.details.as_deref(), Some(r#"{"bucket":"b1"}"#));
 
     let cases = [
-        (
-            ToolError::invalid_input("m"),
-            wit::ErrorKind::InvalidInput,
-            false,
-        ),
+        (ToolError::invalid_input("m"), wit::ErrorKind::InvalidInput, false),
         (ToolError::not_found("m"), wit::ErrorKind::NotFound, false),
         (ToolError::denied("m"), wit::ErrorKind::Denied, false),
         (ToolError::transient("m"), wit::ErrorKind::Transient, true),
@@ -290,21 +244,12 @@ fn host_helpers_reach_the_fake_host() {
     assert_eq!(ctx.config_or("missing", "dflt"), "dflt");
     assert_eq!(crate::config("k").as_deref(), Some("v"));
 
-    registry()
-        .call("t.count", r#"{"text":"","items":[{"name":"a"}]}"#, &ctx)
-        .unwrap();
+    registry().call("t.count", r#"{"text":"","items":[{"name":"a"}]}"#, &ctx).unwrap();
     assert_eq!(
         testing::take_events(),
         vec![
-            HostEvent::Log {
-                level: Level::Info,
-                message: "counting 1".into()
-            },
-            HostEvent::Progress {
-                done: 1.0,
-                total: Some(2.0),
-                message: Some("half".into())
-            },
+            HostEvent::Log { level: Level::Info, message: "counting 1".into() },
+            HostEvent::Progress { done: 1.0, total: Some(2.0), message: Some("half".into()) },
             HostEvent::Emit(r#"{"partial":1}"#.into()),
         ]
     );

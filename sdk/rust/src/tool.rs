@@ -48,11 +48,7 @@ pub struct ToolDescriptor {
 /// assert_eq!(def.descriptor().name, "text.upper");
 /// assert!(def.descriptor().idempotent);
 /// ```
-pub fn tool<A, T, F>(
-    name: impl Into<String>,
-    description: impl Into<String>,
-    handler: F,
-) -> Tool<A, T, F>
+pub fn tool<A, T, F>(name: impl Into<String>, description: impl Into<String>, handler: F) -> Tool<A, T, F>
 where
     A: DeserializeOwned + JsonSchema + 'static,
     T: IntoOutput + 'static,
@@ -144,9 +140,7 @@ pub struct ToolDef {
 
 impl fmt::Debug for ToolDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ToolDef")
-            .field("descriptor", &self.descriptor)
-            .finish_non_exhaustive()
+        f.debug_struct("ToolDef").field("descriptor", &self.descriptor).finish_non_exhaustive()
     }
 }
 
@@ -158,10 +152,7 @@ impl ToolDef {
     where
         F: Fn(&str, &Context) -> Result<Output, ToolError> + Send + Sync + 'static,
     {
-        ToolDef {
-            descriptor,
-            handler: Box::new(handler),
-        }
+        ToolDef { descriptor, handler: Box::new(handler) }
     }
 
     /// The descriptor.
@@ -202,9 +193,7 @@ where
 /// Whether `name` is a valid tool name: `^[A-Za-z0-9_.-]{1,64}$`.
 pub fn is_valid_tool_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 /// The tools of one plugin, looked up by name. [`plugin!`](crate::plugin) builds one; use it

@@ -50,9 +50,7 @@ fn query(a: QueryArgs, _ctx: &Context) -> Result<QueryResult, ToolError> {
                 .details(json!({ "line": e.line(), "column": e.column() }))
         })?,
         (Some(_), Some(_)) => {
-            return Err(ToolError::invalid_input(
-                "give either `document` or `document_text`, not both",
-            ));
+            return Err(ToolError::invalid_input("give either `document` or `document_text`, not both"));
         }
         (None, None) => {
             return Err(ToolError::invalid_input(
@@ -68,17 +66,9 @@ fn query(a: QueryArgs, _ctx: &Context) -> Result<QueryResult, ToolError> {
     let value = if wildcard {
         Value::Array(found.into_iter().map(|(_, v)| v.clone()).collect())
     } else {
-        found
-            .into_iter()
-            .next()
-            .map(|(_, v)| v.clone())
-            .unwrap_or(Value::Null)
+        found.into_iter().next().map(|(_, v)| v.clone()).unwrap_or(Value::Null)
     };
-    Ok(QueryResult {
-        value,
-        matches,
-        pointers,
-    })
+    Ok(QueryResult { value, matches, pointers })
 }
 
 /// Arguments of `json.validate`.
@@ -196,17 +186,11 @@ mod tests {
         let r = q("store.books[*].title").unwrap();
         assert_eq!(r["value"], json!(["A", "B"]));
         assert_eq!(r["matches"], 2);
-        assert_eq!(
-            r["pointers"],
-            json!(["/store/books/0/title", "/store/books/1/title"])
-        );
+        assert_eq!(r["pointers"], json!(["/store/books/0/title", "/store/books/1/title"]));
         // Wildcards skip elements without the key.
         assert_eq!(q("store.books[*].tags[0]").unwrap()["value"], json!(["x"]));
         assert_eq!(q("store.books.*.price").unwrap()["value"], json!([8, 12]));
-        assert_eq!(
-            q("store.nothing[*]").unwrap_err().kind(),
-            ErrorKind::NotFound
-        );
+        assert_eq!(q("store.nothing[*]").unwrap_err().kind(), ErrorKind::NotFound);
     }
 
     #[test]
@@ -241,21 +225,13 @@ mod tests {
 
     #[test]
     fn document_text_and_arg_errors() {
-        let r = call(
-            "json.query",
-            json!({"document_text": "[1,[2,3]]", "path": "[1][0]"}),
-        )
-        .unwrap();
+        let r = call("json.query", json!({"document_text": "[1,[2,3]]", "path": "[1][0]"})).unwrap();
         assert_eq!(r["value"], 2);
         let e = call("json.query", json!({"document_text": "[1,", "path": ""})).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         let e = call("json.query", json!({"path": ""})).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = call(
-            "json.query",
-            json!({"document": 1, "document_text": "1", "path": ""}),
-        )
-        .unwrap_err();
+        let e = call("json.query", json!({"document": 1, "document_text": "1", "path": ""})).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
     }
 

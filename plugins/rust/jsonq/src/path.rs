@@ -30,11 +30,7 @@ fn bad_path(path: &str, why: impl std::fmt::Display) -> ToolError {
 
 /// Parses a JSON Pointer (`""` or starting with `/`) or a dotted path.
 pub fn parse_path(path: &str) -> Result<Vec<Selector>, ToolError> {
-    if path.is_empty() || path.starts_with('/') {
-        parse_pointer(path)
-    } else {
-        parse_dotted(path)
-    }
+    if path.is_empty() || path.starts_with('/') { parse_pointer(path) } else { parse_dotted(path) }
 }
 
 fn parse_pointer(path: &str) -> Result<Vec<Selector>, ToolError> {
@@ -100,10 +96,7 @@ fn parse_dotted(path: &str) -> Result<Vec<Selector>, ToolError> {
             c => {
                 return Err(bad_path(
                     path,
-                    format!(
-                        "unexpected {c:?} at character {}; expected `.` or `[`",
-                        pos + 1
-                    ),
+                    format!("unexpected {c:?} at character {}; expected `.` or `[`", pos + 1),
                 ));
             }
         }
@@ -119,19 +112,13 @@ fn bare_name(path: &str, chars: &[char], start: usize) -> Result<(String, usize)
         if c == ']' || c == '"' || c == '\'' || c.is_whitespace() {
             return Err(bad_path(
                 path,
-                format!(
-                    "unexpected {c:?} at character {}; quote unusual keys: [\"my key\"]",
-                    pos + 1
-                ),
+                format!("unexpected {c:?} at character {}; quote unusual keys: [\"my key\"]", pos + 1),
             ));
         }
         pos += 1;
     }
     if pos == start {
-        return Err(bad_path(
-            path,
-            format!("empty key at character {}", start + 1),
-        ));
+        return Err(bad_path(path, format!("empty key at character {}", start + 1)));
     }
     Ok((chars[start..pos].iter().collect(), pos))
 }
@@ -142,10 +129,7 @@ fn bracket(path: &str, chars: &[char], start: usize) -> Result<(Selector, usize)
     let close = |pos: usize| -> Result<usize, ToolError> {
         match chars.get(pos) {
             Some(']') => Ok(pos + 1),
-            Some(c) => Err(bad_path(
-                path,
-                format!("expected `]` at character {}, found {c:?}", pos + 1),
-            )),
+            Some(c) => Err(bad_path(path, format!("expected `]` at character {}, found {c:?}", pos + 1))),
             None => Err(unclosed()),
         }
     };
@@ -186,10 +170,7 @@ fn bracket(path: &str, chars: &[char], start: usize) -> Result<(Selector, usize)
             }
             let text: String = chars[start..pos].iter().collect();
             let index = text.trim().parse::<i64>().map_err(|_| {
-                bad_path(
-                    path,
-                    format!("`[{text}]` is not an index; use [0], [-1], [*] or [\"key\"]"),
-                )
+                bad_path(path, format!("`[{text}]` is not an index; use [0], [-1], [*] or [\"key\"]"))
             })?;
             Ok((Selector::Index(index), close(pos)?))
         }
@@ -200,10 +181,7 @@ fn bracket(path: &str, chars: &[char], start: usize) -> Result<(Selector, usize)
 ///
 /// Outside wildcards a missing key or index is a not-found error; below a wildcard it just
 /// contributes no match.
-pub fn select<'a>(
-    doc: &'a Value,
-    selectors: &[Selector],
-) -> Result<Vec<(String, &'a Value)>, ToolError> {
+pub fn select<'a>(doc: &'a Value, selectors: &[Selector]) -> Result<Vec<(String, &'a Value)>, ToolError> {
     let mut out = Vec::new();
     walk(doc, String::new(), selectors, false, &mut out)?;
     Ok(out)
@@ -225,11 +203,7 @@ fn type_name(v: &Value) -> &'static str {
 }
 
 fn at(ptr: &str) -> &str {
-    if ptr.is_empty() {
-        "the document root"
-    } else {
-        ptr
-    }
+    if ptr.is_empty() { "the document root" } else { ptr }
 }
 
 fn walk<'a>(
@@ -263,36 +237,21 @@ fn walk<'a>(
             }
             Ok(())
         }
-        (Selector::Wildcard, other) => miss(format!(
-            "cannot select every element of {} at `{}`",
-            type_name(other),
-            at(&ptr)
-        )),
+        (Selector::Wildcard, other) => {
+            miss(format!("cannot select every element of {} at `{}`", type_name(other), at(&ptr)))
+        }
         (Selector::Token(key) | Selector::Key(key), Value::Object(map)) => match map.get(key) {
-            Some(item) => walk(
-                item,
-                format!("{ptr}/{}", escape(key)),
-                rest,
-                in_wildcard,
-                out,
-            ),
+            Some(item) => walk(item, format!("{ptr}/{}", escape(key)), rest, in_wildcard, out),
             None => {
                 let mut keys: Vec<&str> = map.keys().map(String::as_str).take(20).collect();
                 if map.len() > 20 {
                     keys.push("...");
                 }
-                miss(format!(
-                    "no key `{key}` in the object at `{}` (keys: {})",
-                    at(&ptr),
-                    keys.join(", ")
-                ))
+                miss(format!("no key `{key}` in the object at `{}` (keys: {})", at(&ptr), keys.join(", ")))
             }
         },
         (Selector::Token(token), Value::Array(items)) => {
-            if token.len() > 1
-                && token.starts_with('0')
-                && token.bytes().all(|b| b.is_ascii_digit())
-            {
+            if token.len() > 1 && token.starts_with('0') && token.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(ToolError::invalid_input(format!(
                     "invalid JSON Pointer index `{token}`: array indices have no leading zeros"
                 )));
@@ -312,24 +271,15 @@ fn walk<'a>(
             Ok(i) if key.bytes().all(|b| b.is_ascii_digit()) => {
                 index(items, i as i64, &ptr, rest, in_wildcard, out, &miss)
             }
-            _ => miss(format!(
-                "`{key}` is not an index of the array at `{}`; use [0] or [*]",
-                at(&ptr)
-            )),
+            _ => miss(format!("`{key}` is not an index of the array at `{}`; use [0] or [*]", at(&ptr))),
         },
-        (Selector::Index(i), Value::Array(items)) => {
-            index(items, *i, &ptr, rest, in_wildcard, out, &miss)
+        (Selector::Index(i), Value::Array(items)) => index(items, *i, &ptr, rest, in_wildcard, out, &miss),
+        (Selector::Index(i), other) => {
+            miss(format!("cannot take index [{i}] of {} at `{}`", type_name(other), at(&ptr)))
         }
-        (Selector::Index(i), other) => miss(format!(
-            "cannot take index [{i}] of {} at `{}`",
-            type_name(other),
-            at(&ptr)
-        )),
-        (Selector::Token(key) | Selector::Key(key), other) => miss(format!(
-            "cannot look up `{key}` in {} at `{}`",
-            type_name(other),
-            at(&ptr)
-        )),
+        (Selector::Token(key) | Selector::Key(key), other) => {
+            miss(format!("cannot look up `{key}` in {} at `{}`", type_name(other), at(&ptr)))
+        }
     }
 }
 
@@ -348,9 +298,6 @@ fn index<'a>(
         let r = resolved as usize;
         walk(&items[r], format!("{ptr}/{r}"), rest, in_wildcard, out)
     } else {
-        miss(format!(
-            "index {i} is out of range for the array at `{}` ({len} elements)",
-            at(ptr)
-        ))
+        miss(format!("index {i} is out of range for the array at `{}` ({len} elements)", at(ptr)))
     }
 }

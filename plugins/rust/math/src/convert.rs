@@ -17,13 +17,7 @@ const fn unit(
     scale: f64,
     aliases: &'static [&'static str],
 ) -> Unit {
-    Unit {
-        symbol,
-        category,
-        scale,
-        offset: 0.0,
-        aliases,
-    }
+    Unit { symbol, category, scale, offset: 0.0, aliases }
 }
 
 const KIB: f64 = 1024.0;
@@ -31,62 +25,22 @@ const KIB: f64 = 1024.0;
 /// Base units: metre, kilogram, kelvin, second, byte.
 const UNITS: &[Unit] = &[
     // length
-    unit(
-        "nm",
-        "length",
-        1e-9,
-        &["nanometer", "nanometre", "nanometers", "nanometres"],
-    ),
-    unit(
-        "um",
-        "length",
-        1e-6,
-        &["µm", "micrometer", "micrometre", "micron", "microns"],
-    ),
-    unit(
-        "mm",
-        "length",
-        1e-3,
-        &["millimeter", "millimetre", "millimeters", "millimetres"],
-    ),
-    unit(
-        "cm",
-        "length",
-        1e-2,
-        &["centimeter", "centimetre", "centimeters", "centimetres"],
-    ),
+    unit("nm", "length", 1e-9, &["nanometer", "nanometre", "nanometers", "nanometres"]),
+    unit("um", "length", 1e-6, &["µm", "micrometer", "micrometre", "micron", "microns"]),
+    unit("mm", "length", 1e-3, &["millimeter", "millimetre", "millimeters", "millimetres"]),
+    unit("cm", "length", 1e-2, &["centimeter", "centimetre", "centimeters", "centimetres"]),
     unit("m", "length", 1.0, &["meter", "metre", "meters", "metres"]),
-    unit(
-        "km",
-        "length",
-        1e3,
-        &["kilometer", "kilometre", "kilometers", "kilometres"],
-    ),
+    unit("km", "length", 1e3, &["kilometer", "kilometre", "kilometers", "kilometres"]),
     unit("in", "length", 0.0254, &["inch", "inches", "\""]),
     unit("ft", "length", 0.3048, &["foot", "feet", "'"]),
     unit("yd", "length", 0.9144, &["yard", "yards"]),
     unit("mi", "length", 1609.344, &["mile", "miles"]),
-    unit(
-        "nmi",
-        "length",
-        1852.0,
-        &["nautical mile", "nautical miles"],
-    ),
+    unit("nmi", "length", 1852.0, &["nautical mile", "nautical miles"]),
     // mass
     unit("mg", "mass", 1e-6, &["milligram", "milligrams"]),
     unit("g", "mass", 1e-3, &["gram", "grams"]),
-    unit(
-        "kg",
-        "mass",
-        1.0,
-        &["kilogram", "kilograms", "kilo", "kilos"],
-    ),
-    unit(
-        "t",
-        "mass",
-        1e3,
-        &["tonne", "tonnes", "metric ton", "metric tons"],
-    ),
+    unit("kg", "mass", 1.0, &["kilogram", "kilograms", "kilo", "kilos"]),
+    unit("t", "mass", 1e3, &["tonne", "tonnes", "metric ton", "metric tons"]),
     unit("oz", "mass", 0.028_349_523_125, &["ounce", "ounces"]),
     unit("lb", "mass", 0.453_592_37, &["lbs", "pound", "pounds"]),
     unit("st", "mass", 6.350_293_18, &["stone", "stones"]),
@@ -126,18 +80,8 @@ const UNITS: &[Unit] = &[
     unit("KiB", "data", KIB, &["kibibyte", "kibibytes"]),
     unit("MiB", "data", KIB * KIB, &["mebibyte", "mebibytes"]),
     unit("GiB", "data", KIB * KIB * KIB, &["gibibyte", "gibibytes"]),
-    unit(
-        "TiB",
-        "data",
-        KIB * KIB * KIB * KIB,
-        &["tebibyte", "tebibytes"],
-    ),
-    unit(
-        "PiB",
-        "data",
-        KIB * KIB * KIB * KIB * KIB,
-        &["pebibyte", "pebibytes"],
-    ),
+    unit("TiB", "data", KIB * KIB * KIB * KIB, &["tebibyte", "tebibytes"]),
+    unit("PiB", "data", KIB * KIB * KIB * KIB * KIB, &["pebibyte", "pebibytes"]),
     unit("kbit", "data", 125.0, &["kilobit", "kilobits"]),
     unit("Mbit", "data", 125e3, &["megabit", "megabits"]),
     unit("Gbit", "data", 125e6, &["gigabit", "gigabits"]),
@@ -150,19 +94,14 @@ fn find(name: &str) -> Result<&'static Unit, ToolError> {
         return Ok(u);
     }
     let lower = name.to_lowercase();
-    UNITS
-        .iter()
-        .find(|u| u.symbol.to_lowercase() == lower || u.aliases.contains(&lower.as_str()))
-        .ok_or_else(|| {
+    UNITS.iter().find(|u| u.symbol.to_lowercase() == lower || u.aliases.contains(&lower.as_str())).ok_or_else(
+        || {
             ToolError::invalid_input(format!(
                 "unknown unit `{name}`; known units: {}",
-                UNITS
-                    .iter()
-                    .map(|u| u.symbol)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                UNITS.iter().map(|u| u.symbol).collect::<Vec<_>>().join(", ")
             ))
-        })
+        },
+    )
 }
 
 /// Result of a conversion.
@@ -190,17 +129,10 @@ pub fn convert(value: f64, from: &str, to: &str) -> Result<Converted, ToolError>
     }
     let base = value * f.scale + f.offset;
     if f.category == "temperature" && base < -1e-9 {
-        return Err(ToolError::invalid_input(format!(
-            "{value} {} is below absolute zero",
-            f.symbol
-        )));
+        return Err(ToolError::invalid_input(format!("{value} {} is below absolute zero", f.symbol)));
     }
     let out = (base - t.offset) / t.scale;
-    Ok(Converted {
-        value: round_sig(out, 12),
-        unit: t.symbol,
-        category: t.category,
-    })
+    Ok(Converted { value: round_sig(out, 12), unit: t.symbol, category: t.category })
 }
 
 /// Rounds to `digits` significant digits (hides binary floating-point noise).

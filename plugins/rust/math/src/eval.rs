@@ -19,11 +19,8 @@ pub const MAX_LEN: usize = 4096;
 const MAX_DEPTH: usize = 64;
 
 /// The names of the built-in constants.
-pub const CONSTANTS: &[(&str, f64)] = &[
-    ("pi", std::f64::consts::PI),
-    ("e", std::f64::consts::E),
-    ("tau", std::f64::consts::TAU),
-];
+pub const CONSTANTS: &[(&str, f64)] =
+    &[("pi", std::f64::consts::PI), ("e", std::f64::consts::E), ("tau", std::f64::consts::TAU)];
 
 /// The built-in functions and their arity (`None` = one or more arguments).
 const FUNCTIONS: &[(&str, Option<usize>)] = &[
@@ -65,12 +62,7 @@ pub fn evaluate(src: &str, vars: &BTreeMap<String, f64>) -> Result<f64, ToolErro
         )));
     }
     let tokens = tokenize(src)?;
-    let mut p = Parser {
-        tokens,
-        pos: 0,
-        depth: 0,
-        vars,
-    };
+    let mut p = Parser { tokens, pos: 0, depth: 0, vars };
     let v = p.expr()?;
     if let Some(t) = p.peek() {
         return Err(err_at(t.at, format!("unexpected {}", t.kind.describe())));
@@ -147,10 +139,7 @@ fn tokenize(src: &str) -> Result<Vec<Token>, ToolError> {
                 }
             }
             let text: String = chars[at..i].iter().collect();
-            Kind::Num(
-                text.parse()
-                    .map_err(|_| err_at(at, format!("invalid number `{text}`")))?,
-            )
+            Kind::Num(text.parse().map_err(|_| err_at(at, format!("invalid number `{text}`")))?)
         } else if c.is_ascii_alphabetic() || c == '_' {
             while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
                 i += 1;
@@ -206,10 +195,7 @@ impl Parser<'_> {
 
     fn eat_op(&mut self, ops: &[char]) -> Option<(char, usize)> {
         match self.peek() {
-            Some(Token {
-                kind: Kind::Op(c),
-                at,
-            }) if ops.contains(c) => {
+            Some(Token { kind: Kind::Op(c), at }) if ops.contains(c) => {
                 let r = (*c, *at);
                 self.pos += 1;
                 Some(r)
@@ -222,10 +208,7 @@ impl Parser<'_> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             let at = self.peek().map_or(self.end_pos(), |t| t.at);
-            return Err(err_at(
-                at,
-                format!("expression nested deeper than {MAX_DEPTH}"),
-            ));
+            return Err(err_at(at, format!("expression nested deeper than {MAX_DEPTH}")));
         }
         Ok(())
     }
@@ -248,14 +231,7 @@ impl Parser<'_> {
             v = match op {
                 '*' => v * r,
                 _ if r == 0.0 => {
-                    return Err(err_at(
-                        at,
-                        if op == '/' {
-                            "division by zero"
-                        } else {
-                            "modulo by zero"
-                        },
-                    ));
+                    return Err(err_at(at, if op == '/' { "division by zero" } else { "modulo by zero" }));
                 }
                 '/' => v / r,
                 _ => v % r,
@@ -295,13 +271,7 @@ impl Parser<'_> {
                 Ok(v)
             }
             Kind::Name(name) => {
-                if matches!(
-                    self.peek(),
-                    Some(Token {
-                        kind: Kind::LParen,
-                        ..
-                    })
-                ) {
+                if matches!(self.peek(), Some(Token { kind: Kind::LParen, .. })) {
                     self.pos += 1;
                     self.call(&name, t.at)
                 } else if let Some(v) = self.vars.get(&name) {
@@ -309,16 +279,11 @@ impl Parser<'_> {
                 } else if let Some((_, v)) = CONSTANTS.iter().find(|(n, _)| *n == name) {
                     Ok(*v)
                 } else if FUNCTIONS.iter().any(|(n, _)| *n == name) {
-                    Err(err_at(
-                        t.at,
-                        format!("function `{name}` needs arguments: {name}(...)"),
-                    ))
+                    Err(err_at(t.at, format!("function `{name}` needs arguments: {name}(...)")))
                 } else {
                     Err(err_at(
                         t.at,
-                        format!(
-                            "unknown name `{name}` (constants: pi, e, tau; or pass it in `variables`)"
-                        ),
+                        format!("unknown name `{name}` (constants: pi, e, tau; or pass it in `variables`)"),
                     ))
                 }
             }
@@ -328,16 +293,11 @@ impl Parser<'_> {
 
     fn expect_rparen(&mut self, open_at: usize) -> Result<(), ToolError> {
         match self.peek() {
-            Some(Token {
-                kind: Kind::RParen, ..
-            }) => {
+            Some(Token { kind: Kind::RParen, .. }) => {
                 self.pos += 1;
                 Ok(())
             }
-            Some(t) => Err(err_at(
-                t.at,
-                format!("expected `)`, found {}", t.kind.describe()),
-            )),
+            Some(t) => Err(err_at(t.at, format!("expected `)`, found {}", t.kind.describe()))),
             None => Err(err_at(open_at, "`(` is not closed")),
         }
     }
@@ -348,22 +308,12 @@ impl Parser<'_> {
                 at,
                 format!(
                     "unknown function `{name}` (known: {})",
-                    FUNCTIONS
-                        .iter()
-                        .map(|(n, _)| *n)
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    FUNCTIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
                 ),
             ));
         };
         let mut args = vec![self.expr()?];
-        while matches!(
-            self.peek(),
-            Some(Token {
-                kind: Kind::Comma,
-                ..
-            })
-        ) {
+        while matches!(self.peek(), Some(Token { kind: Kind::Comma, .. })) {
             self.pos += 1;
             args.push(self.expr()?);
         }
@@ -373,20 +323,12 @@ impl Parser<'_> {
         {
             return Err(err_at(
                 at,
-                format!(
-                    "`{name}` takes {n} argument{}, got {}",
-                    if *n == 1 { "" } else { "s" },
-                    args.len()
-                ),
+                format!("`{name}` takes {n} argument{}, got {}", if *n == 1 { "" } else { "s" }, args.len()),
             ));
         }
         let x = args[0];
         let domain = |ok: bool, what: &str| {
-            if ok {
-                Ok(())
-            } else {
-                Err(err_at(at, format!("`{name}` {what}")))
-            }
+            if ok { Ok(()) } else { Err(err_at(at, format!("`{name}` {what}"))) }
         };
         Ok(match name {
             "sqrt" => {
@@ -451,10 +393,7 @@ mod tests {
         assert_eq!(ev("7 % 4").unwrap(), 3.0);
         assert_eq!(ev("--3").unwrap(), 3.0);
         assert_eq!(ev("1.5e3 + .5").unwrap(), 1500.5);
-        assert_eq!(
-            ev("2e").unwrap_err().kind(),
-            toolhost_sdk::ErrorKind::InvalidInput
-        );
+        assert_eq!(ev("2e").unwrap_err().kind(), toolhost_sdk::ErrorKind::InvalidInput);
         assert_eq!(ev("2*e").unwrap(), 2.0 * std::f64::consts::E);
     }
 
@@ -479,10 +418,7 @@ mod tests {
         assert_eq!(msg("1 / 0"), "division by zero at character 3");
         assert_eq!(msg("1 / (2 - 2)"), "division by zero at character 3");
         assert_eq!(msg("5 % 0"), "modulo by zero at character 3");
-        assert_eq!(
-            msg("sqrt(-1)"),
-            "`sqrt` of a negative number at character 1"
-        );
+        assert_eq!(msg("sqrt(-1)"), "`sqrt` of a negative number at character 1");
         assert_eq!(msg("(1 + 2"), "`(` is not closed at character 1");
         assert_eq!(msg("1 +"), "unexpected end of expression");
         assert_eq!(msg("1 2"), "unexpected number 2 at character 3");
@@ -491,10 +427,7 @@ mod tests {
             "unknown name `foo` (constants: pi, e, tau; or pass it in `variables`) at character 1"
         );
         assert!(msg("nope(1)").starts_with("unknown function `nope`"));
-        assert_eq!(
-            msg("sqrt(1, 2)"),
-            "`sqrt` takes 1 argument, got 2 at character 1"
-        );
+        assert_eq!(msg("sqrt(1, 2)"), "`sqrt` takes 1 argument, got 2 at character 1");
         assert_eq!(msg("1 $ 2"), "unexpected character '$' at character 3");
         assert!(msg("10^400").contains("not a finite number"));
         assert!(msg(&"(".repeat(200)).contains("nested deeper"));

@@ -50,9 +50,7 @@ fn eval(a: EvalArgs, _ctx: &Context) -> Result<EvalResult, ToolError> {
             "variable name {name:?} is not an identifier (letters, digits, `_`; not starting with a digit)"
         )));
     }
-    Ok(EvalResult {
-        value: eval::evaluate(&a.expression, &a.variables)?,
-    })
+    Ok(EvalResult { value: eval::evaluate(&a.expression, &a.variables)? })
 }
 
 /// Arguments of `math.convert`.
@@ -82,11 +80,7 @@ struct ConvertResult {
 
 fn convert(a: ConvertArgs, _ctx: &Context) -> Result<ConvertResult, ToolError> {
     let c = convert::convert(a.value, &a.from, &a.to)?;
-    Ok(ConvertResult {
-        value: c.value,
-        unit: c.unit,
-        category: c.category,
-    })
+    Ok(ConvertResult { value: c.value, unit: c.unit, category: c.category })
 }
 
 /// What `math.random` produces.
@@ -130,9 +124,7 @@ struct RandomResult {
 fn random(a: RandomArgs, _ctx: &Context) -> Result<RandomResult, ToolError> {
     let count = a.count.unwrap_or(1);
     if !(1..=1000).contains(&count) {
-        return Err(ToolError::invalid_input(
-            "`count` must be between 1 and 1000",
-        ));
+        return Err(ToolError::invalid_input("`count` must be between 1 and 1000"));
     }
     let draw: Box<dyn Fn() -> Result<Value, ToolError>> = match a.kind {
         RandomKind::Float => {
@@ -156,9 +148,7 @@ fn random(a: RandomArgs, _ctx: &Context) -> Result<RandomResult, ToolError> {
             let min = bound(a.min.unwrap_or(0.0), "min")?;
             let max = bound(a.max.unwrap_or(100.0), "max")?;
             if min > max {
-                return Err(ToolError::invalid_input(format!(
-                    "`min` ({min}) must not exceed `max` ({max})"
-                )));
+                return Err(ToolError::invalid_input(format!("`min` ({min}) must not exceed `max` ({max})")));
             }
             Box::new(move || Ok(json!(random::integer(min, max)?)))
         }
@@ -195,55 +185,32 @@ mod tests {
         assert_eq!(d.len(), 3);
         assert!(d[0].idempotent && d[1].idempotent);
         assert!(!d[2].idempotent, "math.random is not idempotent");
-        assert_eq!(
-            d[2].input_schema["properties"]["kind"]["$ref"],
-            "#/$defs/RandomKind"
-        );
+        assert_eq!(d[2].input_schema["properties"]["kind"]["$ref"], "#/$defs/RandomKind");
     }
 
     #[test]
     fn eval_tool() {
         assert_eq!(
-            call(
-                "math.eval",
-                json!({"expression": "2 * (3 + 4) ^ 2 / sqrt(16)"})
-            )
-            .unwrap(),
+            call("math.eval", json!({"expression": "2 * (3 + 4) ^ 2 / sqrt(16)"})).unwrap(),
             json!({"value": 24.5})
         );
         assert_eq!(
-            call(
-                "math.eval",
-                json!({"expression": "x^2 + y", "variables": {"x": 3, "y": 1}})
-            )
-            .unwrap(),
+            call("math.eval", json!({"expression": "x^2 + y", "variables": {"x": 3, "y": 1}})).unwrap(),
             json!({"value": 10.0})
         );
         let e = call("math.eval", json!({"expression": "1/0"})).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert_eq!(e.message(), "division by zero at character 2");
-        let e = call(
-            "math.eval",
-            json!({"expression": "pi", "variables": {"pi": 3}}),
-        )
-        .unwrap_err();
+        let e = call("math.eval", json!({"expression": "pi", "variables": {"pi": 3}})).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
-        let e = call(
-            "math.eval",
-            json!({"expression": "1", "variables": {"a b": 3}}),
-        )
-        .unwrap_err();
+        let e = call("math.eval", json!({"expression": "1", "variables": {"a b": 3}})).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
     }
 
     #[test]
     fn convert_tool() {
         assert_eq!(
-            call(
-                "math.convert",
-                json!({"value": 100, "from": "C", "to": "F"})
-            )
-            .unwrap(),
+            call("math.convert", json!({"value": 100, "from": "C", "to": "F"})).unwrap(),
             json!({"value": 212.0, "unit": "F", "category": "temperature"})
         );
         let e = call("math.convert", json!({"value": 1, "from": "m", "to": "s"})).unwrap_err();
@@ -256,23 +223,11 @@ mod tests {
         let x = v["values"][0].as_f64().unwrap();
         assert!((0.0..1.0).contains(&x));
 
-        let v = call(
-            "math.random",
-            json!({"kind": "integer", "min": 1, "max": 6, "count": 200}),
-        )
-        .unwrap();
-        let ints: Vec<i64> = v["values"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|x| x.as_i64().unwrap())
-            .collect();
+        let v = call("math.random", json!({"kind": "integer", "min": 1, "max": 6, "count": 200})).unwrap();
+        let ints: Vec<i64> = v["values"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
         assert_eq!(ints.len(), 200);
         assert!(ints.iter().all(|i| (1..=6).contains(i)));
-        assert!(
-            (1..=6).all(|k| ints.contains(&k)),
-            "all faces appear in 200 rolls"
-        );
+        assert!((1..=6).all(|k| ints.contains(&k)), "all faces appear in 200 rolls");
 
         let v = call("math.random", json!({"kind": "uuid", "count": 2})).unwrap();
         let a = v["values"][0].as_str().unwrap();

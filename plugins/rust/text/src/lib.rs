@@ -59,9 +59,7 @@ struct SlugArgs {
 fn slugify(a: SlugArgs, _ctx: &Context) -> Result<String, ToolError> {
     let sep = a.separator.unwrap_or_else(|| "-".to_owned());
     if sep.chars().count() > 3 {
-        return Err(ToolError::invalid_input(
-            "`separator` must be at most 3 characters",
-        ));
+        return Err(ToolError::invalid_input("`separator` must be at most 3 characters"));
     }
     let mut words: Vec<String> = Vec::new();
     let mut cur = String::new();
@@ -174,29 +172,14 @@ mod tests {
 
     #[test]
     fn describe() {
-        let names: Vec<_> = plugin_registry()
-            .descriptors()
-            .map(|d| d.name.clone())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "text.upper",
-                "text.word_count",
-                "text.slugify",
-                "text.echo",
-                "text.greet"
-            ]
-        );
+        let names: Vec<_> = plugin_registry().descriptors().map(|d| d.name.clone()).collect();
+        assert_eq!(names, ["text.upper", "text.word_count", "text.slugify", "text.echo", "text.greet"]);
         assert!(plugin_registry().descriptors().all(|d| d.idempotent));
     }
 
     #[test]
     fn upper_and_counts() {
-        assert_eq!(
-            call("text.upper", json!({"text": "straße"})).unwrap(),
-            "STRASSE"
-        );
+        assert_eq!(call("text.upper", json!({"text": "straße"})).unwrap(), "STRASSE");
         assert_eq!(
             call("text.word_count", json!({"text": "hello wide\nworld\n"})).unwrap(),
             json!({"words": 3, "lines": 2, "chars": 17, "bytes": 17})
@@ -211,14 +194,8 @@ mod tests {
     fn slugs() {
         let s = |v: Value| call("text.slugify", v).unwrap();
         assert_eq!(s(json!({"text": "Héllo, World!"})), "hello-world");
-        assert_eq!(
-            s(json!({"text": "  Don't  stop -- me now "})),
-            "dont-stop-me-now"
-        );
-        assert_eq!(
-            s(json!({"text": "Größe Maß", "separator": "_"})),
-            "grosse_mass"
-        );
+        assert_eq!(s(json!({"text": "  Don't  stop -- me now "})), "dont-stop-me-now");
+        assert_eq!(s(json!({"text": "Größe Maß", "separator": "_"})), "grosse_mass");
         assert_eq!(s(json!({"text": "one two three", "max_len": 9})), "one-two");
         assert_eq!(s(json!({"text": "abcdefghij", "max_len": 4})), "abcd");
         assert_eq!(s(json!({"text": "!!!"})), "");
@@ -235,15 +212,9 @@ mod tests {
     #[test]
     fn greet_uses_config() {
         testing::reset();
-        assert_eq!(
-            call("text.greet", json!({"name": "Ada"})).unwrap(),
-            "Hello, Ada!"
-        );
+        assert_eq!(call("text.greet", json!({"name": "Ada"})).unwrap(), "Hello, Ada!");
         testing::set_config("greeting", "Hi");
-        assert_eq!(
-            call("text.greet", json!({"name": "Ada"})).unwrap(),
-            "Hi, Ada!"
-        );
+        assert_eq!(call("text.greet", json!({"name": "Ada"})).unwrap(), "Hi, Ada!");
         let err = call("text.greet", json!({"name": " "})).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidInput);
         let err = call("text.greet", json!({})).unwrap_err();
