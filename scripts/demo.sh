@@ -8,8 +8,8 @@ ensure_rust_target
 step "building guest plugins"
 scripts/build-plugins.sh
 
-step "building toolhost"
-cargo build --locked --bin toolhost
+step "building toolhost (the same dev build the tests use)"
+cargo build --locked --tests --bins -p toolhost -p toolhost-tests
 TOOLHOST="$CARGO_TARGET_DIR/debug/toolhost"
 PLUGINS="$ROOT/build/plugins"
 

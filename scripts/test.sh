@@ -9,8 +9,8 @@ ensure_rust_target
 step "building guest plugins"
 scripts/build-plugins.sh
 
-step "building the toolhost binary (dev profile)"
-cargo build --locked --bin toolhost
+step "building the host, its tests and the toolhost binary (dev profile, one feature set)"
+cargo build --locked --tests --bins -p toolhost -p toolhost-tests
 
 step "running the host, SDK and integration tests"
 cargo test --locked -p toolhost -p toolhost-tests

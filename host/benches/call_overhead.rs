@@ -1,6 +1,8 @@
-//! `cargo bench --bench call_overhead`: toolhost's call path vs a bare
-//! wasmtime call on the same engine and component, as a ratio; plus cold
-//! compile vs warm compile-cache load for every example plugin.
+//! `cargo bench --bench call_overhead`: toolhost's call paths vs a bare
+//! wasmtime call on the same engine and component, as ratios measured in one
+//! run; the executor with every policy on vs the bare foundation call; cache
+//! hits vs fresh instances; a 10,000-call batch; cold compile vs warm
+//! compile-cache load for every example plugin.
 //!
 //! Needs the guests built first (`scripts/build-plugins.sh`).
 //!
@@ -12,7 +14,7 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use toolhost::{CallRequest, Host};
+use toolhost::{BatchOptions, CallRequest, ExecutionContext, Host, ToolCall};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, UpdateDeadline};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -121,28 +123,117 @@ async fn run() {
             assert!(r.is_ok());
         }
     };
-    let through_host = || {
+    let invoke = || {
+        let host = host.clone();
+        async move {
+            host.invoke(CallRequest::new("ok", "{}")).await.unwrap();
+        }
+    };
+    let call_defaults = || {
         let host = host.clone();
         async move {
             host.call(CallRequest::new("ok", "{}")).await.unwrap();
         }
     };
 
+    // Every executor policy on: cache (miss path: unique arguments), retries,
+    // rate limits, bulkheads, breaker.
+    let policied_cfg = toolhost::Config::from_toml(
+        r#"
+        [cache]
+        enabled = true
+        [policy]
+        cache = true
+        retry = { max_attempts = 3 }
+        breaker = { window = { type = "count", size = 100 }, minimum_calls = 50 }
+        rate_limit = { rate = 100000000, per_ms = 1000, burst = 1000000 }
+        [rate_limits]
+        global = { rate = 100000000, per_ms = 1000, burst = 1000000 }
+        per_tenant = { rate = 100000000, per_ms = 1000, burst = 1000000 }
+        [bulkheads]
+        global = { max_concurrent = 1000 }
+        per_tenant = { max_concurrent = 1000 }
+        default_tool = { max_concurrent = 1000 }
+        "#,
+    )
+    .unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let mut policied_cfg = policied_cfg;
+    policied_cfg.plugins_dir = empty.path().to_path_buf();
+    let policied = Host::builder()
+        .config(policied_cfg)
+        .plugin_bytes("h", bytes.clone())
+        .cache_dir(Some(cache.path().to_path_buf()))
+        .build()
+        .await
+        .unwrap();
+    let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let pipeline_miss = || {
+        let (host, counter) = (policied.clone(), counter.clone());
+        async move {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let r = host.call(CallRequest::new("ok", format!(r#"{{"n":{n}}}"#))).await.unwrap();
+            assert!(!r.cached);
+        }
+    };
+    let pipeline_hit = || {
+        let host = policied.clone();
+        async move {
+            let r = host.call(CallRequest::new("ok", r#"{"same":true}"#)).await.unwrap();
+            assert!(r.cached || r.attempts == 1);
+        }
+    };
+
     let (rounds, per) = (21, 300);
-    let mut bare_us = vec![];
-    let mut host_us = vec![];
+    let mut results: Vec<(&str, Vec<f64>)> =
+        ["bare", "invoke", "call", "miss", "hit"].iter().map(|n| (*n, vec![])).collect();
     // Interleave to share any drift in machine load.
     for _ in 0..3 {
-        bare_us.push(measure(rounds, per, bare).await);
-        host_us.push(measure(rounds, per, through_host).await);
+        results[0].1.push(measure(rounds, per, bare).await);
+        results[1].1.push(measure(rounds, per, invoke).await);
+        results[2].1.push(measure(rounds, per, call_defaults).await);
+        results[3].1.push(measure(rounds, per, pipeline_miss).await);
+        results[4].1.push(measure(rounds, per * 10, pipeline_hit).await);
     }
-    bare_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    host_us.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let (b, h) = (bare_us[1], host_us[1]);
-    println!("call path (fresh store + instantiate + call `ok`, Rust guest, {} engine):", allocator(&host));
-    println!("  bare wasmtime         {b:8.1} µs/call");
-    println!("  toolhost Host::call   {h:8.1} µs/call");
-    println!("  ratio                 {:8.2}x   (target <= 1.25x)", h / b);
+    let med = |i: usize| {
+        let mut v = results[i].1.clone();
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[1]
+    };
+    let (b, inv, call, miss, hit) = (med(0), med(1), med(2), med(3), med(4));
+    println!(
+        "call path (fresh store + instantiate + call `ok`, Rust guest, {} engine), µs/call:",
+        allocator(&host)
+    );
+    println!("  bare wasmtime (InstancePre + call)      {b:8.2}");
+    println!(
+        "  Host::invoke (foundation call path)     {inv:8.2}   ratio {:5.2}x vs bare   (target <= 1.25x)",
+        inv / b
+    );
+    println!("  Host::call, default policies            {call:8.2}   ratio {:5.2}x vs bare", call / b);
+    println!(
+        "  Host::call, every policy on (cache miss){miss:8.2}   ratio {:5.2}x vs invoke (target <= 1.3x)",
+        miss / inv
+    );
+    println!(
+        "  Host::call, cache hit                   {hit:8.2}   {:5.1}x faster than a fresh-instance call (target >= 20x)",
+        inv / hit
+    );
+
+    // 10,000 trivial calls in one batch on 2 worker threads.
+    let rss_before = peak_rss_kib();
+    let calls: Vec<ToolCall> = (0..10_000).map(|i| ToolCall::new("ok", format!(r#"{{"i":{i}}}"#))).collect();
+    let t = Instant::now();
+    let done = host.run_batch(&ExecutionContext::new(), calls, BatchOptions::default()).await;
+    let took = t.elapsed();
+    assert_eq!(done.iter().filter(|r| r.result.is_ok()).count(), 10_000);
+    println!(
+        "\nbatch of 10,000 `ok` calls (default policies, max_parallel 64): {:.0} ms, {:.0} calls/s; peak RSS {} MiB (before the batch {} MiB)",
+        took.as_secs_f64() * 1e3,
+        10_000.0 / took.as_secs_f64(),
+        peak_rss_kib() / 1024,
+        rss_before / 1024
+    );
 
     println!("\ncompile vs warm cache (example plugins in build/plugins):");
     let dir = repo().join("build/plugins");
@@ -183,6 +274,15 @@ async fn run() {
             cold.as_secs_f64() / warm[2].as_secs_f64()
         );
     }
+}
+
+/// Peak resident set size of this process (VmHWM), KiB.
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
 }
 
 fn allocator(host: &Host) -> &'static str {

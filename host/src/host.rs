@@ -327,7 +327,7 @@ impl Host {
             traceparent: ctx.traceparent.clone(),
             deadline_ms: Some(budget.as_millis() as u64),
             attempt,
-            metadata: ctx.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            metadata: guest_metadata(ctx),
         };
         let (result, stats) =
             self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx).await;
@@ -379,6 +379,22 @@ pub(crate) fn parse_arguments(
         .check(&value)
         .map_err(|problems| Error::InvalidArguments { tool: tool.clone(), problems })?;
     Ok((raw.clone(), value))
+}
+
+/// The context's metadata plus the fields `call-context` has no slot for
+/// (`correlation_id`, `tracestate`, `budget`), so they reach the guest too.
+fn guest_metadata(ctx: &ExecutionContext) -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = ctx.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(c) = &ctx.correlation_id {
+        m.push(("correlation_id".into(), c.clone()));
+    }
+    if let Some(t) = &ctx.tracestate {
+        m.push(("tracestate".into(), t.clone()));
+    }
+    if let Some(b) = ctx.budget {
+        m.push(("budget".into(), b.to_string()));
+    }
+    m
 }
 
 /// A random 128-bit call id, hex.

@@ -113,3 +113,48 @@ fn help_explains_the_commands() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("list") && text.contains("call"), "{text}");
 }
+
+#[test]
+fn run_reads_provider_shapes_and_prints_json_lines() {
+    let f = hostile_folder();
+    let input = f.path().join("calls.json");
+    std::fs::write(
+        &input,
+        r#"{"role":"assistant","content":[{"type":"text","text":"let me check"},
+            {"type":"tool_use","id":"toolu_1","name":"ok","input":{"a":1}},
+            {"type":"tool_use","id":"toolu_2","name":"trap","input":{}}]}"#,
+    )
+    .unwrap();
+    let out = run(&["run", input.to_str().unwrap(), "--json", "--order", "submission", "--stats"], &f);
+    assert_eq!(out.status.code(), Some(1), "one call failed");
+    let lines: Vec<Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!((lines[0]["call_id"].as_str(), lines[0]["ok"].as_bool()), (Some("toolu_1"), Some(true)));
+    assert_eq!(lines[0]["value"], serde_json::json!({"a": 1}));
+    assert_eq!(lines[1]["error"]["code"], "TOOL_TRAPPED");
+    let stats: Value =
+        serde_json::from_str(String::from_utf8_lossy(&out.stderr).lines().last().unwrap()).unwrap();
+    assert!(stats.get("bulkheads").is_some(), "{stats}");
+}
+
+#[test]
+fn run_with_xml_tags_from_stdin() {
+    use std::io::Write;
+    let f = hostile_folder();
+    let mut child = Command::new(bin())
+        .args(["run", "-", "--plugins"])
+        .arg(f.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(br#"Sure. <tool name="ok" args='{"x": "y"}'/> done"#).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ok ok") && text.contains("\"x\""), "{text}");
+}

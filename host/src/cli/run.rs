@@ -33,6 +33,9 @@ pub(crate) struct RunArgs {
     /// Calls running at once (default: the executor's max_parallel).
     #[arg(long)]
     max_parallel: Option<usize>,
+    /// Afterwards, print breaker, bulkhead and cache state as JSON on stderr.
+    #[arg(long)]
+    stats: bool,
 }
 
 pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
@@ -76,6 +79,20 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
         for r in host.run_batch(&ctx, calls, opts).await {
             print(&r);
         }
+    }
+    if a.stats {
+        let ex = host.executor();
+        let breakers: serde_json::Map<String, serde_json::Value> = ex
+            .breakers()
+            .into_iter()
+            .map(|(k, s)| (k, serde_json::to_value(s).unwrap_or_default()))
+            .collect();
+        let doc = serde_json::json!({
+            "breakers": breakers,
+            "bulkheads": ex.bulkheads().stats(),
+            "cache": ex.cache_counters().map(|(hits, misses)| serde_json::json!({"hits": hits, "misses": misses})),
+        });
+        eprintln!("{doc}");
     }
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

@@ -10,6 +10,6 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-pub(crate) use exports::toolhost::plugin::tool::{CallContext, ToolDescriptor};
-pub(crate) use toolhost::plugin::host::LogLevel;
-pub(crate) use toolhost::plugin::types::{Content, ErrorKind, ToolError, ToolOutput};
+pub(crate) use self::exports::toolhost::plugin::tool::{CallContext, ToolDescriptor};
+pub(crate) use self::toolhost::plugin::host::LogLevel;
+pub(crate) use self::toolhost::plugin::types::{Content, ErrorKind, ToolError, ToolOutput};
