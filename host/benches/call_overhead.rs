@@ -17,34 +17,42 @@ use std::time::{Duration, Instant};
 use toolhost::{BatchOptions, CallRequest, ExecutionContext, Host, ToolCall};
 use wasmtime::component::{HasSelf, Linker, ResourceTable};
 use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "plugin",
-    exports: { default: async },
-});
+/// Bindings for the bare-wasmtime side, kept apart from the `toolhost` crate name.
+mod bare {
+    use wasmtime::component::ResourceTable;
+    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-struct Bare {
-    wasi: WasiCtx,
-    table: ResourceTable,
-}
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "plugin",
+        exports: { default: async },
+    });
 
-impl WasiView for Bare {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    pub(crate) struct Bare {
+        pub(crate) wasi: WasiCtx,
+        pub(crate) table: ResourceTable,
+    }
+
+    impl WasiView for Bare {
+        fn ctx(&mut self) -> WasiCtxView<'_> {
+            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        }
+    }
+
+    impl self::toolhost::plugin::types::Host for Bare {}
+    impl self::toolhost::plugin::host::Host for Bare {
+        fn log(&mut self, _: self::toolhost::plugin::host::LogLevel, _: String) {}
+        fn progress(&mut self, _: f64, _: Option<f64>, _: Option<String>) {}
+        fn emit(&mut self, _: String) {}
+        fn config(&mut self, _: String) -> Option<String> {
+            None
+        }
     }
 }
 
-impl toolhost::plugin::types::Host for Bare {}
-impl toolhost::plugin::host::Host for Bare {
-    fn log(&mut self, _: toolhost::plugin::host::LogLevel, _: String) {}
-    fn progress(&mut self, _: f64, _: Option<f64>, _: Option<String>) {}
-    fn emit(&mut self, _: String) {}
-    fn config(&mut self, _: String) -> Option<String> {
-        None
-    }
-}
+use bare::{Bare, Plugin, PluginPre};
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
@@ -109,7 +117,7 @@ async fn run() {
                 store.set_fuel(u64::MAX).unwrap();
             }
             let p = pre.instantiate_async(&mut store).await.unwrap();
-            let ctx = exports::toolhost::plugin::tool::CallContext {
+            let ctx = bare::exports::toolhost::plugin::tool::CallContext {
                 call_id: "c".into(),
                 request_id: None,
                 tenant_id: None,
@@ -119,7 +127,8 @@ async fn run() {
                 attempt: 1,
                 metadata: vec![],
             };
-            let r = p.toolhost_plugin_tool().call_call(&mut store, "ok", "{}", &ctx).await.unwrap();
+            let r =
+                p.toolhost_plugin_tool().call_call(&mut store, "ok", &"{}".to_string(), &ctx).await.unwrap();
             assert!(r.is_ok());
         }
     };
@@ -219,6 +228,46 @@ async fn run() {
         "  Host::call, cache hit                   {hit:8.2}   {:5.1}x faster than a fresh-instance call (target >= 20x)",
         inv / hit
     );
+
+    // Which policy costs what: one host per policy, cache-miss arguments.
+    let variants: [(&str, &str); 5] = [
+        ("cache (miss)", "[cache]\nenabled = true\n[policy]\ncache = true\n"),
+        (
+            "rate limits",
+            "[policy]\nrate_limit = { rate = 100000000, per_ms = 1000, burst = 1000000 }\n[rate_limits]\nglobal = { rate = 100000000, per_ms = 1000, burst = 1000000 }\nper_tenant = { rate = 100000000, per_ms = 1000, burst = 1000000 }\n",
+        ),
+        (
+            "bulkheads",
+            "[bulkheads]\nglobal = { max_concurrent = 1000 }\nper_tenant = { max_concurrent = 1000 }\ndefault_tool = { max_concurrent = 1000 }\n",
+        ),
+        (
+            "breaker",
+            "[policy]\nbreaker = { window = { type = \"count\", size = 100 }, minimum_calls = 50 }\n",
+        ),
+        ("retries", "[policy]\nretry = { max_attempts = 3 }\n"),
+    ];
+    println!("  per policy (each alone, µs/call, vs invoke):");
+    for (name, toml) in variants {
+        let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+        cfg.plugins_dir = empty.path().to_path_buf();
+        let h = Host::builder()
+            .config(cfg)
+            .plugin_bytes("h", bytes.clone())
+            .cache_dir(Some(cache.path().to_path_buf()))
+            .build()
+            .await
+            .unwrap();
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let f = || {
+            let (h, n) = (h.clone(), n.clone());
+            async move {
+                let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                h.call(CallRequest::new("ok", format!(r#"{{"n":{i}}}"#))).await.unwrap();
+            }
+        };
+        let us = measure(11, 300, f).await;
+        println!("    {name:<14} {us:8.2}   {:5.2}x", us / inv);
+    }
 
     // 10,000 trivial calls in one batch on 2 worker threads.
     let rss_before = peak_rss_kib();

@@ -25,14 +25,16 @@ pub struct CacheKey(pub String);
 impl CacheKey {
     /// The key of a call. `args` is parsed JSON; object keys are sorted at every depth.
     pub fn new(tenant: &str, tool: &str, plugin_digest: &str, args: &Value) -> CacheKey {
-        let doc = serde_json::json!({
-            "tenant": tenant,
-            "tool": tool,
-            "digest": plugin_digest,
-            "args": args,
-        });
+        // The canonical document {"args":…,"digest":…,"tenant":…,"tool":…},
+        // hashed as it is written (no intermediate copy of the arguments).
         let mut h = Sha256::new();
-        write_canonical(&doc, &mut h);
+        h.update(b"{\"args\":");
+        write_canonical(args, &mut h);
+        for (k, v) in [("digest", plugin_digest), ("tenant", tenant), ("tool", tool)] {
+            h.update(format!(",\"{k}\":").as_bytes());
+            h.update(Value::from(v).to_string().as_bytes());
+        }
+        h.update(b"}");
         CacheKey(hex::encode(h.finalize()))
     }
 }

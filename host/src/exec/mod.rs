@@ -315,8 +315,7 @@ impl Executor {
             res.duration = self.clock.now().saturating_duration_since(started);
             return res;
         };
-        let eff = self.policies.resolve(
-            tenant,
+        let eff = self.policies.resolve_cached(
             &entry.tool.name,
             entry.tool.idempotent,
             entry.plugin.timeout_override,
@@ -496,8 +495,10 @@ impl Executor {
         if let Some(q) = tenant_quota {
             checks.push((&tenant_key, q));
         }
-        if let Some((k, q)) = &eff.rate_limit {
-            checks.push((k, q));
+        let scoped;
+        if let Some((scope, q)) = &eff.rate_limit {
+            scoped = format!("{scope}@{tenant}");
+            checks.push((&scoped, q));
         }
         if checks.is_empty() {
             return Ok(());

@@ -107,7 +107,8 @@ pub struct Effective {
     pub idempotent: bool,
     /// Breaker, if on.
     pub breaker: Option<BreakerConfig>,
-    /// Tool-level rate limit and the key it counts against (`tool:…` or `pattern:…`).
+    /// Tool-level rate limit and its scope (`tool:…` or `pattern:…`); the
+    /// executor counts it per tenant.
     pub rate_limit: Option<(String, Quota)>,
     /// Wait instead of rejecting when rate-limited.
     pub rate_limit_wait: bool,
@@ -116,11 +117,16 @@ pub struct Effective {
 }
 
 /// Compiled [`PolicyConfig`].
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Policies {
     cfg: PolicyConfig,
     matchers: Vec<GlobMatcher>,
+    /// Resolved policies of calls without per-call overrides, per
+    /// (tool, manifest timeout, default timeout, declared idempotency).
+    memo: std::sync::RwLock<std::collections::HashMap<MemoKey, std::sync::Arc<Effective>>>,
 }
+
+type MemoKey = (String, Option<Duration>, Duration, bool);
 
 /// Default cache lifetime.
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -137,7 +143,40 @@ impl Policies {
                     .map_err(|e| format!("policy pattern {:?}: {e}", p.pattern))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Policies { cfg, matchers })
+        Ok(Policies { cfg, matchers, memo: Default::default() })
+    }
+
+    /// [`resolve`](Self::resolve), memoised for calls without per-call
+    /// overrides (the common case): the hot path does no merging or cloning.
+    pub fn resolve_cached(
+        &self,
+        tool: &str,
+        declared_idempotent: bool,
+        plugin_timeout: Option<Duration>,
+        default_timeout: Duration,
+        per_call: &PolicyOverride,
+    ) -> std::sync::Arc<Effective> {
+        if *per_call != PolicyOverride::default() {
+            let e = self.resolve(tool, declared_idempotent, plugin_timeout, default_timeout, per_call);
+            return std::sync::Arc::new(e);
+        }
+        let key = (tool.to_string(), plugin_timeout, default_timeout, declared_idempotent);
+        if let Some(e) = self.memo.read().unwrap().get(&key) {
+            return e.clone();
+        }
+        let e = std::sync::Arc::new(self.resolve(
+            tool,
+            declared_idempotent,
+            plugin_timeout,
+            default_timeout,
+            per_call,
+        ));
+        let mut memo = self.memo.write().unwrap();
+        if memo.len() > 10_000 {
+            memo.clear();
+        }
+        memo.insert(key, e.clone());
+        e
     }
 
     /// Resolves the policy of one call. `per_call` wins over everything;
@@ -145,7 +184,6 @@ impl Policies {
     /// `default_timeout` (the host's `[defaults]`) applies when nothing is set.
     pub fn resolve(
         &self,
-        tenant: &str,
         tool: &str,
         declared_idempotent: bool,
         plugin_timeout: Option<Duration>,
@@ -156,17 +194,17 @@ impl Policies {
         if let Some(t) = plugin_timeout {
             merged.timeout_ms = Some(t.as_millis() as u64);
         }
-        let mut limit_key = format!("tool:{tenant}:{tool}");
+        let mut limit_key = format!("tool:{tool}");
         if let Some(i) = self.matchers.iter().position(|m| m.is_match(tool)) {
             let p = &self.cfg.patterns[i];
             if p.policy.rate_limit.is_some() {
-                limit_key = format!("pattern:{tenant}:{}", p.pattern);
+                limit_key = format!("pattern:{}", p.pattern);
             }
             merged = p.policy.over(&merged);
         }
         if let Some(t) = self.cfg.tools.get(tool) {
             if t.rate_limit.is_some() {
-                limit_key = format!("tool:{tenant}:{tool}");
+                limit_key = format!("tool:{tool}");
             }
             merged = t.over(&merged);
         }
@@ -213,33 +251,24 @@ mod tests {
     fn precedence_is_call_then_tool_then_pattern_then_global() {
         let p = cfg();
         let none = PolicyOverride::default();
+        assert_eq!(p.resolve("web.fetch", false, None, D, &none).attempt_timeout, Duration::from_millis(50));
         assert_eq!(
-            p.resolve("t", "web.fetch", false, None, D, &none).attempt_timeout,
-            Duration::from_millis(50)
-        );
-        assert_eq!(
-            p.resolve("t", "web.search", false, None, D, &none).attempt_timeout,
+            p.resolve("web.search", false, None, D, &none).attempt_timeout,
             Duration::from_millis(200)
         );
         assert!(
-            p.resolve("t", "web.fetch", false, None, D, &none).cache,
+            p.resolve("web.fetch", false, None, D, &none).cache,
             "tool inherits its pattern's unset fields"
         );
-        assert_eq!(
-            p.resolve("t", "math.eval", false, None, D, &none).attempt_timeout,
-            Duration::from_millis(999)
-        );
+        assert_eq!(p.resolve("math.eval", false, None, D, &none).attempt_timeout, Duration::from_millis(999));
         let call = PolicyOverride { timeout_ms: Some(7), ..Default::default() };
-        assert_eq!(
-            p.resolve("t", "web.fetch", false, None, D, &call).attempt_timeout,
-            Duration::from_millis(7)
-        );
+        assert_eq!(p.resolve("web.fetch", false, None, D, &call).attempt_timeout, Duration::from_millis(7));
     }
 
     #[test]
     fn built_in_defaults_apply_when_nothing_is_configured() {
         let p = Policies::new(PolicyConfig::default()).unwrap();
-        let e = p.resolve("t", "x", true, None, D, &PolicyOverride::default());
+        let e = p.resolve("x", true, None, D, &PolicyOverride::default());
         assert_eq!(e.attempt_timeout, D);
         assert!(!e.cache && e.idempotent && e.breaker.is_none() && e.rate_limit.is_none());
         assert_eq!(e.retry, RetryPolicy::default());
@@ -250,11 +279,8 @@ mod tests {
         let p = cfg();
         let none = PolicyOverride::default();
         let m = Some(Duration::from_millis(333));
-        assert_eq!(
-            p.resolve("t", "web.search", false, m, D, &none).attempt_timeout,
-            Duration::from_millis(200)
-        );
+        assert_eq!(p.resolve("web.search", false, m, D, &none).attempt_timeout, Duration::from_millis(200));
         let plain = Policies::new(PolicyConfig::default()).unwrap();
-        assert_eq!(plain.resolve("t", "x", false, m, D, &none).attempt_timeout, Duration::from_millis(333));
+        assert_eq!(plain.resolve("x", false, m, D, &none).attempt_timeout, Duration::from_millis(333));
     }
 }
