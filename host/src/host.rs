@@ -5,13 +5,12 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::exec::context::ExecutionContext;
 use crate::exec::policy::PolicyOverride;
-use crate::exec::{Attempt, CallOptions, CallResult, Executor, TokioClock, ToolCall};
+use crate::exec::{Attempt, AttemptSpec, CallOptions, CallResult, Executor, TokioClock, ToolCall};
 use crate::registry::tenant::{DEFAULT_TENANT, Tenants};
 use crate::registry::{Catalog, PluginSource, ProgressFn, Registry, ToolEntry, watch};
 use crate::runtime::{CallSpec, GuestContext, Runtime};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 /// Largest arguments document accepted, bytes.
 pub const MAX_ARGUMENT_BYTES: usize = 1024 * 1024;
@@ -280,8 +279,16 @@ impl Host {
         let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
         let timeout = req.timeout.unwrap_or(entry.plugin.limits.timeout());
         let opts = CallOptions { cancel: req.cancel, events: req.events };
-        let (result, stats) =
-            self.run_attempt(&entry, &args, &ctx, &call_id, req.attempt.max(1), timeout, &opts).await;
+        let spec = AttemptSpec {
+            entry: &entry,
+            args: &args,
+            ctx: &ctx,
+            call_id: &call_id,
+            attempt: req.attempt.max(1),
+            timeout,
+            opts: &opts,
+        };
+        let (result, stats) = self.run_attempt(spec).await;
         Ok(CallResponse {
             call_id,
             tool: entry.tool.name.clone(),
@@ -292,21 +299,11 @@ impl Host {
         })
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn run_attempt(
-        &self,
-        entry: &ToolEntry,
-        args: &str,
-        ctx: &ExecutionContext,
-        call_id: &str,
-        attempt: u32,
-        budget: Duration,
-        opts: &CallOptions,
-    ) -> (Result<ToolOutput>, CallStats) {
+    async fn run_attempt(&self, a: AttemptSpec<'_>) -> (Result<ToolOutput>, CallStats) {
+        let AttemptSpec { entry, args, ctx, call_id, attempt, timeout: budget, opts } = a;
         let plugin = &entry.plugin;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
         let span = tracing::debug_span!("tool.attempt", tool = %entry.tool.name, tenant, call_id, attempt);
-        let _enter = span.enter();
         let spec = CallSpec {
             tenant,
             plugin: &plugin.name,
@@ -329,8 +326,11 @@ impl Host {
             attempt,
             metadata: guest_metadata(ctx),
         };
-        let (result, stats) =
-            self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx).await;
+        let (result, stats) = tracing::Instrument::instrument(
+            self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx),
+            span,
+        )
+        .await;
         let result = result.and_then(|output| {
             if let (Some(schema), Some(value)) = (&entry.tool.output, &output.value) {
                 schema.check(value).map_err(|problems| Error::InvalidOutput {
@@ -347,15 +347,9 @@ impl Host {
 impl Attempt for Host {
     fn attempt<'a>(
         &'a self,
-        entry: &'a ToolEntry,
-        args: &'a str,
-        ctx: &'a ExecutionContext,
-        call_id: &'a str,
-        attempt: u32,
-        timeout: Duration,
-        opts: &'a CallOptions,
+        spec: AttemptSpec<'a>,
     ) -> crate::exec::cache::BoxFuture<'a, (Result<ToolOutput>, CallStats)> {
-        Box::pin(self.run_attempt(entry, args, ctx, call_id, attempt, timeout, opts))
+        Box::pin(self.run_attempt(spec))
     }
 }
 

@@ -214,18 +214,26 @@ pub struct Executor {
     rng: Mutex<rand::rngs::StdRng>,
 }
 
+/// One sandboxed attempt, as the executor asks the host for it.
+pub(crate) struct AttemptSpec<'a> {
+    pub(crate) entry: &'a ToolEntry,
+    /// Validated arguments (JSON text).
+    pub(crate) args: &'a str,
+    pub(crate) ctx: &'a ExecutionContext,
+    pub(crate) call_id: &'a str,
+    /// 1 for the first attempt.
+    pub(crate) attempt: u32,
+    /// Wall-clock budget of this attempt.
+    pub(crate) timeout: Duration,
+    pub(crate) opts: &'a CallOptions,
+}
+
 /// What the executor needs from the host: one sandboxed attempt.
 pub(crate) trait Attempt: Send + Sync {
-    /// Runs one attempt of `entry` with validated `args`.
+    /// Runs one attempt.
     fn attempt<'a>(
         &'a self,
-        entry: &'a ToolEntry,
-        args: &'a str,
-        ctx: &'a ExecutionContext,
-        call_id: &'a str,
-        attempt: u32,
-        timeout: Duration,
-        opts: &'a CallOptions,
+        spec: AttemptSpec<'a>,
     ) -> cache::BoxFuture<'a, (Result<ToolOutput, Error>, CallStats)>;
 }
 
@@ -439,7 +447,8 @@ impl Executor {
                 None => eff.attempt_timeout,
             };
             let t0 = self.clock.now();
-            let (result, stats) = host.attempt(entry, args, ctx, call_id, attempt, timeout, opts).await;
+            let spec = AttemptSpec { entry, args, ctx, call_id, attempt, timeout, opts };
+            let (result, stats) = host.attempt(spec).await;
             drop(slot);
             last_stats = Some(stats);
             if let Some(p) = permit {

@@ -446,7 +446,7 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<()> {
         return Err(load_error(path, "empty file".into()));
     }
     if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
-        let text = bytes.iter().take(64).skip_while(|b| b.is_ascii_whitespace()).next();
+        let text = bytes.iter().take(64).find(|b| !b.is_ascii_whitespace());
         let reason = if matches!(text, Some(b'(') | Some(b';')) {
             "WebAssembly text (WAT), not a binary; tools must be compiled components".to_string()
         } else {
