@@ -212,6 +212,7 @@ pub struct Executor {
     budget: RetryBudget,
     clock: Arc<dyn Clock>,
     rng: Mutex<rand::rngs::StdRng>,
+    rate_checks: std::sync::atomic::AtomicU64,
 }
 
 /// One sandboxed attempt, as the executor asks the host for it.
@@ -266,6 +267,7 @@ impl Executor {
             cache,
             clock,
             rng: Mutex::new(rand::rngs::StdRng::from_os_rng()),
+            rate_checks: Default::default(),
         })
     }
 
@@ -495,8 +497,15 @@ impl Executor {
         eff: &Effective,
         deadline: Option<Instant>,
     ) -> Result<(), Error> {
-        let tenant_key = format!("tenant:{tenant}");
         let tenant_quota = self.rate_cfg.tenants.get(tenant).or(self.rate_cfg.per_tenant.as_ref());
+        if self.rate_cfg.global.is_none() && tenant_quota.is_none() && eff.rate_limit.is_none() {
+            return Ok(());
+        }
+        // Idle keys are evicted now and then so per-(tenant, tool) state stays bounded.
+        if self.rate_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
+            self.limiter.retain_recent();
+        }
+        let tenant_key = format!("tenant:{tenant}");
         let mut checks: Vec<(&str, &Quota)> = Vec::with_capacity(3);
         if let Some(q) = &self.rate_cfg.global {
             checks.push(("global", q));
@@ -508,9 +517,6 @@ impl Executor {
         if let Some((scope, q)) = &eff.rate_limit {
             scoped = format!("{scope}@{tenant}");
             checks.push((&scoped, q));
-        }
-        if checks.is_empty() {
-            return Ok(());
         }
         loop {
             match self.limiter.check(&checks, 1) {
