@@ -26,3 +26,9 @@ show call math.convert '{"value":100,"from":"km","to":"mi"}'
 show call math.random '{}'
 step "a typed error (exit status 1 is expected)"
 show call math.eval '{"expression":"1/0"}' --json || true
+step "a batch in OpenAI tool_calls shape through the executor (one malformed call fails alone)"
+printf '%s' '{"tool_calls":[
+  {"id":"call_1","type":"function","function":{"name":"text.slugify","arguments":"{\"text\":\"Hello, World!\"}"}},
+  {"id":"call_2","type":"function","function":{"name":"math.eval","arguments":"{\"expression\":"}},
+  {"id":"call_3","type":"function","function":{"name":"json.validate","arguments":"{\"text\":\"[1,2\"}"}}]}' \
+  | "$TOOLHOST" run - --plugins "$PLUGINS" --order submission --json || true
