@@ -94,10 +94,10 @@ impl Config {
             if cfg.plugins_dir.is_relative() {
                 cfg.plugins_dir = base.join(&cfg.plugins_dir);
             }
-            if let Some(c) = &cfg.cache_dir {
-                if c.is_relative() {
-                    cfg.cache_dir = Some(base.join(c));
-                }
+            if let Some(c) = &cfg.cache_dir
+                && c.is_relative()
+            {
+                cfg.cache_dir = Some(base.join(c));
             }
         }
         Ok(cfg)

@@ -25,6 +25,7 @@ pub const MAX_ARGUMENT_BYTES: usize = 1024 * 1024;
 /// # Ok(()) }
 /// ```
 #[must_use]
+#[derive(Default)]
 pub struct HostBuilder {
     config: Config,
     use_dir: bool,
@@ -35,12 +36,6 @@ pub struct HostBuilder {
 impl std::fmt::Debug for HostBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HostBuilder").field("config", &self.config).finish()
-    }
-}
-
-impl Default for HostBuilder {
-    fn default() -> Self {
-        HostBuilder { config: Config::default(), use_dir: false, sources: vec![], progress: None }
     }
 }
 

@@ -65,7 +65,7 @@ pub enum CallEvent {
         event: crate::runtime::GuestEvent,
     },
     /// A call finished.
-    Finished(CallResult),
+    Finished(Box<CallResult>),
 }
 
 impl Host {
@@ -81,7 +81,7 @@ impl Host {
         let mut out = Vec::new();
         while let Some(ev) = rx.recv().await {
             if let CallEvent::Finished(r) = ev {
-                out.push(r);
+                out.push(*r);
             }
         }
         if order == Order::Submission {
@@ -163,9 +163,9 @@ impl Host {
                     copy.index = f;
                     copy.call_id = copies[f].call_id.clone().unwrap_or_default();
                     copy.cached = true;
-                    let _ = tx.send(CallEvent::Finished(copy)).await;
+                    let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
                 }
-                let _ = tx.send(CallEvent::Finished(result)).await;
+                let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
             }
         });
         rx

@@ -274,10 +274,10 @@ impl Bulkheads {
         if let Some(l) = cfg.per_tenant {
             out.push((format!("tenant:{tenant}"), l));
         }
-        if let Some((ns, _)) = tool.split_once('.') {
-            if let Some(l) = cfg.namespaces.get(ns) {
-                out.push((format!("namespace:{ns}"), *l));
-            }
+        if let Some((ns, _)) = tool.split_once('.')
+            && let Some(l) = cfg.namespaces.get(ns)
+        {
+            out.push((format!("namespace:{ns}"), *l));
         }
         if let Some(l) = cfg.tools.get(tool) {
             out.push((format!("tool:{tool}"), *l));

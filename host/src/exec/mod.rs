@@ -545,10 +545,8 @@ fn breaker_outcome(r: &Result<ToolOutput, Error>) -> Outcome {
         Ok(_) => Outcome::Success,
         Err(e) => match e {
             // The caller's bad input and upstream 429s are not the tool's fault.
-            Error::Tool { kind, .. } => match kind {
-                ToolErrorKind::Transient | ToolErrorKind::Internal => Outcome::Failure,
-                _ => Outcome::Ignored,
-            },
+            Error::Tool { kind: ToolErrorKind::Transient | ToolErrorKind::Internal, .. } => Outcome::Failure,
+            Error::Tool { .. } => Outcome::Ignored,
             Error::Timeout { .. }
             | Error::Trapped { .. }
             | Error::InvalidOutput { .. }

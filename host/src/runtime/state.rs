@@ -73,10 +73,10 @@ pub(crate) enum Stop {
 
 impl StoreState {
     fn send(&mut self, ev: GuestEvent) {
-        if let Some(sink) = &self.events {
-            if sink.try_send(ev).is_err() {
-                self.dropped_events += 1;
-            }
+        if let Some(sink) = &self.events
+            && sink.try_send(ev).is_err()
+        {
+            self.dropped_events += 1;
         }
     }
 }
