@@ -70,6 +70,20 @@ impl CallRequest {
         self
     }
 
+    /// The request's identity fields as an [`ExecutionContext`](crate::ExecutionContext)
+    /// (one place maps them, for the executor and the bare attempt alike).
+    pub fn context(&self) -> crate::ExecutionContext {
+        let mut ctx = crate::ExecutionContext::new();
+        if let Some(id) = &self.request_id {
+            ctx.request_id = id.clone();
+        }
+        ctx.tenant_id = self.tenant.clone();
+        ctx.user_id = self.user_id.clone();
+        ctx.traceparent = self.traceparent.clone();
+        ctx.metadata = self.metadata.iter().cloned().collect();
+        ctx
+    }
+
     /// Sets the event sink.
     pub fn events(mut self, sink: crate::runtime::EventSink) -> Self {
         self.events = Some(sink);

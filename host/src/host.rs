@@ -207,14 +207,7 @@ impl Host {
     /// retries, breaker, bulkheads, timeouts). `req.timeout` is the per-call
     /// attempt timeout, the highest-precedence policy.
     pub async fn call(&self, req: CallRequest) -> Result<CallResponse> {
-        let mut ctx = ExecutionContext::new();
-        if let Some(id) = &req.request_id {
-            ctx.request_id = id.clone();
-        }
-        ctx.tenant_id = req.tenant.clone();
-        ctx.user_id = req.user_id.clone();
-        ctx.traceparent = req.traceparent.clone();
-        ctx.metadata = req.metadata.iter().cloned().collect();
+        let ctx = req.context();
         let call = ToolCall {
             call_id: req.call_id,
             tool: req.tool,
@@ -262,15 +255,8 @@ impl Host {
             .registry
             .lookup(tenant, &req.tool)
             .ok_or_else(|| Error::ToolNotFound { tool: crate::runtime::preview(&req.tool) })?;
+        let ctx = req.context();
         let (args, _) = parse_arguments(&entry, &Ok(req.arguments))?;
-        let mut ctx = ExecutionContext::new();
-        ctx.tenant_id = req.tenant.clone();
-        if let Some(id) = &req.request_id {
-            ctx.request_id = id.clone();
-        }
-        ctx.user_id = req.user_id.clone();
-        ctx.traceparent = req.traceparent.clone();
-        ctx.metadata = req.metadata.iter().cloned().collect();
         let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
         let timeout = req.timeout.unwrap_or(entry.plugin.limits.timeout());
         let opts = CallOptions { cancel: req.cancel, events: req.events };

@@ -132,7 +132,9 @@ impl Host {
             }
             let follower_set: std::collections::HashSet<usize> =
                 followers.values().flatten().copied().collect();
-            let copies: Vec<ToolCall> = calls.clone();
+            // Followers only need their own ids back; don't copy whole calls.
+            let follower_ids: HashMap<usize, String> =
+                follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
             let mut set = tokio::task::JoinSet::new();
             for (i, call) in calls.drain(..).enumerate() {
                 if follower_set.contains(&i) {
@@ -161,7 +163,7 @@ impl Host {
                 for &f in followers.get(&result.index).into_iter().flatten() {
                     let mut copy = result.clone();
                     copy.index = f;
-                    copy.call_id = copies[f].call_id.clone().unwrap_or_default();
+                    copy.call_id = follower_ids[&f].clone();
                     copy.cached = true;
                     let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
                 }
