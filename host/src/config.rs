@@ -55,6 +55,8 @@ pub struct Config {
     pub bulkheads: crate::exec::bulkhead::BulkheadConfig,
     /// Batch parallelism and retry budget (`[executor]`).
     pub executor: crate::exec::ExecutorConfig,
+    /// MCP and HTTP serving: tenants of listeners and tokens, origins, limits (`[serve]`).
+    pub serve: crate::serve::ServeConfig,
 }
 
 impl Default for Config {
@@ -71,6 +73,7 @@ impl Default for Config {
             rate_limits: Default::default(),
             bulkheads: Default::default(),
             executor: Default::default(),
+            serve: Default::default(),
         }
     }
 }
@@ -115,6 +118,7 @@ impl Config {
         for (name, t) in &self.tenants {
             crate::registry::tenant::TenantPolicy::compile(name, t)?;
         }
+        self.serve.validate()?;
         Ok(())
     }
 

@@ -13,3 +13,4 @@ mod loading;
 mod output;
 mod reload;
 mod sandbox;
+mod serve;

@@ -18,20 +18,7 @@ pub(crate) async fn run(args: ListArgs) -> Result<ExitCode> {
     let host = args.host.host().await?;
     let tools = host.tools(args.host.tenant.as_deref());
     if args.json {
-        let tools: Vec<_> = tools
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "name": e.tool.name,
-                    "namespace": e.tool.namespace,
-                    "description": e.tool.description,
-                    "input_schema": e.tool.input.document,
-                    "output_schema": e.tool.output.as_ref().map(|s| &s.document),
-                    "idempotent": e.tool.idempotent,
-                    "plugin": e.plugin.name,
-                })
-            })
-            .collect();
+        let tools: Vec<_> = tools.iter().map(toolhost::ToolEntry::to_json).collect();
         let doc = serde_json::json!({ "tools": tools, "plugins": host.catalog().plugins() });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);

@@ -3,6 +3,7 @@
 mod call;
 mod list;
 mod run;
+mod serve;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -34,6 +35,10 @@ enum Command {
     /// Run a batch of calls (JSON list, OpenAI, Anthropic or XML-tag input)
     /// through every executor policy; exit status 0 only if all succeed.
     Run(run::RunArgs),
+    /// Serve the tools to LLM clients: MCP over stdio (`--stdio`), or MCP
+    /// streamable HTTP at /mcp plus the HTTP API (`--http ADDR`). Plugins are
+    /// hot-reloaded.
+    Serve(serve::ServeArgs),
 }
 
 /// Options shared by every command that loads plugins.
@@ -73,7 +78,13 @@ impl HostArgs {
 
     /// Loads the host, printing a progress line per compiled or failed plugin.
     pub(crate) async fn host(&self) -> Result<Host> {
-        let cfg = self.load_config()?;
+        self.host_with(|_| {}).await
+    }
+
+    /// Like [`host`](Self::host), adjusting the configuration first.
+    pub(crate) async fn host_with(&self, adjust: impl FnOnce(&mut Config)) -> Result<Host> {
+        let mut cfg = self.load_config()?;
+        adjust(&mut cfg);
         let dir = cfg.plugins_dir.clone();
         let tty = std::io::stderr().is_terminal();
         let host = Host::builder()
@@ -146,6 +157,7 @@ pub(crate) fn main() -> ExitCode {
             Command::List(a) => list::run(a).await,
             Command::Call(a) => call::run(a).await,
             Command::Run(a) => run::run(a).await,
+            Command::Serve(a) => serve::run(a).await,
         }
     });
     match result {

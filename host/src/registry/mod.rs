@@ -84,6 +84,21 @@ pub struct ToolEntry {
     pub plugin: Arc<Plugin>,
 }
 
+impl ToolEntry {
+    /// A JSON view: `{name, namespace, description, input_schema, output_schema, idempotent, plugin}`.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.tool.name,
+            "namespace": self.tool.namespace,
+            "description": self.tool.description,
+            "input_schema": self.tool.input.document,
+            "output_schema": self.tool.output.as_ref().map(|s| &s.document),
+            "idempotent": self.tool.idempotent,
+            "plugin": self.plugin.name,
+        })
+    }
+}
+
 /// Load state of one plugin file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

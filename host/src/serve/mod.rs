@@ -1,0 +1,113 @@
+//! Serving tools to LLM clients: MCP over stdio and streamable HTTP, and a
+//! plain HTTP API, all in front of the same [`Host`](crate::Host).
+//!
+//! - [`stdio`]: one MCP session on stdin/stdout (logs go to stderr).
+//! - [`http`]: `/mcp` (streamable HTTP), `/v1/tools`, `/v1/calls`, `/healthz`, `/readyz`.
+//!
+//! The tenant of a request never comes from the request itself: it is the
+//! listener's configured tenant, or the tenant an authenticated bearer token
+//! maps to ([`auth`]). Every HTTP route checks `Host` and `Origin`
+//! ([`origin`]), bounds bodies and read times, and shuts down gracefully:
+//! in-flight calls get [`ServeConfig::shutdown_grace_ms`] to finish
+//! ([`inflight`]).
+
+pub mod auth;
+mod convert;
+pub mod http;
+pub mod inflight;
+mod listener;
+pub mod mcp;
+pub mod origin;
+pub mod stdio;
+
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+pub use auth::Caller;
+pub use http::HttpServer;
+
+/// `[serve]`: how `toolhost serve` listens.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Tenant of stdio sessions, and of HTTP callers while no token is
+    /// configured. Default: `default`.
+    pub tenant: String,
+    /// Bearer tokens and the tenant each one maps to. Once any is configured,
+    /// every HTTP request needs a valid one (401 otherwise). Default: none.
+    pub tokens: Vec<TokenConfig>,
+    /// Browser origins allowed to call the HTTP routes (`scheme://host[:port]`,
+    /// `:*` = any port, `null` = `Origin: null`). A request with an `Origin`
+    /// header not listed here gets 403; requests without one pass.
+    /// Default: loopback origins on any port.
+    pub allowed_origins: Vec<String>,
+    /// Accepted `Host` header names (DNS-rebinding protection). Empty (default):
+    /// loopback names when the listener is bound to loopback, any host otherwise.
+    pub allowed_hosts: Vec<String>,
+    /// Largest request body on any HTTP route, bytes (413 beyond). Default: 4 MiB.
+    pub max_body_bytes: usize,
+    /// Largest MCP message on stdio, bytes (longer lines are dropped). Default: 4 MiB.
+    pub max_message_bytes: usize,
+    /// Time a client has to send a request's headers, ms. Default: 10000.
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request's body, ms (408 beyond). Default: 30000.
+    pub body_timeout_ms: u64,
+    /// On shutdown, how long in-flight calls may run before they are
+    /// cancelled, ms. Default: 10000.
+    pub shutdown_grace_ms: u64,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            tenant: crate::registry::tenant::DEFAULT_TENANT.to_string(),
+            tokens: Vec::new(),
+            allowed_origins: origin::LOOPBACK_ORIGINS.iter().map(|s| s.to_string()).collect(),
+            allowed_hosts: Vec::new(),
+            max_body_bytes: 4 << 20,
+            max_message_bytes: 4 << 20,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            shutdown_grace_ms: 10_000,
+        }
+    }
+}
+
+/// One bearer token. Give exactly one of `token`, `token_env`, `token_sha256`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    /// The tenant this token authenticates as.
+    pub tenant: String,
+    /// The token itself (prefer `token_env` or `token_sha256` in shared files).
+    pub token: Option<String>,
+    /// Name of an environment variable holding the token.
+    pub token_env: Option<String>,
+    /// Hex SHA-256 of the token.
+    pub token_sha256: Option<String>,
+}
+
+impl ServeConfig {
+    /// Checks the section (token sources, tenants, origins, limits).
+    pub fn validate(&self) -> Result<()> {
+        auth::Tokens::compile(&self.tokens)?;
+        origin::OriginPolicy::compile(&self.allowed_origins)?;
+        if self.tenant.is_empty() {
+            return Err(Error::Configuration("serve.tenant must not be empty".into()));
+        }
+        if self.max_body_bytes < 1024 || self.max_message_bytes < 1024 {
+            return Err(Error::Configuration(
+                "serve.max_body_bytes and serve.max_message_bytes must be at least 1024".into(),
+            ));
+        }
+        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
+            return Err(Error::Configuration("serve timeouts must be positive".into()));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn grace(&self) -> Duration {
+        Duration::from_millis(self.shutdown_grace_ms)
+    }
+}

@@ -1,0 +1,407 @@
+//! `toolhost serve --http`: the HTTP API and the hygiene of every route
+//! (Host/Origin checks, tokens, body limits, bad input, graceful shutdown),
+//! with real requests on 127.0.0.1. MCP peers are tested by real MCP clients
+//! in tests/mcp (Python SDK, conformance suite); here only what a raw request
+//! must see on /mcp.
+
+use crate::common::{Folder, hostile};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::time::Duration;
+use toolhost::serve::HttpServer;
+use toolhost::{Config, Host};
+
+/// A running server over a folder holding the hostile guest as plugin `h`.
+struct Server {
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+    _folder: Folder,
+}
+
+impl Server {
+    async fn start(adjust: impl FnOnce(&mut Config)) -> Server {
+        let folder = Folder::new();
+        folder.wasm("h", &hostile());
+        let mut cfg = folder.config();
+        adjust(&mut cfg);
+        let host = Host::builder().config(cfg).build().await.expect("host builds");
+        let server = HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.expect("binds");
+        let addr = server.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            server
+                .run(async {
+                    let _ = rx.await;
+                })
+                .await
+                .unwrap();
+        });
+        Server { addr, stop: Some(tx), task, _folder: folder }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Signals shutdown and waits for the server to stop.
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        tokio::time::timeout(Duration::from_secs(20), self.task).await.expect("stops in time").unwrap();
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap()
+}
+
+async fn post_calls(s: &Server, query: &str, body: &str) -> (u16, Value) {
+    let r = client()
+        .post(s.url(&format!("/v1/calls{query}")))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_tools_and_runs_single_calls_and_batches() {
+    let s = Server::start(|_| {}).await;
+    let tools: Value = client().get(s.url("/v1/tools")).send().await.unwrap().json().await.unwrap();
+    let names: Vec<&str> =
+        tools["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"ok") && names.contains(&"sleep_ms"), "{names:?}");
+    assert!(tools["tools"][0]["input_schema"].is_object());
+
+    let (status, v) = post_calls(&s, "", r#"{"tool":"ok","arguments":{"x":1}}"#).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["results"][0]["tool"], "ok");
+
+    // A batch in OpenAI shape, one failing call, submission order.
+    let batch = json!({"tool_calls": [
+        {"id": "a", "type": "function", "function": {"name": "sleep_ms", "arguments": "{\"ms\":30}"}},
+        {"id": "b", "type": "function", "function": {"name": "fail", "arguments": "{\"kind\":\"not-found\"}"}},
+        {"id": "c", "type": "function", "function": {"name": "ok", "arguments": "{}"}},
+    ]});
+    let (status, v) = post_calls(&s, "?order=submission", &batch.to_string()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["ok"], false);
+    let ids: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["call_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+    assert_eq!(v["results"][1]["error"]["code"], "TOOL_EXECUTION_FAILED");
+    assert!(v["results"][1]["text"].as_str().unwrap().contains("retryable"), "{v}");
+    assert_eq!(v["results"][2]["ok"], true);
+
+    // Completion order: the quick call comes back before the slow one.
+    let batch = r#"[{"id":"slow","tool":"sleep_ms","arguments":{"ms":300}},{"id":"fast","tool":"ok"}]"#;
+    let (_, v) = post_calls(&s, "?order=completion", batch).await;
+    assert_eq!(v["results"][0]["call_id"], "fast", "{v}");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_progress_log_emit_and_results_as_sse() {
+    let s = Server::start(|_| {}).await;
+    let body = r#"[{"id":"hc","tool":"host_calls"},{"id":"bad","tool":"nope"}]"#;
+    let r = client().post(s.url("/v1/calls?stream=true")).body(body).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let text = r.text().await.unwrap();
+    let events: Vec<(String, Value)> = sse_events(&text);
+    let kinds: Vec<&str> = events.iter().map(|(k, _)| k.as_str()).collect();
+    for k in ["started", "log", "progress", "emit", "result", "done"] {
+        assert!(kinds.contains(&k), "no {k} event in {kinds:?}");
+    }
+    assert_eq!(kinds.last(), Some(&"done"));
+    let (_, emit) = events.iter().find(|(k, _)| k == "emit").unwrap();
+    assert_eq!(emit["chunk"], json!({"chunk": 1}), "emit chunks arrive as JSON");
+    assert_eq!(emit["call_id"], "hc");
+    let (_, done) = events.last().unwrap();
+    assert_eq!(
+        (done["total"].as_u64(), done["ok"].as_u64(), done["failed"].as_u64()),
+        (Some(2), Some(1), Some(1))
+    );
+    let unknown = events.iter().find(|(k, v)| k == "result" && v["call_id"] == "bad").unwrap();
+    assert_eq!(unknown.1["error"]["code"], "TOOL_NOT_FOUND");
+    s.shutdown().await;
+}
+
+/// `event:`/`data:` pairs of a server-sent-events body.
+fn sse_events(text: &str) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for block in text.split("\n\n") {
+        let mut kind = String::from("message");
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(k) = line.strip_prefix("event:") {
+                kind = k.trim().to_string();
+            } else if let Some(d) = line.strip_prefix("data:") {
+                data.push_str(d.trim_start());
+            }
+        }
+        if !data.is_empty() {
+            out.push((kind, serde_json::from_str(&data).unwrap_or(Value::String(data))));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
+    let s = Server::start(|cfg| cfg.serve.max_body_bytes = 64 * 1024).await;
+    let c = client();
+    // Oversized body: 413 on the API and on /mcp.
+    let big = "x".repeat(100 * 1024);
+    let r = c.post(s.url("/v1/calls")).body(big.clone()).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    let r = c.post(s.url("/mcp")).header("content-type", "application/json").body(big).send().await.unwrap();
+    assert_eq!(r.status(), 413);
+    // Malformed input.
+    let (status, v) = post_calls(&s, "", "{not json").await;
+    assert_eq!((status, v["error"]["code"].as_str()), (400, Some("INVALID_INPUT")), "{v}");
+    let (status, v) = post_calls(&s, "", r#"{"weather":"sunny"}"#).await;
+    assert_eq!(status, 400, "{v}");
+    let (status, _) = post_calls(&s, "", "[]").await;
+    assert_eq!(status, 400);
+    let (status, _) = post_calls(&s, "?order=random", r#"{"tool":"ok"}"#).await;
+    assert_eq!(status, 400);
+    let r = c.post(s.url("/v1/calls")).body(vec![0xff, 0xfe, 0x00]).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    // Bad arguments are a per-call validation error, not a request error.
+    let (status, v) = post_calls(&s, "", r#"{"tool":"ok","arguments":"{\"x\":"}"#).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["results"][0]["error"]["code"], "TOOL_VALIDATION_ERROR", "{v}");
+    // A malformed traceparent header.
+    let r = c
+        .post(s.url("/v1/calls"))
+        .header("traceparent", "00-zz")
+        .body(r#"{"tool":"ok"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Unknown route.
+    assert_eq!(c.get(s.url("/v2/nothing")).send().await.unwrap().status(), 404);
+    // Still serving.
+    let (status, v) = post_calls(&s, "", r#"{"tool":"ok"}"#).await;
+    assert_eq!((status, &v["ok"]), (200, &json!(true)));
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origins_and_hosts_are_refused_on_every_route() {
+    let s = Server::start(|_| {}).await;
+    let c = client();
+    for path in ["/v1/tools", "/mcp", "/healthz"] {
+        let r = c.get(s.url(path)).header("origin", "http://evil.example").send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path}");
+        let r = c.get(s.url(path)).header("host", "evil.example").send().await.unwrap();
+        assert_eq!(r.status(), 403, "{path} with a foreign Host");
+    }
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}});
+    let r = c
+        .post(s.url("/mcp"))
+        .header("origin", "http://attacker.example:8080")
+        .header("accept", "application/json, text/event-stream")
+        .json(&init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // Loopback origins pass.
+    let r = c.get(s.url("/v1/tools")).header("origin", "http://localhost:6274").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    s.shutdown().await;
+}
+
+fn tenants_config(cfg: &mut Config) {
+    let doc = r#"
+        [tenants.acme]
+        tools = ["ok", "ctx", "fail"]
+        [tenants.beta]
+        [[serve.tokens]]
+        tenant = "acme"
+        token = "acme-secret"
+        [[serve.tokens]]
+        tenant = "beta"
+        token_sha256 = "REPLACE"
+    "#
+    .replace("REPLACE", &toolhost::serve::auth::token_sha256("beta-secret"));
+    let parsed = Config::from_toml(&doc).unwrap();
+    cfg.tenants = parsed.tenants;
+    cfg.serve.tokens = parsed.serve.tokens;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bearer_tokens_pick_the_tenant_and_hide_other_tenants_tools() {
+    let s = Server::start(tenants_config).await;
+    let c = client();
+    // No token / a bad token: 401 with a challenge; health stays open.
+    let r = c.get(s.url("/v1/tools")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer"));
+    let r = c.get(s.url("/v1/tools")).bearer_auth("wrong").send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(c.post(s.url("/mcp")).body("{}").send().await.unwrap().status(), 401);
+    assert_eq!(c.get(s.url("/healthz")).send().await.unwrap().status(), 200);
+
+    let names = |v: &Value| -> Vec<String> {
+        v["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+    };
+    // A tenant-id header is a hint only: the token decides.
+    let acme: Value = c
+        .get(s.url("/v1/tools"))
+        .bearer_auth("acme-secret")
+        .header("x-tenant-id", "beta")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(names(&acme), ["ctx", "fail", "ok"]);
+    let beta: Value =
+        c.get(s.url("/v1/tools")).bearer_auth("beta-secret").send().await.unwrap().json().await.unwrap();
+    assert!(names(&beta).len() > 5);
+
+    // acme cannot call (or learn about) beta's tools; the guest sees acme.
+    let r = c
+        .post(s.url("/v1/calls?order=submission"))
+        .bearer_auth("acme-secret")
+        .header("x-tenant-id", "beta")
+        .body(r#"[{"tool":"sleep_ms","arguments":{"ms":1}},{"tool":"ctx"}]"#)
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["results"][0]["error"]["code"], "TOOL_NOT_FOUND", "{v}");
+    assert_eq!(v["results"][1]["value"]["tenant_id"], "acme", "{v}");
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_lets_running_calls_finish_within_the_grace_period() {
+    let s = Server::start(|cfg| cfg.serve.shutdown_grace_ms = 5_000).await;
+    let url = s.url("/v1/calls");
+    let call = tokio::spawn(async move {
+        client()
+            .post(url)
+            .body(r#"{"tool":"sleep_ms","arguments":{"ms":400}}"#)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let addr = s.addr;
+    s.shutdown().await;
+    let v = call.await.unwrap();
+    assert_eq!(v["ok"], true, "the in-flight call finished: {v}");
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "no longer accepting");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_cancels_calls_that_outlive_the_grace_period() {
+    let s = Server::start(|cfg| cfg.serve.shutdown_grace_ms = 200).await;
+    let url = s.url("/v1/calls");
+    let call = tokio::spawn(async move {
+        client()
+            .post(url)
+            .body(r#"{"tool":"sleep_ms","arguments":{"ms":20000}}"#)
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    s.shutdown().await;
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let v = call.await.unwrap();
+    assert_eq!(v["results"][0]["error"]["code"], "TOOL_CANCELLED", "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness() {
+    let s = Server::start(|_| {}).await;
+    let v: Value = client().get(s.url("/healthz")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["status"], "ok");
+    let r = client().get(s.url("/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!((v["ready"].as_bool(), v["plugins"].as_u64()), (Some(true), Some(1)), "{v}");
+    s.shutdown().await;
+}
+
+/// MCP over HTTP with raw JSON-RPC: a tenant's session lists only its tools,
+/// and an unknown tool is a JSON-RPC error (not an `isError` result).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_sessions_are_scoped_to_the_token_tenant() {
+    let s = Server::start(tenants_config).await;
+    let c = client();
+    let rpc = |session: Option<String>, body: Value| {
+        let mut r = c
+            .post(s.url("/mcp"))
+            .bearer_auth("acme-secret")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .json(&body);
+        if let Some(id) = session {
+            r = r.header("mcp-session-id", id);
+        }
+        r.send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    let r = rpc(None, init).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let session = r.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
+    let first = last_message(&r.text().await.unwrap());
+    assert_eq!(first["result"]["serverInfo"]["name"], "toolhost", "{first}");
+    assert_eq!(first["result"]["capabilities"]["tools"]["listChanged"], true);
+    let r =
+        rpc(session.clone(), json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await.unwrap();
+    assert!(r.status().is_success());
+    let r = rpc(session.clone(), json!({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})).await.unwrap();
+    let list = last_message(&r.text().await.unwrap());
+    let names: Vec<&str> =
+        list["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["ctx", "fail", "ok"], "{list}");
+    let r = rpc(
+        session.clone(),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "sleep_ms", "arguments": {"ms": 1}}}),
+    )
+    .await
+    .unwrap();
+    let err = last_message(&r.text().await.unwrap());
+    assert!(err["error"]["code"].is_i64(), "a hidden tool is unknown: {err}");
+    let r = rpc(
+        session,
+        json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call", "params": {"name": "fail", "arguments": {"kind": "transient"}}}),
+    )
+    .await
+    .unwrap();
+    let res = last_message(&r.text().await.unwrap());
+    assert_eq!(res["result"]["isError"], true, "{res}");
+    let text = res["result"]["content"][0]["text"].as_str().unwrap();
+    assert!(text.contains("retryable: yes"), "{text}");
+    s.shutdown().await;
+}
+
+/// The last JSON-RPC message of a response body (JSON or SSE).
+fn last_message(body: &str) -> Value {
+    if let Ok(v) = serde_json::from_str::<Value>(body) {
+        return v;
+    }
+    sse_events(body).into_iter().map(|(_, v)| v).filter(|v| v.is_object()).last().unwrap_or(Value::Null)
+}
