@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Builds every Rust plugin under plugins/rust/* and the hostile test fixture
-# (tests/fixtures/guest) as WebAssembly components for wasm32-wasip2.
+# Builds every Rust plugin under plugins/rust/* and the test fixtures
+# (tests/fixtures/{guest,conformance}) as WebAssembly components for wasm32-wasip2.
 #
 #   scripts/build-plugins.sh [--out DIR]
 #
 # Outputs:
 #   DIR/<name>.wasm     one per plugins/rust/<dir> crate `plugin-<name>` (DIR: build/plugins)
 #   DIR/<name>.toml     the example manifest plugins/rust/<dir>/<name>.toml, when present
-#   build/fixtures/hostile.wasm   the hostile guest (skipped with a warning if not written yet)
+#   build/fixtures/hostile.wasm       the hostile guest (tests/fixtures/guest)
+#   build/fixtures/conformance.wasm   the MCP conformance tools (tests/fixtures/conformance)
 #
 # Environment:
 #   TOOLHOST_GUEST_TARGET   cargo target dir for guest builds
@@ -73,15 +74,15 @@ for dir in "$root"/plugins/rust/*/; do
     manifests+=("$dir/$name.toml")
 done
 
-fixture_dir="$root/tests/fixtures/guest"
-# The fixture counts once its src/lib.rs has real content (another agent writes it).
-if [[ -f "$fixture_dir/Cargo.toml" ]] && [[ -n "$(grep -v '^[[:space:]]*$' "$fixture_dir/src/lib.rs" 2>/dev/null | grep -v '^[[:space:]]*//' || true)" ]]; then
-    packages+=("hostile-guest")
-    outputs+=("$fixtures_dir/hostile.wasm")
-    manifests+=("")
-else
-    echo "warning: tests/fixtures/guest/src/lib.rs is empty; skipping the hostile guest" >&2
-fi
+# Test fixtures: (crate dir, package, output name).
+for fixture in "guest hostile-guest hostile" "conformance conformance-fixture conformance"; do
+    read -r dir pkg name <<<"$fixture"
+    if [[ -f "$root/tests/fixtures/$dir/Cargo.toml" ]]; then
+        packages+=("$pkg")
+        outputs+=("$fixtures_dir/$name.wasm")
+        manifests+=("")
+    fi
+done
 
 total=${#packages[@]}
 if [[ $total -eq 0 ]]; then
@@ -100,7 +101,7 @@ for i in "${!packages[@]}"; do
     dest="${outputs[$i]}"
     label="$(basename "$dest" .wasm)"
     kind="plugin"
-    [[ "$pkg" == "hostile-guest" ]] && kind="fixture"
+    [[ "$dest" == "$fixtures_dir"/* ]] && kind="fixture"
     printf '[%d/%d] building %s %s ... ' "$((i + 1))" "$total" "$kind" "$label"
     log="$(mktemp)"
     t0=$(now_ms)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test on a fresh machine: installs what is missing, builds the
 # guest plugins from source, builds the host once (dev profile, optimised
-# dependencies) and runs the whole suite.
+# dependencies), runs the whole suite, then real MCP clients against the
+# server (tests/mcp/run.sh: Python SDK, conformance suite).
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
@@ -15,3 +16,6 @@ cargo build --locked --tests --bins -p toolhost -p toolhost-tests
 step "running the host, SDK and integration tests"
 cargo test --locked -p toolhost -p toolhost-tests
 cargo test --locked -p toolhost-sdk
+
+step "running real MCP clients against the server (Python SDK, conformance suite)"
+tests/mcp/run.sh

@@ -1,0 +1,232 @@
+"""toolhost against the official Python MCP SDK client (PyPI `mcp`, pinned in tests/mcp/run.sh).
+
+Runs the same scenario over stdio and streamable HTTP, in both connection modes the SDK has
+(`legacy`: the initialize handshake; `auto`: probes `server/discover`, 2026-07-28):
+
+- list tools (schemas, annotations), call one, get a tool error (isError with a retry verdict),
+  an unknown tool (JSON-RPC error);
+- progress notifications (0, 50, 100) and log notifications;
+- cancel a long call: the guest is interrupted and its bulkhead slot freed at once
+  (a second call of the same single-slot tool is admitted right away);
+- hot reload: a plugin dropped into the folder reaches the client as
+  `notifications/tools/list_changed` (legacy sessions) and in `tools/list`.
+
+Usage: python_client.py --bin target/debug/toolhost --fixtures build/fixtures --plugins build/plugins
+Exit status 0 when every check passes; each check prints one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import anyio
+import mcp
+from mcp.client.stdio import StdioServerParameters
+
+CONFIG = """
+[bulkheads.tools.test_slow]
+max_concurrent = 1
+max_queue_depth = 0
+acquisition_timeout_ms = 0
+"""
+
+passed = 0
+
+
+def check(cond: bool, what: str) -> None:
+    global passed
+    if not cond:
+        print(f"FAIL {what}", flush=True)
+        raise SystemExit(1)
+    passed += 1
+    print(f"ok   {what}", flush=True)
+
+
+def text_of(result) -> str:
+    return " ".join(getattr(c, "text", "") or "" for c in result.content)
+
+
+async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: Path) -> None:
+    logs: list = []
+    changed = asyncio.Event()
+
+    async def on_log(params) -> None:
+        logs.append(params)
+
+    async def on_message(message) -> None:
+        root = getattr(message, "root", message)
+        if getattr(root, "method", None) == "notifications/tools/list_changed":
+            changed.set()
+
+    async with mcp.Client(
+        target,
+        mode=mode,
+        read_timeout_seconds=30,
+        logging_callback=on_log,
+        message_handler=on_message,
+        log_level="debug" if mode != "legacy" else None,
+    ) as client:
+        tag = f"[{label}/{mode} {client.protocol_version}]"
+        tools = (await client.list_tools()).tools
+        names = {t.name for t in tools}
+        check({"test_simple_text", "test_error_handling", "test_slow"} <= names, f"{tag} tools/list has the fixture tools")
+        simple = next(t for t in tools if t.name == "test_simple_text")
+        check(simple.input_schema.get("type") == "object", f"{tag} input schemas are objects")
+        check(bool(simple.annotations and simple.annotations.idempotent_hint), f"{tag} idempotentHint annotation")
+
+        r = await client.call_tool("test_simple_text", {})
+        check(not r.is_error and text_of(r) == "This is a simple text response for testing.", f"{tag} call returns text")
+
+        r = await client.call_tool("test_error_handling", {})
+        t = text_of(r)
+        check(r.is_error is True and "intentionally" in t and "retryable: no" in t, f"{tag} tool error is isError with a verdict")
+
+        try:
+            await client.call_tool("no_such_tool", {})
+            check(False, f"{tag} unknown tool is a JSON-RPC error")
+        except mcp.MCPError as e:
+            check("unknown tool" in str(e), f"{tag} unknown tool is a JSON-RPC error ({e})")
+
+        progress: list[float] = []
+
+        async def on_progress(p, total, message) -> None:
+            progress.append(p)
+
+        await client.call_tool("test_tool_with_progress", {}, progress_callback=on_progress)
+        check(progress == [0, 50, 100], f"{tag} progress 0/50/100 (got {progress})")
+
+        if mode == "legacy":
+            await client.set_logging_level("debug")
+        await client.call_tool("test_tool_with_logging", {})
+        await asyncio.sleep(0.2)
+        messages = [str(getattr(p, "data", "")) for p in logs]
+        check(sum("Tool" in m for m in messages) >= 3, f"{tag} three log notifications (got {messages})")
+
+        # Cancel a long call: the guest stops and its single bulkhead slot is free at once.
+        started = time.monotonic()
+        with anyio.move_on_after(0.5):
+            await client.call_tool("test_slow", {"ms": 20000})
+        check(time.monotonic() - started < 5, f"{tag} cancelled call returns control")
+        admitted = None
+        for _ in range(50):
+            r = await client.call_tool("test_slow", {"ms": 10})
+            if not r.is_error:
+                admitted = time.monotonic() - started
+                break
+            check("BULKHEAD_FULL" in text_of(r), f"{tag} while the slot is taken the refusal says so")
+            await asyncio.sleep(0.1)
+        check(admitted is not None and admitted < 5, f"{tag} cancelling freed the slot (admitted after {admitted and round(admitted, 2)} s)")
+
+        # Hot reload: a new plugin appears in tools/list (and as list_changed on legacy sessions).
+        dest = plugins / extra_plugin.name
+        shutil.copy(extra_plugin, dest)
+        try:
+            new_names: set = set()
+            for _ in range(100):
+                new_names = {t.name for t in (await client.list_tools()).tools}
+                if any(n.startswith("text.") for n in new_names):
+                    break
+                await asyncio.sleep(0.1)
+            check(any(n.startswith("text.") for n in new_names), f"{tag} hot-reloaded plugin is listed")
+            if mode == "legacy":
+                try:
+                    await asyncio.wait_for(changed.wait(), 5)
+                    got = True
+                except asyncio.TimeoutError:
+                    got = False
+                check(got, f"{tag} notifications/tools/list_changed received")
+        finally:
+            dest.unlink()
+            for _ in range(100):
+                if not any(t.name.startswith("text.") for t in (await client.list_tools()).tools):
+                    break
+                await asyncio.sleep(0.1)
+
+
+def start_http(binary: str, plugins: Path, config: Path, cache: Path) -> tuple[subprocess.Popen, str]:
+    proc = subprocess.Popen(
+        [binary, "serve", "--http", "127.0.0.1:0", "--plugins", str(plugins), "--config", str(config),
+         "--cache-dir", str(cache)],
+        stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        m = re.search(r"listening on (http://\S+)", line)
+        if m:
+            # Keep draining stderr so the server never blocks on a full pipe.
+            threading_drain(proc)
+            return proc, m.group(1)
+    proc.kill()
+    raise SystemExit("FAIL the HTTP server did not start")
+
+
+def threading_drain(proc: subprocess.Popen) -> None:
+    import threading
+
+    def drain() -> None:
+        for line in proc.stderr:
+            sys.stderr.write("  [server] " + line)
+
+    threading.Thread(target=drain, daemon=True).start()
+
+
+def wait_idle(base: str) -> int:
+    with urllib.request.urlopen(base + "/readyz", timeout=5) as r:
+        import json
+
+        return json.load(r)["inflight"]
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--fixtures", required=True, type=Path)
+    ap.add_argument("--plugins", required=True, type=Path, help="built example plugins (text.wasm is hot-added)")
+    args = ap.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="toolhost-mcp-"))
+    plugins = work / "plugins"
+    plugins.mkdir()
+    shutil.copy(args.fixtures / "conformance.wasm", plugins / "conformance.wasm")
+    config = work / "toolhost.toml"
+    config.write_text(CONFIG)
+    cache = work / "cache"
+    extra = args.plugins / "text.wasm"
+    stdio = StdioServerParameters(
+        command=args.bin,
+        args=["serve", "--stdio", "--plugins", str(plugins), "--config", str(config), "--cache-dir", str(cache)],
+        env={**os.environ, "TOOLHOST_LOG": "warn"},
+    )
+    for mode in ("legacy", "auto"):
+        await scenario(stdio, "stdio", mode, plugins, extra)
+    proc, base = start_http(args.bin, plugins, config, cache)
+    try:
+        for mode in ("legacy", "auto"):
+            await scenario(base + "/mcp", "http", mode, plugins, extra)
+        check(wait_idle(base) == 0, "[http] no call left running after the scenarios")
+    finally:
+        proc.terminate()
+        try:
+            rc = proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            rc = None
+        check(rc == 0, f"[http] SIGTERM stops the server cleanly (exit {rc})")
+        shutil.rmtree(work, ignore_errors=True)
+    print(f"python MCP client: {passed} checks passed", flush=True)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
