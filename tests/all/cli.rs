@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output};
 
 /// `target/<profile>/toolhost`, built by the test command before the tests.
-fn bin() -> PathBuf {
+pub(crate) fn bin() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let p = exe.parent().unwrap().parent().unwrap().join("toolhost");
     assert!(

@@ -405,3 +405,66 @@ fn last_message(body: &str) -> Value {
     }
     sse_events(body).into_iter().map(|(_, v)| v).filter(|v| v.is_object()).last().unwrap_or(Value::Null)
 }
+
+/// `toolhost serve --stdio` as a client launches it: stdout carries only
+/// JSON-RPC, an oversized or unparsable line is dropped without ending the
+/// session, and closing stdin stops the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_drops_oversized_and_junk_lines_and_keeps_serving() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let folder = Folder::new();
+    folder.wasm("h", &hostile());
+    folder.file("toolhost.toml", b"[serve]\nmax_message_bytes = 4096\n");
+    let mut child = tokio::process::Command::new(crate::cli::bin())
+        .args(["serve", "--stdio", "--no-watch", "--plugins"])
+        .arg(folder.path())
+        .arg("--config")
+        .arg(folder.path().join("toolhost.toml"))
+        .arg("--cache-dir")
+        .arg(crate::common::shared_cache())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    async fn send(stdin: &mut tokio::process::ChildStdin, v: Value) {
+        stdin.write_all(format!("{v}\n").as_bytes()).await.unwrap();
+    }
+    send(
+        &mut stdin,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+    )
+    .await;
+    send(&mut stdin, json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+    // 2: far over the 4 KiB limit. Then a line that is not JSON at all. Then 3: a good call.
+    let huge = "x".repeat(64 * 1024);
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "ok", "arguments": {"pad": huge}}}))
+        .await;
+    stdin.write_all(b"this is not json\n").await.unwrap();
+    send(&mut stdin, json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "ok", "arguments": {"x": 1}}}))
+        .await;
+    let mut seen = Vec::new();
+    while !seen.contains(&json!(3)) {
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .expect("server answers in time")
+            .unwrap()
+            .expect("stdout stays open");
+        let msg: Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {line}"));
+        assert_eq!(msg["jsonrpc"], "2.0");
+        if msg["id"] == 3 {
+            assert_eq!(msg["result"]["structuredContent"], json!({"x": 1}), "{msg}");
+        }
+        seen.push(msg["id"].clone());
+    }
+    assert!(!seen.contains(&json!(2)), "the oversized request was dropped, not answered: {seen:?}");
+    drop(stdin);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exits").unwrap();
+    assert!(status.success(), "{status}");
+}
