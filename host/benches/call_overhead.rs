@@ -323,6 +323,63 @@ async fn run() {
             cold.as_secs_f64() / warm[2].as_secs_f64()
         );
     }
+    fresh_vs_warm().await;
+}
+
+/// One sample call per example plugin, for the fresh vs warm comparison.
+const SAMPLES: [(&str, &str, &str, &str); 4] = [
+    ("Rust", "text", "text.upper", r#"{"text":"hello"}"#),
+    ("Python", "stats", "py.stats", r#"{"numbers":[1,2,3,4]}"#),
+    ("JavaScript", "textkit", "js.csv_parse", r#"{"csv":"a,b\n1,2"}"#),
+    ("C", "checksum", "c.checksum", r#"{"text":"hello"}"#),
+];
+
+/// Per-call latency of each language's example tool with a fresh instance per
+/// call vs a warm instance (`[instances] mode = "warm"`), through `Host::invoke`.
+async fn fresh_vs_warm() {
+    println!(
+        "
+fresh vs warm instance per call (µs, Host::invoke, example plugins):"
+    );
+    let dir = repo().join("build/plugins");
+    let cache = tempfile::tempdir().unwrap();
+    for (lang, plugin, tool, args) in SAMPLES {
+        let wasm = dir.join(format!("{plugin}.wasm"));
+        let Ok(bytes) = std::fs::read(&wasm) else {
+            println!("  {lang:<11} {plugin}.wasm not built; skipped");
+            continue;
+        };
+        let manifest = std::fs::read_to_string(dir.join(format!("{plugin}.toml"))).unwrap_or_default();
+        let mut us = [0.0f64; 2];
+        for (i, warm) in [false, true].into_iter().enumerate() {
+            let folder = tempfile::tempdir().unwrap();
+            std::fs::write(folder.path().join(format!("{plugin}.wasm")), &bytes).unwrap();
+            let extra = if warm { "\n[instances]\nmode = \"warm\"\nmax_calls = 100000\n" } else { "" };
+            std::fs::write(folder.path().join(format!("{plugin}.toml")), format!("{manifest}{extra}"))
+                .unwrap();
+            let host = Host::builder()
+                .plugins_dir(folder.path())
+                .cache_dir(Some(cache.path().to_path_buf()))
+                .build()
+                .await
+                .unwrap();
+            let per_round = if lang == "Python" || lang == "JavaScript" { 10 } else { 50 };
+            us[i] = measure(15, per_round, || {
+                let host = host.clone();
+                async move {
+                    host.invoke(CallRequest::new(tool, args)).await.expect("sample call succeeds");
+                }
+            })
+            .await;
+        }
+        println!(
+            "  {lang:<11} {tool:<14} {:>7} KB   fresh {:>9.1}   warm {:>8.1}   ({:.1}x)",
+            bytes.len() / 1024,
+            us[0],
+            us[1],
+            us[0] / us[1]
+        );
+    }
 }
 
 /// Peak resident set size of this process (VmHWM), KiB.

@@ -259,8 +259,8 @@ pub struct RuntimeConfig {
     pub max_memory_mib: u64,
     /// Concurrent instances in the pool (process-wide admission). Default: 256.
     pub pool_instances: u32,
-    /// Refuse plugins that import `wasi:sockets` at load instead of denying
-    /// every socket at run time. Default: `false`.
+    /// Refuse plugins that import `wasi:sockets` or `wasi:http` at load instead
+    /// of denying every connection at run time. Default: `false`.
     pub deny_network_imports: bool,
     /// Largest plugin file accepted, MiB. Default: 128.
     pub max_plugin_mib: u64,

@@ -296,6 +296,7 @@ impl Host {
             events: opts.events.clone(),
             cancel: opts.cancel.clone(),
             budget,
+            warm: plugin.warm.as_deref(),
         };
         let guest_ctx = GuestContext {
             call_id: call_id.to_string(),

@@ -96,6 +96,7 @@ pub(crate) async fn load(
         events: None,
         cancel: None,
         budget: Duration::from_millis(rt.describe_timeout_ms),
+        warm: None,
     };
     let raw = runtime.describe(&code, spec).await.map_err(|e| match e {
         e @ Error::ResourceExhausted { .. } => e,
@@ -148,6 +149,8 @@ pub(crate) async fn load(
         tools,
         source,
         load_time: started.elapsed(),
+        warm: (manifest.instances.mode == crate::registry::manifest::InstanceMode::Warm)
+            .then(|| runtime.warm_pool(manifest.instances.clone())),
     })
 }
 

@@ -32,6 +32,46 @@ pub struct Manifest {
     pub config: BTreeMap<String, String>,
     /// Capabilities granted to the plugin.
     pub grants: Grants,
+    /// Fresh instance per call (default) or warm instances per tenant.
+    pub instances: InstancePolicy,
+}
+
+/// `[instances]`: how calls get an instance.
+///
+/// `fresh` (default): a new instance per call, nothing survives a call.
+/// `warm`: up to `max_idle` instances kept per tenant (never shared across
+/// tenants) and reused; an instance is retired after `max_calls` calls, after
+/// any error, trap or timeout, and after `idle_ms` without a call. The
+/// trade-off: guest state (globals, caches, module-level variables) carries
+/// over between calls *of the same tenant*.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct InstancePolicy {
+    /// `fresh` or `warm`.
+    pub mode: InstanceMode,
+    /// Idle warm instances kept per tenant. Default: 2.
+    pub max_idle: usize,
+    /// Calls an instance serves before it is retired. Default: 1000.
+    pub max_calls: u32,
+    /// Idle time after which an instance is retired, ms. Default: 60000.
+    pub idle_ms: u64,
+}
+
+/// Instance reuse mode.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceMode {
+    /// A new instance per call.
+    #[default]
+    Fresh,
+    /// Warm instances per tenant.
+    Warm,
+}
+
+impl Default for InstancePolicy {
+    fn default() -> Self {
+        InstancePolicy { mode: InstanceMode::Fresh, max_idle: 2, max_calls: 1000, idle_ms: 60_000 }
+    }
 }
 
 /// Capabilities a manifest grants. The default grants nothing.
@@ -44,6 +84,30 @@ pub struct Grants {
     pub inherit_env: Vec<String>,
     /// Read-only directories.
     pub dirs: Vec<DirGrant>,
+    /// Outbound HTTP (`wasi:http`): the hosts this plugin may reach.
+    pub http: Option<HttpGrant>,
+    /// `http`, checked and compiled when the manifest is read.
+    #[serde(skip)]
+    pub(crate) http_policy: Option<std::sync::Arc<crate::runtime::http::HttpPolicy>>,
+}
+
+/// `[grants.http]`: outbound HTTP through `wasi:http`, to listed hosts only.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpGrant {
+    /// `host` (any port), `host:port`, or `*.domain` (subdomains, any port).
+    /// Names are matched as written in the URL, before DNS resolution.
+    pub hosts: Vec<String>,
+    /// Largest response body, bytes; a longer body is cut off with an error. Default: 1 MiB.
+    pub max_response_bytes: u64,
+    /// Allow plain `http://` (not only `https://`). Default: true.
+    pub allow_http: bool,
+}
+
+impl Default for HttpGrant {
+    fn default() -> Self {
+        HttpGrant { hosts: Vec::new(), max_response_bytes: 1 << 20, allow_http: true }
+    }
 }
 
 /// A read-only directory mapping.
@@ -72,6 +136,13 @@ impl Manifest {
     /// Parses manifest text.
     pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
         let m: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut m = m;
+        if m.instances.max_idle == 0 || m.instances.max_calls == 0 || m.instances.idle_ms == 0 {
+            return Err("instances: max_idle, max_calls and idle_ms must be positive".into());
+        }
+        if let Some(g) = &m.grants.http {
+            m.grants.http_policy = Some(std::sync::Arc::new(crate::runtime::http::HttpPolicy::compile(g)?));
+        }
         for d in &m.grants.dirs {
             if !d.host.is_absolute() {
                 return Err(format!("grants.dirs: host path {} must be absolute", d.host.display()));

@@ -73,6 +73,8 @@ pub struct Plugin {
     pub source: CompileSource,
     /// Time to load (read, compile or cache load, describe).
     pub load_time: Duration,
+    /// Warm instances, when the manifest asks for them (`[instances] mode = "warm"`).
+    pub warm: Option<Arc<crate::runtime::WarmPool>>,
 }
 
 /// A tool and the plugin version that serves it.

@@ -12,7 +12,9 @@ pub(crate) mod bindings;
 mod cache;
 mod classify;
 mod engine;
+pub(crate) mod http;
 mod limiter;
+mod pool;
 mod state;
 mod stdio;
 mod ticker;
@@ -20,6 +22,7 @@ mod wasi;
 
 pub use classify::HOSTCALL_FUEL_TEXT;
 pub use engine::AllocatorKind;
+pub use pool::{WarmPool, WarmStats};
 pub use state::{EventSink, GuestEvent};
 
 use crate::call::{CallStats, CancelToken, Content, ToolOutput};
@@ -96,6 +99,8 @@ pub(crate) struct CallSpec<'a> {
     pub cancel: Option<CancelToken>,
     /// Wall-clock budget of this call.
     pub budget: Duration,
+    /// Warm instances of this plugin version (manifest `[instances] mode = "warm"`).
+    pub warm: Option<&'a WarmPool>,
 }
 
 /// The request context handed to the guest.
@@ -130,6 +135,7 @@ pub struct Runtime {
     cfg: RuntimeConfig,
     allocator: AllocatorKind,
     max_table_elements: u64,
+    pools: pool::Pools,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -145,6 +151,9 @@ impl Runtime {
         let mut linker = Linker::<StoreState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| Error::Configuration(format!("linking WASI: {e}")))?;
+        // Linked for everyone, denied per request unless the manifest grants the host.
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
+            .map_err(|e| Error::Configuration(format!("linking wasi:http: {e}")))?;
         bindings::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
             .map_err(|e| Error::Configuration(format!("linking host API: {e}")))?;
         let cache = match cache_dir {
@@ -168,7 +177,13 @@ impl Runtime {
             cfg: cfg.clone(),
             allocator,
             max_table_elements,
+            pools: pool::Pools::default(),
         })
+    }
+
+    /// A new warm-instance pool for one plugin version (swept in the background).
+    pub(crate) fn warm_pool(&self, policy: crate::registry::manifest::InstancePolicy) -> Arc<WarmPool> {
+        self.pools.create(policy)
     }
 
     /// The shared engine, for embedders that need raw wasmtime access (the
@@ -334,7 +349,14 @@ impl Runtime {
             .map_err(|e| Error::Configuration(format!("plugin '{}' grants: {e}", spec.plugin)))?;
         let mut table = ResourceTable::new();
         table.set_max_capacity(10_000);
+        let deadline = Instant::now() + spec.budget;
         let state = StoreState {
+            http: wasmtime_wasi_http::WasiHttpCtx::new(),
+            http_hooks: http::HttpHooks {
+                policy: spec.grants.http_policy.clone(),
+                deadline,
+                plugin: spec.plugin.into(),
+            },
             tenant: spec.tenant.into(),
             plugin: spec.plugin.into(),
             tool: spec.tool.into(),
@@ -348,20 +370,15 @@ impl Runtime {
             stderr,
             log_lines: 0,
             dropped_events: 0,
-            deadline: Instant::now() + spec.budget,
+            deadline,
             cancel: spec.cancel.clone(),
             stop: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_hostcall_fuel(limits.output_bytes as usize + HOSTCALL_HEADROOM);
-        if self.cfg.fuel {
-            store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
-        }
         // The deadline is checked every few ticks; between checks the guest
         // yields so its worker thread can serve others and cancellation lands.
         let tick = self.ticker.tick();
-        store.set_epoch_deadline(YIELD_EVERY_TICKS.min(self.ticker.ticks_for(spec.budget)));
         store.epoch_deadline_callback(move |mut ctx| {
             let s = ctx.data_mut();
             if s.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
@@ -376,28 +393,74 @@ impl Runtime {
             let left = (s.deadline - now).as_nanos().div_ceil(tick.as_nanos().max(1)) as u64 + 1;
             Ok(UpdateDeadline::Yield(left.min(YIELD_EVERY_TICKS)))
         });
+        self.arm(&mut store, spec);
         Ok(store)
+    }
+
+    /// Per-call budgets of a store: hostcall fuel, fuel, first epoch deadline.
+    fn arm(&self, store: &mut Store<StoreState>, spec: &CallSpec<'_>) {
+        let limits = spec.limits;
+        store.set_hostcall_fuel(limits.output_bytes as usize + HOSTCALL_HEADROOM);
+        if self.cfg.fuel {
+            store.set_fuel(limits.fuel.unwrap_or(u64::MAX)).expect("fuel is enabled");
+        }
+        store.set_epoch_deadline(YIELD_EVERY_TICKS.min(self.ticker.ticks_for(spec.budget)));
+    }
+
+    /// Readies a warm store for its next call: the call's identity, hooks,
+    /// deadline and budgets; the captures start empty.
+    fn rearm(&self, store: &mut Store<StoreState>, spec: &CallSpec<'_>) {
+        let deadline = Instant::now() + spec.budget;
+        let s = store.data_mut();
+        s.tool = spec.tool.into();
+        s.call_id = spec.call_id.into();
+        s.config = spec.config.clone();
+        s.events = spec.events.clone();
+        s.cancel = spec.cancel.clone();
+        s.deadline = deadline;
+        s.http_hooks.deadline = deadline;
+        s.stop = None;
+        s.log_lines = 0;
+        s.dropped_events = 0;
+        s.stdout.reset();
+        s.stderr.reset();
+        self.arm(store, spec);
     }
 
     async fn run(&self, code: &PluginCode, spec: CallSpec<'_>, op: Op<'_>) -> (Result<Raw>, CallStats) {
         let started = Instant::now();
-        let mut store = match self.new_store(&spec) {
-            Ok(s) => s,
-            Err(e) => return (Err(e), CallStats::default()),
+        let warm = match op {
+            Op::Call { .. } => spec.warm.and_then(|p| p.take(spec.tenant)),
+            Op::Describe => None,
+        };
+        let (mut store, mut instance, calls) = match warm {
+            Some(w) => {
+                let mut store = w.store;
+                self.rearm(&mut store, &spec);
+                (store, Some(w.plugin), w.calls)
+            }
+            None => match self.new_store(&spec) {
+                Ok(s) => (s, None, 0),
+                Err(e) => return (Err(e), CallStats::default()),
+            },
         };
         // Wall-clock backstop for time spent in host calls, which epochs do
         // not interrupt.
         let backstop = spec.budget + self.ticker.tick() * 4 + Duration::from_millis(20);
         let outcome = {
             let work = async {
-                let plugin = code.pre.instantiate_async(&mut store).await?;
+                let plugin = match instance.take() {
+                    Some(p) => p,
+                    None => code.pre.instantiate_async(&mut store).await?,
+                };
                 let tool = plugin.toolhost_plugin_tool();
-                match op {
+                let raw = match op {
                     Op::Describe => tool.call_describe(&mut store).await.map(Raw::Descriptors),
                     Op::Call { name, args, ctx } => {
                         tool.call_call(&mut store, name, &args.to_string(), &ctx).await.map(Raw::Call)
                     }
-                }
+                }?;
+                Ok((raw, plugin))
             };
             let cancelled = async {
                 match &spec.cancel {
@@ -428,9 +491,23 @@ impl Runtime {
             tracing::debug!(target: "toolhost::guest", plugin = spec.plugin, tool = spec.tool, call_id = spec.call_id,
                 bytes = state.stderr.total(), stderr = %state.stderr.tail_text(2048), "guest stderr");
         }
-        let result = classify::outcome(outcome, state, &spec);
-        (result, stats)
-        // `store` is dropped here: a trapped or interrupted instance is never reused.
+        let clean = state.limiter.denial.is_none() && state.stop.is_none();
+        match classify::outcome(outcome, state, &spec) {
+            Ok((raw, plugin)) => {
+                // Only an instance whose call succeeded outright is reused; a
+                // trapped, interrupted or failing one is dropped with its store.
+                if let (Some(pool), true, Raw::Call(Ok(_))) = (spec.warm, clean, &raw) {
+                    let s = store.data_mut();
+                    s.events = None; // the listener must see the call end
+                    s.cancel = None;
+                    let tenant = s.tenant.clone();
+                    pool.put(&tenant, store, plugin, calls + 1);
+                }
+                (Ok(raw), stats)
+            }
+            Err(e) => (Err(e), stats),
+        }
+        // Otherwise `store` is dropped here: a trapped or interrupted instance is never reused.
     }
 }
 
@@ -468,14 +545,14 @@ fn sniff(path: &Path, bytes: &[u8]) -> Result<()> {
 /// WASI 0.2 interfaces are always linked (denied at use unless granted); the
 /// contract's own interfaces are the only other imports a plugin may have.
 fn import_allowed(name: &str, deny_network: bool) -> bool {
-    const WASI: [&str; 6] = ["cli", "clocks", "filesystem", "io", "random", "sockets"];
+    const WASI: [&str; 7] = ["cli", "clocks", "filesystem", "io", "random", "sockets", "http"];
     let (path, version) = name.split_once('@').unwrap_or((name, ""));
     let Some((pkg, _iface)) = path.split_once('/') else {
         return false;
     };
     match pkg.split_once(':') {
         Some(("wasi", p)) if WASI.contains(&p) => {
-            version.starts_with("0.2.") && !(deny_network && p == "sockets")
+            version.starts_with("0.2.") && !(deny_network && (p == "sockets" || p == "http"))
         }
         Some(("toolhost", "plugin")) => version.starts_with("0.1."),
         _ => false,
@@ -571,7 +648,8 @@ mod tests {
         assert!(!import_allowed("wasi:sockets/tcp@0.2.0", true));
         assert!(import_allowed("toolhost:plugin/host@0.1.0", false));
         assert!(!import_allowed("toolhost:plugin/host@0.2.0", false));
-        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.0", false));
+        assert!(import_allowed("wasi:http/outgoing-handler@0.2.0", false));
+        assert!(!import_allowed("wasi:http/outgoing-handler@0.2.0", true));
         assert!(!import_allowed("evil:net/raw@1.0.0", false));
         assert!(!import_allowed("wasi:cli/environment@0.3.0", false));
         assert!(!import_allowed("bare-name", false));

@@ -44,6 +44,8 @@ pub type EventSink = tokio::sync::mpsc::Sender<GuestEvent>;
 const MAX_LOG_LINES: u32 = 1000;
 
 pub(crate) struct StoreState {
+    pub(crate) http: wasmtime_wasi_http::WasiHttpCtx,
+    pub(crate) http_hooks: super::http::HttpHooks,
     pub(crate) tenant: Arc<str>,
     pub(crate) plugin: Arc<str>,
     pub(crate) tool: Arc<str>,
@@ -84,6 +86,16 @@ impl StoreState {
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl wasmtime_wasi_http::WasiHttpView for StoreState {
+    fn http(&mut self) -> wasmtime_wasi_http::WasiHttpCtxView<'_> {
+        wasmtime_wasi_http::WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.http_hooks,
+        }
     }
 }
 

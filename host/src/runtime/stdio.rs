@@ -52,6 +52,14 @@ impl CapturedOutput {
         CapturedOutput(Arc::new(Mutex::new(Capture { half: cap / 2, ..Default::default() })))
     }
 
+    /// Forgets everything written (a warm instance starting its next call).
+    pub(crate) fn reset(&self) {
+        let mut c = self.0.lock().unwrap();
+        c.head.clear();
+        c.tail.clear();
+        c.total = 0;
+    }
+
     /// Bytes written in total (kept or not).
     pub(crate) fn total(&self) -> u64 {
         self.0.lock().unwrap().total

@@ -1,0 +1,275 @@
+//! Outbound HTTP (`wasi:http`), deny-by-default.
+//!
+//! `wasi:http` is linked for every plugin, like the other WASI interfaces,
+//! but a request only leaves the host when the plugin's manifest lists its
+//! host in `[grants.http] hosts`; anything else fails with `HTTP-request-denied`
+//! before a connection is made. A granted request is bounded by the call's
+//! remaining deadline (connect, first byte, whole body) and its response body
+//! by `max_response_bytes` (cut off with `HTTP-response-body-size`).
+
+use crate::registry::manifest::HttpGrant;
+use bytes::Bytes;
+use http_body::{Body, Frame};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+/// A compiled `[grants.http]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct HttpPolicy {
+    hosts: Vec<HostPattern>,
+    max_response_bytes: u64,
+    allow_http: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum HostPattern {
+    /// Exact host, optionally one port.
+    Exact { host: String, port: Option<u16> },
+    /// `*.domain`: any subdomain of `domain`.
+    Suffix(String),
+}
+
+impl HttpPolicy {
+    /// Checks and compiles a grant.
+    pub(crate) fn compile(g: &HttpGrant) -> Result<HttpPolicy, String> {
+        let mut hosts = Vec::new();
+        for h in &g.hosts {
+            let h = h.trim().to_ascii_lowercase();
+            if h.is_empty() || h.contains(['/', '@', '?', '#', ' ']) {
+                return Err(format!("grants.http.hosts: {h:?} is not a host or host:port"));
+            }
+            if let Some(domain) = h.strip_prefix("*.") {
+                if domain.is_empty() || domain.contains('*') {
+                    return Err(format!("grants.http.hosts: {h:?}: only a leading `*.` wildcard is allowed"));
+                }
+                hosts.push(HostPattern::Suffix(domain.to_string()));
+                continue;
+            }
+            if h.contains('*') {
+                return Err(format!("grants.http.hosts: {h:?}: only a leading `*.` wildcard is allowed"));
+            }
+            let (host, port) =
+                split_host_port(&h).ok_or_else(|| format!("grants.http.hosts: bad entry {h:?}"))?;
+            let port = port
+                .map(|p| p.parse::<u16>().map_err(|_| format!("grants.http.hosts: bad port in {h:?}")))
+                .transpose()?;
+            hosts.push(HostPattern::Exact { host: host.to_string(), port });
+        }
+        if g.max_response_bytes == 0 {
+            return Err("grants.http.max_response_bytes must be positive".into());
+        }
+        Ok(HttpPolicy { hosts, max_response_bytes: g.max_response_bytes, allow_http: g.allow_http })
+    }
+
+    /// Whether a request to `scheme://host:port` may go out.
+    pub(crate) fn allows(&self, https: bool, host: &str, port: u16) -> bool {
+        if !https && !self.allow_http {
+            return false;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        self.hosts.iter().any(|p| match p {
+            HostPattern::Exact { host: h, port: p } => *h == host && p.is_none_or(|p| p == port),
+            HostPattern::Suffix(d) => {
+                host.len() > d.len() + 1 && host.ends_with(d.as_str()) && {
+                    host.as_bytes()[host.len() - d.len() - 1] == b'.'
+                }
+            }
+        })
+    }
+}
+
+/// `host`, `host:port`, `[v6]`, `[v6]:port`.
+fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, after) = rest.split_once(']')?;
+        return match after {
+            "" => Some((host, None)),
+            p => Some((host, Some(p.strip_prefix(':')?))),
+        };
+    }
+    match s.rsplit_once(':') {
+        Some((h, p)) if !h.contains(':') => Some((h, Some(p))),
+        Some(_) => Some((s, None)),
+        None => Some((s, None)),
+    }
+}
+
+/// The `wasi:http` hooks of one store: its grant and its call's deadline.
+pub(crate) struct HttpHooks {
+    pub(crate) policy: Option<Arc<HttpPolicy>>,
+    pub(crate) deadline: Instant,
+    pub(crate) plugin: Arc<str>,
+}
+
+impl HttpHooks {
+    /// The response cap when the request may go out.
+    fn check(&self, req: &http::Request<WasiBody>) -> Result<u64, HttpError> {
+        let uri = req.uri();
+        let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
+        let host = uri.host().unwrap_or("");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
+        match &self.policy {
+            Some(p) if p.allows(https, host, port) => {
+                tracing::debug!(plugin = &*self.plugin, %uri, "outbound HTTP request");
+                Ok(p.max_response_bytes)
+            }
+            _ => {
+                tracing::warn!(
+                    plugin = &*self.plugin,
+                    host,
+                    port,
+                    "outbound HTTP denied: host not granted in [grants.http]"
+                );
+                Err(HttpError::HttpRequestDenied)
+            }
+        }
+    }
+}
+
+type ResponseFuture = Box<
+    dyn Future<
+            Output = Result<
+                (http::Response<WasiBody>, Box<dyn Future<Output = Result<(), HttpError>> + Send>),
+                HttpError,
+            >,
+        > + Send,
+>;
+
+impl WasiHttpHooks for HttpHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> ResponseFuture {
+        let checked = self.check(&request);
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        Box::new(async move {
+            use http_body_util::BodyExt;
+            let max = checked?;
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Err(HttpError::ConnectionTimeout);
+            }
+            let bound = |d: Option<Duration>| Some(d.map_or(left, |d| d.min(left)));
+            let options = options.unwrap_or_default();
+            let options = RequestOptions {
+                connect_timeout: bound(options.connect_timeout),
+                first_byte_timeout: bound(options.first_byte_timeout),
+                between_bytes_timeout: bound(options.between_bytes_timeout),
+            };
+            let sent = tokio::time::timeout_at(
+                deadline,
+                wasmtime_wasi_http::default_send_request(request, Some(options)),
+            );
+            let (response, io) = sent.await.map_err(|_| HttpError::HttpResponseTimeout)??;
+            // A declared length over the cap fails the request itself (typed for
+            // the guest); an undeclared one is cut off while streaming.
+            let declared = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            if declared.is_some_and(|n| n > max) {
+                return Err(HttpError::HttpResponseBodySize(Some(max)));
+            }
+            let response = response.map(|body| CappedBody::new(body, max, deadline).boxed_unsync());
+            Ok((response, Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>))
+        })
+    }
+}
+
+/// A response body cut off at `max` bytes and at the call's deadline.
+struct CappedBody<B> {
+    inner: B,
+    seen: u64,
+    max: u64,
+    deadline: Pin<Box<tokio::time::Sleep>>,
+}
+
+impl<B> CappedBody<B> {
+    fn new(inner: B, max: u64, deadline: tokio::time::Instant) -> Self {
+        CappedBody { inner, seen: 0, max, deadline: Box::pin(tokio::time::sleep_until(deadline)) }
+    }
+}
+
+impl<B> Body for CappedBody<B>
+where
+    B: Body<Data = Bytes, Error = HttpError> + Unpin,
+{
+    type Data = Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, HttpError>>> {
+        if self.deadline.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(HttpError::HttpResponseTimeout)));
+        }
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.seen += data.len() as u64;
+                    if self.seen > self.max {
+                        return Poll::Ready(Some(Err(HttpError::HttpResponseBodySize(Some(self.max)))));
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            other => other,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(hosts: &[&str]) -> HttpPolicy {
+        HttpPolicy::compile(&HttpGrant {
+            hosts: hosts.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn hosts_ports_and_wildcards() {
+        let p = policy(&["127.0.0.1", "api.example.com:8443", "*.example.org", "[::1]:8080"]);
+        assert!(p.allows(false, "127.0.0.1", 41234));
+        assert!(p.allows(true, "API.example.com", 8443));
+        assert!(!p.allows(true, "api.example.com", 443));
+        assert!(p.allows(true, "a.b.example.org", 443));
+        assert!(!p.allows(true, "example.org", 443));
+        assert!(!p.allows(true, "badexample.org", 443));
+        assert!(p.allows(false, "[::1]", 8080));
+        assert!(!p.allows(false, "localhost", 80));
+        assert!(!policy(&[]).allows(true, "example.com", 443));
+    }
+
+    #[test]
+    fn plain_http_can_be_refused() {
+        let g = HttpGrant { hosts: vec!["example.com".into()], allow_http: false, ..Default::default() };
+        let p = HttpPolicy::compile(&g).unwrap();
+        assert!(p.allows(true, "example.com", 443));
+        assert!(!p.allows(false, "example.com", 80));
+    }
+
+    #[test]
+    fn bad_entries_are_configuration_errors() {
+        for bad in ["", "http://x.com", "a*.com", "*.", "x.com:notaport", "user@x.com"] {
+            let g = HttpGrant { hosts: vec![bad.into()], ..Default::default() };
+            assert!(HttpPolicy::compile(&g).is_err(), "{bad:?}");
+        }
+        let g = HttpGrant { hosts: vec![], max_response_bytes: 0, ..Default::default() };
+        assert!(HttpPolicy::compile(&g).is_err());
+    }
+}
