@@ -7,6 +7,8 @@
 # Outputs:
 #   DIR/<name>.wasm     one per plugins/rust/<dir> crate `plugin-<name>` (DIR: build/plugins)
 #   DIR/<name>.toml     the example manifest plugins/rust/<dir>/<name>.toml, when present
+#   DIR/<name>.wasm     plugins/{python,js,c}/<name>, via plugins/<lang>/build.sh (which
+#                       installs componentize-py / componentize-js+jco / wit-bindgen+clang)
 #   build/fixtures/hostile.wasm       the hostile guest (tests/fixtures/guest)
 #   build/fixtures/conformance.wasm   the MCP conformance tools (tests/fixtures/conformance)
 #
@@ -148,3 +150,13 @@ if [[ $failed -gt 0 ]]; then
     echo "error: $failed build(s) failed" >&2
     exit 1
 fi
+
+# Other languages: each plugins/<lang>/build.sh installs its own toolchain
+# (pinned, under ~/.cache/toolhost/tools) and skips plugins that are up to date.
+for lang in python js c; do
+    script="$root/plugins/$lang/build.sh"
+    [[ -x "$script" ]] || continue
+    echo
+    echo "$lang plugins:"
+    "$script" "$out_dir"
+done

@@ -19,3 +19,6 @@ cargo test --locked -p toolhost-sdk
 
 step "running real MCP clients against the server (Python SDK, conformance suite)"
 tests/mcp/run.sh
+
+step "scaffolding, building and calling a plugin in every language (toolhost new)"
+tests/new/run.sh

@@ -33,9 +33,12 @@ pub fn hostile() -> Vec<u8> {
     BYTES.get_or_init(|| std::fs::read(built("build/fixtures/hostile.wasm")).unwrap()).clone()
 }
 
-/// One compile cache for the whole test run, so each guest compiles once.
+/// One compile cache shared by every test and kept across runs (entries are
+/// keyed by component digest and engine), so each guest compiles once: the
+/// Python and JavaScript components take seconds to compile.
 pub fn shared_cache() -> PathBuf {
-    let p = std::env::temp_dir().join(format!("toolhost-test-cache-{}", std::process::id()));
+    let base = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    let p = base.join("toolhost-test-cache");
     std::fs::create_dir_all(&p).unwrap();
     p
 }

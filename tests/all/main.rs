@@ -9,6 +9,7 @@ mod common;
 mod docs;
 mod executor;
 mod fixtures;
+mod languages;
 mod loading;
 mod outbound;
 mod output;

@@ -2,6 +2,7 @@
 
 mod call;
 mod list;
+mod new;
 mod run;
 mod serve;
 
@@ -39,6 +40,9 @@ enum Command {
     /// streamable HTTP at /mcp plus the HTTP API (`--http ADDR`). Plugins are
     /// hot-reloaded.
     Serve(serve::ServeArgs),
+    /// Create a plugin project (Rust, Python, JavaScript or C) against the
+    /// contract, with a build script, a manifest and a test call.
+    New(new::NewArgs),
 }
 
 /// Options shared by every command that loads plugins.
@@ -158,6 +162,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Call(a) => call::run(a).await,
             Command::Run(a) => run::run(a).await,
             Command::Serve(a) => serve::run(a).await,
+            Command::New(a) => new::run(a),
         }
     });
     match result {

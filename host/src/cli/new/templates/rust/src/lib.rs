@@ -1,0 +1,40 @@
+//! The `{{name}}` toolhost plugin: one tool, `{{name}}.hello`.
+//! The contract is wit/plugin.wit (toolhost:plugin@0.1.0, world `plugin`).
+
+wit_bindgen::generate!({ path: "wit", world: "plugin" });
+
+use exports::toolhost::plugin::tool::Guest;
+use toolhost::plugin::host::{LogLevel, log};
+use toolhost::plugin::types::{CallContext, ErrorKind, ToolDescriptor, ToolError, ToolOutput};
+
+struct Plugin;
+
+fn error(kind: ErrorKind, message: String) -> ToolError {
+    ToolError { kind, message, retryable: None, retry_after_ms: None, details: None }
+}
+
+impl Guest for Plugin {
+    fn describe() -> Vec<ToolDescriptor> {
+        vec![ToolDescriptor {
+            name: "{{name}}.hello".into(),
+            description: "Greet someone by name.".into(),
+            input_schema: r#"{"type":"object","properties":{"name":{"type":"string","description":"Who to greet"}},"required":["name"]}"#.into(),
+            output_schema: None,
+            idempotent: true,
+        }]
+    }
+
+    fn call(name: String, args: String, ctx: CallContext) -> Result<ToolOutput, ToolError> {
+        if name != "{{name}}.hello" {
+            return Err(error(ErrorKind::NotFound, format!("no tool named {name}")));
+        }
+        let args: serde_json::Value = serde_json::from_str(&args)
+            .map_err(|e| error(ErrorKind::InvalidInput, format!("arguments are not JSON: {e}")))?;
+        let who = args["name"].as_str().unwrap_or("world");
+        log(LogLevel::Debug, &format!("call {} greets {who}", ctx.call_id));
+        let value = serde_json::json!({ "greeting": format!("Hello, {who}!") });
+        Ok(ToolOutput { value: Some(value.to_string()), content: vec![] })
+    }
+}
+
+export!(Plugin);
