@@ -32,3 +32,32 @@ printf '%s' '{"tool_calls":[
   {"id":"call_2","type":"function","function":{"name":"math.eval","arguments":"{\"expression\":"}},
   {"id":"call_3","type":"function","function":{"name":"json.validate","arguments":"{\"text\":\"[1,2\"}"}}]}' \
   | "$TOOLHOST" run - --plugins "$PLUGINS" --order submission --json || true
+
+step "the same contract in Python, JavaScript and C"
+show call py.stats '{"numbers":[3,1,4,1,5,9,2,6]}'
+show call js.csv_parse '{"csv":"name,lang\nstats,python\ntextkit,js"}'
+show call c.checksum '{"text":"hello","algorithm":"crc32"}'
+
+step "serving: toolhost serve --http (MCP at /mcp, HTTP API at /v1), then SIGTERM"
+log="$(mktemp)"
+"$TOOLHOST" serve --http 127.0.0.1:0 --plugins "$PLUGINS" --no-watch 2>"$log" &
+server=$!
+trap 'kill $server 2>/dev/null || true; rm -f "$log"' EXIT
+url=""
+for _ in $(seq 1 300); do
+    url="$(sed -n 's/.*listening on \(http:\/\/[^ ]*\).*/\1/p' "$log" | head -n 1)"
+    [[ -n "$url" ]] && break
+    sleep 0.1
+done
+[[ -n "$url" ]] || { cat "$log" >&2; exit 1; }
+echo "server: $url" >&2
+printf '\n$ curl %s/v1/calls -d ...\n' "$url" >&2
+curl -s "$url/v1/calls?order=submission" -d '[{"id":"a","tool":"text.upper","arguments":{"text":"over http"}},{"id":"b","tool":"math.eval","arguments":{"expression":"6*7"}}]'
+echo
+printf '\n$ curl %s/mcp (MCP initialize)\n' "$url" >&2
+curl -s "$url/mcp" -H 'content-type: application/json' -H 'accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"0"}}}' \
+    | sed -n 's/^data: //p' | head -c 400
+echo
+kill -TERM $server
+wait $server && echo "server stopped cleanly" >&2
