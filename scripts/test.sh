@@ -13,6 +13,9 @@ scripts/build-plugins.sh
 step "building the host, its tests and the toolhost binary (dev profile, one feature set)"
 cargo build --locked --tests --bins -p toolhost -p toolhost-tests
 
+step "native tests of the C plugin's JSON reader (gcc with ASan/UBSan/LSan)"
+plugins/c/checksum/tests/run.sh
+
 step "running the host, SDK and integration tests"
 cargo test --locked -p toolhost -p toolhost-tests
 cargo test --locked -p toolhost-sdk

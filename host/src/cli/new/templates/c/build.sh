@@ -11,7 +11,7 @@ if ! command -v clang-19 >/dev/null || [[ ! -f /usr/lib/llvm-19/lib/clang/19/lib
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
 fi
-[[ -x "$TOOLS/witbg/bin/wit-bindgen" ]] || cargo install --locked wit-bindgen-cli@0.63.0 --root "$TOOLS/witbg"
+[[ -x "$TOOLS/witbg/bin/wit-bindgen" ]] || cargo install --locked --no-default-features --features c wit-bindgen-cli@0.63.0 --root "$TOOLS/witbg"
 [[ -x "$TOOLS/jco/node_modules/.bin/jco" ]] || npm install --prefix "$TOOLS/jco" --no-audit --no-fund --loglevel=error @bytecodealliance/jco@1.35.0
 gen="$(mktemp -d)"
 trap 'rm -rf "$gen"' EXIT
