@@ -36,6 +36,7 @@ pub mod exec;
 mod host;
 pub mod registry;
 pub mod runtime;
+pub mod scheduler;
 pub mod serve;
 
 pub use call::{CallRequest, CallResponse, CallStats, CancelToken, Content, ToolOutput};
