@@ -6,6 +6,7 @@ mod cache;
 mod calls;
 mod cli;
 mod common;
+mod dag;
 mod docs;
 mod executor;
 mod fixtures;

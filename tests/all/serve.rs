@@ -468,3 +468,83 @@ async fn stdio_drops_oversized_and_junk_lines_and_keeps_serving() {
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait()).await.expect("exits").unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dag_runs_over_http_wait_poll_stream_plan_and_cancel() {
+    let s = Server::start(tenants_config).await;
+    let c = client();
+    let run = json!({"calls": [
+        {"call_id": "a", "tool": "ok", "args": {"v": 7}},
+        {"call_id": "b", "tool": "ok", "args": {"got": {"$ref": "a#/value/v"}}, "depends_on": ["a"]}
+    ]});
+    let post = |q: &str, body: &Value, token: &str| {
+        c.post(s.url(&format!("/v1/runs{q}"))).bearer_auth(token.to_string()).json(body).send()
+    };
+    // Wait for the result.
+    let r: Value = post("?wait=true", &run, "beta-secret").await.unwrap().json().await.unwrap();
+    assert_eq!(r["status"], "succeeded", "{r}");
+    assert_eq!(r["calls"][1]["result"]["value"], json!({"got": 7}));
+    // Start, then poll; another tenant cannot see it.
+    let started = post("", &run, "beta-secret").await.unwrap();
+    assert_eq!(started.status(), 202);
+    let id = started.json::<Value>().await.unwrap()["run_id"].as_str().unwrap().to_string();
+    let mut last = Value::Null;
+    for _ in 0..100 {
+        last = c
+            .get(s.url(&format!("/v1/runs/{id}")))
+            .bearer_auth("beta-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(last["status"], "succeeded", "{last}");
+    let other = c.get(s.url(&format!("/v1/runs/{id}"))).bearer_auth("acme-secret").send().await.unwrap();
+    assert_eq!(other.status(), 404, "another tenant's run is invisible");
+    // Plan only.
+    let plan: Value = post("?plan_only=true", &run, "beta-secret").await.unwrap().json().await.unwrap();
+    assert_eq!(plan["stages"], json!([["a"], ["b"]]));
+    // A cycle is refused with the cycle named.
+    let cyc = json!({"calls": [{"call_id": "p", "tool": "ok", "depends_on": ["q"]}, {"call_id": "q", "tool": "ok", "depends_on": ["p"]}]});
+    let r = post("", &cyc, "beta-secret").await.unwrap();
+    assert_eq!(r.status(), 422);
+    assert!(r.text().await.unwrap().contains("cycle"));
+    // Streaming: started/finished per call, then done.
+    let text = post("?stream=true", &run, "beta-secret").await.unwrap().text().await.unwrap();
+    let kinds: Vec<String> = sse_events(&text).into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "started").count(), 2, "{kinds:?}");
+    assert_eq!(kinds.last().map(String::as_str), Some("done"));
+    // Cancel a long run.
+    let long = json!({"calls": [{"call_id": "slow", "tool": "sleep_ms", "args": {"ms": 20000}}, {"call_id": "then", "tool": "ok", "depends_on": ["slow"]}]});
+    let id = post("", &long, "beta-secret").await.unwrap().json::<Value>().await.unwrap()["run_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = c.delete(s.url(&format!("/v1/runs/{id}"))).bearer_auth("beta-secret").send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    for _ in 0..100 {
+        last = c
+            .get(s.url(&format!("/v1/runs/{id}")))
+            .bearer_auth("beta-secret")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if last["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(last["status"], "cancelled", "{last}");
+    assert_eq!(last["calls"][1]["reason"], "cancelled");
+    s.shutdown().await;
+}

@@ -1,6 +1,7 @@
 //! The `toolhost` command line: a thin consumer of the library.
 
 mod call;
+mod dag;
 mod list;
 mod new;
 mod run;

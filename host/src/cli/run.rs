@@ -36,6 +36,15 @@ pub(crate) struct RunArgs {
     /// Afterwards, print breaker, bulkhead and cache state as JSON on stderr.
     #[arg(long)]
     stats: bool,
+    /// The input is a DAG run (`{"calls": [{call_id, tool, args, depends_on,
+    /// metadata, timeout_ms, max_retries}], "constraints": {deadline_ms,
+    /// max_cost, pool_limits}, "continue_on_error"}`); calls start as soon as
+    /// their dependencies succeed. Exit status 0 only if the run succeeded.
+    #[arg(long)]
+    dag: bool,
+    /// With --dag: print the plan (stages, timeouts, skips, critical path) without running.
+    #[arg(long, requires = "dag")]
+    plan_only: bool,
 }
 
 pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
@@ -46,6 +55,9 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
     } else {
         std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input))?
     };
+    if a.dag {
+        return super::dag::run(&a.host, &text, a.plan_only, a.json).await;
+    }
     let calls: Vec<ToolCall> =
         parse_calls(&text).context("no tool calls in the input")?.into_iter().map(Into::into).collect();
     let host = a.host.host().await?;

@@ -314,6 +314,11 @@ pub async fn execute(
                     if results[d].is_some() {
                         continue;
                     }
+                    if let Some(why) = stop {
+                        // Cancelled or out of time: nothing new starts.
+                        skip(d, why, &mut results);
+                        continue;
+                    }
                     if !ok && !spec.continue_on_error {
                         skip(d, SkipReason::DependencyFailed, &mut results);
                         for dd in graph.descendants(d) {
@@ -544,7 +549,7 @@ mod tests {
 
     #[tokio::test]
     async fn cancelling_a_run_stops_running_calls_and_skips_the_rest() {
-        let (mut spec, fake) = build(3, &[(0, 1), (1, 2)], &[0], &[false]);
+        let (mut spec, _) = build(3, &[(0, 1), (1, 2)], &[0], &[false]);
         spec.calls[0].call_id = "n0_slow_slow_slow_slow_slow_slow".into();
         spec.calls[1].depends_on = vec![spec.calls[0].call_id.clone()];
         spec.calls[1].args = serde_json::json!({});
@@ -552,7 +557,6 @@ mod tests {
             deps: spec.calls.iter().map(|c| (c.call_id.clone(), c.depends_on.clone())).collect(),
             ..Default::default()
         });
-        let _ = fake.clone();
         let cancel = CancelToken::new();
         let c2 = cancel.clone();
         tokio::spawn(async move {

@@ -41,8 +41,9 @@ use tokio_util::sync::CancellationToken;
 
 /// State of the HTTP routes.
 #[derive(Debug)]
-struct AppState {
-    shared: Arc<Shared>,
+pub(crate) struct AppState {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) runs: Arc<super::runs::Runs>,
     tokens: Tokens,
     origins: OriginPolicy,
     hosts: HostPolicy,
@@ -74,6 +75,7 @@ impl HttpServer {
             origins: OriginPolicy::compile(&cfg.allowed_origins)?,
             hosts: HostPolicy::new(&cfg.allowed_hosts, bound.ip()),
             default_tenant: cfg.tenant.clone(),
+            runs: Default::default(),
         });
         let mcp_shutdown = CancellationToken::new();
         // Host/Origin are checked by our own middleware for every route.
@@ -91,6 +93,8 @@ impl HttpServer {
         let router = Router::new()
             .route("/v1/tools", get(list_tools))
             .route("/v1/calls", post(calls))
+            .route("/v1/runs", post(super::runs::create))
+            .route("/v1/runs/{id}", get(super::runs::get).delete(super::runs::cancel))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .nest_service("/mcp", mcp)
@@ -164,7 +168,7 @@ async fn gate(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> R
     next.run(req).await
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
 }
 

@@ -18,6 +18,7 @@ pub mod inflight;
 mod listener;
 pub mod mcp;
 pub mod origin;
+mod runs;
 pub mod stdio;
 
 use crate::error::{Error, Result};

@@ -1,0 +1,203 @@
+//! DAG runs over HTTP: `POST /v1/runs` (`?wait=true`, `?stream=true`,
+//! `?plan_only=true`), `GET /v1/runs/{id}`, `DELETE /v1/runs/{id}` (cancel).
+//! Runs belong to the tenant that started them; another tenant gets 404.
+
+use super::auth::Caller;
+use super::http::AppState;
+use super::http::{context_from_headers, error};
+use crate::CancelToken;
+use crate::scheduler::{Greedy, RunEvent, RunOptions, RunResult, RunSpec};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// Finished runs kept for `GET /v1/runs/{id}`.
+const KEEP_FINISHED: usize = 1000;
+
+/// Runs started over HTTP.
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    inner: Mutex<RunsInner>,
+}
+
+#[derive(Debug, Default)]
+struct RunsInner {
+    runs: HashMap<String, Entry>,
+    finished: VecDeque<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    tenant: String,
+    cancel: CancelToken,
+    result: Option<Arc<RunResult>>,
+}
+
+impl Runs {
+    fn start(&self, id: &str, tenant: &str, cancel: CancelToken) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.runs.insert(id.to_string(), Entry { tenant: tenant.to_string(), cancel, result: None });
+    }
+
+    fn finish(&self, result: RunResult) {
+        let mut g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let id = result.run_id.clone();
+        if let Some(e) = g.runs.get_mut(&id) {
+            e.result = Some(Arc::new(result));
+        }
+        g.finished.push_back(id);
+        while g.finished.len() > KEEP_FINISHED {
+            if let Some(old) = g.finished.pop_front() {
+                g.runs.remove(&old);
+            }
+        }
+    }
+
+    /// `None` when unknown or another tenant's.
+    fn get(&self, id: &str, tenant: &str) -> Option<(CancelToken, Option<Arc<RunResult>>)> {
+        let g = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        g.runs.get(id).filter(|e| e.tenant == tenant).map(|e| (e.cancel.clone(), e.result.clone()))
+    }
+}
+
+/// Query of `POST /v1/runs`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct RunsQuery {
+    wait: bool,
+    stream: bool,
+    plan_only: bool,
+}
+
+pub(crate) async fn create(
+    State(s): State<Arc<AppState>>,
+    ext: axum::http::Extensions,
+    headers: HeaderMap,
+    query: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+    body: Bytes,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "BAD_QUERY",
+            "query parameters: wait, stream, plan_only (true|false)",
+        );
+    };
+    let spec: RunSpec = match serde_json::from_slice(&body) {
+        Ok(s) => s,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_RUN", &format!("not a run: {e}")),
+    };
+    let (shared, runs) = (&s.shared, &s.runs);
+    let host = shared.host.clone();
+    if q.plan_only {
+        return match host.plan_dag(&spec, &Greedy) {
+            Ok(plan) => axum::Json(plan).into_response(),
+            Err(e) => error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RUN", &e.to_string()),
+        };
+    }
+    // Validate up front so a bad graph is a 422, not a failed background run.
+    if let Err(e) = crate::scheduler::Graph::build(&spec) {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RUN", &e.to_string());
+    }
+    let mut ctx = match context_from_headers(&headers) {
+        Ok(c) => c,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()),
+    };
+    let tenant = ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default();
+    ctx.tenant_id = Some(tenant.clone());
+    let Some(guard) = shared.inflight.enter() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "SHUTTING_DOWN",
+            "the server is shutting down; retry shortly",
+        );
+    };
+    let run_id = crate::scheduler::new_run_id();
+    let cancel = guard.token().clone();
+    runs.start(&run_id, &tenant, cancel.clone());
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    let opts = RunOptions {
+        cancel: Some(cancel),
+        events: q.stream.then_some(tx),
+        run_id: Some(run_id.clone()),
+        ..Default::default()
+    };
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let task_runs = runs.clone();
+    tokio::spawn(async move {
+        let _guard = guard;
+        if let Ok(result) = host.run_dag(&ctx, &spec, opts).await {
+            task_runs.finish(result.clone());
+            let _ = done_tx.send(result);
+        }
+    });
+    if q.stream {
+        return stream(rx, done_rx).into_response();
+    }
+    if q.wait {
+        return match done_rx.await {
+            Ok(result) => axum::Json(result).into_response(),
+            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run ended without a result"),
+        };
+    }
+    (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": run_id, "status": "running" }))).into_response()
+}
+
+/// Server-sent events: `started`, `finished`, `skipped` per call, then `done` with the result.
+fn stream(
+    rx: tokio::sync::mpsc::Receiver<RunEvent>,
+    done: tokio::sync::oneshot::Receiver<RunResult>,
+) -> Sse<impl futures::Stream<Item = Result<Event, std::convert::Infallible>>> {
+    let events = futures::stream::unfold((rx, Some(done)), |(mut rx, done)| async move {
+        match rx.recv().await {
+            Some(ev) => {
+                let v = serde_json::to_value(&ev).unwrap_or_default();
+                let kind = v["type"].as_str().unwrap_or("event").to_string();
+                Some((Ok(Event::default().event(kind).data(v.to_string())), (rx, done)))
+            }
+            None => {
+                let done = done?;
+                let result = done.await.ok()?;
+                let ev =
+                    Event::default().event("done").data(serde_json::to_string(&result).unwrap_or_default());
+                Some((Ok(ev), (rx, None)))
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+pub(crate) async fn get(
+    State(s): State<Arc<AppState>>,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default();
+    match s.runs.get(&id, &tenant) {
+        Some((_, Some(result))) => axum::Json(result.as_ref()).into_response(),
+        Some((_, None)) => axum::Json(json!({ "run_id": id, "status": "running" })).into_response(),
+        None => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
+    }
+}
+
+pub(crate) async fn cancel(
+    State(s): State<Arc<AppState>>,
+    ext: axum::http::Extensions,
+    Path(id): Path<String>,
+) -> Response {
+    let tenant = ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default();
+    match s.runs.get(&id, &tenant) {
+        Some((token, result)) => {
+            token.cancel();
+            let status = if result.is_some() { "finished" } else { "cancelling" };
+            (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": id, "status": status }))).into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
+    }
+}
