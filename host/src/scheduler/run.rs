@@ -64,11 +64,14 @@ pub struct RunOptions {
     pub events: Option<mpsc::Sender<RunEvent>>,
     /// Run id (generated when `None`).
     pub run_id: Option<String>,
+    /// Calls running at once (`None`: no limit beyond pools; `Host::run_dag`
+    /// uses the context's or the executor's `max_parallel`).
+    pub max_parallel: Option<usize>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { policy: Arc::new(Greedy), cancel: None, events: None, run_id: None }
+        RunOptions { policy: Arc::new(Greedy), cancel: None, events: None, run_id: None, max_parallel: None }
     }
 }
 
@@ -249,7 +252,12 @@ pub async fn execute(
         if stop.is_none() {
             opts.policy.order(&graph, &mut ready);
             let mut held = Vec::new();
+            let max_parallel = opts.max_parallel.unwrap_or(usize::MAX).max(1);
             for i in ready.drain(..) {
+                if running.len() >= max_parallel {
+                    held.push(i);
+                    continue;
+                }
                 let node = &graph.nodes[i];
                 let pool = node.metadata.pool.as_deref();
                 let limit = pool.and_then(|p| spec.constraints.pool_limits.get(p)).copied();
@@ -384,6 +392,7 @@ mod tests {
         pool_max: Mutex<HashMap<String, usize>>,
         args_seen: Mutex<HashMap<String, String>>,
         running: AtomicUsize,
+        running_max: AtomicUsize,
     }
 
     impl Dispatch for Arc<Fake> {
@@ -413,7 +422,8 @@ mod tests {
                     let m = max.entry(p.clone()).or_default();
                     *m = (*m).max(*c);
                 }
-                me.running.fetch_add(1, Ordering::SeqCst);
+                let now = me.running.fetch_add(1, Ordering::SeqCst) + 1;
+                me.running_max.fetch_max(now, Ordering::SeqCst);
                 let wait = Duration::from_micros(200 + (id.len() as u64 * 97) % 1500);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
@@ -507,11 +517,14 @@ mod tests {
             pools in proptest::collection::vec(any::<u8>(), 1..8),
             fail in proptest::collection::vec(proptest::bool::weighted(0.15), 1..8),
             continue_on_error in any::<bool>(),
+            max_parallel in 1usize..6,
         ) {
             let (mut spec, fake) = build(n, &edges, &pools, &fail);
             spec.continue_on_error = continue_on_error;
             let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            let result = rt.block_on(execute(Arc::new(fake.clone()), &ExecutionContext::new(), &spec, RunOptions::default())).unwrap();
+            let opts = RunOptions { max_parallel: Some(max_parallel), ..Default::default() };
+            let result = rt.block_on(execute(Arc::new(fake.clone()), &ExecutionContext::new(), &spec, opts)).unwrap();
+            prop_assert!(fake.running_max.load(Ordering::SeqCst) <= max_parallel);
             prop_assert_eq!(result.calls.len(), n);
             // At most once, never before the dependencies finished, pools never exceeded.
             prop_assert!(fake.dispatched.lock().unwrap().values().all(|&c| c == 1));
