@@ -57,6 +57,8 @@ pub struct Config {
     pub executor: crate::exec::ExecutorConfig,
     /// MCP and HTTP serving: tenants of listeners and tokens, origins, limits (`[serve]`).
     pub serve: crate::serve::ServeConfig,
+    /// Prometheus metrics (`[metrics]`).
+    pub metrics: crate::observe::metrics::MetricsConfig,
 }
 
 impl Default for Config {
@@ -74,6 +76,7 @@ impl Default for Config {
             bulkheads: Default::default(),
             executor: Default::default(),
             serve: Default::default(),
+            metrics: Default::default(),
         }
     }
 }

@@ -96,6 +96,7 @@ impl HostBuilder {
     pub async fn build(self) -> Result<Host> {
         let cfg = self.config;
         cfg.validate()?;
+        crate::observe::metrics::configure(&cfg.metrics);
         let cache_dir = cfg.resolved_cache_dir();
         if let (Some(cache), true) = (&cache_dir, self.use_dir) {
             let (c, p) = (absolute(cache), absolute(&cfg.plugins_dir));

@@ -34,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 mod host;
+pub mod observe;
 pub mod registry;
 pub mod runtime;
 pub mod scheduler;

@@ -548,3 +548,50 @@ async fn dag_runs_over_http_wait_poll_stream_plan_and_cancel() {
     assert_eq!(last["calls"][1]["reason"], "cancelled");
     s.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_metrics_count_real_calls() {
+    let s = Server::start(|cfg| {
+        let with_cache = Config::from_toml("[cache]\nenabled = true\n[policy]\ncache = true\n").unwrap();
+        cfg.cache = with_cache.cache;
+        cfg.policy = with_cache.policy;
+    })
+    .await;
+    let c = client();
+    // The same call twice, one after the other (the second is a cache hit), and a failure.
+    for body in [
+        r#"{"tool":"ok","arguments":{"metrics":1}}"#,
+        r#"{"tool":"ok","arguments":{"metrics":1}}"#,
+        r#"{"tool":"fail","arguments":{"kind":"not-found"}}"#,
+    ] {
+        let (status, _) = post_calls(&s, "", body).await;
+        assert_eq!(status, 200);
+    }
+    let r = c.get(s.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = r.text().await.unwrap();
+    let sample = |needle: &[&str]| -> f64 {
+        text.lines()
+            .filter(|l| !l.starts_with('#') && needle.iter().all(|n| l.contains(n)))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    // Counters are process-wide (other tests run calls too): at least ours are there.
+    assert!(
+        sample(&["tool_executions_total{", "tool=\"ok\"", "status=\"success\"", "tenant=\"default\""]) >= 2.0,
+        "{text}"
+    );
+    assert!(
+        sample(&["tool_executions_total{", "tool=\"fail\"", "status=\"TOOL_EXECUTION_FAILED\""]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        sample(&["tool_cache_operations_total{", "result=\"hit\""]) >= 1.0,
+        "the second identical call hit the cache: {text}"
+    );
+    assert!(sample(&["tool_execution_duration_seconds_count{", "tool=\"ok\""]) >= 2.0, "{text}");
+    assert!(sample(&["toolhost_plugin_loads_total{", "result=\"loaded\""]) >= 1.0, "{text}");
+    assert!(text.contains("tool_guest_fuel_bucket{"), "{text}");
+    s.shutdown().await;
+}

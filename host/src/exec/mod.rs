@@ -363,6 +363,7 @@ impl Executor {
                             })
                             .await;
                         res.cached = served == Served::Cached;
+                        crate::observe::metrics::cache_get(res.cached);
                         let (attempts, st) = ran.into_inner().unwrap();
                         (r, attempts, st)
                     }
@@ -383,6 +384,7 @@ impl Executor {
             (r, _) => r,
         };
         res.duration = self.clock.now().saturating_duration_since(started);
+        crate::observe::metrics::call_finished(&res, entry.tool.namespace.as_deref(), tenant);
         tracing::debug!(tool = %res.tool, call_id = %res.call_id, tenant, attempts = res.attempts, cached = res.cached,
             ok = res.result.is_ok(), ms = res.duration.as_millis() as u64, "call finished");
         res

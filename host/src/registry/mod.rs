@@ -301,6 +301,7 @@ impl Registry {
                 removed: vec![],
             },
         };
+        crate::observe::metrics::plugin_loads(&event);
         let _ = self.events.send(event);
         out
     }
@@ -374,6 +375,7 @@ impl Registry {
             }
         }
         self.catalog.store(Arc::new(build_catalog(&slots)));
+        crate::observe::metrics::plugin_loads(&event);
         let _ = self.events.send(event.clone());
         event
     }

@@ -5,6 +5,7 @@
 //! | `POST/GET/DELETE /mcp` | MCP streamable HTTP (rmcp) |
 //! | `GET /v1/tools` | the caller's tenant's tools, with schemas |
 //! | `POST /v1/calls` | one call or a batch, any input shape the executor reads; `?order=completion\|submission`, `?dedup=true`, `?stream=true` (server-sent events) |
+//! | `GET /metrics` | Prometheus metrics ([`crate::observe::metrics`]) |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls) |
 //!
@@ -95,6 +96,7 @@ impl HttpServer {
             .route("/v1/calls", post(calls))
             .route("/v1/runs", post(super::runs::create))
             .route("/v1/runs/{id}", get(super::runs::get).delete(super::runs::cancel))
+            .route("/metrics", get(metrics))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .nest_service("/mcp", mcp)
@@ -355,6 +357,15 @@ fn stream(
         Some((Ok(ev.unwrap_or_else(|_| Event::default().event("error"))), st))
     });
     Sse::new(events).keep_alive(KeepAlive::default())
+}
+
+/// Prometheus text format (behind the same authentication as the API).
+async fn metrics() -> Response {
+    (
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
+        crate::observe::metrics::render(),
+    )
+        .into_response()
 }
 
 async fn healthz() -> Response {
