@@ -81,8 +81,8 @@ impl HttpPolicy {
     }
 }
 
-/// `host`, `host:port`, `[v6]`, `[v6]:port`.
-fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
+/// `host`, `host:port`, `[v6]`, `[v6]:port` (an unbracketed `a:b:c` is a bare IPv6 host).
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
     if let Some(rest) = s.strip_prefix('[') {
         let (host, after) = rest.split_once(']')?;
         return match after {

@@ -189,7 +189,8 @@ pub(crate) fn context_from_headers(headers: &HeaderMap) -> Result<ExecutionConte
     ExecutionContext::from_headers(pairs, Instant::now())
 }
 
-fn caller(req_ext: &axum::http::Extensions) -> String {
+/// The authenticated tenant of a request (set by the gate).
+pub(crate) fn caller(req_ext: &axum::http::Extensions) -> String {
     req_ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default()
 }
 

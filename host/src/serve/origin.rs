@@ -87,21 +87,7 @@ fn split(s: &str, wildcard: bool) -> Option<(String, String, Option<u16>)> {
     Some((scheme, host.to_ascii_lowercase(), port))
 }
 
-/// `host`, `host:port`, `[v6]`, `[v6]:port`.
-fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
-    if let Some(rest) = s.strip_prefix('[') {
-        let (host, after) = rest.split_once(']')?;
-        return match after {
-            "" => Some((host, None)),
-            p => Some((host, Some(p.strip_prefix(':')?))),
-        };
-    }
-    match s.rsplit_once(':') {
-        Some((h, p)) if !h.contains(':') => Some((h, Some(p))),
-        Some(_) => None,
-        None => Some((s, None)),
-    }
-}
+use crate::runtime::http::split_host_port;
 
 /// Accepted `Host` header names.
 #[derive(Debug, Clone)]

@@ -2,9 +2,8 @@
 //! `?plan_only=true`), `GET /v1/runs/{id}`, `DELETE /v1/runs/{id}` (cancel).
 //! Runs belong to the tenant that started them; another tenant gets 404.
 
-use super::auth::Caller;
 use super::http::AppState;
-use super::http::{context_from_headers, error};
+use super::http::{caller, context_from_headers, error};
 use crate::CancelToken;
 use crate::scheduler::{Greedy, RunEvent, RunOptions, RunResult, RunSpec};
 use axum::body::Bytes;
@@ -109,7 +108,7 @@ pub(crate) async fn create(
         Ok(c) => c,
         Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()),
     };
-    let tenant = ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default();
+    let tenant = caller(&ext);
     ctx.tenant_id = Some(tenant.clone());
     let Some(guard) = shared.inflight.enter() else {
         return error(
@@ -178,8 +177,7 @@ pub(crate) async fn get(
     ext: axum::http::Extensions,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default();
-    match s.runs.get(&id, &tenant) {
+    match s.runs.get(&id, &caller(&ext)) {
         Some((_, Some(result))) => axum::Json(result.as_ref()).into_response(),
         Some((_, None)) => axum::Json(json!({ "run_id": id, "status": "running" })).into_response(),
         None => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
@@ -191,8 +189,7 @@ pub(crate) async fn cancel(
     ext: axum::http::Extensions,
     Path(id): Path<String>,
 ) -> Response {
-    let tenant = ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default();
-    match s.runs.get(&id, &tenant) {
+    match s.runs.get(&id, &caller(&ext)) {
         Some((token, result)) => {
             token.cancel();
             let status = if result.is_some() { "finished" } else { "cancelling" };
