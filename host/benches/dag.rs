@@ -123,8 +123,9 @@ async fn run() {
     // Throughput bound: the same 1,000 calls with no dependencies, as one batch.
     let mut batch = Vec::new();
     for rep in 0..5 {
-        let calls: Vec<toolhost::ToolCall> =
-            (0..NODES).map(|i| toolhost::ToolCall::new("ok", format!(r#"{{"i":{i},"batch":{rep}}}"#))).collect();
+        let calls: Vec<toolhost::ToolCall> = (0..NODES)
+            .map(|i| toolhost::ToolCall::new("ok", format!(r#"{{"i":{i},"batch":{rep}}}"#)))
+            .collect();
         let t = Instant::now();
         host.run_batch(&ExecutionContext::new(), calls, toolhost::BatchOptions::default()).await;
         batch.push(t.elapsed());
