@@ -86,3 +86,32 @@ fn the_readme_slo_recipe_parses() {
     assert_eq!(cfg.policy.global.total_timeout_ms, Some(1900));
     assert!(cfg.cache.enabled);
 }
+
+/// The Grafana dashboard only queries metrics the host exports.
+#[test]
+fn the_grafana_dashboard_uses_exported_metric_names() {
+    let text = std::fs::read_to_string(crate::common::repo().join("deploy/grafana/toolhost.json")).unwrap();
+    let doc: Value = serde_json::from_str(&text).expect("dashboard is JSON");
+    let mut exprs = Vec::new();
+    for panel in doc["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().unwrap() {
+            exprs.push(t["expr"].as_str().unwrap().to_string());
+        }
+    }
+    for v in doc["templating"]["list"].as_array().unwrap() {
+        exprs.push(v["query"].as_str().unwrap().to_string());
+    }
+    let exported = toolhost::observe::metrics::METRIC_NAMES;
+    let mut used = std::collections::BTreeSet::new();
+    for e in &exprs {
+        for word in e.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            if word.starts_with("tool_") || word.starts_with("toolhost_") {
+                let base =
+                    ["_bucket", "_sum", "_count"].iter().fold(word, |w, s| w.strip_suffix(s).unwrap_or(w));
+                assert!(exported.contains(&base), "dashboard queries {word}, which the host does not export");
+                used.insert(base.to_string());
+            }
+        }
+    }
+    assert!(used.len() >= 10, "the dashboard covers most metrics: {used:?}");
+}

@@ -556,9 +556,10 @@ async fn dag_runs_over_http_wait_poll_stream_plan_and_cancel() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_metrics_count_real_calls() {
     let s = Server::start(|cfg| {
-        let with_cache = Config::from_toml("[cache]\nenabled = true\n[policy]\ncache = true\n").unwrap();
+        let with_cache = Config::from_toml("[cache]\nenabled = true\n[policy]\ncache = true\nbreaker = {}\n[bulkheads]\nglobal = { max_concurrent = 8 }\n").unwrap();
         cfg.cache = with_cache.cache;
         cfg.policy = with_cache.policy;
+        cfg.bulkheads = with_cache.bulkheads;
     })
     .await;
     let c = client();
@@ -597,5 +598,9 @@ async fn prometheus_metrics_count_real_calls() {
     assert!(sample(&["tool_execution_duration_seconds_count{", "tool=\"ok\""]) >= 2.0, "{text}");
     assert!(sample(&["toolhost_plugin_loads_total{", "result=\"loaded\""]) >= 1.0, "{text}");
     assert!(text.contains("tool_guest_fuel_bucket{"), "{text}");
+    // Scrape-time gauges from the host: breakers, bulkheads, plugins.
+    assert!(text.contains("tool_circuit_breaker_state{breaker=\"default:fail\"} 0"), "{text}");
+    assert!(text.contains("toolhost_plugins{state=\"loaded\"} 1"), "{text}");
+    assert!(text.contains("tool_bulkhead_active{bulkhead=\"global\"} 0"), "{text}");
     s.shutdown().await;
 }

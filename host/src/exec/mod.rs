@@ -521,7 +521,9 @@ impl Executor {
             checks.push((&scoped, q));
         }
         loop {
-            match self.limiter.check(&checks, 1) {
+            let checked = self.limiter.check(&checks, 1);
+            crate::observe::metrics::rate_limit_check(checked.is_ok());
+            match checked {
                 Ok(()) => return Ok(()),
                 Err(limited) => {
                     let fits = self.remaining(deadline).is_none_or(|r| limited.retry_after < r);

@@ -11,6 +11,13 @@
 //! | `tool_guest_fuel` | histogram | `tool` |
 //! | `tool_guest_memory_bytes` | histogram | `tool` |
 //! | `toolhost_plugin_loads_total` | counter | `result` (`loaded`, `failed`, `removed`) |
+//! | `tool_rate_limit_checks_total` | counter | `allowed` (`true`, `false`) |
+//! | `tool_circuit_breaker_state` | gauge | `breaker` (`tenant:tool`): 0 closed, 1 open, 2 half-open |
+//! | `tool_bulkhead_active`, `tool_bulkhead_queued` | gauge | `bulkhead` (compartment key) |
+//! | `tool_bulkhead_rejected_total` | counter | `bulkhead` |
+//! | `toolhost_plugins` | gauge | `state` (`loaded`, `stale`, `failed`) |
+//!
+//! Gauges are read from the host when `/metrics` is scraped ([`render_host`]).
 //!
 //! `tenant` is `_` when tenant labels are off (`[metrics] tenant_labels = false`).
 
@@ -66,6 +73,24 @@ const HELP: &[(&str, &str, &str)] = &[
     ("tool_guest_fuel", "histogram", "Fuel used by the last attempt of a call"),
     ("tool_guest_memory_bytes", "histogram", "Peak linear memory of the last attempt of a call"),
     ("toolhost_plugin_loads_total", "counter", "Plugin (re)loads, failures and removals"),
+    ("tool_rate_limit_checks_total", "counter", "Rate-limit admissions, allowed or not"),
+];
+
+/// Every metric name the host exports (dashboards are checked against it).
+pub const METRIC_NAMES: &[&str] = &[
+    "tool_executions_total",
+    "tool_execution_duration_seconds",
+    "tool_cache_operations_total",
+    "tool_retry_attempts_total",
+    "tool_guest_fuel",
+    "tool_guest_memory_bytes",
+    "toolhost_plugin_loads_total",
+    "tool_rate_limit_checks_total",
+    "tool_circuit_breaker_state",
+    "tool_bulkhead_active",
+    "tool_bulkhead_queued",
+    "tool_bulkhead_rejected_total",
+    "toolhost_plugins",
 ];
 
 /// Applies `[metrics]` (process-wide, like the registry).
@@ -128,6 +153,11 @@ pub(crate) fn cache_get(hit: bool) {
     count("tool_cache_operations_total", vec![("operation", "get".into()), ("result", result.into())], 1);
 }
 
+/// One rate-limit admission decision.
+pub(crate) fn rate_limit_check(allowed: bool) {
+    count("tool_rate_limit_checks_total", vec![("allowed", allowed.to_string())], 1);
+}
+
 /// Plugins (re)loaded, failed or removed.
 pub(crate) fn plugin_loads(ev: &crate::registry::RegistryEvent) {
     for (result, n) in
@@ -176,6 +206,50 @@ pub fn render() -> String {
             let _ = writeln!(out, "{n}_sum{} {}", labels_text(labels, None), h.sum);
             let _ = writeln!(out, "{n}_count{} {}", labels_text(labels, None), h.count);
         }
+    }
+    out
+}
+
+/// [`render`] plus gauges read from `host` now: breaker states, bulkhead
+/// compartments, plugin states.
+pub fn render_host(host: &crate::Host) -> String {
+    use crate::exec::breaker::BreakerState;
+    let mut out = render();
+    let gauge = |out: &mut String, name: &str, kind: &str, help: &str| {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    };
+    gauge(&mut out, "tool_circuit_breaker_state", "gauge", "0 closed, 1 open, 2 half-open");
+    for (key, snap) in host.executor().breakers() {
+        let v = match snap.state {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        };
+        let _ = writeln!(out, "tool_circuit_breaker_state{{breaker=\"{}\"}} {v}", escape(&key));
+    }
+    let stats = host.executor().bulkheads().stats();
+    for (name, help, kind, get) in [
+        (
+            "tool_bulkhead_active",
+            "Calls holding a slot",
+            "gauge",
+            (|s: &crate::exec::bulkhead::BulkheadStats| u64::from(s.active)) as fn(&_) -> u64,
+        ),
+        ("tool_bulkhead_queued", "Calls waiting for a slot", "gauge", |s| u64::from(s.queued)),
+        ("tool_bulkhead_rejected_total", "Calls refused by a full compartment", "counter", |s| s.rejected),
+    ] {
+        gauge(&mut out, name, kind, help);
+        for (key, s) in &stats {
+            let _ = writeln!(out, "{name}{{bulkhead=\"{}\"}} {}", escape(key), get(s));
+        }
+    }
+    gauge(&mut out, "toolhost_plugins", "gauge", "Plugin files by load state");
+    let catalog = host.catalog();
+    for state in [crate::PluginState::Loaded, crate::PluginState::Stale, crate::PluginState::Failed] {
+        let n = catalog.plugins().iter().filter(|p| p.state == state).count();
+        let label =
+            serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+        let _ = writeln!(out, "toolhost_plugins{{state=\"{label}\"}} {n}");
     }
     out
 }

@@ -361,10 +361,10 @@ fn stream(
 }
 
 /// Prometheus text format (behind the same authentication as the API).
-async fn metrics() -> Response {
+async fn metrics(State(s): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
-        crate::observe::metrics::render(),
+        crate::observe::metrics::render_host(&s.shared.host),
     )
         .into_response()
 }
