@@ -243,7 +243,36 @@ impl Host {
         opts: &CallOptions,
     ) -> CallResult {
         let registry = &self.inner.registry;
-        self.inner.executor.execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts).await
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
+        // One span per call; outcome fields are filled in when it ends. The
+        // caller's traceparent is kept on the span (OTLP export is not built yet).
+        let span = tracing::info_span!(
+            "tool.execute",
+            tool = %call.tool,
+            tenant,
+            call_id = call.call_id.as_deref().unwrap_or(""),
+            request_id = %ctx.request_id,
+            traceparent = ctx.traceparent.as_deref().unwrap_or(""),
+            cached = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            fuel_used = tracing::field::Empty,
+            memory_peak = tracing::field::Empty,
+        );
+        let run = self.inner.executor.execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts);
+        let r = tracing::Instrument::instrument(run, span.clone()).await;
+        span.record("cached", r.cached);
+        span.record("attempts", r.attempts);
+        span.record("outcome", r.result.as_ref().err().map_or("success", |e| e.code().as_str()));
+        span.record("duration_ms", r.duration.as_secs_f64() * 1e3);
+        if let Some(st) = &r.stats {
+            if let Some(f) = st.fuel_used {
+                span.record("fuel_used", f);
+            }
+            span.record("memory_peak", st.memory_peak);
+        }
+        r
     }
 
     /// One sandboxed attempt with no executor policies: lookup, argument
@@ -377,4 +406,59 @@ fn guest_metadata(ctx: &ExecutionContext) -> Vec<(String, String)> {
 /// A random 128-bit call id, hex.
 pub(crate) fn new_call_id() -> String {
     format!("call_{:032x}", rand::random::<u128>())
+}
+
+#[cfg(test)]
+mod span_tests {
+    use std::sync::{Arc, Mutex};
+    use tracing::field::{Field, Visit};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    /// Collects `tool.execute` span fields as text.
+    #[derive(Clone, Default)]
+    struct Fields(Arc<Mutex<Vec<(String, String)>>>);
+
+    impl Visit for Fields {
+        fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+            self.0.lock().unwrap().push((field.name().to_string(), format!("{value:?}")));
+        }
+    }
+
+    impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>>
+        tracing_subscriber::Layer<S> for Fields
+    {
+        fn on_new_span(
+            &self,
+            attrs: &tracing::span::Attributes<'_>,
+            _: &tracing::span::Id,
+            _: Context<'_, S>,
+        ) {
+            if attrs.metadata().name() == "tool.execute" {
+                attrs.record(&mut self.clone());
+            }
+        }
+        fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+            if ctx.span(id).is_some_and(|s| s.name() == "tool.execute") {
+                values.record(&mut self.clone());
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_call_leaves_a_span_with_its_outcome() {
+        let fields = Fields::default();
+        let subscriber = tracing_subscriber::registry().with(fields.clone());
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let dir = tempfile::tempdir().unwrap();
+        let host = crate::Host::builder().plugins_dir(dir.path()).cache_dir(None).build().await.unwrap();
+        let ctx = crate::ExecutionContext::new().with_tenant_id("acme");
+        let r = host.execute(&ctx, crate::ToolCall::new("missing.tool", "{}"), &Default::default()).await;
+        assert!(r.result.is_err());
+        let got: std::collections::HashMap<String, String> =
+            fields.0.lock().unwrap().iter().cloned().collect();
+        assert_eq!(got.get("tool").map(String::as_str), Some("missing.tool"), "{got:?}");
+        assert_eq!(got.get("tenant").map(String::as_str), Some("\"acme\""), "{got:?}");
+        assert_eq!(got.get("outcome").map(String::as_str), Some("\"TOOL_NOT_FOUND\""), "{got:?}");
+        assert!(got.contains_key("duration_ms") && got.contains_key("attempts"), "{got:?}");
+    }
 }
