@@ -201,6 +201,23 @@ async fn list_tools(State(s): State<Arc<AppState>>, ext: axum::http::Extensions)
     axum::Json(json!({ "tools": tools })).into_response()
 }
 
+/// What every call-running route needs: the request context from the
+/// propagated headers with the authenticated tenant, and an in-flight slot
+/// (refused while shutting down).
+pub(crate) fn admit(
+    s: &AppState,
+    ext: &axum::http::Extensions,
+    headers: &HeaderMap,
+) -> Result<(ExecutionContext, InflightGuard), Response> {
+    let mut ctx = context_from_headers(headers)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()))?;
+    ctx.tenant_id = Some(caller(ext));
+    let guard = s.shared.inflight.enter().ok_or_else(|| {
+        error(StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down; retry shortly")
+    })?;
+    Ok((ctx, guard))
+}
+
 /// Query of `POST /v1/calls`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -238,17 +255,9 @@ async fn calls(
         Ok(p) => p,
         Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", &e.to_string()),
     };
-    let mut ctx = match context_from_headers(&headers) {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()),
-    };
-    ctx.tenant_id = Some(caller(&ext));
-    let Some(guard) = s.shared.inflight.enter() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "the server is shutting down; retry shortly",
-        );
+    let (ctx, guard) = match admit(&s, &ext, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
     let calls: Vec<ToolCall> = parsed.into_iter().map(ToolCall::from).collect();
     let opts = BatchOptions { order, dedup: q.dedup, cancel: Some(guard.token().clone()) };

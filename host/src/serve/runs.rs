@@ -3,7 +3,7 @@
 //! Runs belong to the tenant that started them; another tenant gets 404.
 
 use super::http::AppState;
-use super::http::{caller, context_from_headers, error};
+use super::http::{admit, caller, error};
 use crate::CancelToken;
 use crate::scheduler::{Greedy, RunEvent, RunOptions, RunResult, RunSpec};
 use axum::body::Bytes;
@@ -104,19 +104,11 @@ pub(crate) async fn create(
     if let Err(e) = crate::scheduler::Graph::build(&spec) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RUN", &e.to_string());
     }
-    let mut ctx = match context_from_headers(&headers) {
-        Ok(c) => c,
-        Err(e) => return error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()),
+    let (ctx, guard) = match admit(&s, &ext, &headers) {
+        Ok(a) => a,
+        Err(r) => return r,
     };
-    let tenant = caller(&ext);
-    ctx.tenant_id = Some(tenant.clone());
-    let Some(guard) = shared.inflight.enter() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "SHUTTING_DOWN",
-            "the server is shutting down; retry shortly",
-        );
-    };
+    let tenant = ctx.tenant_id.clone().unwrap_or_default();
     let run_id = crate::scheduler::new_run_id();
     let cancel = guard.token().clone();
     runs.start(&run_id, &tenant, cancel.clone());
