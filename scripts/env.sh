@@ -15,3 +15,19 @@ ensure_rust_target() {
     rustup target add wasm32-wasip2
   fi
 }
+
+# Debian packages the tests drive for real: redis-server (scale-out tests
+# start their own servers on free loopback ports) and tmux (`toolhost top` is
+# checked on a real terminal).
+ensure_test_packages() {
+  local missing=()
+  command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  if [ ${#missing[@]} -gt 0 ]; then
+    step "installing ${missing[*]} (Debian packages) for the tests"
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    # The package starts a system service; the tests run their own servers.
+    ($sudo service redis-server stop || true) >/dev/null 2>&1
+  fi
+}

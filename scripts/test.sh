@@ -7,6 +7,7 @@ source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
 ensure_rust_target
+ensure_test_packages
 step "building guest plugins"
 scripts/build-plugins.sh
 
@@ -19,6 +20,9 @@ plugins/c/checksum/tests/run.sh
 step "running the host, SDK and integration tests"
 cargo test --locked -p toolhost -p toolhost-tests
 cargo test --locked -p toolhost-sdk
+
+step "OTLP trace export (feature otel) to a collector on 127.0.0.1"
+cargo test --locked -p toolhost -p toolhost-tests --features toolhost/otel --lib otel
 
 step "running real MCP clients against the server (Python SDK, conformance suite)"
 tests/mcp/run.sh
