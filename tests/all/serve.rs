@@ -597,6 +597,8 @@ async fn prometheus_metrics_count_real_calls() {
     );
     assert!(sample(&["tool_execution_duration_seconds_count{", "tool=\"ok\""]) >= 2.0, "{text}");
     assert!(sample(&["toolhost_plugin_loads_total{", "result=\"loaded\""]) >= 1.0, "{text}");
+    // Every load either compiled the plugin or found it in the compile cache.
+    assert!(sample(&["toolhost_compile_cache_total{"]) >= 1.0, "{text}");
     assert!(text.contains("tool_guest_fuel_bucket{"), "{text}");
     // Scrape-time gauges from the host: breakers, bulkheads, plugins.
     assert!(text.contains("tool_circuit_breaker_state{breaker=\"default:fail\"} 0"), "{text}");

@@ -11,11 +11,14 @@
 //! | `tool_guest_fuel` | histogram | `tool` |
 //! | `tool_guest_memory_bytes` | histogram | `tool` |
 //! | `toolhost_plugin_loads_total` | counter | `result` (`loaded`, `failed`, `removed`) |
+//! | `toolhost_compile_cache_total` | counter | `result` (`hit`: loaded from the compile cache, `miss`: compiled) |
 //! | `tool_rate_limit_checks_total` | counter | `allowed` (`true`, `false`) |
 //! | `tool_circuit_breaker_state` | gauge | `breaker` (`tenant:tool`): 0 closed, 1 open, 2 half-open |
 //! | `tool_bulkhead_active`, `tool_bulkhead_queued` | gauge | `bulkhead` (compartment key) |
 //! | `tool_bulkhead_rejected_total` | counter | `bulkhead` |
 //! | `toolhost_plugins` | gauge | `state` (`loaded`, `stale`, `failed`) |
+//! | `toolhost_redis_fallbacks_total` | counter | `operation` (`cache_get`, `cache_put`, `cache_lease`, `cache_release`, `rate_limit`): Redis failed, the local fallback answered |
+//! | `toolhost_backend_degraded` | gauge | 1 while the shared backend (Redis) is failing, else 0 |
 //!
 //! Gauges are read from the host when `/metrics` is scraped ([`render_host`]).
 //!
@@ -74,6 +77,8 @@ const HELP: &[(&str, &str, &str)] = &[
     ("tool_guest_memory_bytes", "histogram", "Peak linear memory of the last attempt of a call"),
     ("toolhost_plugin_loads_total", "counter", "Plugin (re)loads, failures and removals"),
     ("tool_rate_limit_checks_total", "counter", "Rate-limit admissions, allowed or not"),
+    ("toolhost_compile_cache_total", "counter", "Plugin compilations avoided (hit) or done (miss)"),
+    ("toolhost_redis_fallbacks_total", "counter", "Redis operations that failed and took the local fallback"),
 ];
 
 /// Every metric name the host exports (dashboards are checked against it).
@@ -86,11 +91,14 @@ pub const METRIC_NAMES: &[&str] = &[
     "tool_guest_memory_bytes",
     "toolhost_plugin_loads_total",
     "tool_rate_limit_checks_total",
+    "toolhost_compile_cache_total",
     "tool_circuit_breaker_state",
     "tool_bulkhead_active",
     "tool_bulkhead_queued",
     "tool_bulkhead_rejected_total",
     "toolhost_plugins",
+    "toolhost_redis_fallbacks_total",
+    "toolhost_backend_degraded",
 ];
 
 /// Applies `[metrics]` (process-wide, like the registry).
@@ -158,7 +166,16 @@ pub(crate) fn rate_limit_check(allowed: bool) {
     count("tool_rate_limit_checks_total", vec![("allowed", allowed.to_string())], 1);
 }
 
+/// A Redis operation failed and its local fallback answered (miss, local rate limiter, …).
+pub(crate) fn redis_fallback(operation: &'static str) {
+    count("toolhost_redis_fallbacks_total", vec![("operation", operation.into())], 1);
+}
+
 /// Plugins (re)loaded, failed or removed.
+pub(crate) fn compile_cache(hit: bool) {
+    count("toolhost_compile_cache_total", vec![("result", if hit { "hit" } else { "miss" }.into())], 1);
+}
+
 pub(crate) fn plugin_loads(ev: &crate::registry::RegistryEvent) {
     for (result, n) in
         [("loaded", ev.loaded.len()), ("failed", ev.failed.len()), ("removed", ev.removed.len())]
@@ -167,6 +184,58 @@ pub(crate) fn plugin_loads(ev: &crate::registry::RegistryEvent) {
             count("toolhost_plugin_loads_total", vec![("result", result.into())], n as u64);
         }
     }
+}
+
+/// Per-tool call counts and latency quantiles (from the duration histogram:
+/// a quantile is the upper bound of the bucket holding it), busiest first.
+pub fn tool_totals() -> Vec<super::live::ToolTotals> {
+    let mut by_tool: BTreeMap<String, super::live::ToolTotals> = BTreeMap::new();
+    {
+        let counters = REGISTRY.counters.lock().unwrap_or_else(|e| e.into_inner());
+        for ((name, labels), n) in counters.iter() {
+            if *name != "tool_executions_total" {
+                continue;
+            }
+            let get = |k: &str| labels.iter().find(|(l, _)| *l == k).map(|(_, v)| v.as_str());
+            let Some(tool) = get("tool") else { continue };
+            let t = by_tool.entry(tool.to_string()).or_default();
+            t.calls += n;
+            if get("status") != Some("success") {
+                t.errors += n;
+            }
+        }
+    }
+    let histograms = REGISTRY.histograms.lock().unwrap_or_else(|e| e.into_inner());
+    for ((name, labels), h) in histograms.iter() {
+        if *name != "tool_execution_duration_seconds" || h.count == 0 {
+            continue;
+        }
+        let Some((_, tool)) = labels.iter().find(|(l, _)| *l == "tool") else { continue };
+        let Some(t) = by_tool.get_mut(tool) else { continue };
+        let quantile = |q: f64| {
+            let rank = (q * h.count as f64).ceil().max(1.0) as u64;
+            let mut seen = 0;
+            for (b, c) in h.bounds.iter().zip(&h.counts) {
+                seen += c;
+                if seen >= rank {
+                    return Some(b * 1e3);
+                }
+            }
+            None // beyond the last bound
+        };
+        t.p50_ms = quantile(0.5);
+        t.p95_ms = quantile(0.95);
+        t.mean_ms = Some(h.sum / h.count as f64 * 1e3);
+    }
+    let mut v: Vec<_> = by_tool
+        .into_iter()
+        .map(|(tool, mut t)| {
+            t.tool = tool;
+            t
+        })
+        .collect();
+    v.sort_by(|a, b| b.calls.cmp(&a.calls).then_with(|| a.tool.cmp(&b.tool)));
+    v
 }
 
 fn labels_text(labels: &Labels, extra: Option<(&str, String)>) -> String {
@@ -251,6 +320,9 @@ pub fn render_host(host: &crate::Host) -> String {
             serde_json::to_value(state).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
         let _ = writeln!(out, "toolhost_plugins{{state=\"{label}\"}} {n}");
     }
+    gauge(&mut out, "toolhost_backend_degraded", "gauge", "1 while the shared backend (Redis) is failing");
+    let degraded = host.backend_health() == crate::backend::Health::Degraded;
+    let _ = writeln!(out, "toolhost_backend_degraded {}", u8::from(degraded));
     out
 }
 

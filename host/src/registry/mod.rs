@@ -337,6 +337,9 @@ impl Registry {
         let mut done = Vec::with_capacity(total);
         while let Some(joined) = set.join_next().await {
             let Ok(item) = joined else { continue };
+            if let (_, _, Some(Ok(p))) = &item {
+                crate::observe::metrics::compile_cache(p.source == CompileSource::Cache);
+            }
             if let (Some(progress), (_, path, Some(result))) = (&self.progress, &item) {
                 progress(&LoadProgress {
                     index: done.len() + 1,
