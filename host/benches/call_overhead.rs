@@ -1,8 +1,10 @@
 //! `cargo bench --bench call_overhead`: toolhost's call paths vs a bare
 //! wasmtime call on the same engine and component, as ratios measured in one
 //! run; the executor with every policy on vs the bare foundation call; cache
-//! hits vs fresh instances; a 10,000-call batch; cold compile vs warm
-//! compile-cache load for every example plugin.
+//! hits vs fresh instances; the Redis cache hit and Redis rate-limit check vs
+//! their in-memory counterparts (when `redis-server` is installed); a
+//! 10,000-call batch; cold compile vs warm compile-cache load for every
+//! example plugin.
 //!
 //! Needs the guests built first (`scripts/build-plugins.sh`).
 //!
@@ -89,6 +91,12 @@ async fn run() {
     let bytes = std::fs::read(&fixture)
         .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", fixture.display()));
     let cache = tempfile::tempdir().unwrap();
+    // `cargo bench --bench call_overhead -- redis`: only the Redis figures.
+    if std::env::args().skip(1).any(|a| a == "redis") {
+        let empty = tempfile::tempdir().unwrap();
+        redis_vs_memory(&bytes, cache.path(), empty.path()).await;
+        return;
+    }
     let host = Host::builder()
         .cache_dir(Some(cache.path().to_path_buf()))
         .plugin_bytes("h", bytes.clone())
@@ -229,6 +237,41 @@ async fn run() {
         inv / hit
     );
 
+    // Observability on the call path. Metrics are always on; spans cost next to
+    // nothing while no subscriber wants them (the default `warn` filter). The
+    // expensive case: every span recorded and formatted as a JSON log at `info`.
+    {
+        use tracing_subscriber::Layer;
+        use tracing_subscriber::layer::SubscriberExt;
+        let json = tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::sink)
+            .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(json));
+        let (mut off, mut on, mut inv2) = (vec![], vec![], vec![]);
+        for _ in 0..3 {
+            inv2.push(measure(rounds, per, invoke).await);
+            off.push(measure(rounds, per, pipeline_miss).await);
+            let _g = tracing::dispatcher::set_default(&dispatch);
+            on.push(measure(rounds, per, pipeline_miss).await);
+        }
+        let mid = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            v[1]
+        };
+        let (inv2, off, on) = (mid(&mut inv2), mid(&mut off), mid(&mut on));
+        println!("  observability (every policy on, cache miss), µs/call:");
+        println!("    Host::invoke (no executor, no metrics, no spans) {inv2:8.2}");
+        println!(
+            "    Host::call, metrics + spans, no subscriber       {off:8.2}   ratio {:5.2}x vs invoke",
+            off / inv2
+        );
+        println!(
+            "    Host::call, + JSON log subscriber at info         {on:8.2}   ratio {:5.2}x vs no subscriber (7 spans/call)",
+            on / off
+        );
+    }
+
     // Which policy costs what: one host per policy, cache-miss arguments.
     let variants: [(&str, &str); 5] = [
         ("cache (miss)", "[cache]\nenabled = true\n[policy]\ncache = true\n"),
@@ -268,6 +311,8 @@ async fn run() {
         let us = measure(11, 300, f).await;
         println!("    {name:<14} {us:8.2}   {:5.2}x", us / inv);
     }
+
+    redis_vs_memory(&bytes, cache.path(), empty.path()).await;
 
     // 10,000 trivial calls in one batch on 2 worker threads.
     let rss_before = peak_rss_kib();
@@ -324,6 +369,97 @@ async fn run() {
         );
     }
     fresh_vs_warm().await;
+}
+
+/// A throwaway `redis-server` on a free loopback port, killed on drop.
+struct RedisProcess(std::process::Child, u16);
+
+impl RedisProcess {
+    fn start() -> Option<RedisProcess> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok()?.port();
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let p = RedisProcess(child, port);
+        for _ in 0..250 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(p);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for RedisProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Cache hit and rate-limit check through Redis (on loopback) vs in memory.
+async fn redis_vs_memory(bytes: &[u8], cache: &Path, empty: &Path) {
+    let Some(redis) = RedisProcess::start() else {
+        println!("  redis-server not installed (apt-get install redis-server): Redis figures skipped");
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{}/0", redis.1);
+    let host = |toml: &str, redis: bool| {
+        let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+        cfg.plugins_dir = empty.to_path_buf();
+        cfg.redis_url = redis.then(|| url.clone());
+        Host::builder()
+            .config(cfg)
+            .plugin_bytes("h", bytes.to_vec())
+            .cache_dir(Some(cache.to_path_buf()))
+            .build()
+    };
+    let cache_toml = "[cache]\nenabled = true\n[policy]\ncache = true\n";
+    let rl_toml = "[rate_limits]\nglobal = { rate = 100000000, per_ms = 1000, burst = 1000000 }\nper_tenant = { rate = 100000000, per_ms = 1000, burst = 1000000 }\n";
+    let (mem_cache, redis_cache) =
+        (host(cache_toml, false).await.unwrap(), host(cache_toml, true).await.unwrap());
+    let (mem_rl, redis_rl) = (host(rl_toml, false).await.unwrap(), host(rl_toml, true).await.unwrap());
+    let hit = |h: &Host| {
+        let h = h.clone();
+        move || {
+            let h = h.clone();
+            async move {
+                let r = h.call(CallRequest::new("ok", r#"{"same":true}"#)).await.unwrap();
+                assert!(r.cached || r.attempts == 1);
+            }
+        }
+    };
+    let limited = |h: &Host| {
+        let h = h.clone();
+        move || {
+            let h = h.clone();
+            async move {
+                h.call(CallRequest::new("ok", "{}")).await.unwrap();
+            }
+        }
+    };
+    let (mut m, mut r, mut ml, mut rl) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..3 {
+        m.push(measure(21, 300, hit(&mem_cache)).await);
+        r.push(measure(21, 300, hit(&redis_cache)).await);
+        ml.push(measure(11, 300, limited(&mem_rl)).await);
+        rl.push(measure(11, 300, limited(&redis_rl)).await);
+    }
+    let mid = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[1]
+    };
+    let (m, r, ml, rl) = (mid(&mut m), mid(&mut r), mid(&mut ml), mid(&mut rl));
+    assert_eq!(redis_cache.backend_health(), toolhost::backend::Health::Ok);
+    println!("  shared state in Redis (loopback, same machine), µs/call:");
+    println!("    cache hit, in memory                {m:8.2}");
+    println!("    cache hit, Redis (GET + JSON decode) {r:8.2}   +{:.2} µs", r - m);
+    println!("    rate limits (global + tenant), local GCRA   {ml:8.2}   (a full call: fresh instance)");
+    println!("    rate limits (global + tenant), Redis Lua    {rl:8.2}   +{:.2} µs", rl - ml);
 }
 
 /// One sample call per example plugin, for the fresh vs warm comparison.

@@ -59,6 +59,11 @@ pub struct Config {
     pub serve: crate::serve::ServeConfig,
     /// Prometheus metrics (`[metrics]`).
     pub metrics: crate::observe::metrics::MetricsConfig,
+    /// Shared Redis for several processes (`redis://host:port/db`). Default:
+    /// none (everything in this process).
+    pub redis_url: Option<String>,
+    /// How the shared Redis is used (`[redis]`).
+    pub redis: crate::backend::RedisConfig,
 }
 
 impl Default for Config {
@@ -77,6 +82,8 @@ impl Default for Config {
             executor: Default::default(),
             serve: Default::default(),
             metrics: Default::default(),
+            redis_url: None,
+            redis: Default::default(),
         }
     }
 }
@@ -122,6 +129,7 @@ impl Config {
             crate::registry::tenant::TenantPolicy::compile(name, t)?;
         }
         self.serve.validate()?;
+        self.redis.validate().map_err(Error::Configuration)?;
         Ok(())
     }
 

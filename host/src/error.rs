@@ -54,6 +54,9 @@ pub enum ErrorCode {
     ToolCircuitOpen,
     /// A concurrency limit (bulkhead) refused the call.
     BulkheadFull,
+    /// A non-idempotent call was in flight when its durable-run worker
+    /// stopped; it is not run again (it may or may not have taken effect).
+    Interrupted,
 }
 
 impl ErrorCode {
@@ -76,6 +79,7 @@ impl ErrorCode {
             ErrorCode::ToolRateLimited => "TOOL_RATE_LIMITED",
             ErrorCode::ToolCircuitOpen => "TOOL_CIRCUIT_OPEN",
             ErrorCode::BulkheadFull => "BULKHEAD_FULL",
+            ErrorCode::Interrupted => "INTERRUPTED",
         }
     }
 }
@@ -328,6 +332,32 @@ pub enum Error {
         /// How long the call waited for a slot.
         waited_ms: u64,
     },
+
+    /// A non-idempotent call of a durable run was in flight when its worker
+    /// died; it was not run again because it may already have taken effect.
+    #[error(
+        "call to tool '{tool}' was in flight when its worker stopped; the tool is not idempotent, so it was not run again (it may or may not have taken effect; set redis.rerun_interrupted = true to re-run such calls)"
+    )]
+    Interrupted {
+        /// The tool.
+        tool: String,
+    },
+
+    /// A failure read back from a durable run's checkpoint, reported exactly as
+    /// it was first recorded (code, message, retry verdict, details).
+    #[error("{message}")]
+    Recorded {
+        /// The original code.
+        code: ErrorCode,
+        /// The original message.
+        message: String,
+        /// The original retry verdict.
+        retryable: bool,
+        /// The original retry hint.
+        retry_after_ms: Option<u64>,
+        /// The original details.
+        details: Option<serde_json::Value>,
+    },
 }
 
 fn stderr_hint(tail: &Option<String>) -> String {
@@ -371,6 +401,8 @@ impl Error {
             Error::RateLimited { .. } => ErrorCode::ToolRateLimited,
             Error::CircuitOpen { .. } => ErrorCode::ToolCircuitOpen,
             Error::BulkheadFull { .. } => ErrorCode::BulkheadFull,
+            Error::Interrupted { .. } => ErrorCode::Interrupted,
+            Error::Recorded { code, .. } => *code,
         }
     }
 
@@ -384,6 +416,7 @@ impl Error {
             Error::Timeout { .. } => true,
             Error::ResourceExhausted { resource, .. } => *resource == Resource::InstancePool,
             Error::RateLimited { .. } | Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => true,
+            Error::Recorded { retryable, .. } => *retryable,
             _ => false,
         }
     }
@@ -396,6 +429,7 @@ impl Error {
                 Some(*retry_after_ms)
             }
             Error::BulkheadFull { .. } => Some(100),
+            Error::Recorded { retry_after_ms, .. } => *retry_after_ms,
             _ => None,
         }
     }
@@ -426,6 +460,7 @@ impl Error {
             Error::Trapped { reason, stderr_tail, .. } => {
                 Some(serde_json::json!({ "trap": reason, "stderr_tail": stderr_tail }))
             }
+            Error::Recorded { details, .. } => details.clone(),
             _ => None,
         };
         if let Some(d) = details {

@@ -31,6 +31,7 @@ pub struct HostBuilder {
     use_dir: bool,
     sources: Vec<PluginSource>,
     progress: Option<ProgressFn>,
+    clock: Option<Arc<dyn crate::exec::clock::Clock>>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -84,6 +85,14 @@ impl HostBuilder {
         self
     }
 
+    /// The time source of every executor policy (default: tokio's clock).
+    /// Tests use it to skew or freeze time; shared decisions (Redis rate
+    /// limits) never read it.
+    pub fn clock(mut self, clock: Arc<dyn crate::exec::clock::Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
     /// Receives a [`crate::registry::LoadProgress`] per plugin as loading proceeds.
     pub fn on_progress(mut self, f: impl Fn(&crate::registry::LoadProgress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
@@ -97,6 +106,7 @@ impl HostBuilder {
         let cfg = self.config;
         cfg.validate()?;
         crate::observe::metrics::configure(&cfg.metrics);
+        crate::observe::live::mark_start();
         let cache_dir = cfg.resolved_cache_dir();
         if let (Some(cache), true) = (&cache_dir, self.use_dir) {
             let (c, p) = (absolute(cache), absolute(&cfg.plugins_dir));
@@ -131,7 +141,8 @@ impl HostBuilder {
             cfg.bulkheads.clone(),
             &cfg.cache,
             cfg.executor.clone(),
-            Arc::new(TokioClock),
+            self.clock.unwrap_or_else(|| Arc::new(TokioClock)),
+            crate::backend::Backend::from_config(&cfg)?,
         )?;
         let watcher = if cfg.watch && self.use_dir {
             Some(watch::watch(registry.clone()).map_err(|e| {
@@ -199,6 +210,23 @@ impl Host {
         self.inner.registry.tools(tenant.unwrap_or(DEFAULT_TENANT))
     }
 
+    /// Where shared state lives (memory, or Redis with `redis_url`).
+    pub fn backend(&self) -> &crate::backend::Backend {
+        self.inner.executor.backend()
+    }
+
+    /// `Degraded` while the shared backend (Redis) is failing and calls are
+    /// answered with local fallbacks; always `Ok` without Redis. Reflects the
+    /// latest Redis operation; [`check_backend`](Self::check_backend) probes.
+    pub fn backend_health(&self) -> crate::backend::Health {
+        self.backend().health()
+    }
+
+    /// Pings the shared backend (within `redis.op_timeout_ms`) and returns its health.
+    pub async fn check_backend(&self) -> crate::backend::Health {
+        self.backend().check().await
+    }
+
     /// The executor (policy state: breakers, bulkheads, cache counters).
     pub fn executor(&self) -> &Executor {
         &self.inner.executor
@@ -244,13 +272,17 @@ impl Host {
     ) -> CallResult {
         let registry = &self.inner.registry;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
+        let mut call = call;
+        let call_id = call.call_id.get_or_insert_with(new_call_id).clone();
+        let _live = crate::observe::live::track(&call_id, &call.tool, tenant);
         // One span per call; outcome fields are filled in when it ends. The
-        // caller's traceparent is kept on the span (OTLP export is not built yet).
+        // caller's W3C traceparent becomes its parent when OTLP export is on
+        // (feature `otel`); it is also kept as a field for log readers.
         let span = tracing::info_span!(
             "tool.execute",
             tool = %call.tool,
             tenant,
-            call_id = call.call_id.as_deref().unwrap_or(""),
+            call_id = %call_id,
             request_id = %ctx.request_id,
             traceparent = ctx.traceparent.as_deref().unwrap_or(""),
             cached = tracing::field::Empty,
@@ -260,6 +292,7 @@ impl Host {
             fuel_used = tracing::field::Empty,
             memory_peak = tracing::field::Empty,
         );
+        crate::observe::otel::adopt_parent(&span, ctx.traceparent.as_deref());
         let run = self.inner.executor.execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts);
         let r = tracing::Instrument::instrument(run, span.clone()).await;
         span.record("cached", r.cached);
@@ -314,7 +347,7 @@ impl Host {
         let AttemptSpec { entry, args, ctx, call_id, attempt, timeout: budget, opts } = a;
         let plugin = &entry.plugin;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
-        let span = tracing::debug_span!("tool.attempt", tool = %entry.tool.name, tenant, call_id, attempt);
+        let span = tracing::info_span!("guest.call", plugin = %plugin.name, tool = %entry.tool.name, attempt);
         let spec = CallSpec {
             tenant,
             plugin: &plugin.name,

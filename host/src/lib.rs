@@ -29,6 +29,7 @@
 //! ```
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod backend;
 pub mod call;
 pub mod config;
 pub mod error;

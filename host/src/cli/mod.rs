@@ -6,6 +6,9 @@ mod list;
 mod new;
 mod run;
 mod serve;
+mod submit;
+mod top;
+mod worker;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -23,9 +26,25 @@ pub(crate) struct Cli {
     /// Log filter for stderr (e.g. `info`, `toolhost=debug`); RUST_LOG also works.
     #[arg(long, global = true, env = "TOOLHOST_LOG", default_value = "warn")]
     log: String,
-    /// Log as JSON lines instead of text.
-    #[arg(long, global = true)]
-    log_json: bool,
+    /// Log format on stderr: `auto` is human-readable text on a terminal and
+    /// JSON lines otherwise (carrying request, tenant and call ids).
+    #[arg(long, global = true, env = "TOOLHOST_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    log_format: LogFormat,
+    /// Also log call arguments and results (target `toolhost::payload`, level
+    /// info). Off by default: payloads may hold personal or secret data.
+    #[arg(long, global = true, env = "TOOLHOST_LOG_PAYLOADS")]
+    log_payloads: bool,
+}
+
+/// `--log-format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Text on a terminal, JSON lines otherwise.
+    Auto,
+    /// JSON lines.
+    Json,
+    /// Human-readable text.
+    Text,
 }
 
 #[derive(Debug, Subcommand)]
@@ -41,9 +60,18 @@ enum Command {
     /// streamable HTTP at /mcp plus the HTTP API (`--http ADDR`). Plugins are
     /// hot-reloaded.
     Serve(serve::ServeArgs),
+    /// Live view of a running server: calls in flight, per-tool rates and
+    /// latencies, breaker states, bulkhead queues (`--once`/`--json` for scripts).
+    Top(top::TopArgs),
     /// Create a plugin project (Rust, Python, JavaScript or C) against the
     /// contract, with a build script, a manifest and a test call.
     New(new::NewArgs),
+    /// Execute durable runs from the Redis queue (`--redis URL`) until SIGTERM;
+    /// runs resume from per-call checkpoints when a worker dies.
+    Worker(worker::WorkerArgs),
+    /// Store a DAG run in Redis and queue it for workers; prints the run id
+    /// (`--wait` prints the result; exit status 0 only if it succeeded).
+    Submit(submit::SubmitArgs),
 }
 
 /// Options shared by every command that loads plugins.
@@ -61,6 +89,10 @@ pub(crate) struct HostArgs {
     /// Tenant whose view of the tools is used.
     #[arg(long, short = 't', env = "TOOLHOST_TENANT")]
     tenant: Option<String>,
+    /// Shared Redis (`redis://host:port/db`) for the result cache, rate
+    /// limits and durable runs across processes. Overrides `redis_url`.
+    #[arg(long = "redis", value_name = "URL", env = "TOOLHOST_REDIS_URL")]
+    redis: Option<String>,
 }
 
 impl HostArgs {
@@ -78,6 +110,9 @@ impl HostArgs {
         if let Some(c) = &self.cache_dir {
             cfg.cache_dir = Some(c.clone());
         }
+        if let Some(url) = &self.redis {
+            cfg.redis_url = Some(url.clone());
+        }
         Ok(cfg)
     }
 
@@ -92,12 +127,32 @@ impl HostArgs {
         adjust(&mut cfg);
         let dir = cfg.plugins_dir.clone();
         let tty = std::io::stderr().is_terminal();
+        let t0 = std::time::Instant::now();
+        let tally = std::sync::Arc::new(std::sync::Mutex::new(LoadTally::default()));
+        let t2 = tally.clone();
         let host = Host::builder()
             .config(cfg)
-            .on_progress(move |p: &LoadProgress| progress_line(p, tty))
+            .on_progress(move |p: &LoadProgress| {
+                t2.lock().unwrap_or_else(|e| e.into_inner()).add(p);
+                if tty {
+                    progress_line(p);
+                }
+            })
             .build()
             .await
             .with_context(|| format!("loading plugins from {}", dir.display()))?;
+        let tally = *tally.lock().unwrap_or_else(|e| e.into_inner());
+        if tally.total() > 0 {
+            eprintln!(
+                "toolhost: {} plugins in {:.2} s: {} compiled, {} from the compile cache, {} failed ({} tools)",
+                tally.total(),
+                t0.elapsed().as_secs_f64(),
+                tally.compiled,
+                tally.cached,
+                tally.failed,
+                tally.tools
+            );
+        }
         let cat = host.catalog();
         let failed: Vec<_> = cat.plugins().iter().filter(|p| !p.errors.is_empty()).collect();
         for p in &failed {
@@ -109,47 +164,104 @@ impl HostArgs {
     }
 }
 
-fn progress_line(p: &LoadProgress, tty: bool) {
+/// Counts of one load, for the summary line.
+#[derive(Debug, Default, Clone, Copy)]
+struct LoadTally {
+    compiled: usize,
+    cached: usize,
+    failed: usize,
+    tools: usize,
+}
+
+impl LoadTally {
+    fn add(&mut self, p: &LoadProgress) {
+        match &p.outcome {
+            Ok((toolhost::runtime::CompileSource::Compiled, tools, _)) => {
+                self.compiled += 1;
+                self.tools += tools;
+            }
+            Ok((_, tools, _)) => {
+                self.cached += 1;
+                self.tools += tools;
+            }
+            Err(_) => self.failed += 1,
+        }
+    }
+
+    fn total(&self) -> usize {
+        self.compiled + self.cached + self.failed
+    }
+}
+
+/// One line per plugin as it finishes loading (terminals only; pipes and
+/// log files get the summary line).
+fn progress_line(p: &LoadProgress) {
     match &p.outcome {
-        Ok((toolhost::runtime::CompileSource::Compiled, tools, t)) => {
-            eprintln!(
-                "[{}/{}] compiled {} ({tools} tools) in {:.2} s",
-                p.index,
-                p.total,
-                p.plugin,
-                t.as_secs_f64()
-            )
+        Ok((source, tools, t)) => {
+            let how = match source {
+                toolhost::runtime::CompileSource::Compiled => "compiled",
+                toolhost::runtime::CompileSource::Cache => "loaded from cache",
+            };
+            eprintln!("[{}/{}] {how} {} ({tools} tools) in {:.2} s", p.index, p.total, p.plugin, t.as_secs_f64())
         }
-        Ok((_, tools, t)) if tty => {
-            eprintln!(
-                "[{}/{}] loaded {} ({tools} tools, cached) in {} ms",
-                p.index,
-                p.total,
-                p.plugin,
-                t.as_millis()
-            )
-        }
-        Ok(_) => {}
         Err(e) => eprintln!("[{}/{}] failed {}: {}", p.index, p.total, p.plugin, e.code()),
     }
 }
 
-fn init_logging(filter: &str, json: bool) {
+/// Keeps the OTLP exporter alive until the process ends (feature `otel`).
+#[cfg(feature = "otel")]
+type TraceGuard = Option<toolhost::observe::otel::OtelGuard>;
+#[cfg(not(feature = "otel"))]
+type TraceGuard = ();
+
+/// stderr logs (text on a terminal, JSON lines otherwise) and, with the
+/// `otel` feature and `OTEL_EXPORTER_OTLP_ENDPOINT`, OTLP trace export.
+fn init_logging(filter: &str, format: LogFormat) -> TraceGuard {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = std::env::var("RUST_LOG").unwrap_or_else(|_| filter.to_string());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr);
-    if json {
-        builder.json().init();
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter).unwrap_or_else(|e| {
+        eprintln!("warning: invalid log filter {filter:?} ({e}); using `warn`");
+        tracing_subscriber::EnvFilter::new("warn")
+    });
+    let tty = std::io::stderr().is_terminal();
+    let json = match format {
+        LogFormat::Auto => !tty,
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+    };
+    let stderr = if json {
+        tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(filter).boxed()
     } else {
-        builder.with_ansi(std::io::stderr().is_terminal()).init();
-    }
+        tracing_subscriber::fmt::layer().with_ansi(tty).with_writer(std::io::stderr).with_filter(filter).boxed()
+    };
+    #[allow(unused_mut)]
+    let mut layers = vec![stderr];
+    #[cfg(feature = "otel")]
+    let guard = match toolhost::observe::otel::layer_from_env() {
+        Ok(Some((layer, guard))) => {
+            let spans = tracing_subscriber::filter::Targets::new().with_target("toolhost", tracing::Level::INFO);
+            layers.push(layer.with_filter(spans).boxed());
+            Some(guard)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("warning: traces are not exported: {e}");
+            None
+        }
+    };
+    tracing_subscriber::registry().with(layers).init();
+    #[cfg(feature = "otel")]
+    return guard;
 }
 
 /// Parses the command line and runs it.
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(&cli.log, cli.log_json);
+    #[allow(clippy::let_unit_value)]
+    let _traces = init_logging(&cli.log, cli.log_format);
+    toolhost::observe::logs::set_payloads(cli.log_payloads);
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -163,7 +275,10 @@ pub(crate) fn main() -> ExitCode {
             Command::Call(a) => call::run(a).await,
             Command::Run(a) => run::run(a).await,
             Command::Serve(a) => serve::run(a).await,
+            Command::Top(a) => top::run(a).await,
             Command::New(a) => new::run(a),
+            Command::Worker(a) => worker::run(a).await,
+            Command::Submit(a) => submit::run(a).await,
         }
     });
     match result {

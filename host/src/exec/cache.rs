@@ -2,7 +2,9 @@
 //! SHA-256 over canonical JSON (sorted keys) of tenant, tool, plugin content
 //! digest and arguments. Concurrent identical misses run the tool once
 //! (single flight); the others wait for that result. Only successes are
-//! stored. The store is a [`CacheBackend`]: byte-bounded in memory by default.
+//! stored. The store is a [`CacheBackend`]: byte-bounded in memory by default,
+//! or shared Redis ([`crate::backend::redis::RedisCache`]), whose leases make
+//! the single flight cross-process.
 
 use crate::call::ToolOutput;
 use crate::error::Error;
@@ -76,6 +78,40 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>>;
     /// Stores a result for `ttl`.
     fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()>;
+
+    /// Cross-process single flight, called by the in-process leader of a miss
+    /// before it runs the tool: either this process computes `key`
+    /// ([`Acquired::Lead`], with a lease to [`release`](Self::release) when it
+    /// holds one), or another process stored the value while this one waited
+    /// for it (at most `max_wait`) ([`Acquired::Value`]). Never fails: when
+    /// the lease cannot be taken or waited for, the caller leads without one.
+    ///
+    /// Default (one process): lead at once, no lease.
+    fn acquire<'a>(&'a self, _key: &'a CacheKey, _max_wait: Option<Duration>) -> BoxFuture<'a, Acquired> {
+        Box::pin(async { Acquired::Lead(None) })
+    }
+
+    /// Gives a lease from [`acquire`](Self::acquire) back, if it is still this
+    /// caller's (it may have expired and been taken over). Default: nothing.
+    fn release<'a>(&'a self, _key: &'a CacheKey, _lease: Lease) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+}
+
+/// A single-flight lease on one cache key, held by the process computing it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The holder's unique token (compared before the lease is released).
+    pub token: String,
+}
+
+/// What [`CacheBackend::acquire`] decided.
+#[derive(Debug, Clone)]
+pub enum Acquired {
+    /// This caller runs the tool; `Some` = it holds a lease to release afterwards.
+    Lead(Option<Lease>),
+    /// Another process computed and stored the value meanwhile.
+    Value(Arc<ToolOutput>),
 }
 
 /// `[cache]` settings.
@@ -200,6 +236,22 @@ impl ResultCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<ToolOutput, Error>>,
     {
+        self.get_or_run_within(key, ttl, None, run).await
+    }
+
+    /// [`get_or_run`](Self::get_or_run), waiting at most `max_wait` (the
+    /// call's remaining deadline) for another process computing the same key.
+    pub async fn get_or_run_within<F, Fut>(
+        &self,
+        key: CacheKey,
+        ttl: Duration,
+        max_wait: Option<Duration>,
+        run: F,
+    ) -> (Result<Arc<ToolOutput>, Error>, Served)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<ToolOutput, Error>>,
+    {
         use std::sync::atomic::Ordering::Relaxed;
         let mut run = Some(run);
         loop {
@@ -230,12 +282,22 @@ impl ResultCache {
             let tx = tx.expect("leader holds the sender");
             // Removes the in-flight entry even if this future is dropped mid-run.
             let _cleanup = InflightGuard { cache: self, key: &key };
+            let lease = match self.backend.acquire(&key, max_wait).await {
+                Acquired::Value(v) => {
+                    // Another process computed it while this one waited.
+                    self.hits.fetch_add(1, Relaxed);
+                    let _ = tx.send(Some(Ok(v.clone())));
+                    return (Ok(v), Served::Cached);
+                }
+                Acquired::Lead(lease) => LeaseGuard { backend: &self.backend, key: &key, lease },
+            };
             self.misses.fetch_add(1, Relaxed);
             let result = (run.take().expect("leader runs once"))().await.map(Arc::new);
             if let Ok(v) = &result {
                 self.backend.put(key.clone(), v.clone(), ttl).await;
             }
             let _ = tx.send(Some(result.clone()));
+            lease.release().await;
             return (result, Served::Ran);
         }
     }
@@ -249,6 +311,31 @@ struct InflightGuard<'a> {
 impl Drop for InflightGuard<'_> {
     fn drop(&mut self) {
         self.cache.inflight.lock().unwrap().remove(self.key);
+    }
+}
+
+/// Releases a cross-process lease; if the leader is dropped mid-run the
+/// release is spawned (or, outside a runtime, left to the lease TTL).
+struct LeaseGuard<'a> {
+    backend: &'a Arc<dyn CacheBackend>,
+    key: &'a CacheKey,
+    lease: Option<Lease>,
+}
+
+impl LeaseGuard<'_> {
+    async fn release(mut self) {
+        if let Some(lease) = self.lease.take() {
+            self.backend.release(self.key, lease).await;
+        }
+    }
+}
+
+impl Drop for LeaseGuard<'_> {
+    fn drop(&mut self) {
+        if let (Some(lease), Ok(rt)) = (self.lease.take(), tokio::runtime::Handle::try_current()) {
+            let (backend, key) = (self.backend.clone(), self.key.clone());
+            rt.spawn(async move { backend.release(&key, lease).await });
+        }
     }
 }
 
@@ -322,6 +409,56 @@ mod tests {
         let (_, served) = cache.get_or_run(key, Duration::from_secs(60), || async { Ok(out(2)) }).await;
         assert_eq!(served, Served::Cached);
         assert_eq!(cache.counters(), (1, 2));
+    }
+
+    /// A backend standing for another process: `acquire` hands out a lease
+    /// (or, once `remote` is set, the value that process stored) and records releases.
+    #[derive(Debug, Default)]
+    struct Remote {
+        store: Mutex<HashMap<CacheKey, Arc<ToolOutput>>>,
+        remote: Mutex<Option<Arc<ToolOutput>>>,
+        released: Mutex<Vec<String>>,
+    }
+
+    impl CacheBackend for Remote {
+        fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>> {
+            Box::pin(async move { self.store.lock().unwrap().get(key).cloned() })
+        }
+        fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, _: Duration) -> BoxFuture<'a, ()> {
+            Box::pin(async move {
+                self.store.lock().unwrap().insert(key, value);
+            })
+        }
+        fn acquire<'a>(&'a self, _: &'a CacheKey, _: Option<Duration>) -> BoxFuture<'a, Acquired> {
+            Box::pin(async move {
+                match self.remote.lock().unwrap().clone() {
+                    Some(v) => Acquired::Value(v),
+                    None => Acquired::Lead(Some(Lease { token: "t1".into() })),
+                }
+            })
+        }
+        fn release<'a>(&'a self, _: &'a CacheKey, lease: Lease) -> BoxFuture<'a, ()> {
+            Box::pin(async move { self.released.lock().unwrap().push(lease.token) })
+        }
+    }
+
+    #[tokio::test]
+    async fn leases_are_released_after_the_run_and_a_remote_value_skips_it() {
+        let backend = Arc::new(Remote::default());
+        let cache = ResultCache::new(backend.clone());
+        let key = CacheKey::new("t", "x", "d", &json!({}));
+        let (r, served) =
+            cache.get_or_run(key.clone(), Duration::from_secs(60), || async { Ok(out(1)) }).await;
+        assert_eq!((r.unwrap().value.clone(), served), (Some(json!(1)), Served::Ran));
+        assert_eq!(*backend.released.lock().unwrap(), vec!["t1".to_string()], "released once, after the put");
+        // Another process stores a value while this one would lead: no run.
+        *backend.remote.lock().unwrap() = Some(Arc::new(out(9)));
+        let other = CacheKey::new("t", "x", "d", &json!({"other": true}));
+        let (r, served) = cache
+            .get_or_run(other, Duration::from_secs(60), || async { panic!("the tool must not run") })
+            .await;
+        assert_eq!((r.unwrap().value.clone(), served), (Some(json!(9)), Served::Cached));
+        assert_eq!(cache.counters(), (1, 1));
     }
 
     #[tokio::test]

@@ -213,6 +213,14 @@ pub struct Executor {
     clock: Arc<dyn Clock>,
     rng: Mutex<rand::rngs::StdRng>,
     rate_checks: std::sync::atomic::AtomicU64,
+    /// Where shared state lives (memory, or Redis).
+    backend: crate::backend::Backend,
+    /// The distributed limiter when the backend is Redis; `limiter` is then the
+    /// always-warm fallback at `local_rate_share` of each quota.
+    shared_limiter: Option<crate::backend::redis::RedisRateLimiter>,
+    local_rate_share: f64,
+    /// Set while rate limits run on the local fallback (logs once per outage).
+    rate_fallback: std::sync::atomic::AtomicBool,
 }
 
 /// One sandboxed attempt, as the executor asks the host for it.
@@ -239,7 +247,9 @@ pub(crate) trait Attempt: Send + Sync {
 }
 
 impl Executor {
-    /// Builds the executor from its configuration sections.
+    /// Builds the executor from its configuration sections. With a Redis
+    /// `backend` the result cache and the rate limits are shared through it.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         policy: policy::PolicyConfig,
         rate_cfg: RateLimitConfig,
@@ -247,11 +257,11 @@ impl Executor {
         cache_cfg: &cache::CacheConfig,
         cfg: ExecutorConfig,
         clock: Arc<dyn Clock>,
+        backend: crate::backend::Backend,
     ) -> Result<Executor, Error> {
         use rand::SeedableRng;
-        let cache = cache_cfg
-            .enabled
-            .then(|| ResultCache::new(Arc::new(cache::MemoryCache::new(cache_cfg.max_bytes))));
+        let cache = cache_cfg.enabled.then(|| ResultCache::new(backend.cache_store(cache_cfg)));
+        let local_rate_share = backend.redis().map_or(1.0, |r| r.config().local_rate_share);
         Ok(Executor {
             policies: Policies::new(policy).map_err(Error::Configuration)?,
             rate_cfg,
@@ -268,7 +278,16 @@ impl Executor {
             clock,
             rng: Mutex::new(rand::rngs::StdRng::from_os_rng()),
             rate_checks: Default::default(),
+            shared_limiter: backend.rate_limiter(),
+            backend,
+            local_rate_share,
+            rate_fallback: Default::default(),
         })
+    }
+
+    /// Where shared state lives.
+    pub fn backend(&self) -> &crate::backend::Backend {
+        &self.backend
     }
 
     /// Executor settings.
@@ -355,14 +374,20 @@ impl Executor {
                     (Some(cache), true) => {
                         let key = CacheKey::new(tenant, &entry.tool.name, &entry.plugin.digest, &args_value);
                         let ran = Mutex::new((0u32, None));
-                        let (r, served) = cache
-                            .get_or_run(key, eff.cache_ttl, || async {
+                        // `cache.lookup` covers the lookup and, on a miss, the run
+                        // it leads (whose spans nest under it).
+                        let span = tracing::info_span!("cache.lookup", result = tracing::field::Empty);
+                        let (r, served) = tracing::Instrument::instrument(
+                            cache.get_or_run_within(key, eff.cache_ttl, self.remaining(deadline), || async {
                                 let (r, attempts, st) = run().await;
                                 *ran.lock().unwrap() = (attempts, st);
                                 r
-                            })
-                            .await;
+                            }),
+                            span.clone(),
+                        )
+                        .await;
                         res.cached = served == Served::Cached;
+                        span.record("result", if res.cached { "hit" } else { "miss" });
                         crate::observe::metrics::cache_get(res.cached);
                         let (attempts, st) = ran.into_inner().unwrap();
                         (r, attempts, st)
@@ -385,6 +410,7 @@ impl Executor {
         };
         res.duration = self.clock.now().saturating_duration_since(started);
         crate::observe::metrics::call_finished(&res, entry.tool.namespace.as_deref(), tenant);
+        crate::observe::logs::payload(&res, &call.arguments);
         tracing::debug!(tool = %res.tool, call_id = %res.call_id, tenant, attempts = res.attempts, cached = res.cached,
             ok = res.result.is_ok(), ms = res.duration.as_millis() as u64, "call finished");
         res
@@ -405,7 +431,11 @@ impl Executor {
     ) -> (Result<ToolOutput, Error>, u32, Option<CallStats>) {
         let tool = &entry.tool.name;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
-        if let Err(e) = self.admit_rate(tenant, tool, eff, deadline).await {
+        let span = tracing::info_span!("rate_limit.check", allowed = tracing::field::Empty);
+        let admitted =
+            tracing::Instrument::instrument(self.admit_rate(tenant, tool, eff, deadline), span.clone()).await;
+        span.record("allowed", admitted.is_ok());
+        if let Err(e) = admitted {
             return (Err(e), 0, None);
         }
         self.budget.deposit(self.clock.now());
@@ -418,22 +448,35 @@ impl Executor {
             if remaining == Some(Duration::ZERO) {
                 return (Err(Error::Timeout { tool: tool.clone(), timeout_ms: 0 }), attempt - 1, last_stats);
             }
+            let attempt_span = tracing::info_span!("tool.attempt", attempt, outcome = tracing::field::Empty);
             let permit = match &eff.breaker {
-                Some(cfg) => match self.breakers.acquire(&breaker_key, cfg) {
-                    Ok(p) => Some(p),
-                    Err(open) => {
-                        let e = Error::CircuitOpen {
-                            tool: tool.clone(),
-                            retry_after_ms: clock::ceil_millis(open.retry_after),
-                        };
-                        return (Err(e), attempt - 1, last_stats);
+                Some(cfg) => {
+                    let check =
+                        tracing::info_span!(parent: &attempt_span, "breaker.check", admitted = tracing::field::Empty);
+                    let acquired = check.in_scope(|| self.breakers.acquire(&breaker_key, cfg));
+                    check.record("admitted", acquired.is_ok());
+                    match acquired {
+                        Ok(p) => Some(p),
+                        Err(open) => {
+                            attempt_span.record("outcome", crate::ErrorCode::ToolCircuitOpen.as_str());
+                            let e = Error::CircuitOpen {
+                                tool: tool.clone(),
+                                retry_after_ms: clock::ceil_millis(open.retry_after),
+                            };
+                            return (Err(e), attempt - 1, last_stats);
+                        }
                     }
-                },
+                }
                 None => None,
             };
-            let slot = match self.bulkheads.acquire(tenant, tool, remaining).await {
+            let wait = tracing::info_span!(parent: &attempt_span, "bulkhead.wait", admitted = tracing::field::Empty);
+            let acquired =
+                tracing::Instrument::instrument(self.bulkheads.acquire(tenant, tool, remaining), wait.clone()).await;
+            wait.record("admitted", acquired.is_ok());
+            let slot = match acquired {
                 Ok(s) => s,
                 Err(full) => {
+                    attempt_span.record("outcome", crate::ErrorCode::BulkheadFull.as_str());
                     if let Some(p) = permit {
                         self.breakers.record(p, Outcome::Ignored, Duration::ZERO);
                     }
@@ -452,7 +495,8 @@ impl Executor {
             };
             let t0 = self.clock.now();
             let spec = AttemptSpec { entry, args, ctx, call_id, attempt, timeout, opts };
-            let (result, stats) = host.attempt(spec).await;
+            let (result, stats) = tracing::Instrument::instrument(host.attempt(spec), attempt_span.clone()).await;
+            attempt_span.record("outcome", result.as_ref().err().map_or("success", |e| e.code().as_str()));
             drop(slot);
             last_stats = Some(stats);
             if let Some(p) = permit {
@@ -521,7 +565,7 @@ impl Executor {
             checks.push((&scoped, q));
         }
         loop {
-            let checked = self.limiter.check(&checks, 1);
+            let checked = self.check_rate(&checks).await;
             crate::observe::metrics::rate_limit_check(checked.is_ok());
             match checked {
                 Ok(()) => return Ok(()),
@@ -537,6 +581,39 @@ impl Executor {
                         retry_after_ms: clock::ceil_millis(limited.retry_after),
                     });
                 }
+            }
+        }
+    }
+}
+
+impl Executor {
+    /// One admission decision: the shared limiter when the backend is Redis,
+    /// else (or when Redis fails) the local one; the fallback uses
+    /// `local_rate_share` of every quota.
+    async fn check_rate(&self, checks: &[(&str, &Quota)]) -> Result<(), rate_limit::RateLimited> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(shared) = &self.shared_limiter else {
+            return self.limiter.check(checks, 1);
+        };
+        match shared.check(checks, 1).await {
+            Ok(decision) => {
+                if self.rate_fallback.swap(false, Relaxed) {
+                    tracing::info!("rate limits shared through redis again");
+                }
+                decision.result
+            }
+            Err(e) => {
+                crate::observe::metrics::redis_fallback("rate_limit");
+                if !self.rate_fallback.swap(true, Relaxed) {
+                    tracing::warn!(error = %e, share = self.local_rate_share,
+                        "redis rate limit unavailable; using the local limiter at its share of each quota");
+                }
+                let scaled: Vec<(&str, Quota)> = checks
+                    .iter()
+                    .map(|(k, q)| (*k, crate::backend::redis::local_share(q, self.local_rate_share)))
+                    .collect();
+                let refs: Vec<(&str, &Quota)> = scaled.iter().map(|(k, q)| (*k, q)).collect();
+                self.limiter.check(&refs, 1)
             }
         }
     }

@@ -6,8 +6,9 @@
 //! | `GET /v1/tools` | the caller's tenant's tools, with schemas |
 //! | `POST /v1/calls` | one call or a batch, any input shape the executor reads; `?order=completion\|submission`, `?dedup=true`, `?stream=true` (server-sent events) |
 //! | `GET /metrics` | Prometheus metrics ([`crate::observe::metrics`]) |
+//! | `GET /v1/stats` | live snapshot for `toolhost top` ([`crate::observe::live`]) |
 //! | `GET /healthz` | the process is up |
-//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls) |
+//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks |
 //!
 //! Every route checks `Host` and `Origin` (403), and, once tokens are
 //! configured, the bearer token (401; health routes excepted). Bodies are
@@ -97,6 +98,7 @@ impl HttpServer {
             .route("/v1/runs", post(super::runs::create))
             .route("/v1/runs/{id}", get(super::runs::get).delete(super::runs::cancel))
             .route("/metrics", get(metrics))
+            .route("/v1/stats", get(stats))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .nest_service("/mcp", mcp)
@@ -378,6 +380,11 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// The live view's snapshot (`toolhost top` polls it).
+async fn stats(State(s): State<Arc<AppState>>) -> Response {
+    axum::Json(crate::observe::live::snapshot(&s.shared.host)).into_response()
+}
+
 async fn healthz() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
@@ -389,8 +396,19 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     let catalog = host.catalog();
     let failed = catalog.plugins().iter().filter(|p| p.state == crate::PluginState::Failed).count();
     let ready = !draining && ticker_ok;
+    // Probe Redis now (bounded by op_timeout_ms) so recovery shows without traffic.
+    let backend = host.check_backend().await;
+    let degraded = backend == crate::backend::Health::Degraded;
+    let verdict = match (ready, degraded) {
+        (false, _) => "unavailable",
+        (true, true) => "degraded",
+        (true, false) => "ok",
+    };
     let body = json!({
+        "status": verdict,
         "ready": ready,
+        "backend": host.backend().describe(),
+        "backend_health": backend,
         "draining": draining,
         "epoch_ticker": if ticker_ok { "ok" } else { "stalled" },
         "plugins": catalog.plugins().len(),

@@ -1,10 +1,16 @@
 //! DAG runs over HTTP: `POST /v1/runs` (`?wait=true`, `?stream=true`,
 //! `?plan_only=true`), `GET /v1/runs/{id}`, `DELETE /v1/runs/{id}` (cancel).
 //! Runs belong to the tenant that started them; another tenant gets 404.
+//!
+//! With `redis_url` set, runs are durable: `POST` stores the run and queues it
+//! for `toolhost worker` processes (202 with the run id, 503 when it cannot be
+//! stored: never accepted and then lost), and `GET` reads status and result
+//! from Redis, so any process answers for any run.
 
 use super::http::AppState;
 use super::http::{admit, caller, error};
 use crate::CancelToken;
+use crate::backend::redis::{RunStore, RunStoreError};
 use crate::scheduler::{Greedy, RunEvent, RunOptions, RunResult, RunSpec};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -109,6 +115,10 @@ pub(crate) async fn create(
         Err(r) => return r,
     };
     let tenant = ctx.tenant_id.clone().unwrap_or_default();
+    if let Some(store) = durable(&s) {
+        drop(guard);
+        return create_durable(&store, &spec, &tenant, &ctx, &q).await;
+    }
     let run_id = crate::scheduler::new_run_id();
     let cancel = guard.token().clone();
     runs.start(&run_id, &tenant, cancel.clone());
@@ -169,11 +179,59 @@ pub(crate) async fn get(
     ext: axum::http::Extensions,
     Path(id): Path<String>,
 ) -> Response {
-    match s.runs.get(&id, &caller(&ext)) {
+    let tenant = caller(&ext);
+    match s.runs.get(&id, &tenant) {
         Some((_, Some(result))) => axum::Json(result.as_ref()).into_response(),
         Some((_, None)) => axum::Json(json!({ "run_id": id, "status": "running" })).into_response(),
-        None => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
+        None => match durable(&s) {
+            Some(store) => match store.get(&id, Some(&tenant)).await {
+                Ok(Some(rec)) => axum::Json(rec.to_json()).into_response(),
+                Ok(None) => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
+                Err(e) => unavailable(&e),
+            },
+            None => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
+        },
     }
+}
+
+/// The durable run store, when Redis is configured.
+fn durable(s: &AppState) -> Option<RunStore> {
+    s.shared.host.backend().redis().cloned().map(RunStore::new)
+}
+
+fn unavailable(e: &RunStoreError) -> Response {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "RUN_STORE_UNAVAILABLE", &e.to_string());
+    r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+    r
+}
+
+/// `POST /v1/runs` with Redis: store + enqueue, then 202 (or wait for a worker).
+async fn create_durable(
+    store: &RunStore,
+    spec: &RunSpec,
+    tenant: &str,
+    ctx: &crate::ExecutionContext,
+    q: &RunsQuery,
+) -> Response {
+    if q.stream {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "STREAM_NOT_SUPPORTED",
+            "stream=true is not available for durable runs (redis_url is set); use wait=true or poll GET /v1/runs/{id}",
+        );
+    }
+    let run_id = match store.submit(spec, tenant, ctx).await {
+        Ok(id) => id,
+        Err(e) => return unavailable(&e),
+    };
+    if q.wait {
+        return match store.wait(&run_id, Some(tenant), None).await {
+            Ok(Some(rec)) => axum::Json(rec.to_json()).into_response(),
+            Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run expired before it finished"),
+            Err(e) => unavailable(&e),
+        };
+    }
+    (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": run_id, "status": "queued" }))).into_response()
 }
 
 pub(crate) async fn cancel(
