@@ -91,6 +91,68 @@ async fn run() {
     let bytes = std::fs::read(&fixture)
         .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", fixture.display()));
     let cache = tempfile::tempdir().unwrap();
+    // `… -- observe-count MODE N`: N calls in one mode (off | on | traced), for
+    // instruction counts under `valgrind --tool=callgrind` (scripts/observe-cost.sh),
+    // which are exact where wall time on a shared 2-core machine is not.
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "observe-count") {
+        let mode = args.get(i + 1).map(String::as_str).unwrap_or("on");
+        let n: u64 = args.get(i + 2).and_then(|v| v.parse().ok()).unwrap_or(100);
+        let empty = tempfile::tempdir().unwrap();
+        let mut cfg = toolhost::Config::from_toml(EVERY_POLICY).unwrap();
+        cfg.plugins_dir = empty.path().to_path_buf();
+        let persistent = std::env::temp_dir().join("toolhost-bench-cache");
+        let host = Host::builder()
+            .config(cfg)
+            .plugin_bytes("h", bytes.clone())
+            .cache_dir(Some(persistent))
+            .build()
+            .await
+            .unwrap();
+        toolhost::observe::set_enabled(mode != "off");
+        let _g = (mode == "traced").then(|| {
+            use tracing_subscriber::Layer;
+            use tracing_subscriber::layer::SubscriberExt;
+            let json = tracing_subscriber::fmt::layer()
+                .json()
+                .with_writer(std::io::sink)
+                .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+            tracing::dispatcher::set_default(&tracing::Dispatch::new(tracing_subscriber::registry().with(json)))
+        });
+        for i in 0..n {
+            host.call(CallRequest::new("ok", format!(r#"{{"n":{i}}}"#))).await.unwrap();
+        }
+        return;
+    }
+    // `cargo bench --bench call_overhead -- observe`: only the observability figures.
+    if std::env::args().skip(1).any(|a| a == "observe") {
+        let empty = tempfile::tempdir().unwrap();
+        let mut cfg = toolhost::Config::from_toml(EVERY_POLICY).unwrap();
+        cfg.plugins_dir = empty.path().to_path_buf();
+        let host = Host::builder()
+            .config(cfg)
+            .plugin_bytes("h", bytes.clone())
+            .cache_dir(Some(cache.path().to_path_buf()))
+            .build()
+            .await
+            .unwrap();
+        let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let miss = || {
+            let (host, n) = (host.clone(), n.clone());
+            async move {
+                let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                host.call(CallRequest::new("ok", format!(r#"{{"n":{i}}}"#))).await.unwrap();
+            }
+        };
+        let invoke = || {
+            let host = host.clone();
+            async move {
+                host.invoke(CallRequest::new("ok", "{}")).await.unwrap();
+            }
+        };
+        observability(&miss, &invoke).await;
+        return;
+    }
     // `cargo bench --bench call_overhead -- redis`: only the Redis figures.
     if std::env::args().skip(1).any(|a| a == "redis") {
         let empty = tempfile::tempdir().unwrap();
@@ -237,40 +299,7 @@ async fn run() {
         inv / hit
     );
 
-    // Observability on the call path. Metrics are always on; spans cost next to
-    // nothing while no subscriber wants them (the default `warn` filter). The
-    // expensive case: every span recorded and formatted as a JSON log at `info`.
-    {
-        use tracing_subscriber::Layer;
-        use tracing_subscriber::layer::SubscriberExt;
-        let json = tracing_subscriber::fmt::layer()
-            .json()
-            .with_writer(std::io::sink)
-            .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(json));
-        let (mut off, mut on, mut inv2) = (vec![], vec![], vec![]);
-        for _ in 0..3 {
-            inv2.push(measure(rounds, per, invoke).await);
-            off.push(measure(rounds, per, pipeline_miss).await);
-            let _g = tracing::dispatcher::set_default(&dispatch);
-            on.push(measure(rounds, per, pipeline_miss).await);
-        }
-        let mid = |v: &mut Vec<f64>| {
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-            v[1]
-        };
-        let (inv2, off, on) = (mid(&mut inv2), mid(&mut off), mid(&mut on));
-        println!("  observability (every policy on, cache miss), µs/call:");
-        println!("    Host::invoke (no executor, no metrics, no spans) {inv2:8.2}");
-        println!(
-            "    Host::call, metrics + spans, no subscriber       {off:8.2}   ratio {:5.2}x vs invoke",
-            off / inv2
-        );
-        println!(
-            "    Host::call, + JSON log subscriber at info         {on:8.2}   ratio {:5.2}x vs no subscriber (7 spans/call)",
-            on / off
-        );
-    }
+    observability(&pipeline_miss, &invoke).await;
 
     // Which policy costs what: one host per policy, cache-miss arguments.
     let variants: [(&str, &str); 5] = [
@@ -532,4 +561,69 @@ fn allocator(host: &Host) -> &'static str {
         toolhost::runtime::AllocatorKind::Pooling => "pooling",
         toolhost::runtime::AllocatorKind::OnDemand => "on-demand",
     }
+}
+
+/// Every executor policy on (cache miss path with unique arguments).
+const EVERY_POLICY: &str = r#"
+[cache]
+enabled = true
+[policy]
+cache = true
+retry = { max_attempts = 3 }
+breaker = { window = { type = "count", size = 100 }, minimum_calls = 50 }
+rate_limit = { rate = 100000000, per_ms = 1000, burst = 1000000 }
+[rate_limits]
+global = { rate = 100000000, per_ms = 1000, burst = 1000000 }
+per_tenant = { rate = 100000000, per_ms = 1000, burst = 1000000 }
+[bulkheads]
+global = { max_concurrent = 1000 }
+per_tenant = { max_concurrent = 1000 }
+default_tool = { max_concurrent = 1000 }
+"#;
+
+/// What observability costs on the call path, as ratios within one run
+/// (interleaved): metrics + in-flight tracking off and no subscriber (the
+/// floor), on with no subscriber (the default: spans are disabled callsites),
+/// and on with a JSON log subscriber at `info` that records and formats every
+/// span of the call.
+async fn observability<F, Fut, G, Gut>(call: &F, invoke: &G)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+    G: Fn() -> Gut,
+    Gut: std::future::Future<Output = ()>,
+{
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    let json = tracing_subscriber::fmt::layer()
+        .json()
+        .with_writer(std::io::sink)
+        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(json));
+    let (rounds, per) = (21, 300);
+    let mut v: [Vec<f64>; 4] = Default::default();
+    for _ in 0..5 {
+        v[0].push(measure(rounds, per, invoke).await);
+        toolhost::observe::set_enabled(false);
+        v[1].push(measure(rounds, per, call).await);
+        toolhost::observe::set_enabled(true);
+        v[2].push(measure(rounds, per, call).await);
+        let _g = tracing::dispatcher::set_default(&dispatch);
+        v[3].push(measure(rounds, per, call).await);
+    }
+    let [inv, off, on, traced] = v.map(|mut x| {
+        x.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        x[x.len() / 2]
+    });
+    println!("  observability (every policy on, cache miss), µs/call, medians of 5 interleaved runs:");
+    println!("    Host::invoke (no executor)                          {inv:8.2}");
+    println!("    Host::call, metrics + tracking off, no subscriber   {off:8.2}   (the floor)");
+    println!(
+        "    Host::call, metrics + tracking on, no subscriber    {on:8.2}   ratio {:5.3}x vs the floor (default)",
+        on / off
+    );
+    println!(
+        "    Host::call, + JSON log subscriber at info, 7 spans  {traced:8.2}   ratio {:5.3}x vs the floor",
+        traced / off
+    );
 }

@@ -21,16 +21,21 @@ static NEXT: AtomicU64 = AtomicU64::new(0);
 /// Removes its call from the in-flight list when dropped (also when the
 /// call's future is cancelled).
 #[must_use]
-pub(crate) struct Tracked(u64);
+pub(crate) struct Tracked(Option<u64>);
 
 impl Drop for Tracked {
     fn drop(&mut self) {
-        INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.0);
+        if let Some(id) = self.0 {
+            INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        }
     }
 }
 
 /// Lists a call as in flight until the returned guard is dropped.
 pub(crate) fn track(call_id: &str, tool: &str, tenant: &str) -> Tracked {
+    if !super::enabled() {
+        return Tracked(None);
+    }
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
     let r = Running {
         call_id: call_id.to_string(),
@@ -39,7 +44,7 @@ pub(crate) fn track(call_id: &str, tool: &str, tenant: &str) -> Tracked {
         started: Instant::now(),
     };
     INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).insert(id, r);
-    Tracked(id)
+    Tracked(Some(id))
 }
 
 /// A call in flight.

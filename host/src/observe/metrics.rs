@@ -127,6 +127,9 @@ fn observe(name: &'static str, labels: Labels, bounds: &'static [f64], v: f64) {
 
 /// One finished call (through the executor).
 pub(crate) fn call_finished(res: &CallResult, namespace: Option<&str>, tenant: &str) {
+    if !super::enabled() {
+        return;
+    }
     let status = match &res.result {
         Ok(_) => "success",
         Err(e) => e.code().as_str(),
@@ -157,12 +160,18 @@ pub(crate) fn call_finished(res: &CallResult, namespace: Option<&str>, tenant: &
 
 /// A result-cache lookup.
 pub(crate) fn cache_get(hit: bool) {
+    if !super::enabled() {
+        return;
+    }
     let result = if hit { "hit" } else { "miss" };
     count("tool_cache_operations_total", vec![("operation", "get".into()), ("result", result.into())], 1);
 }
 
 /// One rate-limit admission decision.
 pub(crate) fn rate_limit_check(allowed: bool) {
+    if !super::enabled() {
+        return;
+    }
     count("tool_rate_limit_checks_total", vec![("allowed", allowed.to_string())], 1);
 }
 

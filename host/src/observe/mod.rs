@@ -7,3 +7,20 @@ pub mod live;
 pub mod logs;
 pub mod metrics;
 pub mod otel;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+static ENABLED: AtomicBool = AtomicBool::new(true);
+
+/// Turns per-call metrics and in-flight tracking on or off, process-wide
+/// (on by default). Off is for embedders that never scrape, and for the
+/// benchmark that measures what observability costs; spans are governed by
+/// the tracing subscriber instead.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, Ordering::Relaxed);
+}
+
+/// Whether per-call metrics and in-flight tracking are on.
+pub(crate) fn enabled() -> bool {
+    ENABLED.load(Ordering::Relaxed)
+}
