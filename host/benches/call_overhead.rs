@@ -117,7 +117,9 @@ async fn run() {
                 .json()
                 .with_writer(std::io::sink)
                 .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-            tracing::dispatcher::set_default(&tracing::Dispatch::new(tracing_subscriber::registry().with(json)))
+            tracing::dispatcher::set_default(&tracing::Dispatch::new(
+                tracing_subscriber::registry().with(json),
+            ))
         });
         for i in 0..n {
             host.call(CallRequest::new("ok", format!(r#"{{"n":{i}}}"#))).await.unwrap();

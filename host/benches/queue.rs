@@ -60,8 +60,12 @@ async fn run(port: u16) {
     let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("build/fixtures/hostile.wasm");
     let bytes = std::fs::read(&fixture).expect("build/fixtures/hostile.wasm: run scripts/build-plugins.sh");
     let cache = tempfile::tempdir().unwrap();
-    let host =
-        Host::builder().cache_dir(Some(cache.path().to_path_buf())).plugin_bytes("h", bytes).build().await.unwrap();
+    let host = Host::builder()
+        .cache_dir(Some(cache.path().to_path_buf()))
+        .plugin_bytes("h", bytes)
+        .build()
+        .await
+        .unwrap();
     let url = format!("redis://127.0.0.1:{port}/0");
     let cfg = RedisConfig { op_timeout_ms: 2000, ..Default::default() };
     let redis = Redis::open(&url, cfg).unwrap();
@@ -87,7 +91,8 @@ async fn run(port: u16) {
         let mut handles = Vec::new();
         for _ in 0..workers {
             let d = done.clone();
-            let opts = WorkerOptions { concurrency: 1, block: Duration::from_millis(200), ..Default::default() };
+            let opts =
+                WorkerOptions { concurrency: 1, block: Duration::from_millis(200), ..Default::default() };
             let w = Worker::new(host.clone(), redis.clone(), opts).on_event(move |e| {
                 if matches!(e, WorkerEvent::Finished { .. }) {
                     d.fetch_add(1, Ordering::Relaxed);

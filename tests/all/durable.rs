@@ -90,7 +90,11 @@ impl Upstream {
     async fn wait_hits(&self, path: &str, n: usize) {
         let until = Instant::now() + Duration::from_secs(60);
         while self.hits(path) < n {
-            assert!(Instant::now() < until, "{path} was not requested {n} times: {:?}", self.hits.lock().unwrap());
+            assert!(
+                Instant::now() < until,
+                "{path} was not requested {n} times: {:?}",
+                self.hits.lock().unwrap()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -112,7 +116,8 @@ impl Setup {
         folder.wasm("h", &hostile());
         folder.manifest("h", "[limits]\ntimeout_ms = 30000\n");
         let config = folder.path().join("toolhost.toml.cfg");
-        std::fs::write(&config, format!("redis_url = \"{}\"\n[redis]\n{redis_section}\n", redis.url())).unwrap();
+        std::fs::write(&config, format!("redis_url = \"{}\"\n[redis]\n{redis_section}\n", redis.url()))
+            .unwrap();
         Setup { folder, config, redis_url: redis.url() }
     }
 
@@ -179,7 +184,8 @@ impl Setup {
     }
 
     async fn wait_done(&self, run_id: &str) -> RunRecord {
-        let rec = self.store().wait(run_id, None, Some(Duration::from_secs(90))).await.unwrap().expect("run known");
+        let rec =
+            self.store().wait(run_id, None, Some(Duration::from_secs(90))).await.unwrap().expect("run known");
         assert!(rec.is_finished(), "run did not finish: {rec:?}");
         rec
     }
@@ -248,7 +254,12 @@ fn fetch(id: &str, url: String, deps: &[&str]) -> Value {
 
 fn call<'a>(rec: &'a RunRecord, id: &str) -> &'a Value {
     let r = rec.result.as_ref().expect("a result");
-    r["calls"].as_array().unwrap().iter().find(|c| c["call_id"] == id).unwrap_or_else(|| panic!("no call {id}"))
+    r["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["call_id"] == id)
+        .unwrap_or_else(|| panic!("no call {id}"))
 }
 
 /// Polls until the run's call `call_id` has an in-flight marker.
@@ -267,8 +278,16 @@ async fn serve(setup: &Setup, tokens: bool) -> (String, tokio::sync::oneshot::Se
     cfg.redis = setup.redis_config();
     if tokens {
         cfg.serve.tokens = vec![
-            toolhost::serve::TokenConfig { tenant: "default".into(), token: Some("tok-default".into()), ..Default::default() },
-            toolhost::serve::TokenConfig { tenant: "acme".into(), token: Some("tok-acme".into()), ..Default::default() },
+            toolhost::serve::TokenConfig {
+                tenant: "default".into(),
+                token: Some("tok-default".into()),
+                ..Default::default()
+            },
+            toolhost::serve::TokenConfig {
+                tenant: "acme".into(),
+                token: Some("tok-acme".into()),
+                ..Default::default()
+            },
         ];
     }
     let host = Host::builder().config(cfg).build().await.expect("host builds");
@@ -390,10 +409,19 @@ async fn a_killed_worker_s_run_is_reclaimed_and_finished_without_rerunning_finis
     let rec = setup.wait_done(&run_id).await;
     assert_eq!(rec.status, "succeeded", "{:#?}\nworker 2:\n{}", rec.result, w2.log());
     // Finished calls ran exactly once; the idempotent call in flight ran again.
-    assert_eq!((up.hits("/hit/a"), up.hits("/hit/b"), up.hits("/hit/d")), (1, 1, 1), "worker 2:\n{}", w2.log());
+    assert_eq!(
+        (up.hits("/hit/a"), up.hits("/hit/b"), up.hits("/hit/d")),
+        (1, 1, 1),
+        "worker 2:\n{}",
+        w2.log()
+    );
     assert_eq!(call(&rec, "c")["result"]["value"], json!({"slept_ms": 3000}));
     assert_eq!(rec.attempts, 2);
-    assert!(w2.log().contains(&format!("took {run_id} (reclaimed), 2 calls already checkpointed")), "{}", w2.log());
+    assert!(
+        w2.log().contains(&format!("took {run_id} (reclaimed), 2 calls already checkpointed")),
+        "{}",
+        w2.log()
+    );
     assert!(w2.log().contains("(2 calls ran, 2 reused from checkpoints)"), "{}", w2.log());
 }
 

@@ -31,7 +31,12 @@ impl Visit for FieldVisitor<'_> {
 }
 
 impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for Tree {
-    fn on_new_span(&self, attrs: &tracing::span::Attributes<'_>, id: &tracing::span::Id, ctx: Context<'_, S>) {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
         let mut fields = HashMap::new();
         attrs.record(&mut FieldVisitor(&mut fields));
         let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.name().to_string());
@@ -96,12 +101,21 @@ async fn every_policy_and_attempt_is_a_child_span_of_tool_execute() {
     assert_eq!(f["tenant"], "acme");
     assert_eq!(f["call_id"], "c-1");
     assert_eq!(f["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-    assert_eq!((f["cached"].as_str(), f["attempts"].as_str(), f["outcome"].as_str()), ("false", "3", "success"));
-    assert!(f.contains_key("fuel_used") && f.contains_key("memory_peak") && f.contains_key("duration_ms"), "{f:?}");
+    assert_eq!(
+        (f["cached"].as_str(), f["attempts"].as_str(), f["outcome"].as_str()),
+        ("false", "3", "success")
+    );
+    assert!(
+        f.contains_key("fuel_used") && f.contains_key("memory_peak") && f.contains_key("duration_ms"),
+        "{f:?}"
+    );
 
     let lookup = tree.named("cache.lookup");
     assert_eq!(lookup.len(), 1);
-    assert_eq!((lookup[0].parent.as_deref(), lookup[0].fields["result"].as_str()), (Some("tool.execute"), "miss"));
+    assert_eq!(
+        (lookup[0].parent.as_deref(), lookup[0].fields["result"].as_str()),
+        (Some("tool.execute"), "miss")
+    );
     let rate = tree.named("rate_limit.check");
     assert_eq!((rate.len(), rate[0].parent.as_deref()), (1, Some("cache.lookup")));
     assert_eq!(rate[0].fields["allowed"], "true");
@@ -137,9 +151,11 @@ async fn refusals_are_visible_on_their_span() {
     for _ in 0..2 {
         host.execute(&ctx, ToolCall::new("ok", "{}"), &CallOptions::default()).await;
     }
-    let allowed: Vec<String> = tree.named("rate_limit.check").iter().map(|s| s.fields["allowed"].clone()).collect();
+    let allowed: Vec<String> =
+        tree.named("rate_limit.check").iter().map(|s| s.fields["allowed"].clone()).collect();
     assert_eq!(allowed, ["true", "false"]);
-    let outcomes: Vec<String> = tree.named("tool.execute").iter().map(|s| s.fields["outcome"].clone()).collect();
+    let outcomes: Vec<String> =
+        tree.named("tool.execute").iter().map(|s| s.fields["outcome"].clone()).collect();
     assert_eq!(outcomes, ["success", "TOOL_RATE_LIMITED"]);
     assert_eq!(tree.named("guest.call").len(), 1, "the refused call ran no guest code");
 }

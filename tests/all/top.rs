@@ -93,7 +93,9 @@ async fn top_in_a_terminal_shows_inflight_calls_tool_rates_and_bulkheads() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(screen.contains("IN FLIGHT (1)"), "{screen}");
-    let row = |tool: &str| screen.lines().find(|l| l.trim_start().starts_with(&format!("{tool} "))).map(str::to_string);
+    let row = |tool: &str| {
+        screen.lines().find(|l| l.trim_start().starts_with(&format!("{tool} "))).map(str::to_string)
+    };
     let ok = row("ok").unwrap_or_else(|| panic!("no row for ok:\n{screen}"));
     assert_eq!(ok.split_whitespace().nth(1), Some("5"), "{ok}");
     let fail = row("fail").unwrap_or_else(|| panic!("no row for fail:\n{screen}"));
@@ -126,8 +128,10 @@ fn top_once_and_json_for_scripts_and_a_clear_error_when_the_server_is_down() {
     assert!(snap["inflight"].is_array() && snap["totals"].is_array(), "{snap}");
     drop(s);
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let out =
-        Command::new(bin()).args(["top", "--once", "--url", &format!("http://127.0.0.1:{port}")]).output().unwrap();
+    let out = Command::new(bin())
+        .args(["top", "--once", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to 127.0.0.1"), "{out:?}");
 }

@@ -202,7 +202,13 @@ fn progress_line(p: &LoadProgress) {
                 toolhost::runtime::CompileSource::Compiled => "compiled",
                 toolhost::runtime::CompileSource::Cache => "loaded from cache",
             };
-            eprintln!("[{}/{}] {how} {} ({tools} tools) in {:.2} s", p.index, p.total, p.plugin, t.as_secs_f64())
+            eprintln!(
+                "[{}/{}] {how} {} ({tools} tools) in {:.2} s",
+                p.index,
+                p.total,
+                p.plugin,
+                t.as_secs_f64()
+            )
         }
         Err(e) => eprintln!("[{}/{}] failed {}: {}", p.index, p.total, p.plugin, e.code()),
     }
@@ -234,14 +240,19 @@ fn init_logging(filter: &str, format: LogFormat) -> TraceGuard {
     let stderr = if json {
         tracing_subscriber::fmt::layer().json().with_writer(std::io::stderr).with_filter(filter).boxed()
     } else {
-        tracing_subscriber::fmt::layer().with_ansi(tty).with_writer(std::io::stderr).with_filter(filter).boxed()
+        tracing_subscriber::fmt::layer()
+            .with_ansi(tty)
+            .with_writer(std::io::stderr)
+            .with_filter(filter)
+            .boxed()
     };
     #[allow(unused_mut)]
     let mut layers = vec![stderr];
     #[cfg(feature = "otel")]
     let guard = match toolhost::observe::otel::layer_from_env() {
         Ok(Some((layer, guard))) => {
-            let spans = tracing_subscriber::filter::Targets::new().with_target("toolhost", tracing::Level::INFO);
+            let spans =
+                tracing_subscriber::filter::Targets::new().with_target("toolhost", tracing::Level::INFO);
             layers.push(layer.with_filter(spans).boxed());
             Some(guard)
         }

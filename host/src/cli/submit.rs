@@ -54,18 +54,22 @@ pub(crate) async fn run(a: SubmitArgs) -> Result<ExitCode> {
     } else {
         std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input))?
     };
-    let spec: RunSpec = serde_json::from_str(&text).context("reading the DAG run (see `toolhost run --help`)")?;
+    let spec: RunSpec =
+        serde_json::from_str(&text).context("reading the DAG run (see `toolhost run --help`)")?;
     Graph::build(&spec).context("invalid run")?;
     let mut cfg = match &a.config {
         Some(p) => Config::from_file(p)?,
-        None if std::path::Path::new("toolhost.toml").exists() => Config::from_file("toolhost.toml".as_ref())?,
+        None if std::path::Path::new("toolhost.toml").exists() => {
+            Config::from_file("toolhost.toml".as_ref())?
+        }
         None => Config::default(),
     };
     if let Some(url) = &a.redis {
         cfg.redis_url = Some(url.clone());
     }
     cfg.redis.validate().map_err(anyhow::Error::msg)?;
-    let url = cfg.redis_url.clone().context("toolhost submit needs a Redis: pass --redis URL or set redis_url")?;
+    let url =
+        cfg.redis_url.clone().context("toolhost submit needs a Redis: pass --redis URL or set redis_url")?;
     let store = RunStore::new(Redis::open(&url, cfg.redis.clone())?);
     let ctx = ExecutionContext::new().with_tenant_id(a.tenant.clone());
     let run_id = store.submit(&spec, &a.tenant, &ctx).await?;

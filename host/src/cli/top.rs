@@ -57,7 +57,10 @@ pub(crate) async fn run(a: TopArgs) -> Result<ExitCode> {
                 prev = Some((Instant::now(), snap));
                 f
             }
-            Err(e) => format!("toolhost top: {}\n\ncannot reach the server: {e:#}\nretrying every {} ms (Ctrl-C quits)\n", a.url, a.interval_ms),
+            Err(e) => format!(
+                "toolhost top: {}\n\ncannot reach the server: {e:#}\nretrying every {} ms (Ctrl-C quits)\n",
+                a.url, a.interval_ms
+            ),
         };
         // Home, clear, frame: one write so the terminal never shows half a frame.
         let mut out = std::io::stdout().lock();
@@ -99,9 +102,8 @@ fn render(url: &str, s: &Snapshot, prev: Option<(Duration, &Snapshot)>) -> Strin
     if s.inflight.len() > 15 {
         let _ = writeln!(o, "  … {} more", s.inflight.len() - 15);
     }
-    let before: HashMap<&str, u64> = prev
-        .map(|(_, p)| p.totals.iter().map(|t| (t.tool.as_str(), t.calls)).collect())
-        .unwrap_or_default();
+    let before: HashMap<&str, u64> =
+        prev.map(|(_, p)| p.totals.iter().map(|t| (t.tool.as_str(), t.calls)).collect()).unwrap_or_default();
     let _ = writeln!(o, "\nTOOLS");
     let _ = writeln!(
         o,
@@ -165,7 +167,9 @@ struct Target {
 impl Target {
     fn parse(url: &str) -> Result<Target> {
         let Some(rest) = url.strip_prefix("http://") else {
-            bail!("--url must start with http:// (got {url}); use a local address or a tunnel for TLS servers")
+            bail!(
+                "--url must start with http:// (got {url}); use a local address or a tunnel for TLS servers"
+            )
         };
         let (authority, prefix) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
         if authority.is_empty() {
@@ -181,8 +185,15 @@ impl Target {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let io = async {
             let mut stream = tokio::net::TcpStream::connect(&self.authority).await?;
-            let path = if self.prefix.is_empty() { "/v1/stats".to_string() } else { format!("/{}/v1/stats", self.prefix) };
-            let mut req = format!("GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n", self.authority);
+            let path = if self.prefix.is_empty() {
+                "/v1/stats".to_string()
+            } else {
+                format!("/{}/v1/stats", self.prefix)
+            };
+            let mut req = format!(
+                "GET {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/json\r\nConnection: close\r\n",
+                self.authority
+            );
             if let Some(t) = token {
                 req.push_str(&format!("Authorization: Bearer {t}\r\n"));
             }
@@ -209,7 +220,10 @@ impl Target {
                 "404" => " (is this a toolhost server?)",
                 _ => "",
             };
-            bail!("HTTP {status}{hint}: {}", String::from_utf8_lossy(&body).chars().take(200).collect::<String>());
+            bail!(
+                "HTTP {status}{hint}: {}",
+                String::from_utf8_lossy(&body).chars().take(200).collect::<String>()
+            );
         }
         serde_json::from_slice(&body).context("the server's /v1/stats is not a toolhost snapshot")
     }
@@ -242,8 +256,20 @@ mod tests {
             plugins: 1,
             tools: 3,
             health: "ok".into(),
-            inflight: vec![InflightCall { call_id: "c1".into(), tool: "slow".into(), tenant: "acme".into(), elapsed_ms: 1500 }],
-            totals: vec![ToolTotals { tool: "ok".into(), calls: 30, errors: 3, p50_ms: Some(1.0), p95_ms: Some(5.0), mean_ms: Some(1.2) }],
+            inflight: vec![InflightCall {
+                call_id: "c1".into(),
+                tool: "slow".into(),
+                tenant: "acme".into(),
+                elapsed_ms: 1500,
+            }],
+            totals: vec![ToolTotals {
+                tool: "ok".into(),
+                calls: 30,
+                errors: 3,
+                p50_ms: Some(1.0),
+                p95_ms: Some(5.0),
+                mean_ms: Some(1.2),
+            }],
             breakers: vec![],
             bulkheads: vec![],
         };

@@ -67,7 +67,11 @@ fn print_event(ev: &WorkerEvent) {
         WorkerEvent::Taken { run_id, reclaimed, checkpoints } => eprintln!(
             "took {run_id}{}{}",
             if *reclaimed { " (reclaimed)" } else { "" },
-            if *checkpoints > 0 { format!(", {checkpoints} calls already checkpointed") } else { String::new() }
+            if *checkpoints > 0 {
+                format!(", {checkpoints} calls already checkpointed")
+            } else {
+                String::new()
+            }
         ),
         WorkerEvent::Finished { run_id, status, executed, reused } => {
             eprintln!("finished {run_id}: {status} ({executed} calls ran, {reused} reused from checkpoints)")

@@ -451,8 +451,7 @@ impl Executor {
             let attempt_span = tracing::info_span!("tool.attempt", attempt, outcome = tracing::field::Empty);
             let permit = match &eff.breaker {
                 Some(cfg) => {
-                    let check =
-                        tracing::info_span!(parent: &attempt_span, "breaker.check", admitted = tracing::field::Empty);
+                    let check = tracing::info_span!(parent: &attempt_span, "breaker.check", admitted = tracing::field::Empty);
                     let acquired = check.in_scope(|| self.breakers.acquire(&breaker_key, cfg));
                     check.record("admitted", acquired.is_ok());
                     match acquired {
@@ -469,9 +468,13 @@ impl Executor {
                 }
                 None => None,
             };
-            let wait = tracing::info_span!(parent: &attempt_span, "bulkhead.wait", admitted = tracing::field::Empty);
-            let acquired =
-                tracing::Instrument::instrument(self.bulkheads.acquire(tenant, tool, remaining), wait.clone()).await;
+            let wait =
+                tracing::info_span!(parent: &attempt_span, "bulkhead.wait", admitted = tracing::field::Empty);
+            let acquired = tracing::Instrument::instrument(
+                self.bulkheads.acquire(tenant, tool, remaining),
+                wait.clone(),
+            )
+            .await;
             wait.record("admitted", acquired.is_ok());
             let slot = match acquired {
                 Ok(s) => s,
@@ -495,7 +498,8 @@ impl Executor {
             };
             let t0 = self.clock.now();
             let spec = AttemptSpec { entry, args, ctx, call_id, attempt, timeout, opts };
-            let (result, stats) = tracing::Instrument::instrument(host.attempt(spec), attempt_span.clone()).await;
+            let (result, stats) =
+                tracing::Instrument::instrument(host.attempt(spec), attempt_span.clone()).await;
             attempt_span.record("outcome", result.as_ref().err().map_or("success", |e| e.code().as_str()));
             drop(slot);
             last_stats = Some(stats);

@@ -61,7 +61,9 @@ mod imp {
     /// A layer exporting spans to the OTLP/HTTP collector at `endpoint`
     /// (`http://host:4318`; `/v1/traces` is appended), as service `toolhost`
     /// unless `OTEL_SERVICE_NAME` says otherwise.
-    pub fn layer<S>(endpoint: &str) -> Result<(impl tracing_subscriber::Layer<S> + use<S>, OtelGuard), OtelError>
+    pub fn layer<S>(
+        endpoint: &str,
+    ) -> Result<(impl tracing_subscriber::Layer<S> + use<S>, OtelGuard), OtelError>
     where
         S: tracing::Subscriber + for<'a> LookupSpan<'a>,
     {
@@ -81,7 +83,8 @@ mod imp {
 
     /// [`layer`] for `OTEL_EXPORTER_OTLP_ENDPOINT`, or `None` when it is unset.
     #[allow(clippy::type_complexity)]
-    pub fn layer_from_env<S>() -> Result<Option<(impl tracing_subscriber::Layer<S> + use<S>, OtelGuard)>, OtelError>
+    pub fn layer_from_env<S>()
+    -> Result<Option<(impl tracing_subscriber::Layer<S> + use<S>, OtelGuard)>, OtelError>
     where
         S: tracing::Subscriber + for<'a> LookupSpan<'a>,
     {

@@ -227,7 +227,9 @@ async fn create_durable(
     if q.wait {
         return match store.wait(&run_id, Some(tenant), None).await {
             Ok(Some(rec)) => axum::Json(rec.to_json()).into_response(),
-            Ok(None) => error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run expired before it finished"),
+            Ok(None) => {
+                error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run expired before it finished")
+            }
             Err(e) => unavailable(&e),
         };
     }
