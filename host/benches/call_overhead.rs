@@ -98,17 +98,8 @@ async fn run() {
     if let Some(i) = args.iter().position(|a| a == "observe-count") {
         let mode = args.get(i + 1).map(String::as_str).unwrap_or("on");
         let n: u64 = args.get(i + 2).and_then(|v| v.parse().ok()).unwrap_or(100);
-        let empty = tempfile::tempdir().unwrap();
-        let mut cfg = toolhost::Config::from_toml(EVERY_POLICY).unwrap();
-        cfg.plugins_dir = empty.path().to_path_buf();
         let persistent = std::env::temp_dir().join("toolhost-bench-cache");
-        let host = Host::builder()
-            .config(cfg)
-            .plugin_bytes("h", bytes.clone())
-            .cache_dir(Some(persistent))
-            .build()
-            .await
-            .unwrap();
+        let (host, _empty) = policy_host(EVERY_POLICY, &bytes, &persistent).await;
         toolhost::observe::set_enabled(mode != "off");
         let _g = (mode == "traced").then(|| {
             use tracing_subscriber::Layer;
@@ -128,16 +119,7 @@ async fn run() {
     }
     // `cargo bench --bench call_overhead -- observe`: only the observability figures.
     if std::env::args().skip(1).any(|a| a == "observe") {
-        let empty = tempfile::tempdir().unwrap();
-        let mut cfg = toolhost::Config::from_toml(EVERY_POLICY).unwrap();
-        cfg.plugins_dir = empty.path().to_path_buf();
-        let host = Host::builder()
-            .config(cfg)
-            .plugin_bytes("h", bytes.clone())
-            .cache_dir(Some(cache.path().to_path_buf()))
-            .build()
-            .await
-            .unwrap();
+        let (host, _empty) = policy_host(EVERY_POLICY, &bytes, cache.path()).await;
         let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let miss = || {
             let (host, n) = (host.clone(), n.clone());
@@ -219,35 +201,7 @@ async fn run() {
 
     // Every executor policy on: cache (miss path: unique arguments), retries,
     // rate limits, bulkheads, breaker.
-    let policied_cfg = toolhost::Config::from_toml(
-        r#"
-        [cache]
-        enabled = true
-        [policy]
-        cache = true
-        retry = { max_attempts = 3 }
-        breaker = { window = { type = "count", size = 100 }, minimum_calls = 50 }
-        rate_limit = { rate = 100000000, per_ms = 1000, burst = 1000000 }
-        [rate_limits]
-        global = { rate = 100000000, per_ms = 1000, burst = 1000000 }
-        per_tenant = { rate = 100000000, per_ms = 1000, burst = 1000000 }
-        [bulkheads]
-        global = { max_concurrent = 1000 }
-        per_tenant = { max_concurrent = 1000 }
-        default_tool = { max_concurrent = 1000 }
-        "#,
-    )
-    .unwrap();
-    let empty = tempfile::tempdir().unwrap();
-    let mut policied_cfg = policied_cfg;
-    policied_cfg.plugins_dir = empty.path().to_path_buf();
-    let policied = Host::builder()
-        .config(policied_cfg)
-        .plugin_bytes("h", bytes.clone())
-        .cache_dir(Some(cache.path().to_path_buf()))
-        .build()
-        .await
-        .unwrap();
+    let (policied, empty) = policy_host(EVERY_POLICY, &bytes, cache.path()).await;
     let counter = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let pipeline_miss = || {
         let (host, counter) = (policied.clone(), counter.clone());
@@ -322,15 +276,7 @@ async fn run() {
     ];
     println!("  per policy (each alone, µs/call, vs invoke):");
     for (name, toml) in variants {
-        let mut cfg = toolhost::Config::from_toml(toml).unwrap();
-        cfg.plugins_dir = empty.path().to_path_buf();
-        let h = Host::builder()
-            .config(cfg)
-            .plugin_bytes("h", bytes.clone())
-            .cache_dir(Some(cache.path().to_path_buf()))
-            .build()
-            .await
-            .unwrap();
+        let (h, _empty) = policy_host(toml, &bytes, cache.path()).await;
         let n = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
         let f = || {
             let (h, n) = (h.clone(), n.clone());
@@ -563,6 +509,21 @@ fn allocator(host: &Host) -> &'static str {
         toolhost::runtime::AllocatorKind::Pooling => "pooling",
         toolhost::runtime::AllocatorKind::OnDemand => "on-demand",
     }
+}
+
+/// A host over the hostile guest (from memory) with `toml` as its config.
+async fn policy_host(toml: &str, bytes: &[u8], cache: &Path) -> (Host, tempfile::TempDir) {
+    let empty = tempfile::tempdir().unwrap();
+    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = empty.path().to_path_buf();
+    let host = Host::builder()
+        .config(cfg)
+        .plugin_bytes("h", bytes.to_vec())
+        .cache_dir(Some(cache.to_path_buf()))
+        .build()
+        .await
+        .unwrap();
+    (host, empty)
 }
 
 /// Every executor policy on (cache miss path with unique arguments).

@@ -99,6 +99,19 @@ pub async fn hostile_host(manifest: Option<&str>) -> (Host, Folder) {
     (host, f)
 }
 
+/// A host over the hostile guest (plugin `h`) configured by `toml` (a
+/// `toolhost.toml` text; plugins folder and compile cache are filled in).
+pub async fn host_with(toml: &str) -> (Host, Folder) {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = f.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    let host = Host::builder().config(cfg).build().await.unwrap();
+    assert_loaded(&host, "h");
+    (host, f)
+}
+
 /// Panics with the load errors unless `plugin` loaded cleanly.
 pub fn assert_loaded(host: &Host, plugin: &str) {
     let cat = host.catalog();

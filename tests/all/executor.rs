@@ -6,18 +6,6 @@ use serde_json::json;
 use std::time::{Duration, Instant};
 use toolhost::{BatchOptions, CallOptions, ErrorCode, ExecutionContext, Host, Order, ToolCall};
 
-/// A host over the hostile guest with extra `toolhost.toml` text.
-async fn host_with(toml: &str) -> (Host, Folder) {
-    let f = Folder::new();
-    f.wasm("h", &hostile());
-    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
-    cfg.plugins_dir = f.path().to_path_buf();
-    cfg.cache_dir = Some(shared_cache());
-    let host = Host::builder().config(cfg).build().await.unwrap();
-    assert_loaded(&host, "h");
-    (host, f)
-}
-
 async fn exec(host: &Host, tool: &str, args: serde_json::Value) -> toolhost::CallResult {
     host.execute(&ExecutionContext::new(), ToolCall::new(tool, args.to_string()), &CallOptions::default())
         .await

@@ -58,17 +58,6 @@ impl Tree {
     }
 }
 
-async fn host_with(toml: &str) -> (Host, Folder) {
-    let f = Folder::new();
-    f.wasm("h", &hostile());
-    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
-    cfg.plugins_dir = f.path().to_path_buf();
-    cfg.cache_dir = Some(shared_cache());
-    let host = Host::builder().config(cfg).build().await.unwrap();
-    assert_loaded(&host, "h");
-    (host, f)
-}
-
 const ALL_POLICIES: &str = r#"
 [cache]
 enabled = true
