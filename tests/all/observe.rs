@@ -5,7 +5,7 @@ use crate::common::*;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use toolhost::{CallOptions, ExecutionContext, Host, ToolCall};
+use toolhost::{CallOptions, ExecutionContext, ToolCall};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
@@ -52,6 +52,61 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<
     }
 }
 
+thread_local! {
+    static CAPTURE: std::cell::RefCell<Option<Tree>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The test binary's one global layer: hands spans to the current thread's
+/// capture, if any. (A thread-local `set_default` subscriber is not enough:
+/// tracing caches callsite interest process-wide, and a callsite first hit by
+/// a test thread without a subscriber could be cached as disabled meanwhile.)
+struct PerThread;
+
+impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> tracing_subscriber::Layer<S> for PerThread {
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        CAPTURE.with(|c| {
+            if let Some(t) = &*c.borrow() {
+                tracing_subscriber::Layer::<S>::on_new_span(t, attrs, id, ctx);
+            }
+        });
+    }
+
+    fn on_record(&self, id: &tracing::span::Id, values: &tracing::span::Record<'_>, ctx: Context<'_, S>) {
+        CAPTURE.with(|c| {
+            if let Some(t) = &*c.borrow() {
+                tracing_subscriber::Layer::<S>::on_record(t, id, values, ctx);
+            }
+        });
+    }
+}
+
+/// Stops this thread's capture when dropped.
+struct Capturing;
+
+impl Drop for Capturing {
+    fn drop(&mut self) {
+        CAPTURE.with(|c| *c.borrow_mut() = None);
+    }
+}
+
+/// Records the spans of this thread (a current-thread tokio test runs every
+/// task of the call here) until the guard is dropped.
+fn capture() -> (Tree, Capturing) {
+    static INIT: std::sync::Once = std::sync::Once::new();
+    INIT.call_once(|| {
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(PerThread))
+            .expect("no other global subscriber in the test binary");
+    });
+    let tree = Tree::default();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(tree.clone()));
+    (tree, Capturing)
+}
+
 impl Tree {
     fn named(&self, name: &str) -> Vec<Rec> {
         self.0.lock().unwrap().iter().filter(|(_, r)| r.name == name).map(|(_, r)| r.clone()).collect()
@@ -73,8 +128,7 @@ global = { max_concurrent = 8 }
 
 #[tokio::test]
 async fn every_policy_and_attempt_is_a_child_span_of_tool_execute() {
-    let tree = Tree::default();
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(tree.clone()));
+    let (tree, _capturing) = capture();
     let (host, _f) = host_with(ALL_POLICIES).await;
     let ctx = ExecutionContext::new()
         .with_tenant_id("acme")
@@ -133,8 +187,7 @@ async fn every_policy_and_attempt_is_a_child_span_of_tool_execute() {
 
 #[tokio::test]
 async fn refusals_are_visible_on_their_span() {
-    let tree = Tree::default();
-    let _guard = tracing::subscriber::set_default(tracing_subscriber::registry().with(tree.clone()));
+    let (tree, _capturing) = capture();
     let (host, _f) = host_with("[rate_limits]\nglobal = { rate = 1, per_ms = 60000, burst = 1 }\n").await;
     let ctx = ExecutionContext::new();
     for _ in 0..2 {
