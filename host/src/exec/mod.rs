@@ -153,6 +153,22 @@ pub struct CallResult {
 }
 
 impl CallResult {
+    /// The result of a call that ran no attempt: `error`, no attempts, no time.
+    pub fn not_run(index: usize, call_id: String, tool: String, error: Error) -> CallResult {
+        CallResult {
+            index,
+            call_id,
+            tool,
+            result: Err(error),
+            attempts: 0,
+            cached: false,
+            fallback_for: None,
+            started: Duration::ZERO,
+            duration: Duration::ZERO,
+            stats: None,
+        }
+    }
+
     /// A JSON view: `{call_id, tool, ok, value|error, content?, attempts, cached, duration_ms}`.
     pub fn to_json(&self) -> serde_json::Value {
         let mut v = serde_json::json!({
@@ -327,18 +343,8 @@ impl Executor {
     ) -> CallResult {
         let started = self.clock.now();
         let call_id = call.call_id.clone().unwrap_or_else(crate::host::new_call_id);
-        let mut res = CallResult {
-            index,
-            call_id,
-            tool: call.tool.clone(),
-            result: Err(Error::ToolNotFound { tool: crate::runtime::preview(&call.tool) }),
-            attempts: 0,
-            cached: false,
-            fallback_for: None,
-            started: Duration::ZERO,
-            duration: Duration::ZERO,
-            stats: None,
-        };
+        let not_found = Error::ToolNotFound { tool: crate::runtime::preview(&call.tool) };
+        let mut res = CallResult::not_run(index, call_id, call.tool.clone(), not_found);
         let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
         let Some(entry) = lookup(tenant, &call.tool) else {
             res.duration = self.clock.now().saturating_duration_since(started);

@@ -95,18 +95,7 @@ impl CheckpointDispatch {
 
 /// A result for a call that did not run.
 fn not_run(node: &NodeSpec, error: Error) -> CallResult {
-    CallResult {
-        index: 0,
-        call_id: node.call_id.clone(),
-        tool: node.tool.clone(),
-        result: Err(error),
-        attempts: 0,
-        cached: false,
-        fallback_for: None,
-        started: Duration::ZERO,
-        duration: Duration::ZERO,
-        stats: None,
-    }
+    CallResult::not_run(0, node.call_id.clone(), node.tool.clone(), error)
 }
 
 fn recorded_error(v: &Value) -> Error {
