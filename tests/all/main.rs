@@ -9,6 +9,7 @@ mod common;
 mod dag;
 mod docs;
 mod durable;
+mod edges;
 mod executor;
 mod fixtures;
 mod languages;
