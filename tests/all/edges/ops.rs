@@ -131,3 +131,60 @@ async fn readiness_comes_back_by_itself_after_the_process_was_stopped() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["results"][0]["ok"], true, "calls run after the stall: {v}");
 }
+
+/// Item 17: at `--log info` a served call left no line at all. Now one line
+/// per finished call from the host's per-call end (every front door): info
+/// on success, warn with the error code on failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_finished_call_leaves_one_log_line_with_its_ids_and_outcome() {
+    let s = Served::start(&["--log", "info", "--log-format", "json"], None);
+    let batch = json!([
+        {"id": "c-ok", "tool": "ok", "arguments": {"secret": "hunter2"}},
+        {"id": "c-fail", "tool": "fail", "arguments": {"kind": "invalid-input"}},
+        {"id": "c-trap", "tool": "trap"},
+        {"id": "c-none", "tool": "no\u{1b}[31m_such_tool"},
+    ]);
+    let r = client()
+        .post(s.url("/v1/calls"))
+        .header("x-request-id", "req-log-1")
+        .body(batch.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let ok = s.call_line("c-ok");
+    assert_eq!(ok["level"], "INFO", "{ok}");
+    let f = &ok["fields"];
+    assert_eq!(f["message"], "call finished", "{ok}");
+    assert_eq!((f["tool"].as_str(), f["tenant"].as_str()), (Some("ok"), Some("default")), "{ok}");
+    assert_eq!(
+        (f["outcome"].as_str(), f["request_id"].as_str()),
+        (Some("success"), Some("req-log-1")),
+        "{ok}"
+    );
+    assert_eq!((f["attempts"].as_u64(), f["cached"].as_bool()), (Some(1), Some(false)), "{ok}");
+    assert!(f["ms"].is_u64(), "{ok}");
+    for (id, code) in
+        [("c-fail", "TOOL_EXECUTION_FAILED"), ("c-trap", "TOOL_TRAPPED"), ("c-none", "TOOL_NOT_FOUND")]
+    {
+        let line = s.call_line(id);
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(line["fields"]["code"], code, "{line}");
+        assert_eq!(line["fields"]["outcome"], code, "{line}");
+        assert_eq!(line["fields"]["request_id"], "req-log-1", "{line}");
+    }
+    // A client's control characters never reach the log raw.
+    let none = s.call_line("c-none");
+    assert!(!none["fields"]["tool"].as_str().unwrap().contains('\u{1b}'), "{none}");
+    // Another front door (a DAG run) ends in the same place: one line per call.
+    let run = json!({"calls": [{"call_id": "d-1", "tool": "ok"}, {"call_id": "d-2", "tool": "ok", "depends_on": ["d-1"]}]});
+    let r = client().post(s.url("/v1/runs?wait=true")).body(run.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(s.call_line("d-2")["fields"]["outcome"], "success");
+    // One line per call, and no payloads without --log-payloads.
+    let logs = s.json_logs();
+    let per_call =
+        logs.iter().filter(|l| l["target"] == "toolhost::call" && l["fields"]["call_id"] == "c-ok");
+    assert_eq!(per_call.count(), 1);
+    assert!(!s.lines.lock().unwrap().join("\n").contains("hunter2"));
+}
