@@ -36,7 +36,8 @@ pub struct ServeConfig {
     /// configured. Default: `default`.
     pub tenant: String,
     /// Bearer tokens and the tenant each one maps to. Once any is configured,
-    /// every HTTP request needs a valid one (401 otherwise). Default: none.
+    /// every HTTP request needs a valid one (401 otherwise), and `/metrics`
+    /// and `/v1/stats` need an `admin = true` one (403 otherwise). Default: none.
     pub tokens: Vec<TokenConfig>,
     /// Browser origins allowed to call the HTTP routes (`scheme://host[:port]`,
     /// `:*` = any port, `null` = `Origin: null`). A request with an `Origin`
@@ -87,6 +88,10 @@ pub struct TokenConfig {
     pub token_env: Option<String>,
     /// Hex SHA-256 of the token.
     pub token_sha256: Option<String>,
+    /// An operator token: besides acting as its tenant, it may read the
+    /// process-wide observability routes (`/metrics`, `/v1/stats`), which
+    /// answer 403 to every other token. Default: false.
+    pub admin: bool,
 }
 
 impl ServeConfig {

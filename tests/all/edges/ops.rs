@@ -188,3 +188,144 @@ async fn every_finished_call_leaves_one_log_line_with_its_ids_and_outcome() {
     assert_eq!(per_call.count(), 1);
     assert!(!s.lines.lock().unwrap().join("\n").contains("hunter2"));
 }
+
+/// An in-process `HttpServer` over the hostile guest (plugin `h`) configured
+/// by `toml`; send on the returned channel to stop it.
+async fn http(toml: &str) -> (String, tokio::sync::oneshot::Sender<()>, Folder) {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = f.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    let host = toolhost::Host::builder().config(cfg).build().await.expect("host builds");
+    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (base, tx, f)
+}
+
+const TENANTS: &str = r#"
+[[serve.tokens]]
+tenant = "acme"
+token = "acme-secret"
+[[serve.tokens]]
+tenant = "beta"
+token = "beta-secret"
+[[serve.tokens]]
+tenant = "ops"
+token = "ops-secret"
+admin = true
+"#;
+
+/// Item 4: with tokens for tenants A and B, B's token read A's tool names,
+/// call ids and breaker keys on `/metrics` and `/v1/stats`, and the
+/// unauthenticated `/readyz` printed the Redis address. Now the operator
+/// routes need an `admin = true` token and health shows states only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observability_routes_need_an_operator_token_and_health_shows_no_address() {
+    let mut redis = RedisServer::start();
+    let (base, stop, _f) = http(&format!("redis_url = \"{}\"\n{TENANTS}", redis.url())).await;
+    let c = client();
+    let r = c
+        .post(format!("{base}/v1/calls"))
+        .bearer_auth("acme-secret")
+        .body(r#"{"tool":"ok","call_id":"acme-done-41"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let slow = tokio::spawn(
+        c.post(format!("{base}/v1/calls"))
+            .bearer_auth("acme-secret")
+            .body(r#"{"tool":"sleep_ms","call_id":"acme-live-42","arguments":{"ms":2500}}"#)
+            .send(),
+    );
+    let get = |route: &str, token: Option<&str>| {
+        let mut r = c.get(format!("{base}{route}"));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        async move {
+            let r = r.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // The operator sees everything (once the slow call is in flight).
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, text) = get("/v1/stats", Some("ops-secret")).await;
+        assert_eq!(status, 200, "{text}");
+        if text.contains("acme-live-42") {
+            break;
+        }
+        assert!(Instant::now() < until, "the in-flight call never showed: {text}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, text) = get("/metrics", Some("ops-secret")).await;
+    assert_eq!(status, 200);
+    assert!(text.contains(r#"tenant="acme""#), "{text}");
+    // Tenants (even acme itself) get 403 and nothing else; no token is 401.
+    for token in ["beta-secret", "acme-secret"] {
+        for route in ["/metrics", "/v1/stats"] {
+            let (status, text) = get(route, Some(token)).await;
+            assert_eq!(status, 403, "{token} on {route}: {text}");
+            assert!(text.contains("FORBIDDEN_SCOPE") && !text.contains("acme-live"), "{text}");
+        }
+    }
+    assert_eq!(get("/metrics", None).await.0, 401);
+    // The admin token still acts as its own tenant elsewhere.
+    assert_eq!(get("/v1/tools", Some("ops-secret")).await.0, 200);
+    // Health: no token needed, states only.
+    let port = format!(":{}", redis.port);
+    let (status, text) = get("/readyz", None).await;
+    assert_eq!(status, 200, "{text}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["backend"], "redis", "{v}");
+    assert!(!text.contains(&port) && !text.contains("redis://") && !text.contains("127.0.0.1"), "{text}");
+    // Neighbour: a tenant-facing store error names no address either.
+    redis.stop();
+    let r = c
+        .post(format!("{base}/v1/runs"))
+        .bearer_auth("beta-secret")
+        .body(r#"{"calls":[{"call_id":"a","tool":"ok"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains(&port) && !text.contains("127.0.0.1"), "{text}");
+    assert_eq!(slow.await.unwrap().unwrap().status(), 200);
+    let _ = stop.send(());
+}
+
+/// Item 4, `toolhost top`: it reads `/v1/stats` with an operator token, and
+/// says what is wrong with any other token.
+#[test]
+fn top_reads_stats_with_an_operator_token_and_explains_a_refusal() {
+    let s = Served::start(&[], Some(TENANTS));
+    let top = |token: Option<&str>| {
+        let mut cmd = Command::new(bin());
+        cmd.args(["top", "--json", "--url", &s.url]).env_remove("TOOLHOST_TOKEN");
+        if let Some(t) = token {
+            cmd.args(["--token", t]);
+        }
+        cmd.output().unwrap()
+    };
+    let out = top(Some("ops-secret"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let snap: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(snap["inflight"].is_array(), "{snap}");
+    let out = top(Some("beta-secret"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("403") && err.contains("admin = true"), "{err}");
+    let out = top(None);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"), "{out:?}");
+}
