@@ -4,6 +4,7 @@
 
 use crate::cli::bin;
 use crate::common::*;
+use crate::durable::{Setup, Upstream, call, fetch, wait_inflight};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -328,4 +329,121 @@ fn top_reads_stats_with_an_operator_token_and_explains_a_refusal() {
     assert!(err.contains("403") && err.contains("admin = true"), "{err}");
     let out = top(None);
     assert!(String::from_utf8_lossy(&out.stderr).contains("401"), "{out:?}");
+}
+
+/// Item 12 (neighbour): `?wait=true` on an in-memory run waited for as long
+/// as the run took. It waits at most `serve.run_wait_ms`, then answers 202.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_run_is_bounded() {
+    let (base, stop, _f) = http("[serve]\nrun_wait_ms = 300\n").await;
+    let run = json!({"calls": [{"call_id": "slow", "tool": "sleep_ms", "args": {"ms": 4000}}]});
+    let send = client().post(format!("{base}/v1/runs?wait=true")).body(run.to_string()).send();
+    let r = tokio::time::timeout(Duration::from_secs(3), send).await.expect("wait=true is bounded").unwrap();
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["status"], "running", "{v}");
+    // The run goes on and can still be read (and cancelled).
+    let id = v["run_id"].as_str().unwrap();
+    let r = client().delete(format!("{base}/v1/runs/{id}")).send().await.unwrap();
+    assert_eq!(r.status(), 202);
+    let _ = stop.send(());
+}
+
+/// An in-process server on the durable setup's Redis, with tokens for tenants
+/// `default` and `acme`, and `?wait=true` bounded by `run_wait_ms`.
+async fn runs_server(setup: &Setup, run_wait_ms: u64) -> (String, tokio::sync::oneshot::Sender<()>) {
+    let mut cfg = setup.folder.config();
+    cfg.redis_url = Some(setup.redis_url.clone());
+    cfg.redis = setup.redis_config();
+    cfg.serve.run_wait_ms = run_wait_ms;
+    let token = |tenant: &str, token: &str| toolhost::serve::TokenConfig {
+        tenant: tenant.into(),
+        token: Some(token.into()),
+        ..Default::default()
+    };
+    cfg.serve.tokens = vec![token("default", "tok-default"), token("acme", "tok-acme")];
+    let host = toolhost::Host::builder().config(cfg).build().await.expect("host builds");
+    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let base = format!("http://{}", server.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let _ = server
+            .run(async {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    (base, tx)
+}
+
+/// Item 12: `DELETE /v1/runs/{id}` looked only at the in-memory runs of the
+/// process it reached, so a durable run answered 404 and kept running. Now a
+/// queued run is cancelled at once, and a running one is stopped by the
+/// worker holding it (another process): the running call is interrupted, its
+/// dependents skipped, the status `cancelled`. `?wait=true` is bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_run_is_cancelled_from_another_process_and_its_worker_stops_it() {
+    let redis = RedisServer::start();
+    let up = Upstream::start().await;
+    let setup = Setup::new(&redis, "");
+    let store = setup.store();
+    let (base, stop) = runs_server(&setup, 800).await;
+    let delete = |token: &'static str, id: String| {
+        let url = format!("{base}/v1/runs/{id}");
+        async move {
+            let r = client().delete(url).bearer_auth(token).send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    // Queued, no worker yet: cancelled at once, by its own tenant only.
+    let queued = setup.submit_ok(&json!({"calls": [fetch("q", up.url("/hit/q"), &[])]}));
+    assert_eq!(delete("tok-acme", queued.clone()).await.0, 404, "another tenant's run");
+    let (status, body) = delete("tok-default", queued.clone()).await;
+    assert_eq!((status, body["status"].as_str()), (202, Some("cancelled")), "{body}");
+    let rec = store.get(&queued, None).await.unwrap().unwrap();
+    assert!(rec.is_finished() && rec.status == "cancelled", "{rec:?}");
+    assert_eq!(
+        (call(&rec, "q")["status"].as_str(), call(&rec, "q")["reason"].as_str()),
+        (Some("skipped"), Some("cancelled"))
+    );
+
+    // Running on a worker process: the DELETE reaches it.
+    let worker = setup.worker(&[]);
+    let spec = json!({"calls": [
+        {"call_id": "side", "tool": "ok", "args": {"x": 1}},
+        {"call_id": "slow", "tool": "sleep_ms", "args": {"ms": 20000}},
+        fetch("after", up.url("/hit/after"), &["slow"]),
+    ]});
+    let id = setup.submit_ok(&spec);
+    wait_inflight(&redis, &store, &id, "slow").await;
+    let (status, body) = delete("tok-default", id.clone()).await;
+    assert_eq!((status, body["status"].as_str()), (202, Some("cancelling")), "{body}");
+    let rec = store.wait(&id, None, Some(Duration::from_secs(12))).await.unwrap().unwrap();
+    assert!(rec.is_finished(), "not stopped well before the 20 s call would end: {rec:?}\n{}", worker.log());
+    assert_eq!(rec.status, "cancelled", "{:#?}", rec.result);
+    assert_eq!(call(&rec, "side")["status"], "succeeded");
+    assert_eq!(call(&rec, "slow")["result"]["error"]["code"], "TOOL_CANCELLED", "{:#?}", rec.result);
+    assert_eq!(call(&rec, "after")["status"], "skipped");
+    assert_eq!(call(&rec, "after")["reason"], "cancelled");
+    worker.wait_line(&format!("finished {id}: cancelled"));
+    // The cancelled queued run was never executed by the worker either.
+    assert_eq!((up.hits("/hit/q"), up.hits("/hit/after")), (0, 0));
+    assert_eq!(delete("tok-default", id).await.1["status"], "finished");
+
+    // ?wait=true on a durable run is bounded by serve.run_wait_ms.
+    let slow = json!({"calls": [{"call_id": "s", "tool": "sleep_ms", "args": {"ms": 20000}}]});
+    let send = client()
+        .post(format!("{base}/v1/runs?wait=true"))
+        .bearer_auth("tok-default")
+        .body(slow.to_string())
+        .send();
+    let r = tokio::time::timeout(Duration::from_secs(10), send).await.expect("wait=true is bounded").unwrap();
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.unwrap();
+    assert!(matches!(v["status"].as_str(), Some("queued" | "running")), "{v}");
+    let id = v["run_id"].as_str().unwrap().to_string();
+    assert_eq!(delete("tok-default", id.clone()).await.0, 202);
+    let rec = store.wait(&id, None, Some(Duration::from_secs(12))).await.unwrap().unwrap();
+    assert_eq!(rec.status, "cancelled", "{rec:?}");
+    let _ = stop.send(());
 }
