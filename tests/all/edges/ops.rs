@@ -182,6 +182,13 @@ async fn every_finished_call_leaves_one_log_line_with_its_ids_and_outcome() {
     let r = client().post(s.url("/v1/runs?wait=true")).body(run.to_string()).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(s.call_line("d-2")["fields"]["outcome"], "success");
+    // Neighbour: a deduplicated follower (answered from its leader, never run)
+    // is a finished call too.
+    let dup = json!([{"id": "dup-1", "tool": "ok", "arguments": {"d": 1}}, {"id": "dup-2", "tool": "ok", "arguments": {"d": 1}}]);
+    let r = client().post(s.url("/v1/calls?dedup=true")).body(dup.to_string()).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let lines = [s.call_line("dup-1"), s.call_line("dup-2")];
+    assert_eq!(lines.iter().filter(|l| l["fields"]["cached"] == true).count(), 1, "{lines:?}");
     // One line per call, and no payloads without --log-payloads.
     let logs = s.json_logs();
     let per_call =
