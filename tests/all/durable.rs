@@ -219,7 +219,7 @@ impl Worker {
     }
 
     /// SIGKILL: no chance to hand anything back.
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }

@@ -454,3 +454,34 @@ async fn a_durable_run_is_cancelled_from_another_process_and_its_worker_stops_it
     assert_eq!(rec.status, "cancelled", "{rec:?}");
     let _ = stop.send(());
 }
+
+/// Item 12 (neighbour): a run cancelled while its worker is dead is finished
+/// `cancelled` by the worker that reclaims it, which runs nothing more (not
+/// even the idempotent call that was in flight).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_cancelled_while_its_worker_is_dead_ends_cancelled_without_running_again() {
+    let redis = RedisServer::start();
+    let setup = Setup::new(&redis, "visibility_timeout_ms = 1000");
+    let store = setup.store();
+    let mut w1 = setup.worker(&[]);
+    let spec = json!({"calls": [
+        {"call_id": "a", "tool": "ok", "args": {"v": 1}},
+        {"call_id": "slow", "tool": "sleep_ms", "args": {"ms": 20000}, "depends_on": ["a"]},
+        {"call_id": "last", "tool": "ok", "depends_on": ["slow"]},
+    ]});
+    let id = setup.submit_ok(&spec);
+    wait_inflight(&redis, &store, &id, "slow").await;
+    w1.kill9();
+    let outcome = store.cancel(&id, Some("default")).await.unwrap();
+    assert_eq!(outcome, Some(toolhost::backend::redis::runs::CancelOutcome::Cancelling));
+    let w2 = setup.worker(&[]);
+    let rec = setup.wait_done(&id).await;
+    assert_eq!(rec.status, "cancelled", "{:#?}\n{}", rec.result, w2.log());
+    assert_eq!(call(&rec, "a")["status"], "succeeded", "a keeps its checkpointed result");
+    assert_eq!(
+        (call(&rec, "slow")["status"].as_str(), call(&rec, "slow")["reason"].as_str()),
+        (Some("skipped"), Some("cancelled"))
+    );
+    assert_eq!(call(&rec, "last")["status"], "skipped");
+    w2.wait_line(&format!("finished {id}: cancelled (0 calls ran, 1 reused from checkpoints)"));
+}
