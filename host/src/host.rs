@@ -305,6 +305,7 @@ impl Host {
             }
             span.record("memory_peak", st.memory_peak);
         }
+        span.in_scope(|| crate::observe::logs::call_finished(&r, &ctx.request_id, tenant));
         r
     }
 

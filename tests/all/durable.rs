@@ -27,13 +27,13 @@ use toolhost::{Config, Host};
 /// A local HTTP upstream counting requests per path. `/hit/*` answers at once,
 /// `/slow/*` after 1.5 s, `/block/*` never answers its first request (later ones at once).
 #[derive(Clone)]
-struct Upstream {
+pub(crate) struct Upstream {
     port: u16,
     hits: Arc<Mutex<HashMap<String, usize>>>,
 }
 
 impl Upstream {
-    async fn start() -> Upstream {
+    pub(crate) async fn start() -> Upstream {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let hits: Arc<Mutex<HashMap<String, usize>>> = Arc::default();
@@ -79,15 +79,15 @@ impl Upstream {
         Upstream { port, hits }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    fn hits(&self, path: &str) -> usize {
+    pub(crate) fn hits(&self, path: &str) -> usize {
         self.hits.lock().unwrap().get(path).copied().unwrap_or(0)
     }
 
-    async fn wait_hits(&self, path: &str, n: usize) {
+    pub(crate) async fn wait_hits(&self, path: &str, n: usize) {
         let until = Instant::now() + Duration::from_secs(60);
         while self.hits(path) < n {
             assert!(
@@ -102,14 +102,14 @@ impl Upstream {
 
 /// Plugins `fetch` (web.fetch: NOT idempotent, granted 127.0.0.1) and `h`
 /// (the hostile guest: `ok`, `fail`, `sleep_ms`, all idempotent), and a config file.
-struct Setup {
-    folder: Folder,
-    config: PathBuf,
-    redis_url: String,
+pub(crate) struct Setup {
+    pub(crate) folder: Folder,
+    pub(crate) config: PathBuf,
+    pub(crate) redis_url: String,
 }
 
 impl Setup {
-    fn new(redis: &RedisServer, redis_section: &str) -> Setup {
+    pub(crate) fn new(redis: &RedisServer, redis_section: &str) -> Setup {
         let folder = Folder::new();
         folder.wasm("fetch", &std::fs::read(example_plugins().join("fetch.wasm")).unwrap());
         folder.manifest("fetch", "[limits]\ntimeout_ms = 30000\n[grants.http]\nhosts = [\"127.0.0.1\"]\n");
@@ -121,18 +121,18 @@ impl Setup {
         Setup { folder, config, redis_url: redis.url() }
     }
 
-    fn redis_config(&self) -> RedisConfig {
+    pub(crate) fn redis_config(&self) -> RedisConfig {
         let text = std::fs::read_to_string(&self.config).unwrap();
         let cfg: Config = toml::from_str(&text).unwrap();
         cfg.redis
     }
 
-    fn store(&self) -> RunStore {
+    pub(crate) fn store(&self) -> RunStore {
         RunStore::new(Redis::open(&self.redis_url, self.redis_config()).unwrap())
     }
 
     /// Starts `toolhost worker` and waits until it reads the queue.
-    fn worker(&self, extra: &[&str]) -> Worker {
+    pub(crate) fn worker(&self, extra: &[&str]) -> Worker {
         let mut child = Command::new(bin())
             .args(["worker", "--concurrency", "2"])
             .arg("--plugins")
@@ -161,7 +161,7 @@ impl Setup {
         w
     }
 
-    fn submit(&self, spec: &Value, extra: &[&str]) -> std::process::Output {
+    pub(crate) fn submit(&self, spec: &Value, extra: &[&str]) -> std::process::Output {
         let file = self.folder.path().join(format!("run-{}.json", rand_suffix()));
         std::fs::write(&file, spec.to_string()).unwrap();
         Command::new(bin())
@@ -175,7 +175,7 @@ impl Setup {
     }
 
     /// Submits through the CLI and returns the run id.
-    fn submit_ok(&self, spec: &Value) -> String {
+    pub(crate) fn submit_ok(&self, spec: &Value) -> String {
         let out = self.submit(spec, &[]);
         assert!(out.status.success(), "submit failed: {}", String::from_utf8_lossy(&out.stderr));
         let id = String::from_utf8_lossy(&out.stdout).trim().to_string();
@@ -183,7 +183,7 @@ impl Setup {
         id
     }
 
-    async fn wait_done(&self, run_id: &str) -> RunRecord {
+    pub(crate) async fn wait_done(&self, run_id: &str) -> RunRecord {
         let rec =
             self.store().wait(run_id, None, Some(Duration::from_secs(90))).await.unwrap().expect("run known");
         assert!(rec.is_finished(), "run did not finish: {rec:?}");
@@ -197,17 +197,17 @@ fn rand_suffix() -> u64 {
     N.fetch_add(1, Ordering::Relaxed)
 }
 
-struct Worker {
+pub(crate) struct Worker {
     child: Child,
     lines: Arc<Mutex<Vec<String>>>,
 }
 
 impl Worker {
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.lines.lock().unwrap().join("\n")
     }
 
-    fn wait_line(&self, needle: &str) {
+    pub(crate) fn wait_line(&self, needle: &str) {
         let until = Instant::now() + Duration::from_secs(120);
         loop {
             if self.lines.lock().unwrap().iter().any(|l| l.contains(needle)) {
@@ -219,7 +219,7 @@ impl Worker {
     }
 
     /// SIGKILL: no chance to hand anything back.
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         self.child.kill().unwrap();
         self.child.wait().unwrap();
     }
@@ -248,11 +248,11 @@ impl Drop for Worker {
     }
 }
 
-fn fetch(id: &str, url: String, deps: &[&str]) -> Value {
+pub(crate) fn fetch(id: &str, url: String, deps: &[&str]) -> Value {
     json!({"call_id": id, "tool": "web.fetch", "args": {"url": url}, "depends_on": deps})
 }
 
-fn call<'a>(rec: &'a RunRecord, id: &str) -> &'a Value {
+pub(crate) fn call<'a>(rec: &'a RunRecord, id: &str) -> &'a Value {
     let r = rec.result.as_ref().expect("a result");
     r["calls"]
         .as_array()
@@ -263,7 +263,7 @@ fn call<'a>(rec: &'a RunRecord, id: &str) -> &'a Value {
 }
 
 /// Polls until the run's call `call_id` has an in-flight marker.
-async fn wait_inflight(redis: &RedisServer, store: &RunStore, run_id: &str, call_id: &str) {
+pub(crate) async fn wait_inflight(redis: &RedisServer, store: &RunStore, run_id: &str, call_id: &str) {
     let key = store.calls_key(run_id);
     let until = Instant::now() + Duration::from_secs(60);
     while redis.cli(&["HEXISTS", &key, &format!("i:{call_id}")]).trim() != "1" {

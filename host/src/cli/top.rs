@@ -15,7 +15,8 @@ pub(crate) struct TopArgs {
     /// Base URL of a `toolhost serve --http` server.
     #[arg(long, default_value = "http://127.0.0.1:8080", env = "TOOLHOST_URL")]
     url: String,
-    /// Bearer token, when the server requires one.
+    /// Bearer token, when the server requires one: an operator token
+    /// (`admin = true` in `[[serve.tokens]]`).
     #[arg(long, env = "TOOLHOST_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// Refresh interval, ms.
@@ -217,6 +218,9 @@ impl Target {
         if status != "200" {
             let hint = match status {
                 "401" => " (pass --token or set TOOLHOST_TOKEN)",
+                "403" => {
+                    " (the token is not an operator token: give one with admin = true in [[serve.tokens]])"
+                }
                 "404" => " (is this a toolhost server?)",
                 _ => "",
             };

@@ -165,6 +165,9 @@ impl Host {
                     copy.index = f;
                     copy.call_id = follower_ids[&f].clone();
                     copy.cached = true;
+                    // A follower never reaches the executor: its own line here.
+                    let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+                    crate::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
                     let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
                 }
                 let _ = tx.send(CallEvent::Finished(Box::new(result))).await;

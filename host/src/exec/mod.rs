@@ -417,8 +417,6 @@ impl Executor {
         res.duration = self.clock.now().saturating_duration_since(started);
         crate::observe::metrics::call_finished(&res, entry.tool.namespace.as_deref(), tenant);
         crate::observe::logs::payload(&res, &call.arguments);
-        tracing::debug!(tool = %res.tool, call_id = %res.call_id, tenant, attempts = res.attempts, cached = res.cached,
-            ok = res.result.is_ok(), ms = res.duration.as_millis() as u64, "call finished");
         res
     }
 

@@ -1,7 +1,9 @@
-//! Log policy: call arguments and results are personal or secret more often
-//! than not, so they are logged only when the operator opts in
-//! (`--log-payloads`, or [`set_payloads`] when embedding). Everything a guest
-//! writes (host `log` calls, stdout/stderr) has its control characters escaped
+//! Log policy: every finished call leaves one line at target `toolhost::call`
+//! (info on success, warn on failure with the error code). Call arguments and
+//! results are personal or secret more often than not, so they are logged
+//! only when the operator opts in (`--log-payloads`, or [`set_payloads`] when
+//! embedding). Everything a guest or a client sends (host `log` calls,
+//! stdout/stderr, tool names, call ids) has its control characters escaped
 //! before it reaches a log line.
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,4 +35,27 @@ pub(crate) fn payload(res: &crate::exec::CallResult, arguments: &Result<String, 
         Err(e) => e.code().as_str().to_string(),
     };
     tracing::info!(target: "toolhost::payload", call_id = %res.call_id, tool = %res.tool, arguments = %args, result = %result, "call payload");
+}
+
+/// The one line per finished call (every front door ends in
+/// `Host::execute_at`): ids, tool, tenant, outcome, time, attempts, cache.
+/// Info on success; warn with the error code on a failure, and on a success
+/// that is a configured fallback (with the code of the error it replaced).
+pub(crate) fn call_finished(res: &crate::exec::CallResult, request_id: &str, tenant: &str) {
+    use crate::runtime::preview;
+    let ms = res.duration.as_millis() as u64;
+    let failure = match (&res.result, &res.fallback_for) {
+        (Ok(_), None) => None,
+        (Ok(_), Some(replaced)) => Some(("fallback", replaced)),
+        (Err(e), _) => Some((e.code().as_str(), e)),
+    };
+    match failure {
+        None => tracing::info!(target: "toolhost::call", request_id = %preview(request_id),
+            call_id = %preview(&res.call_id), tool = %preview(&res.tool), tenant = %preview(tenant),
+            outcome = "success", ms, attempts = res.attempts, cached = res.cached, "call finished"),
+        Some((outcome, e)) => tracing::warn!(target: "toolhost::call", request_id = %preview(request_id),
+            call_id = %preview(&res.call_id), tool = %preview(&res.tool), tenant = %preview(tenant),
+            outcome, code = e.code().as_str(), retryable = e.retryable(), ms, attempts = res.attempts,
+            cached = res.cached, "call failed"),
+    }
 }

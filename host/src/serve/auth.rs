@@ -2,7 +2,9 @@
 //!
 //! Tokens are kept only as SHA-256 digests and compared in constant time.
 //! The tenant comes from the token (or the listener's configuration), never
-//! from a request field or header.
+//! from a request field or header. A token marked `admin = true` is also an
+//! operator credential: only it may read the process-wide observability
+//! routes (`/metrics`, `/v1/stats`) once tokens are configured.
 
 use super::TokenConfig;
 use crate::error::{Error, Result};
@@ -27,10 +29,26 @@ pub enum AuthError {
     Invalid,
 }
 
+/// Who a valid token is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Identity<'a> {
+    /// The tenant every call of the request runs as.
+    pub tenant: &'a str,
+    /// An operator token (`admin = true`): may read `/metrics` and `/v1/stats`.
+    pub admin: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    digest: [u8; 32],
+    tenant: String,
+    admin: bool,
+}
+
 /// The configured tokens, as digests.
 #[derive(Debug, Clone, Default)]
 pub struct Tokens {
-    entries: Vec<([u8; 32], String)>,
+    entries: Vec<Entry>,
 }
 
 impl Tokens {
@@ -54,10 +72,10 @@ impl Tokens {
                 }
                 _ => return Err(bad("give exactly one of token, token_env, token_sha256")),
             };
-            if entries.iter().any(|(d, _)| *d == digest) {
+            if entries.iter().any(|e: &Entry| e.digest == digest) {
                 return Err(bad("the same token is configured twice"));
             }
-            entries.push((digest, t.tenant.clone()));
+            entries.push(Entry { digest, tenant: t.tenant.clone(), admin: t.admin });
         }
         Ok(Tokens { entries })
     }
@@ -67,8 +85,18 @@ impl Tokens {
         !self.entries.is_empty()
     }
 
+    /// Whether any configured token is an operator (`admin`) token.
+    pub fn has_admin(&self) -> bool {
+        self.entries.iter().any(|e| e.admin)
+    }
+
     /// The tenant of an `Authorization` header value, or why there is none.
     pub fn authenticate(&self, authorization: Option<&str>) -> Result<&str, AuthError> {
+        self.identify(authorization).map(|id| id.tenant)
+    }
+
+    /// The tenant and scope of an `Authorization` header value, or why there is none.
+    pub fn identify(&self, authorization: Option<&str>) -> Result<Identity<'_>, AuthError> {
         let value = authorization.ok_or(AuthError::Missing)?;
         let (scheme, token) = value.trim().split_once(' ').ok_or(AuthError::Invalid)?;
         if !scheme.eq_ignore_ascii_case("bearer") {
@@ -77,10 +105,10 @@ impl Tokens {
         let d = digest(token.trim());
         // Compare with every entry, without early exit on the first match.
         let mut found = None;
-        for (entry, tenant) in &self.entries {
-            let diff = entry.iter().zip(d.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
+        for e in &self.entries {
+            let diff = e.digest.iter().zip(d.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if diff == 0 {
-                found = Some(tenant.as_str());
+                found = Some(Identity { tenant: e.tenant.as_str(), admin: e.admin });
             }
         }
         found.ok_or(AuthError::Invalid)
@@ -119,6 +147,17 @@ mod tests {
         assert_eq!(t.authenticate(Some("Basic czNjcmV0LWE=")), Err(AuthError::Missing));
         assert_eq!(t.authenticate(Some("garbage")), Err(AuthError::Invalid));
         assert_eq!(t.authenticate(None), Err(AuthError::Missing));
+        assert!(!t.has_admin());
+        assert_eq!(t.identify(Some("Bearer s3cret-a")), Ok(Identity { tenant: "acme", admin: false }));
+    }
+
+    #[test]
+    fn admin_tokens_are_operators_of_their_tenant() {
+        let admin = TokenConfig { admin: true, ..cfg("ops", "root-token") };
+        let t = Tokens::compile(&[cfg("acme", "a"), admin]).unwrap();
+        assert!(t.has_admin());
+        assert_eq!(t.identify(Some("Bearer root-token")), Ok(Identity { tenant: "ops", admin: true }));
+        assert_eq!(t.identify(Some("Bearer a")), Ok(Identity { tenant: "acme", admin: false }));
     }
 
     #[test]

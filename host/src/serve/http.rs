@@ -5,14 +5,16 @@
 //! | `POST/GET/DELETE /mcp` | MCP streamable HTTP (rmcp) |
 //! | `GET /v1/tools` | the caller's tenant's tools, with schemas |
 //! | `POST /v1/calls` | one call or a batch, any input shape the executor reads; `?order=completion\|submission`, `?dedup=true`, `?stream=true` (server-sent events) |
-//! | `GET /metrics` | Prometheus metrics ([`crate::observe::metrics`]) |
-//! | `GET /v1/stats` | live snapshot for `toolhost top` ([`crate::observe::live`]) |
+//! | `GET /metrics` | Prometheus metrics ([`crate::observe::metrics`]); operator route |
+//! | `GET /v1/stats` | live snapshot for `toolhost top` ([`crate::observe::live`]); operator route |
 //! | `GET /healthz` | the process is up |
-//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks |
+//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks; states only, no addresses |
 //!
 //! Every route checks `Host` and `Origin` (403), and, once tokens are
-//! configured, the bearer token (401; health routes excepted). Bodies are
-//! bounded (413) and must arrive in time (408).
+//! configured, the bearer token (401; health routes excepted). The operator
+//! routes show every tenant's tools, call ids and breaker keys: once tokens
+//! are configured they need an `admin = true` token (403 otherwise). Bodies
+//! are bounded (413) and must arrive in time (408).
 
 use super::auth::{Caller, Tokens};
 use super::inflight::{Inflight, InflightGuard};
@@ -71,9 +73,15 @@ impl HttpServer {
             .map_err(|e| Error::Configuration(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| Error::Configuration(e.to_string()))?;
         let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default() });
+        let tokens = Tokens::compile(&cfg.tokens)?;
+        if tokens.required() && !tokens.has_admin() {
+            tracing::warn!(
+                "no [[serve.tokens]] entry has admin = true: /metrics and /v1/stats answer 403 to every token"
+            );
+        }
         let state = Arc::new(AppState {
             shared: shared.clone(),
-            tokens: Tokens::compile(&cfg.tokens)?,
+            tokens,
             origins: OriginPolicy::compile(&cfg.allowed_origins)?,
             hosts: HostPolicy::new(&cfg.allowed_hosts, bound.ip()),
             default_tenant: cfg.tenant.clone(),
@@ -152,10 +160,10 @@ async fn gate(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> R
     if matches!(req.uri().path(), "/healthz" | "/readyz") {
         return next.run(req).await;
     }
-    let tenant = if s.tokens.required() {
+    let identity = if s.tokens.required() {
         let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match s.tokens.authenticate(auth) {
-            Ok(t) => t.to_string(),
+        match s.tokens.identify(auth) {
+            Ok(id) => (id.tenant.to_string(), id.admin),
             Err(e) => {
                 let mut r = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &e.to_string());
                 r.headers_mut().insert(
@@ -166,10 +174,31 @@ async fn gate(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> R
             }
         }
     } else {
-        s.default_tenant.clone()
+        // No tokens: one trusted user, who is also the operator.
+        (s.default_tenant.clone(), true)
     };
+    let (tenant, admin) = identity;
     req.extensions_mut().insert(Caller { tenant });
+    req.extensions_mut().insert(Operator(admin));
     next.run(req).await
+}
+
+/// Whether the request may read the process-wide operator routes (set by
+/// the gate: an `admin` token, or no tokens configured at all).
+#[derive(Debug, Clone, Copy)]
+struct Operator(bool);
+
+/// 403 unless the request carries an operator credential: the operator
+/// routes show every tenant's tools, call ids and breaker keys.
+fn require_operator(ext: &axum::http::Extensions) -> Result<(), Response> {
+    if ext.get::<Operator>().is_some_and(|o| o.0) {
+        return Ok(());
+    }
+    Err(error(
+        StatusCode::FORBIDDEN,
+        "FORBIDDEN_SCOPE",
+        "this route shows every tenant's activity: it needs an operator token (admin = true in [[serve.tokens]])",
+    ))
 }
 
 pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -371,8 +400,11 @@ fn stream(
     Sse::new(events).keep_alive(KeepAlive::default())
 }
 
-/// Prometheus text format (behind the same authentication as the API).
-async fn metrics(State(s): State<Arc<AppState>>) -> Response {
+/// Prometheus text format (an operator route: admin token once tokens are configured).
+async fn metrics(State(s): State<Arc<AppState>>, ext: axum::http::Extensions) -> Response {
+    if let Err(r) = require_operator(&ext) {
+        return r;
+    }
     (
         [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))],
         crate::observe::metrics::render_host(&s.shared.host),
@@ -381,7 +413,10 @@ async fn metrics(State(s): State<Arc<AppState>>) -> Response {
 }
 
 /// The live view's snapshot (`toolhost top` polls it).
-async fn stats(State(s): State<Arc<AppState>>) -> Response {
+async fn stats(State(s): State<Arc<AppState>>, ext: axum::http::Extensions) -> Response {
+    if let Err(r) = require_operator(&ext) {
+        return r;
+    }
     axum::Json(crate::observe::live::snapshot(&s.shared.host)).into_response()
 }
 
@@ -407,7 +442,8 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
     let body = json!({
         "status": verdict,
         "ready": ready,
-        "backend": host.backend().describe(),
+        // The kind only: the probe is unauthenticated, so no address.
+        "backend": if host.backend().redis().is_some() { "redis" } else { "memory" },
         "backend_health": backend,
         "draining": draining,
         "epoch_ticker": if ticker_ok { "ok" } else { "stalled" },

@@ -36,7 +36,8 @@ pub struct ServeConfig {
     /// configured. Default: `default`.
     pub tenant: String,
     /// Bearer tokens and the tenant each one maps to. Once any is configured,
-    /// every HTTP request needs a valid one (401 otherwise). Default: none.
+    /// every HTTP request needs a valid one (401 otherwise), and `/metrics`
+    /// and `/v1/stats` need an `admin = true` one (403 otherwise). Default: none.
     pub tokens: Vec<TokenConfig>,
     /// Browser origins allowed to call the HTTP routes (`scheme://host[:port]`,
     /// `:*` = any port, `null` = `Origin: null`). A request with an `Origin`
@@ -57,6 +58,10 @@ pub struct ServeConfig {
     /// On shutdown, how long in-flight calls may run before they are
     /// cancelled, ms. Default: 10000.
     pub shutdown_grace_ms: u64,
+    /// Longest `POST /v1/runs?wait=true` waits for the run's result, ms (the
+    /// request's own deadline, when shorter, wins). Past it the answer is 202
+    /// with the run id and its status, and the run goes on. Default: 60000.
+    pub run_wait_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -71,6 +76,7 @@ impl Default for ServeConfig {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            run_wait_ms: 60_000,
         }
     }
 }
@@ -87,6 +93,10 @@ pub struct TokenConfig {
     pub token_env: Option<String>,
     /// Hex SHA-256 of the token.
     pub token_sha256: Option<String>,
+    /// An operator token: besides acting as its tenant, it may read the
+    /// process-wide observability routes (`/metrics`, `/v1/stats`), which
+    /// answer 403 to every other token. Default: false.
+    pub admin: bool,
 }
 
 impl ServeConfig {
@@ -105,10 +115,20 @@ impl ServeConfig {
         if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
             return Err(Error::Configuration("serve timeouts must be positive".into()));
         }
+        if self.run_wait_ms == 0 {
+            return Err(Error::Configuration("serve.run_wait_ms must be ≥ 1".into()));
+        }
         Ok(())
     }
 
     pub(crate) fn grace(&self) -> Duration {
         Duration::from_millis(self.shutdown_grace_ms)
+    }
+
+    /// How long `?wait=true` may wait for a run with context `ctx`: the
+    /// request's deadline or `run_wait_ms`, whichever comes first.
+    pub(crate) fn run_wait(&self, ctx: &crate::ExecutionContext) -> Duration {
+        let cap = Duration::from_millis(self.run_wait_ms);
+        ctx.deadline.map_or(cap, |d| cap.min(d.saturating_duration_since(std::time::Instant::now())))
     }
 }

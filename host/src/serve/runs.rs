@@ -4,12 +4,17 @@
 //!
 //! With `redis_url` set, runs are durable: `POST` stores the run and queues it
 //! for `toolhost worker` processes (202 with the run id, 503 when it cannot be
-//! stored: never accepted and then lost), and `GET` reads status and result
-//! from Redis, so any process answers for any run.
+//! stored: never accepted and then lost), and `GET` and `DELETE` work on
+//! Redis, so any process answers for (and cancels) any run: a queued run is
+//! `cancelled` at once, a running one is stopped by the worker holding it.
+//!
+//! `?wait=true` waits at most `serve.run_wait_ms` (or the request's deadline,
+//! when sooner); past it the answer is 202 with the run id and its status.
 
 use super::http::AppState;
 use super::http::{admit, caller, error};
 use crate::CancelToken;
+use crate::backend::redis::runs::CancelOutcome;
 use crate::backend::redis::{RunStore, RunStoreError};
 use crate::scheduler::{Greedy, RunEvent, RunOptions, RunResult, RunSpec};
 use axum::body::Bytes;
@@ -115,9 +120,10 @@ pub(crate) async fn create(
         Err(r) => return r,
     };
     let tenant = ctx.tenant_id.clone().unwrap_or_default();
+    let wait = host.config().serve.run_wait(&ctx);
     if let Some(store) = durable(&s) {
         drop(guard);
-        return create_durable(&store, &spec, &tenant, &ctx, &q).await;
+        return create_durable(&store, &spec, &tenant, &ctx, &q, wait).await;
     }
     let run_id = crate::scheduler::new_run_id();
     let cancel = guard.token().clone();
@@ -142,9 +148,12 @@ pub(crate) async fn create(
         return stream(rx, done_rx).into_response();
     }
     if q.wait {
-        return match done_rx.await {
-            Ok(result) => axum::Json(result).into_response(),
-            Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run ended without a result"),
+        return match tokio::time::timeout(wait, done_rx).await {
+            Ok(Ok(result)) => axum::Json(result).into_response(),
+            Ok(Err(_)) => {
+                error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run ended without a result")
+            }
+            Err(_) => still_going(&run_id, "running"),
         };
     }
     (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": run_id, "status": "running" }))).into_response()
@@ -199,6 +208,11 @@ fn durable(s: &AppState) -> Option<RunStore> {
     s.shared.host.backend().redis().cloned().map(RunStore::new)
 }
 
+/// `?wait=true` ran out of time: 202, the run goes on (poll `GET /v1/runs/{id}`).
+fn still_going(run_id: &str, status: &str) -> Response {
+    (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": run_id, "status": status }))).into_response()
+}
+
 fn unavailable(e: &RunStoreError) -> Response {
     let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "RUN_STORE_UNAVAILABLE", &e.to_string());
     r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
@@ -212,6 +226,7 @@ async fn create_durable(
     tenant: &str,
     ctx: &crate::ExecutionContext,
     q: &RunsQuery,
+    wait: std::time::Duration,
 ) -> Response {
     if q.stream {
         return error(
@@ -225,12 +240,14 @@ async fn create_durable(
         Err(e) => return unavailable(&e),
     };
     if q.wait {
-        return match store.wait(&run_id, Some(tenant), None).await {
-            Ok(Some(rec)) => axum::Json(rec.to_json()).into_response(),
+        return match store.wait(&run_id, Some(tenant), Some(wait)).await {
+            Ok(Some(rec)) if rec.is_finished() => axum::Json(rec.to_json()).into_response(),
+            Ok(Some(rec)) => still_going(&run_id, &rec.status),
             Ok(None) => {
                 error(StatusCode::INTERNAL_SERVER_ERROR, "RUN_LOST", "the run expired before it finished")
             }
-            Err(e) => unavailable(&e),
+            // Accepted and queued: never a 503 here (the client would submit it again).
+            Err(_) => still_going(&run_id, "queued"),
         };
     }
     (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": run_id, "status": "queued" }))).into_response()
@@ -241,12 +258,25 @@ pub(crate) async fn cancel(
     ext: axum::http::Extensions,
     Path(id): Path<String>,
 ) -> Response {
-    match s.runs.get(&id, &caller(&ext)) {
+    let tenant = caller(&ext);
+    let status = match s.runs.get(&id, &tenant) {
         Some((token, result)) => {
             token.cancel();
-            let status = if result.is_some() { "finished" } else { "cancelling" };
-            (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": id, "status": status }))).into_response()
+            if result.is_some() { "finished" } else { "cancelling" }
         }
-        None => error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
-    }
+        // Not started here: a durable run, held by whichever worker took it.
+        None => {
+            let Some(store) = durable(&s) else {
+                return error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run");
+            };
+            match store.cancel(&id, Some(&tenant)).await {
+                Ok(Some(CancelOutcome::Cancelled)) => "cancelled",
+                Ok(Some(CancelOutcome::Cancelling)) => "cancelling",
+                Ok(Some(CancelOutcome::Finished(_))) => "finished",
+                Ok(None) => return error(StatusCode::NOT_FOUND, "RUN_NOT_FOUND", "no such run"),
+                Err(e) => return unavailable(&e),
+            }
+        }
+    };
+    (StatusCode::ACCEPTED, axum::Json(json!({ "run_id": id, "status": status }))).into_response()
 }

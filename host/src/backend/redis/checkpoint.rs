@@ -27,6 +27,9 @@ pub struct AttemptState {
     pub refused: AtomicBool,
     /// Another worker reclaimed the run's entry.
     pub lost: AtomicBool,
+    /// Cancellation of the run was requested (`DELETE /v1/runs/{id}` from any
+    /// process): the attempt stops and the run ends `cancelled`.
+    pub cancelled: AtomicBool,
     /// A checkpoint could not be written; the attempt is abandoned.
     pub aborted: Mutex<Option<RunStoreError>>,
     /// Stops running calls (passed as the run's cancel token).

@@ -3,10 +3,16 @@
 //!
 //! | Key | Type | Fields |
 //! |---|---|---|
-//! | `{prefix}:run:{<run_id>}` | hash | `spec`, `tenant`, `ctx`, `status`, `created_ms`, `updated_ms`, `worker`, `attempts`, `result` |
+//! | `{prefix}:run:{<run_id>}` | hash | `spec`, `tenant`, `ctx`, `status`, `created_ms`, `updated_ms`, `worker`, `attempts`, `result`, `cancel` |
 //! | `{prefix}:run:{<run_id>}:calls` | hash | `r:<call_id>` = the call's result JSON; `i:<call_id>` = in-flight marker |
 //!
 //! Every write refreshes the TTL (`run_ttl_secs`) of the keys it touches.
+//!
+//! Cancellation works from any process through the run hash: [`RunStore::cancel`]
+//! turns a queued run `cancelled` at once (it never runs), and sets the
+//! `cancel` field of a running one; the worker holding it polls that field
+//! while the run executes and stops it, and a worker about to start (or
+//! resume) a run finds the field in [`RunStore::mark_running`].
 
 use super::conn::{Redis, RedisError};
 use super::queue;
@@ -167,6 +173,83 @@ impl RunRecord {
             }
         }
     }
+}
+
+/// What [`RunStore::cancel`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// It was queued: it is `cancelled` now and will not run.
+    Cancelled,
+    /// It is running: its worker was asked to stop it (running calls are
+    /// interrupted, the rest skipped; the status becomes `cancelled`).
+    Cancelling,
+    /// It had already finished with this status; nothing changed.
+    Finished(String),
+}
+
+/// What [`RunStore::mark_running`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// Marked `running` on this worker: go ahead.
+    Running,
+    /// Cancellation was requested: finish it as cancelled without running anything.
+    CancelRequested,
+    /// Already finished with this status (or gone: empty): nothing to do.
+    Final(String),
+}
+
+const CANCEL: &str = r#"
+local v = redis.call('HMGET', KEYS[1], 'tenant', 'status')
+if not v[1] or not v[2] then return {'gone', ''} end
+if ARGV[1] == '1' and v[1] ~= ARGV[2] then return {'gone', ''} end
+local st = v[2]
+if st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'deadline_exceeded' then
+  return {'final', st}
+end
+redis.call('HSET', KEYS[1], 'cancel', ARGV[4], 'updated_ms', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+if st == 'queued' then
+  redis.call('HSET', KEYS[1], 'status', 'cancelled', 'result', ARGV[3])
+  return {'cancelled', st}
+end
+return {'cancelling', st}
+"#;
+
+const MARK_RUNNING: &str = r#"
+local st = redis.call('HGET', KEYS[1], 'status')
+if not st then return '' end
+if st == 'succeeded' or st == 'failed' or st == 'cancelled' or st == 'deadline_exceeded' then
+  return st
+end
+if redis.call('HEXISTS', KEYS[1], 'cancel') == 1 then return 'cancel' end
+redis.call('HSET', KEYS[1], 'status', 'running', 'worker', ARGV[1], 'updated_ms', ARGV[2])
+redis.call('HINCRBY', KEYS[1], 'attempts', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return 'running'
+"#;
+
+/// The result of a run cancelled before it finished, built from its spec:
+/// calls with a recorded result keep it, the others are skipped (`cancelled`).
+pub fn cancelled_result(run_id: &str, spec: &RunSpec, checkpoints: &Checkpoints) -> Value {
+    let calls: Vec<Value> = spec
+        .calls
+        .iter()
+        .map(|c| match checkpoints.results.get(&c.call_id) {
+            Some(r) => serde_json::json!({
+                "call_id": c.call_id, "tool": c.tool,
+                "status": if r["ok"] == true { "succeeded" } else { "failed" },
+                "result": r, "attempts": r["attempts"].as_u64().unwrap_or(0),
+            }),
+            None => serde_json::json!({
+                "call_id": c.call_id, "tool": c.tool, "status": "skipped",
+                "reason": crate::scheduler::SkipReason::Cancelled, "attempts": 0,
+            }),
+        })
+        .collect();
+    serde_json::json!({
+        "run_id": run_id, "status": "cancelled", "calls": calls,
+        "duration_ms": 0.0, "critical_path_ms": 0,
+    })
 }
 
 /// A stored run as a worker loads it.
@@ -339,23 +422,75 @@ impl RunStore {
         Ok(Some(StoredRun { spec, tenant, ctx, status }))
     }
 
-    /// Marks the run `running` on `worker` (one more attempt).
-    pub async fn mark_running(&self, run_id: &str, worker: &str) -> Result<(), RunStoreError> {
+    /// Marks the run `running` on `worker` (one more attempt), atomically
+    /// unless it is final already or its cancellation was requested.
+    pub async fn mark_running(&self, run_id: &str, worker: &str) -> Result<Start, RunStoreError> {
         let key = self.run_key(run_id);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(
-                &key,
-                &[("status", RUNNING), ("worker", worker), ("updated_ms", &unix_ms().to_string())],
-            )
-            .ignore()
-            .hincr(&key, "attempts", 1)
-            .ignore()
-            .expire(&key, self.ttl())
-            .ignore();
+        let script = redis::Script::new(MARK_RUNNING);
         let mut c = self.redis.conn();
-        self.redis.run(async { pipe.query_async::<()>(&mut c).await }).await?;
-        Ok(())
+        let found: String = self
+            .redis
+            .run(async {
+                script.key(&key).arg(worker).arg(unix_ms()).arg(self.ttl()).invoke_async(&mut c).await
+            })
+            .await?;
+        Ok(match found.as_str() {
+            "running" => Start::Running,
+            "cancel" => Start::CancelRequested,
+            _ => Start::Final(found),
+        })
+    }
+
+    /// Cancels a run from any process: a queued run becomes `cancelled` at
+    /// once (with its result; it never runs), a running one is stopped by
+    /// its worker. `None` when unknown, expired or (with `tenant`) another tenant's.
+    pub async fn cancel(
+        &self,
+        run_id: &str,
+        tenant: Option<&str>,
+    ) -> Result<Option<CancelOutcome>, RunStoreError> {
+        let Some(stored) = self.load(run_id).await? else { return Ok(None) };
+        if tenant.is_some_and(|t| t != stored.tenant) {
+            return Ok(None);
+        }
+        // The result it gets if it is still queued (a handed-back run may have checkpoints).
+        let result = cancelled_result(run_id, &stored.spec, &self.checkpoints(run_id).await?);
+        let key = self.run_key(run_id);
+        let script = redis::Script::new(CANCEL);
+        let mut c = self.redis.conn();
+        let (what, status): (String, String) = self
+            .redis
+            .run(async {
+                script
+                    .key(&key)
+                    .arg(if tenant.is_some() { "1" } else { "0" })
+                    .arg(tenant.unwrap_or(""))
+                    .arg(result.to_string())
+                    .arg(unix_ms())
+                    .arg(self.ttl())
+                    .invoke_async(&mut c)
+                    .await
+            })
+            .await?;
+        let outcome = match what.as_str() {
+            "gone" => return Ok(None),
+            "final" => CancelOutcome::Finished(status),
+            "cancelled" => CancelOutcome::Cancelled,
+            _ => CancelOutcome::Cancelling,
+        };
+        tracing::info!(run_id, ?outcome, "durable run cancellation requested");
+        Ok(Some(outcome))
+    }
+
+    /// Whether cancellation of the run was requested (its worker polls this).
+    pub async fn cancel_requested(&self, run_id: &str) -> Result<bool, RunStoreError> {
+        let key = self.run_key(run_id);
+        let mut c = self.redis.conn();
+        let found: bool = self
+            .redis
+            .run(async { redis::cmd("HEXISTS").arg(&key).arg("cancel").query_async(&mut c).await })
+            .await?;
+        Ok(found)
     }
 
     /// Marks a handed-back run `queued` again.

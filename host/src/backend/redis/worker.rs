@@ -13,11 +13,17 @@
 //!   unfinished runs back to the queue; their checkpoints make them resume.
 //! * A Redis failure never loses a run: an attempt that cannot checkpoint is
 //!   abandoned with its entry still pending, to be reclaimed.
+//! * A run is cancelled from any process through its hash
+//!   ([`RunStore::cancel`]): a running attempt polls the `cancel` field every
+//!   200 ms, interrupts its running calls (their cancel token), skips the
+//!   rest and stores the result with status `cancelled`; a worker about to
+//!   start or resume a run whose cancellation was requested stores the
+//!   cancelled result without running anything.
 
 use super::checkpoint::{AttemptState, CheckpointDispatch};
 use super::conn::Redis;
 use super::queue::{Delivery, Ownership, Queue};
-use super::runs::{RunStore, RunStoreError, is_final};
+use super::runs::{RunStore, RunStoreError, Start, cancelled_result, is_final};
 use crate::scheduler::{RunOptions, execute};
 use crate::{CancelToken, Host};
 use std::collections::{HashMap, HashSet};
@@ -367,37 +373,27 @@ async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
     if s.shutting_down.is_cancelled() {
         return hand_back(s, &d).await;
     }
-    let checkpoints = match s.store.mark_running(&run_id, s.queue.consumer()).await {
-        Ok(()) => s.store.checkpoints(&run_id).await,
-        Err(e) => Err(e),
+    let start = match s.store.mark_running(&run_id, s.queue.consumer()).await {
+        Ok(start) => start,
+        Err(e) => return note(s, abandon(e.to_string())),
     };
-    let checkpoints = match checkpoints {
+    let checkpoints = match s.store.checkpoints(&run_id).await {
         Ok(c) => c,
         Err(e) => return note(s, abandon(e.to_string())),
     };
+    match start {
+        Start::Running => {}
+        // Finished meanwhile (or cancelled while queued): nothing to run.
+        Start::Final(_) => return ack(s, &d).await,
+        Start::CancelRequested => {
+            let result = cancelled_result(&run_id, &stored.spec, &checkpoints);
+            return store_result(s, &d, "cancelled".into(), result, (0, checkpoints.results.len())).await;
+        }
+    }
     note(s, WorkerEvent::Taken { run_id: run_id.clone(), reclaimed, checkpoints: checkpoints.results.len() });
     let state = Arc::new(AttemptState::new(s.shutting_down.clone()));
     s.active.lock().unwrap_or_else(|e| e.into_inner()).insert(d.entry_id.clone(), state.clone());
-    let heartbeat = {
-        let (queue, state, entry) = (s.queue.clone(), state.clone(), d.entry_id.clone());
-        let every = Duration::from_millis(s.store.redis().config().visibility_timeout_ms / 3)
-            .max(Duration::from_millis(20));
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(every).await;
-                match queue.heartbeat(&entry).await {
-                    Ok(Ownership::Held) => {}
-                    Ok(Ownership::Lost) | Ok(Ownership::Gone) => {
-                        tracing::warn!(entry, "another worker took this run over; stopping this attempt");
-                        state.lost.store(true, Ordering::SeqCst);
-                        state.hard.cancel();
-                        return;
-                    }
-                    Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
-                }
-            }
-        })
-    };
+    let heartbeat = watch(s, &d, state.clone());
     let ctx = stored.ctx.to_context(&stored.tenant);
     let dispatch = Arc::new(CheckpointDispatch::new(
         s.host.clone(),
@@ -423,11 +419,15 @@ async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
             if state.lost.load(Ordering::SeqCst) {
                 return note(s, abandon("another worker reclaimed it".into()));
             }
-            if let Some(e) = state.aborted.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-                return note(s, abandon(e.to_string()));
-            }
-            if state.refused.load(Ordering::SeqCst) || state.hard.is_cancelled() {
-                return hand_back(s, &d).await;
+            // A cancelled run ends here with the scheduler's result (running
+            // calls interrupted, the rest skipped), not handed back.
+            if !state.cancelled.load(Ordering::SeqCst) {
+                if let Some(e) = state.aborted.lock().unwrap_or_else(|e| e.into_inner()).clone() {
+                    return note(s, abandon(e.to_string()));
+                }
+                if state.refused.load(Ordering::SeqCst) || state.hard.is_cancelled() {
+                    return hand_back(s, &d).await;
+                }
             }
             let v = serde_json::to_value(&r).unwrap_or_default();
             (v["status"].as_str().unwrap_or("failed").to_string(), v)
@@ -440,13 +440,75 @@ async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
             ("failed".to_string(), v)
         }
     };
+    store_result(s, &d, status, json, (executed, reused)).await
+}
+
+/// Stores a run's final result and acknowledges its entry.
+async fn store_result(
+    s: &Shared,
+    d: &Delivery,
+    status: String,
+    json: serde_json::Value,
+    counts: (usize, usize),
+) {
+    let run_id = d.run_id.clone();
     match s.store.finish(&run_id, &status, &json).await {
         Ok(()) => {
-            ack(s, &d).await;
-            note(s, WorkerEvent::Finished { run_id: run_id.clone(), status, executed, reused });
+            ack(s, d).await;
+            let (executed, reused) = counts;
+            note(s, WorkerEvent::Finished { run_id, status, executed, reused });
         }
-        Err(e) => {
-            note(s, abandon(format!("storing the result failed ({e}); it will be reclaimed and resumed")))
-        }
+        Err(e) => note(
+            s,
+            WorkerEvent::Abandoned {
+                run_id,
+                reason: format!("storing the result failed ({e}); it will be reclaimed and resumed"),
+            },
+        ),
     }
+}
+
+/// How often a running attempt polls its run's cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(200);
+
+/// While an attempt runs: polls the run's cancel flag (every [`CANCEL_POLL`];
+/// a request stops the attempt, which then ends the run `cancelled`) and
+/// heart-beats its queue entry (every `visibility_timeout_ms / 3`; if another
+/// worker took the entry over, this attempt stops).
+fn watch(s: &Shared, d: &Delivery, state: Arc<AttemptState>) -> tokio::task::JoinHandle<()> {
+    let (queue, store) = (s.queue.clone(), s.store.clone());
+    let (entry, run_id) = (d.entry_id.clone(), d.run_id.clone());
+    let beat_every = Duration::from_millis(s.store.redis().config().visibility_timeout_ms / 3)
+        .max(Duration::from_millis(20));
+    tokio::spawn(async move {
+        let mut next_beat = tokio::time::Instant::now() + beat_every;
+        loop {
+            if !state.cancelled.load(Ordering::SeqCst) {
+                match store.cancel_requested(&run_id).await {
+                    Ok(true) => {
+                        tracing::info!(run_id, "cancellation requested; stopping the run");
+                        state.cancelled.store(true, Ordering::SeqCst);
+                        state.hard.cancel();
+                    }
+                    Ok(false) => {}
+                    Err(e) => tracing::debug!(run_id, error = %e, "polling the cancel flag failed"),
+                }
+            }
+            if tokio::time::Instant::now() >= next_beat {
+                next_beat = tokio::time::Instant::now() + beat_every;
+                match queue.heartbeat(&entry).await {
+                    Ok(Ownership::Held) => {}
+                    Ok(Ownership::Lost) | Ok(Ownership::Gone) => {
+                        tracing::warn!(entry, "another worker took this run over; stopping this attempt");
+                        state.lost.store(true, Ordering::SeqCst);
+                        state.hard.cancel();
+                        return;
+                    }
+                    Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+                }
+            }
+            let poll = tokio::time::Instant::now() + CANCEL_POLL;
+            tokio::time::sleep_until(poll.min(next_beat)).await;
+        }
+    })
 }
