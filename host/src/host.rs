@@ -135,6 +135,8 @@ impl HostBuilder {
         if self.use_dir {
             registry.load_all().await?;
         }
+        // From here on a serving plugin is incumbent: a duplicate is refused, not it.
+        registry.mark_started();
         let executor = Executor::new(
             cfg.policy.clone(),
             cfg.rate_limits.clone(),

@@ -10,6 +10,7 @@
 pub(crate) mod loader;
 pub mod manifest;
 pub mod schema;
+mod slots;
 pub mod tenant;
 pub(crate) mod watch;
 
@@ -20,6 +21,7 @@ use arc_swap::ArcSwap;
 use manifest::Grants;
 use schema::Schema;
 use serde::Serialize;
+use slots::Slot;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,7 +153,7 @@ impl Catalog {
 }
 
 /// A change the registry made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RegistryEvent {
     /// Plugins (re)loaded successfully.
     pub loaded: Vec<String>,
@@ -177,13 +179,6 @@ pub struct LoadProgress {
 /// Callback receiving [`LoadProgress`].
 pub type ProgressFn = Arc<dyn Fn(&LoadProgress) + Send + Sync>;
 
-#[derive(Debug)]
-struct Slot {
-    path: PathBuf,
-    good: Option<Arc<Plugin>>,
-    error: Option<Error>,
-}
-
 /// The registry of one plugin folder.
 pub struct Registry {
     runtime: Arc<Runtime>,
@@ -195,6 +190,7 @@ pub struct Registry {
     slots: tokio::sync::Mutex<BTreeMap<String, Slot>>,
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
     progress: Option<ProgressFn>,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -222,6 +218,7 @@ impl Registry {
             slots: tokio::sync::Mutex::new(BTreeMap::new()),
             events: tokio::sync::broadcast::channel(64).0,
             progress,
+            started: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -274,35 +271,29 @@ impl Registry {
     }
 
     /// Adds (or replaces) a plugin given in memory. It is not tied to the
-    /// folder: reloads never touch it.
+    /// folder: reloads never touch it. Once the host is up, a plugin whose
+    /// tools another plugin serves is refused, as on reload.
     pub async fn add(&self, src: PluginSource) -> Result<Arc<Plugin>> {
         let mut slots = self.slots.lock().await;
+        let prev = self.incumbents();
         let name = src.name.clone();
         let path = src.path.clone();
-        let result = loader::load(&self.runtime, src, &self.defaults, &self.rt).await;
-        let out = match result {
+        let mut event = RegistryEvent::default();
+        let out = match loader::load(&self.runtime, src, &self.defaults, &self.rt).await {
             Ok(p) => {
                 let p = Arc::new(p);
-                slots.insert(name.clone(), Slot { path, good: Some(p.clone()), error: None });
-                Ok(p)
+                slots::accept(&mut slots, &prev, &name, path, p.clone()).map(|()| p)
             }
             Err(e) => {
-                slots.entry(name.clone()).or_insert_with(|| Slot { path, good: None, error: None }).error =
-                    Some(e.clone());
+                slots::fail(&mut slots, &name, path, e.clone());
                 Err(e)
             }
         };
-        self.catalog.store(Arc::new(build_catalog(&slots)));
-        let event = match &out {
-            Ok(_) => RegistryEvent { loaded: vec![name], failed: vec![], removed: vec![] },
-            Err(e) => RegistryEvent {
-                loaded: vec![],
-                failed: vec![(name, format!("{}: {e}", e.code()))],
-                removed: vec![],
-            },
-        };
-        crate::observe::metrics::plugin_loads(&event);
-        let _ = self.events.send(event);
+        match &out {
+            Ok(_) => event.loaded.push(name),
+            Err(e) => event.failed.push((name, format!("{}: {e}", e.code()))),
+        }
+        self.publish(&mut slots, &prev, event);
         out
     }
 
@@ -311,7 +302,48 @@ impl Registry {
     /// failures keep the last good version.
     pub async fn reload_files(&self, files: Vec<String>) -> RegistryEvent {
         let mut slots = self.slots.lock().await;
-        let mut event = RegistryEvent { loaded: vec![], failed: vec![], removed: vec![] };
+        let prev = self.incumbents();
+        let mut event = RegistryEvent::default();
+        let mut accepted = Vec::new();
+        for (path, result) in self.load_files(files).await {
+            let name = slot_name(&path);
+            match result {
+                None => {
+                    if slots.remove(&name).is_some() {
+                        tracing::info!(plugin = %name, "plugin removed");
+                        event.removed.push(name);
+                    }
+                }
+                Some(Ok(plugin)) => accepted.push((name, path, Arc::new(plugin))),
+                Some(Err(e)) => {
+                    tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin failed to load");
+                    event.failed.push((name.clone(), format!("{}: {e}", e.code())));
+                    slots::fail(&mut slots, &name, path, e);
+                }
+            }
+        }
+        // After removals and failures, so a plugin whose file went away in
+        // the same burst is no incumbent.
+        for (name, path, plugin) in accepted {
+            let (tools, source, ms) =
+                (plugin.tools.len(), plugin.source, plugin.load_time.as_millis() as u64);
+            let digest = plugin.digest[..12].to_string();
+            match slots::accept(&mut slots, &prev, &name, path, plugin) {
+                Ok(()) => {
+                    tracing::info!(plugin = %name, tools, ?source, ms, %digest, "plugin loaded");
+                    event.loaded.push(name);
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin refused");
+                    event.failed.push((name, format!("{}: {e}", e.code())));
+                }
+            }
+        }
+        self.publish(&mut slots, &prev, event)
+    }
+
+    /// Loads the given files concurrently; `(path, None)` for a file that is gone.
+    async fn load_files(&self, files: Vec<String>) -> Vec<(PathBuf, Option<Result<Plugin>>)> {
         let total = files.len();
         let mut set = tokio::task::JoinSet::new();
         for (i, file) in files.into_iter().enumerate() {
@@ -354,30 +386,38 @@ impl Registry {
             done.push(item);
         }
         done.sort_by_key(|(i, _, _)| *i);
-        for (_, path, result) in done {
-            let name = slot_name(&path);
-            match result {
-                None => {
-                    if slots.remove(&name).is_some() {
-                        tracing::info!(plugin = %name, "plugin removed");
-                        event.removed.push(name);
-                    }
-                }
-                Some(Ok(plugin)) => {
-                    tracing::info!(plugin = %name, tools = plugin.tools.len(), source = ?plugin.source,
-                        ms = plugin.load_time.as_millis() as u64, digest = %&plugin.digest[..12], "plugin loaded");
-                    slots.insert(name.clone(), Slot { path, good: Some(Arc::new(plugin)), error: None });
-                    event.loaded.push(name);
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin failed to load");
-                    event.failed.push((name.clone(), format!("{}: {e}", e.code())));
-                    slots.entry(name).or_insert_with(|| Slot { path, good: None, error: None }).error =
-                        Some(e);
-                }
-            }
+        done.into_iter().map(|(_, path, result)| (path, result)).collect()
+    }
+
+    /// Who serves what, once the host is up; nothing is incumbent during the
+    /// initial load, so an ambiguous name is refused for every claimant.
+    fn incumbents(&self) -> slots::Owners {
+        if self.started.load(std::sync::atomic::Ordering::Acquire) {
+            slots::owners(&self.catalog.load())
+        } else {
+            slots::Owners::new()
         }
-        self.catalog.store(Arc::new(build_catalog(&slots)));
+    }
+
+    /// Marks the initial load done: from now on serving plugins are incumbents.
+    pub(crate) fn mark_started(&self) {
+        self.started.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Promotes refused versions whose tools are free, swaps in the new
+    /// snapshot and announces the change.
+    fn publish(
+        &self,
+        slots: &mut BTreeMap<String, Slot>,
+        prev: &slots::Owners,
+        mut event: RegistryEvent,
+    ) -> RegistryEvent {
+        for name in slots::promote(slots, prev) {
+            tracing::info!(plugin = %name, "plugin loaded: the tools it was refused for are free now");
+            event.failed.retain(|(n, _)| *n != name);
+            event.loaded.push(name);
+        }
+        self.catalog.store(Arc::new(slots::build(slots, prev)));
         crate::observe::metrics::plugin_loads(&event);
         let _ = self.events.send(event.clone());
         event
@@ -392,49 +432,4 @@ fn slot_name(path: &Path) -> String {
         Some("cwasm") => format!("{stem}.cwasm"),
         _ => stem.to_string(),
     }
-}
-
-/// Builds the snapshot: tool names claimed by two plugins are served by
-/// neither, and every claimant's status names all of them.
-fn build_catalog(slots: &BTreeMap<String, Slot>) -> Catalog {
-    let mut owners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (name, slot) in slots {
-        for t in slot.good.iter().flat_map(|p| p.tools.iter()) {
-            owners.entry(&t.name).or_default().push(name);
-        }
-    }
-    let mut tools = BTreeMap::new();
-    let mut plugins = Vec::with_capacity(slots.len());
-    for (name, slot) in slots {
-        let mut errors: Vec<Error> = slot.error.iter().cloned().collect();
-        let mut served = vec![];
-        if let Some(p) = &slot.good {
-            for t in &p.tools {
-                let claimants = &owners[t.name.as_str()];
-                if claimants.len() > 1 {
-                    errors.push(Error::DuplicateTool {
-                        tool: t.name.clone(),
-                        plugins: claimants.iter().map(|s| s.to_string()).collect(),
-                    });
-                } else {
-                    served.push(t.name.clone());
-                    tools.insert(t.name.clone(), ToolEntry { tool: t.clone(), plugin: p.clone() });
-                }
-            }
-        }
-        let state = match (&slot.good, &slot.error) {
-            (Some(_), None) => PluginState::Loaded,
-            (Some(_), Some(_)) => PluginState::Stale,
-            (None, _) => PluginState::Failed,
-        };
-        plugins.push(PluginStatus {
-            name: name.clone(),
-            path: slot.path.clone(),
-            state,
-            digest: slot.good.as_ref().map(|p| p.digest.clone()),
-            tools: served,
-            errors,
-        });
-    }
-    Catalog { tools, plugins }
 }
