@@ -21,7 +21,7 @@ use arc_swap::ArcSwap;
 use manifest::Grants;
 use schema::Schema;
 use serde::Serialize;
-use slots::Slot;
+use slots::{Fingerprint, Slot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -300,12 +300,20 @@ impl Registry {
     /// Re-reads the given plugin files (names with extension, relative to the
     /// folder): new and changed files load, deleted ones are unregistered,
     /// failures keep the last good version.
+    ///
+    /// A file that has not changed since its last attempt (size, times, inode
+    /// of it and its manifest) is not tried again, so a broken file is
+    /// reported once per change, however often it is announced.
     pub async fn reload_files(&self, files: Vec<String>) -> RegistryEvent {
         let mut slots = self.slots.lock().await;
+        let jobs = self.changed(&slots, files);
+        if jobs.is_empty() {
+            return RegistryEvent::default();
+        }
         let prev = self.incumbents();
         let mut event = RegistryEvent::default();
         let mut accepted = Vec::new();
-        for (path, result) in self.load_files(files).await {
+        for (path, seen, result) in self.load_files(jobs).await {
             let name = slot_name(&path);
             match result {
                 None => {
@@ -314,21 +322,24 @@ impl Registry {
                         event.removed.push(name);
                     }
                 }
-                Some(Ok(plugin)) => accepted.push((name, path, Arc::new(plugin))),
+                Some(Ok(plugin)) => accepted.push((name, path, seen, Arc::new(plugin))),
                 Some(Err(e)) => {
                     tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin failed to load");
                     event.failed.push((name.clone(), format!("{}: {e}", e.code())));
                     slots::fail(&mut slots, &name, path, e);
+                    slots.get_mut(&name).expect("just recorded").seen = Some(seen);
                 }
             }
         }
         // After removals and failures, so a plugin whose file went away in
         // the same burst is no incumbent.
-        for (name, path, plugin) in accepted {
+        for (name, path, seen, plugin) in accepted {
             let (tools, source, ms) =
                 (plugin.tools.len(), plugin.source, plugin.load_time.as_millis() as u64);
             let digest = plugin.digest[..12].to_string();
-            match slots::accept(&mut slots, &prev, &name, path, plugin) {
+            let verdict = slots::accept(&mut slots, &prev, &name, path, plugin);
+            slots.get_mut(&name).expect("just recorded").seen = Some(seen);
+            match verdict {
                 Ok(()) => {
                     tracing::info!(plugin = %name, tools, ?source, ms, %digest, "plugin loaded");
                     event.loaded.push(name);
@@ -342,11 +353,36 @@ impl Registry {
         self.publish(&mut slots, &prev, event)
     }
 
-    /// Loads the given files concurrently; `(path, None)` for a file that is gone.
-    async fn load_files(&self, files: Vec<String>) -> Vec<(PathBuf, Option<Result<Plugin>>)> {
+    /// The files worth a load attempt, with their fingerprints: new, changed
+    /// or removed since the last attempt (or last failed in a way a retry may fix).
+    fn changed(&self, slots: &BTreeMap<String, Slot>, files: Vec<String>) -> Vec<(String, Fingerprint)> {
+        files
+            .into_iter()
+            .filter_map(|file| {
+                let path = self.dir.join(&file);
+                let now = Fingerprint::of(&path);
+                let skip = match slots.get(&slot_name(&path)) {
+                    Some(slot) => slot.unchanged(&now),
+                    None => !now.exists(),
+                };
+                if skip {
+                    tracing::debug!(file, "plugin file unchanged since its last load attempt");
+                }
+                (!skip).then_some((file, now))
+            })
+            .collect()
+    }
+
+    /// Loads the given files concurrently; `(path, seen, None)` for a file that is gone.
+    async fn load_files(
+        &self,
+        files: Vec<(String, Fingerprint)>,
+    ) -> Vec<(PathBuf, Fingerprint, Option<Result<Plugin>>)> {
         let total = files.len();
         let mut set = tokio::task::JoinSet::new();
-        for (i, file) in files.into_iter().enumerate() {
+        let mut seen = Vec::with_capacity(total);
+        for (i, (file, fingerprint)) in files.into_iter().enumerate() {
+            seen.push(fingerprint);
             let path = self.dir.join(&file);
             let (runtime, defaults, rt) = (self.runtime.clone(), self.defaults.clone(), self.rt.clone());
             set.spawn(async move {
@@ -386,7 +422,7 @@ impl Registry {
             done.push(item);
         }
         done.sort_by_key(|(i, _, _)| *i);
-        done.into_iter().map(|(_, path, result)| (path, result)).collect()
+        done.into_iter().map(|(i, path, result)| (path, seen[i].clone(), result)).collect()
     }
 
     /// Who serves what, once the host is up; nothing is incumbent during the

@@ -11,8 +11,9 @@
 use super::{Catalog, Plugin, PluginState, PluginStatus, ToolEntry};
 use crate::error::Error;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 /// One plugin file (or in-memory plugin).
 #[derive(Debug)]
@@ -25,12 +26,64 @@ pub(super) struct Slot {
     /// The newest version, loaded but refused because other plugins serve
     /// some of its tools; it is promoted when they are free.
     pub(super) blocked: Option<Arc<Plugin>>,
+    /// The files as they were at the last load attempt: an unchanged file is
+    /// not tried (nor reported) again.
+    pub(super) seen: Option<Fingerprint>,
 }
 
 impl Slot {
     pub(super) fn new(path: PathBuf) -> Slot {
-        Slot { path, good: None, error: None, blocked: None }
+        Slot { path, good: None, error: None, blocked: None, seen: None }
     }
+
+    /// Whether a load attempt of files looking like `now` would repeat the
+    /// last one: same files, and the last outcome was no failure that may
+    /// pass on a retry (a full instance pool, say).
+    pub(super) fn unchanged(&self, now: &Fingerprint) -> bool {
+        self.seen.as_ref() == Some(now) && !self.error.as_ref().is_some_and(Error::retryable)
+    }
+}
+
+/// A plugin's files (the `.wasm` and its `.toml`) as `stat` sees them: size,
+/// modification and change times, inode. Taken without opening anything, so
+/// taking it sets off no watch event, and before reading, so a write racing
+/// the read changes it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Fingerprint {
+    wasm: Option<Stamp>,
+    manifest: Option<Stamp>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Stamp {
+    len: u64,
+    modified: Option<SystemTime>,
+    /// (device, inode, ctime s, ctime ns): a rename over the file or a chmod changes it.
+    id: (u64, u64, i64, i64),
+}
+
+impl Fingerprint {
+    /// The fingerprint of plugin file `wasm` and its manifest.
+    pub(super) fn of(wasm: &Path) -> Fingerprint {
+        Fingerprint { wasm: stamp(wasm), manifest: stamp(&wasm.with_extension("toml")) }
+    }
+
+    /// Whether the plugin file exists.
+    pub(super) fn exists(&self) -> bool {
+        self.wasm.is_some()
+    }
+}
+
+fn stamp(path: &Path) -> Option<Stamp> {
+    let m = std::fs::metadata(path).ok()?;
+    #[cfg(unix)]
+    let id = {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino(), m.ctime(), m.ctime_nsec())
+    };
+    #[cfg(not(unix))]
+    let id = (0, 0, 0, 0);
+    Some(Stamp { len: m.len(), modified: m.modified().ok(), id })
 }
 
 /// Tool name → name of the plugin serving it.

@@ -4,6 +4,8 @@
 
 use crate::common::*;
 use crate::fixtures;
+use serde_json::{Value, json};
+use std::time::Duration;
 use toolhost::{ErrorCode, Host, PluginState, PluginStatus};
 
 fn status(host: &Host, name: &str) -> Option<PluginStatus> {
@@ -12,6 +14,22 @@ fn status(host: &Host, name: &str) -> Option<PluginStatus> {
 
 fn served_by(host: &Host, tool: &str) -> Option<String> {
     host.registry().lookup("default", tool).map(|e| e.plugin.name.clone())
+}
+
+/// Reload events for `plugin` seen on `events` within `window`: (loaded, failed).
+async fn count_events(
+    events: &mut tokio::sync::broadcast::Receiver<toolhost::registry::RegistryEvent>,
+    plugin: &str,
+    window: Duration,
+) -> (usize, usize) {
+    let end = tokio::time::Instant::now() + window;
+    let (mut loaded, mut failed) = (0, 0);
+    while let Ok(ev) = tokio::time::timeout_at(end, events.recv()).await {
+        let ev = ev.expect("no event lost");
+        loaded += ev.loaded.iter().filter(|n| *n == plugin).count();
+        failed += ev.failed.iter().filter(|(n, _)| n == plugin).count();
+    }
+    (loaded, failed)
 }
 
 // ---------------------------------------------------------------------------
@@ -87,4 +105,118 @@ async fn at_startup_an_ambiguous_name_is_refused_for_every_claimant() {
             assert!(msg.contains("'ok'") && msg.contains("h_copy"), "{msg}");
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// Item 2: a broken file is reported once per change, not retried forever
+// ---------------------------------------------------------------------------
+
+/// A garbage file in a watched folder is tried and reported once; over many
+/// debounce ticks nothing is retried. Replaced by a valid plugin it loads (once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_file_in_a_watched_folder_fails_once_per_change() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut cfg = f.config();
+    cfg.watch = true;
+    let host = Host::builder().config(cfg).build().await.unwrap();
+    let mut events = host.registry().subscribe();
+
+    f.wasm("junk", &fixtures::random_bytes());
+    // Eight debounce windows: a retry loop would report it again and again.
+    let (loaded, failed) = count_events(&mut events, "junk", Duration::from_secs(2)).await;
+    assert_eq!((loaded, failed), (0, 1), "one failure report per change of the file");
+    let st = status(&host, "junk").unwrap();
+    assert_eq!(st.state, PluginState::Failed);
+    assert_eq!(st.errors[0].code(), ErrorCode::PluginLoadFailed);
+    let (loaded, failed) = count_events(&mut events, "h", Duration::from_millis(10)).await;
+    assert_eq!((loaded, failed), (0, 0), "untouched plugins are not reloaded");
+
+    // The file changes into a valid plugin: it loads, once.
+    f.wasm("junk", &fixtures::describe_tools(&["fresh"]));
+    let (loaded, failed) = count_events(&mut events, "junk", Duration::from_secs(2)).await;
+    assert_eq!((loaded, failed), (1, 0));
+    assert_eq!(served_by(&host, "fresh").as_deref(), Some("junk"));
+    assert_loaded(&host, "junk");
+}
+
+/// A valid file dropped into a watched folder loads once: the loader's own
+/// reads of it are no change (they used to set off a reload every 250 ms).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_plugin_in_a_watched_folder_loads_once() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut cfg = f.config();
+    cfg.watch = true;
+    let host = Host::builder().config(cfg).build().await.unwrap();
+    let mut events = host.registry().subscribe();
+    f.wasm("m", &fixtures::minimal_plugin());
+    let (loaded, failed) = count_events(&mut events, "m", Duration::from_secs(2)).await;
+    assert_eq!((loaded, failed), (1, 0), "loaded once, not again and again");
+    assert_eq!(served_by(&host, "echo").as_deref(), Some("m"));
+}
+
+/// Without the watcher: announcing an unchanged broken file again (as a
+/// coalesced burst of events would) neither retries nor re-reports it.
+#[tokio::test]
+async fn an_unchanged_broken_file_is_not_retried() {
+    let f = Folder::new();
+    f.wasm("h", &hostile()).wasm("junk", &fixtures::truncated(&hostile()));
+    let host = f.host().await;
+    let mut events = host.registry().subscribe();
+    for _ in 0..3 {
+        host.registry().reload_files(vec!["junk.wasm".into()]).await;
+    }
+    let (_, failed) = count_events(&mut events, "junk", Duration::from_millis(10)).await;
+    assert_eq!(failed, 0, "already reported at startup");
+    assert_eq!(status(&host, "junk").unwrap().state, PluginState::Failed);
+    // A manifest written beside it is a change of the plugin: tried once more.
+    f.manifest("junk", "[config]\nx = \"1\"\n");
+    host.registry().reload_files(vec!["junk.wasm".into()]).await;
+    host.registry().reload_files(vec!["junk.wasm".into()]).await;
+    let (_, failed) = count_events(&mut events, "junk", Duration::from_millis(10)).await;
+    assert_eq!(failed, 1);
+}
+
+/// `/readyz` lists failed plugins (name, state, error codes; no paths or
+/// messages, which may quote manifest text).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_lists_failed_plugins_without_details() {
+    let f = Folder::new();
+    f.wasm("h", &hostile()).wasm("junk", &fixtures::random_bytes());
+    let host = f.host().await;
+    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let url = format!("http://{}/readyz", server.local_addr());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(server.run(async {
+        let _ = rx.await;
+    }));
+    let v: Value = reqwest::get(&url).await.unwrap().json().await.unwrap();
+    assert_eq!(v["plugins_failed"], 1, "{v}");
+    assert_eq!(
+        v["plugin_failures"],
+        json!([{"plugin": "junk", "state": "failed", "codes": ["PLUGIN_LOAD_FAILED"]}])
+    );
+    assert!(!v.to_string().contains(&f.path().display().to_string()), "no paths: {v}");
+    let _ = tx.send(());
+    task.await.unwrap().unwrap();
+}
+
+/// `toolhost list` (text) names a failed plugin and why, on stdout with the tools.
+#[test]
+fn list_text_shows_failed_plugins() {
+    let f = Folder::new();
+    f.wasm("h", &hostile()).wasm("junk", &fixtures::random_bytes());
+    let out = std::process::Command::new(crate::cli::bin())
+        .args(["list", "--plugins"])
+        .arg(f.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.contains("junk")).unwrap_or_else(|| panic!("junk is listed: {text}"));
+    assert!(line.contains("failed") && text.contains("PLUGIN_LOAD_FAILED"), "{text}");
 }
