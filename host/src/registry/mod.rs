@@ -381,11 +381,15 @@ impl Registry {
         let total = files.len();
         let mut set = tokio::task::JoinSet::new();
         let mut seen = Vec::with_capacity(total);
+        let mut tasks = std::collections::HashMap::new();
         for (i, (file, fingerprint)) in files.into_iter().enumerate() {
             seen.push(fingerprint);
             let path = self.dir.join(&file);
             let (runtime, defaults, rt) = (self.runtime.clone(), self.defaults.clone(), self.rt.clone());
-            set.spawn(async move {
+            let task_path = path.clone();
+            let task = set.spawn(async move {
+                #[cfg(test)]
+                tests::maybe_panic(&path);
                 let result = if !path.exists() {
                     None
                 } else if path.extension().and_then(|x| x.to_str()) == Some("cwasm") {
@@ -401,10 +405,18 @@ impl Registry {
                 };
                 (i, path, result)
             });
+            tasks.insert(task.id(), (i, task_path));
         }
         let mut done = Vec::with_capacity(total);
-        while let Some(joined) = set.join_next().await {
-            let Ok(item) = joined else { continue };
+        while let Some(joined) = set.join_next_with_id().await {
+            let item = match joined {
+                Ok((_, item)) => item,
+                // A panic fails exactly that plugin, loudly; the others load.
+                Err(e) => {
+                    let (i, path) = tasks.remove(&e.id()).expect("every task is recorded");
+                    (i, path.clone(), Some(Err(panicked(&path, e))))
+                }
+            };
             if let (_, _, Some(Ok(p))) = &item {
                 crate::observe::metrics::compile_cache(p.source == CompileSource::Cache);
             }
@@ -460,6 +472,26 @@ impl Registry {
     }
 }
 
+/// The error of a load task that panicked (or was cancelled), logged.
+fn panicked(path: &Path, e: tokio::task::JoinError) -> Error {
+    let name = slot_name(path);
+    let why = match e.try_into_panic() {
+        Ok(payload) => panic_message(payload.as_ref()),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(plugin = %name, path = %path.display(), panic = %why, "plugin load task panicked");
+    Error::Internal(format!("loading plugin '{name}' ({}) panicked: {why}", path.display()))
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
+}
+
 /// `x.wasm` and `x.cwasm` share the slot `x`, but a `.cwasm` gets its own
 /// name so it can never shadow the component.
 fn slot_name(path: &Path) -> String {
@@ -467,5 +499,49 @@ fn slot_name(path: &Path) -> String {
     match path.extension().and_then(|x| x.to_str()) {
         Some("cwasm") => format!("{stem}.cwasm"),
         _ => stem.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    /// File names whose load task panics (a fault no real input should reach).
+    static PANIC_ON_LOAD: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn maybe_panic(path: &Path) {
+        let names = PANIC_ON_LOAD.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if names.iter().any(|n| path.file_name().is_some_and(|f| f == *n)) {
+            panic!("injected fault while loading {}", path.display());
+        }
+    }
+
+    fn hostile() -> Vec<u8> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/fixtures/hostile.wasm");
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-plugins.sh)", p.display()))
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicked_load_task_fails_that_plugin_with_an_internal_error() {
+        PANIC_ON_LOAD.lock().unwrap().push("boom_panics.wasm");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("good.wasm"), hostile()).unwrap();
+        std::fs::write(dir.path().join("boom_panics.wasm"), hostile()).unwrap();
+        let rt = RuntimeConfig::default();
+        let runtime = Arc::new(Runtime::new(&rt, 100_000, None).unwrap());
+        let tenants = Tenants::compile(&Default::default()).unwrap();
+        let reg = Registry::new(runtime, dir.path().into(), Limits::default(), rt, tenants, None);
+        let ev = reg.load_all().await.unwrap();
+        assert_eq!(ev.loaded, ["good"], "the other plugin loads");
+        let cat = reg.catalog();
+        let boom = cat.plugins().iter().find(|p| p.name == "boom_panics");
+        let boom = boom.expect("the panicked plugin is listed as failed, not skipped");
+        assert_eq!(boom.state, PluginState::Failed);
+        assert_eq!(boom.errors[0].code(), ErrorCode::Internal);
+        let msg = boom.errors[0].to_string();
+        assert!(msg.contains("boom_panics") && msg.contains("injected fault"), "{msg}");
+        assert!(ev.failed.iter().any(|(n, m)| n == "boom_panics" && m.starts_with("INTERNAL")), "{ev:?}");
+        assert!(reg.lookup("default", "ok").is_some());
     }
 }

@@ -94,7 +94,13 @@ pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
                 files.extend(more);
             }
             tracing::debug!(?files, "plugin folder changed");
-            registry.reload_files(files.into_iter().collect()).await;
+            // A panic in one reload (a host bug, or the embedder's progress
+            // callback) is logged; it must not end hot reload for good.
+            let reload = std::panic::AssertUnwindSafe(registry.reload_files(files.into_iter().collect()));
+            if let Err(panic) = futures::FutureExt::catch_unwind(reload).await {
+                let why = super::panic_message(panic.as_ref());
+                tracing::error!(panic = %why, "plugin reload panicked; watching goes on");
+            }
         }
     });
     Ok(Watcher { _debouncer: std::sync::Mutex::new(Box::new(debouncer)), task })

@@ -16,6 +16,16 @@ fn served_by(host: &Host, tool: &str) -> Option<String> {
     host.registry().lookup("default", tool).map(|e| e.plugin.name.clone())
 }
 
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    for _ in 0..400 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
 /// Reload events for `plugin` seen on `events` within `window`: (loaded, failed).
 async fn count_events(
     events: &mut tokio::sync::broadcast::Receiver<toolhost::registry::RegistryEvent>,
@@ -219,4 +229,29 @@ fn list_text_shows_failed_plugins() {
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text.lines().find(|l| l.contains("junk")).unwrap_or_else(|| panic!("junk is listed: {text}"));
     assert!(line.contains("failed") && text.contains("PLUGIN_LOAD_FAILED"), "{text}");
+}
+
+// ---------------------------------------------------------------------------
+// Item 11 (registry part): a panic fails that plugin, never the watch
+// (a panicked load task itself: registry::tests in host/src/registry/mod.rs)
+// ---------------------------------------------------------------------------
+
+/// A panic while handling one reload (here in the embedder's progress
+/// callback, outside any load task) is logged; hot reload goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_during_a_reload_does_not_stop_hot_reload() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut cfg = f.config();
+    cfg.watch = true;
+    let host = Host::builder()
+        .config(cfg)
+        .on_progress(|p| assert!(p.plugin != "boom", "a bug in the progress callback"))
+        .build()
+        .await
+        .unwrap();
+    f.wasm("boom", &fixtures::minimal_plugin());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    f.wasm("later", &fixtures::describe_tools(&["later"]));
+    until("a later plugin still loads", || served_by(&host, "later").is_some()).await;
 }
