@@ -14,6 +14,7 @@ mod classify;
 mod engine;
 pub(crate) mod http;
 mod limiter;
+mod mac;
 mod pool;
 mod state;
 mod stdio;

@@ -255,3 +255,134 @@ async fn a_panic_during_a_reload_does_not_stop_hot_reload() {
     f.wasm("later", &fixtures::describe_tools(&["later"]));
     until("a later plugin still loads", || served_by(&host, "later").is_some()).await;
 }
+
+// ---------------------------------------------------------------------------
+// Item 14: the compile cache loads only what this host wrote
+// ---------------------------------------------------------------------------
+
+mod compile_cache {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::{Path, PathBuf};
+    use toolhost::runtime::CompileSource;
+
+    /// Builds a host over `f` with compile cache `cache`; returns it and how
+    /// `plugin` was prepared.
+    async fn start(f: &Folder, cache: &Path, plugin: &str) -> (Host, CompileSource) {
+        let mut cfg = f.config();
+        cfg.cache_dir = Some(cache.to_path_buf());
+        let host = Host::builder().config(cfg).build().await.unwrap();
+        assert_loaded(&host, plugin);
+        let e = host.registry().tools("default").into_iter().find(|e| e.plugin.name == plugin).unwrap();
+        let source = e.plugin.source;
+        (host, source)
+    }
+
+    /// The cache entry of the plugin with sha256 `digest`.
+    fn entry(cache: &Path, digest: &str) -> PathBuf {
+        std::fs::read_dir(cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let n = p.file_name().unwrap().to_string_lossy().into_owned();
+                n.starts_with(digest) && n.ends_with(".cwasm")
+            })
+            .unwrap_or_else(|| panic!("no cache entry for {digest}"))
+    }
+
+    fn digest(host: &Host, plugin: &str) -> String {
+        host.catalog().plugins().iter().find(|p| p.name == plugin).unwrap().digest.clone().unwrap()
+    }
+
+    /// Another plugin's genuine artifact (and its tag, when there is one)
+    /// copied over `h`'s entry: a valid artifact for this engine, so an
+    /// unauthenticated cache would load it and serve `evil` as plugin `h`.
+    #[tokio::test]
+    async fn a_swapped_cache_entry_is_recompiled_not_loaded() {
+        let cache = tempfile::tempdir().unwrap();
+        let f = Folder::new();
+        f.wasm("h", &hostile());
+        let (host, first) = start(&f, cache.path(), "h").await;
+        assert_eq!(first, CompileSource::Compiled);
+        let h_digest = digest(&host, "h");
+        let (_, again) = start(&f, cache.path(), "h").await;
+        assert_eq!(again, CompileSource::Cache, "a warm start uses the cache");
+
+        let g = Folder::new();
+        g.wasm("e", &fixtures::describe_tools(&["evil"]));
+        let (other, _) = start(&g, cache.path(), "e").await;
+        let (from, to) = (entry(cache.path(), &digest(&other, "e")), entry(cache.path(), &h_digest));
+        std::fs::copy(&from, &to).unwrap();
+        let tag = |p: &Path| PathBuf::from(format!("{}.tag", p.display()));
+        if tag(&from).exists() {
+            std::fs::copy(tag(&from), tag(&to)).unwrap();
+        }
+
+        let (host, source) = start(&f, cache.path(), "h").await;
+        let tools: Vec<String> = host.tools(None).iter().map(|t| t.tool.name.clone()).collect();
+        assert!(!tools.contains(&"evil".to_string()), "the planted artifact was executed: {tools:?}");
+        assert_eq!(source, CompileSource::Compiled, "the bad entry is discarded and h recompiled");
+        bystander_ok(&host).await;
+        // The recompiled entry is authentic again.
+        assert_eq!(start(&f, cache.path(), "h").await.1, CompileSource::Cache);
+    }
+
+    /// A flipped byte in an entry: refused before mapping, recompiled.
+    #[tokio::test]
+    async fn an_altered_cache_entry_is_recompiled() {
+        let cache = tempfile::tempdir().unwrap();
+        let f = Folder::new();
+        f.wasm("h", &hostile());
+        let (host, _) = start(&f, cache.path(), "h").await;
+        let path = entry(cache.path(), &digest(&host, "h"));
+        let mut bytes = std::fs::read(&path).unwrap();
+        let i = bytes.len() / 2;
+        bytes[i] ^= 0x01;
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(start(&f, cache.path(), "h").await.1, CompileSource::Compiled);
+    }
+
+    /// A cache folder others can write is not used (and not silently
+    /// "repaired": files may already have been planted); plugins still load.
+    #[tokio::test]
+    async fn a_world_writable_cache_folder_is_refused() {
+        let cache = tempfile::tempdir().unwrap();
+        let f = Folder::new();
+        f.wasm("h", &hostile());
+        assert_eq!(start(&f, cache.path(), "h").await.1, CompileSource::Compiled);
+        std::fs::set_permissions(cache.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let (host, source) = start(&f, cache.path(), "h").await;
+        assert_eq!(source, CompileSource::Compiled, "a world-writable cache is not read");
+        bystander_ok(&host).await;
+        let mode = std::fs::metadata(cache.path()).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o777, "left as found, for the operator to inspect");
+    }
+
+    /// A cache folder owned by another user is not used (needs root to set up).
+    #[tokio::test]
+    async fn a_cache_folder_owned_by_another_user_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let cache = tempfile::tempdir().unwrap();
+        let f = Folder::new();
+        f.wasm("h", &hostile());
+        assert_eq!(start(&f, cache.path(), "h").await.1, CompileSource::Compiled);
+        if let Err(e) = std::os::unix::fs::chown(cache.path(), Some(65534), None) {
+            return eprintln!("skipped: cannot chown as uid {} ({e})", std::fs::metadata(".").unwrap().uid());
+        }
+        let (host, source) = start(&f, cache.path(), "h").await;
+        assert_eq!(source, CompileSource::Compiled, "another user's folder is not read");
+        bystander_ok(&host).await;
+    }
+
+    /// An entry file writable by others is not loaded.
+    #[tokio::test]
+    async fn a_cache_entry_writable_by_others_is_refused() {
+        let cache = tempfile::tempdir().unwrap();
+        let f = Folder::new();
+        f.wasm("h", &hostile());
+        let (host, _) = start(&f, cache.path(), "h").await;
+        let path = entry(cache.path(), &digest(&host, "h"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        assert_eq!(start(&f, cache.path(), "h").await.1, CompileSource::Compiled);
+    }
+}
