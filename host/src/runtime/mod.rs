@@ -11,6 +11,7 @@
 pub(crate) mod bindings;
 mod cache;
 mod classify;
+mod egress;
 mod engine;
 pub(crate) mod http;
 mod limiter;
@@ -32,6 +33,7 @@ use crate::error::{Error, Result, ToolErrorKind};
 use crate::registry::manifest::Grants;
 use bindings::{PluginPre, ToolDescriptor};
 use cache::CompileCache;
+pub use egress::{Resolver, SystemResolver};
 use limiter::CallLimiter;
 use state::StoreState;
 use std::collections::BTreeMap;
@@ -137,6 +139,7 @@ pub struct Runtime {
     allocator: AllocatorKind,
     max_table_elements: u64,
     pools: pool::Pools,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -179,7 +182,14 @@ impl Runtime {
             allocator,
             max_table_elements,
             pools: pool::Pools::default(),
+            resolver: Arc::new(SystemResolver),
         })
+    }
+
+    /// Replaces the resolver of plugins' outbound HTTP (default: the system's).
+    /// Its answers are filtered by each plugin's grant all the same.
+    pub fn set_resolver(&mut self, resolver: Arc<dyn Resolver>) {
+        self.resolver = resolver;
     }
 
     /// A new warm-instance pool for one plugin version (swept in the background).
@@ -357,6 +367,7 @@ impl Runtime {
                 policy: spec.grants.http_policy.clone(),
                 deadline,
                 plugin: spec.plugin.into(),
+                resolver: self.resolver.clone(),
             },
             tenant: spec.tenant.into(),
             plugin: spec.plugin.into(),

@@ -386,3 +386,198 @@ mod compile_cache {
         assert_eq!(start(&f, cache.path(), "h").await.1, CompileSource::Compiled);
     }
 }
+
+// ---------------------------------------------------------------------------
+// Item 15: egress is checked on the resolved address, plain http is opt-in
+// ---------------------------------------------------------------------------
+
+mod egress {
+    use super::*;
+    use std::net::{IpAddr, SocketAddr};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use toolhost::CallRequest;
+
+    /// An HTTP/1.1 server on 127.0.0.1 answering `hello` to anything; counts connections.
+    async fn upstream() -> (u16, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counter.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match sock.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = sock
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nhello")
+                        .await;
+                });
+            }
+        });
+        (port, hits)
+    }
+
+    /// Answers every name with `ip`; counts lookups.
+    #[derive(Debug)]
+    struct Fixed {
+        ip: IpAddr,
+        lookups: AtomicUsize,
+    }
+
+    impl toolhost::runtime::Resolver for Fixed {
+        fn resolve(
+            &self,
+            _host: &str,
+            port: u16,
+        ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<SocketAddr>>> {
+            self.lookups.fetch_add(1, Ordering::SeqCst);
+            let addr = SocketAddr::new(self.ip, port);
+            Box::pin(async move { Ok(vec![addr]) })
+        }
+    }
+
+    async fn fetch_host(manifest: &str, resolver: Option<Arc<Fixed>>) -> (Host, Folder) {
+        let f = Folder::new();
+        f.wasm("fetch", &std::fs::read(example_plugins().join("fetch.wasm")).unwrap());
+        f.manifest("fetch", manifest);
+        let mut b = Host::builder().config(f.config());
+        if let Some(r) = resolver {
+            b = b.resolver(r);
+        }
+        let host = b.build().await.unwrap();
+        assert_loaded(&host, "fetch");
+        (host, f)
+    }
+
+    async fn fetch(host: &Host, url: &str) -> toolhost::Result<Value> {
+        let r = host.call(CallRequest::json("web.fetch", &json!({ "url": url }))).await?;
+        Ok(r.output.value.clone().unwrap_or(Value::Null))
+    }
+
+    fn denied(e: &toolhost::Error) -> bool {
+        matches!(e, toolhost::Error::Tool { kind: toolhost::ToolErrorKind::Denied, .. })
+    }
+
+    fn loopback() -> Arc<Fixed> {
+        Arc::new(Fixed { ip: "127.0.0.1".parse().unwrap(), lookups: AtomicUsize::new(0) })
+    }
+
+    /// A granted wildcard name that resolves to 127.0.0.1 is refused before
+    /// any connection, though the name matches the grant.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_granted_name_resolving_to_loopback_is_denied() {
+        let (port, hits) = upstream().await;
+        let dns = loopback();
+        let grant =
+            "[limits]\ntimeout_ms = 5000\n[grants.http]\nhosts = [\"*.example.test\"]\nallow_http = true\n";
+        let (host, _f) = fetch_host(grant, Some(dns.clone())).await;
+        let e = fetch(&host, &format!("http://svc.example.test:{port}/")).await.unwrap_err();
+        assert!(denied(&e), "{e}");
+        assert_eq!(hits.load(Ordering::SeqCst), 0, "nothing reached the loopback server");
+        assert_eq!(dns.lookups.load(Ordering::SeqCst), 1, "the name was resolved, then refused");
+    }
+
+    /// The same name is reachable when the grant also names the IP literally;
+    /// the connection goes to the address resolved once (no second lookup).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_literal_ip_in_the_grant_admits_it_and_is_resolved_once() {
+        let (port, hits) = upstream().await;
+        let dns = loopback();
+        let grant = "[limits]\ntimeout_ms = 5000\n[grants.http]\nhosts = [\"*.example.test\", \"127.0.0.1\"]\nallow_http = true\n";
+        let (host, _f) = fetch_host(grant, Some(dns.clone())).await;
+        let v = fetch(&host, &format!("http://svc.example.test:{port}/")).await.unwrap();
+        assert_eq!((v["status"].as_u64(), v["body"].as_str()), (Some(200), Some("hello")), "{v}");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+        assert_eq!(dns.lookups.load(Ordering::SeqCst), 1, "one resolution, and it was used to connect");
+    }
+
+    /// Plain http:// to a granted name needs `allow_http = true`: denied
+    /// before resolution or connection without it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn plain_http_needs_allow_http() {
+        let (port, hits) = upstream().await;
+        let dns = loopback();
+        let grant =
+            "[limits]\ntimeout_ms = 5000\n[grants.http]\nhosts = [\"svc.example.test\", \"127.0.0.1\"]\n";
+        let (host, _f) = fetch_host(grant, Some(dns.clone())).await;
+        let e = fetch(&host, &format!("http://svc.example.test:{port}/")).await.unwrap_err();
+        assert!(denied(&e), "{e}");
+        assert_eq!((hits.load(Ordering::SeqCst), dns.lookups.load(Ordering::SeqCst)), (0, 0));
+        // A loopback host written literally may still use plain http (local tests).
+        let v = fetch(&host, &format!("http://127.0.0.1:{port}/")).await.unwrap();
+        assert_eq!(v["status"], 200, "{v}");
+        // allow_http = true takes effect.
+        let (host, _g) = fetch_host(&format!("{grant}allow_http = true\n"), Some(dns.clone())).await;
+        let v = fetch(&host, &format!("http://svc.example.test:{port}/")).await.unwrap();
+        assert_eq!(v["status"], 200, "{v}");
+    }
+
+    /// https:// runs TLS over the vetted connection: a server that answers
+    /// in plain text fails the handshake cleanly (an error, no panic, and the
+    /// request never goes out in clear).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn https_runs_tls_over_the_vetted_connection() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let _ = sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello").await;
+            let mut first = [0u8; 1];
+            let _ = sock.read_exact(&mut first).await;
+            first[0]
+        });
+        let grant = "[limits]\ntimeout_ms = 5000\n[grants.http]\nhosts = [\"127.0.0.1\"]\n";
+        let (host, _f) = fetch_host(grant, None).await;
+        let e = fetch(&host, &format!("https://127.0.0.1:{port}/")).await.unwrap_err();
+        assert!(!denied(&e) && e.to_string().to_lowercase().contains("fail"), "{e}");
+        assert_eq!(server.await.unwrap(), 0x16, "the client spoke TLS (a handshake record)");
+    }
+
+    /// The README's `[grants.http]` table lists every key with the code's default.
+    #[test]
+    fn the_readme_grants_http_table_matches_the_code() {
+        let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
+        let code = serde_json::to_value(toolhost::registry::manifest::HttpGrant::default()).unwrap();
+        let mut documented = std::collections::BTreeMap::new();
+        for line in text.lines().filter(|l| l.starts_with("| `grants.http.")) {
+            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+            let key = cells[1].trim_matches('`').trim_start_matches("grants.http.").to_string();
+            let value: Value = serde_json::from_str(cells[2].trim_matches('`')).unwrap();
+            documented.insert(key, value);
+        }
+        let code: std::collections::BTreeMap<String, Value> =
+            code.as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        assert_eq!(documented, code);
+    }
+
+    /// With the system resolver: this machine's own name (from /etc/hosts,
+    /// no DNS) resolves to a loopback or private address; granted by name, it
+    /// must still be refused. Skipped where the name resolves to a public address.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_machine_name_granted_by_name_is_denied_with_the_system_resolver() {
+        let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap().trim().to_ascii_lowercase();
+        let addrs: Vec<SocketAddr> = match tokio::net::lookup_host((name.as_str(), 80)).await {
+            Ok(a) => a.collect(),
+            Err(e) => return eprintln!("skipped: {name} does not resolve here ({e})"),
+        };
+        if !addrs.iter().all(|a| a.ip().is_loopback() || matches!(a.ip(), IpAddr::V4(v) if v.is_private())) {
+            return eprintln!("skipped: {name} resolves to {addrs:?}");
+        }
+        let (port, hits) = upstream().await;
+        let grant =
+            format!("[limits]\ntimeout_ms = 5000\n[grants.http]\nhosts = [\"{name}\"]\nallow_http = true\n");
+        let (host, _f) = fetch_host(&grant, None).await;
+        let e = fetch(&host, &format!("http://{name}:{port}/")).await.unwrap_err();
+        assert!(denied(&e), "{name} -> {addrs:?}: {e}");
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+    }
+}
