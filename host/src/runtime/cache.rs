@@ -138,7 +138,8 @@ impl CompileCache {
     }
 
     /// Stores a compiled component with its tag (best effort: a failure only
-    /// costs a recompile). Both files are published by an atomic rename.
+    /// costs a recompile). Both files are published by an atomic rename; no
+    /// fsync: an entry torn by a crash fails its tag and is recompiled.
     pub(crate) fn store(&self, digest: &str, component: &Component) {
         let name = self.name(digest);
         let result = component.serialize().map_err(|e| e.to_string()).and_then(|bytes| {
@@ -164,8 +165,7 @@ fn publish(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), String> {
     let tmp = temp_name(dir);
     let written = perms::create_new_private(&tmp).and_then(|mut f| {
         use std::io::Write;
-        f.write_all(bytes)?;
-        f.sync_all()
+        f.write_all(bytes)
     });
     let result = written.and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
@@ -213,8 +213,7 @@ fn load_or_create_key(dir: &Path) -> Result<[u8; KEY_LEN], CacheError> {
         let tmp = temp_name(dir);
         let written = perms::create_new_private(&tmp).and_then(|mut f| {
             use std::io::Write;
-            f.write_all(&key)?;
-            f.sync_all()
+            f.write_all(&key)
         });
         let linked = written.and_then(|()| std::fs::hard_link(&tmp, &path));
         let _ = std::fs::remove_file(&tmp);

@@ -133,7 +133,7 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<StoreState>,
     ticker: EpochTicker,
-    cache: Option<CompileCache>,
+    cache: Option<Arc<CompileCache>>,
     compile_permits: Arc<tokio::sync::Semaphore>,
     cfg: RuntimeConfig,
     allocator: AllocatorKind,
@@ -162,7 +162,7 @@ impl Runtime {
             .map_err(|e| Error::Configuration(format!("linking host API: {e}")))?;
         let cache = match cache_dir {
             Some(dir) => match CompileCache::open(dir, &engine) {
-                Ok(c) => Some(c),
+                Ok(c) => Some(Arc::new(c)),
                 Err(e) => {
                     tracing::warn!(dir = %dir.display(), error = %e, "compile cache unavailable; compiling every start");
                     None
@@ -245,8 +245,12 @@ impl Runtime {
         digest: &str,
     ) -> Result<(Component, CompileSource)> {
         let _permit = self.compile_permits.acquire().await.expect("semaphore never closed");
-        if let Some(c) = self.cache.as_ref().and_then(|c| c.load(&self.engine, digest)) {
-            return Ok((c, CompileSource::Cache));
+        // Verifying an entry reads and hashes all of it: off the async threads.
+        if let Some(cache) = self.cache.clone() {
+            let (engine, key) = (self.engine.clone(), digest.to_string());
+            if let Ok(Some(c)) = tokio::task::spawn_blocking(move || cache.load(&engine, &key)).await {
+                return Ok((c, CompileSource::Cache));
+            }
         }
         let engine = self.engine.clone();
         let owned_path = path.to_path_buf();
@@ -261,8 +265,9 @@ impl Runtime {
                 return Err(load_error(&owned_path, "the compiler panicked on this file".into()));
             }
         };
-        if let Some(cache) = &self.cache {
-            cache.store(digest, &component);
+        if let Some(cache) = self.cache.clone() {
+            let (component, key) = (component.clone(), digest.to_string());
+            let _ = tokio::task::spawn_blocking(move || cache.store(&key, &component)).await;
         }
         Ok((component, CompileSource::Compiled))
     }
