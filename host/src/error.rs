@@ -57,6 +57,8 @@ pub enum ErrorCode {
     /// A non-idempotent call was in flight when its durable-run worker
     /// stopped; it is not run again (it may or may not have taken effect).
     Interrupted,
+    /// A bug in the host (a panicked task); the message names what it hit.
+    Internal,
 }
 
 impl ErrorCode {
@@ -80,6 +82,7 @@ impl ErrorCode {
             ErrorCode::ToolCircuitOpen => "TOOL_CIRCUIT_OPEN",
             ErrorCode::BulkheadFull => "BULKHEAD_FULL",
             ErrorCode::Interrupted => "INTERRUPTED",
+            ErrorCode::Internal => "INTERNAL",
         }
     }
 }
@@ -343,6 +346,10 @@ pub enum Error {
         tool: String,
     },
 
+    /// A bug in the host: a task panicked. Only what it was doing failed.
+    #[error("internal error: {0}; this is a bug in toolhost (the log has details)")]
+    Internal(String),
+
     /// A failure read back from a durable run's checkpoint, reported exactly as
     /// it was first recorded (code, message, retry verdict, details).
     #[error("{message}")]
@@ -402,6 +409,7 @@ impl Error {
             Error::CircuitOpen { .. } => ErrorCode::ToolCircuitOpen,
             Error::BulkheadFull { .. } => ErrorCode::BulkheadFull,
             Error::Interrupted { .. } => ErrorCode::Interrupted,
+            Error::Internal(_) => ErrorCode::Internal,
             Error::Recorded { code, .. } => *code,
         }
     }

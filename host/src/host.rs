@@ -32,6 +32,7 @@ pub struct HostBuilder {
     sources: Vec<PluginSource>,
     progress: Option<ProgressFn>,
     clock: Option<Arc<dyn crate::exec::clock::Clock>>,
+    resolver: Option<Arc<dyn crate::runtime::Resolver>>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -58,6 +59,13 @@ impl HostBuilder {
     /// Compile cache folder; `None` turns caching off.
     pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
         self.config.cache_dir = Some(dir.unwrap_or_else(|| PathBuf::from("off")));
+        self
+    }
+
+    /// Resolves the host names of plugins' outbound HTTP with `resolver`
+    /// instead of the system's (answers are still checked against each grant).
+    pub fn resolver(mut self, resolver: Arc<dyn crate::runtime::Resolver>) -> Self {
+        self.resolver = Some(resolver);
         self
     }
 
@@ -118,8 +126,11 @@ impl HostBuilder {
                 )));
             }
         }
-        let runtime =
-            Arc::new(Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?);
+        let mut runtime = Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?;
+        if let Some(r) = self.resolver {
+            runtime.set_resolver(r);
+        }
+        let runtime = Arc::new(runtime);
         let registry = Arc::new(Registry::new(
             runtime.clone(),
             cfg.plugins_dir.clone(),
@@ -135,6 +146,8 @@ impl HostBuilder {
         if self.use_dir {
             registry.load_all().await?;
         }
+        // From here on a serving plugin is incumbent: a duplicate is refused, not it.
+        registry.mark_started();
         let executor = Executor::new(
             cfg.policy.clone(),
             cfg.rate_limits.clone(),

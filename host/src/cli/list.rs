@@ -35,5 +35,23 @@ pub(crate) async fn run(args: ListArgs) -> Result<ExitCode> {
             println!("    output: {}", serde_json::to_string(&o.document)?);
         }
     }
+    print_failures(&host.catalog());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Plugins not (fully) served, with why: failed, stale (an older version
+/// serves) or loaded with refused tool names.
+fn print_failures(catalog: &toolhost::registry::Catalog) {
+    let failing: Vec<_> = catalog.plugins().iter().filter(|p| !p.errors.is_empty()).collect();
+    if failing.is_empty() {
+        return;
+    }
+    println!();
+    for p in failing {
+        let state = serde_json::to_value(p.state).ok().and_then(|v| v.as_str().map(str::to_string));
+        println!("plugin {}: {}  ({})", p.name, state.unwrap_or_default(), p.path.display());
+        for e in &p.errors {
+            println!("    {}: {e}", e.code());
+        }
+    }
 }

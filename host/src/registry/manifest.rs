@@ -96,17 +96,20 @@ pub struct Grants {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpGrant {
     /// `host` (any port), `host:port`, or `*.domain` (subdomains, any port).
-    /// Names are matched as written in the URL, before DNS resolution.
+    /// Names are matched as written in the URL; then every address the name
+    /// resolves to must be public, unless this list names that IP literally
+    /// (or `localhost`, for loopback addresses).
     pub hosts: Vec<String>,
     /// Largest response body, bytes; a longer body is cut off with an error. Default: 1 MiB.
     pub max_response_bytes: u64,
-    /// Allow plain `http://` (not only `https://`). Default: true.
+    /// Allow plain `http://` (not only `https://`). Default: false; a loopback
+    /// host written literally (`localhost`, `127.0.0.1`, `[::1]`) may always use it.
     pub allow_http: bool,
 }
 
 impl Default for HttpGrant {
     fn default() -> Self {
-        HttpGrant { hosts: Vec::new(), max_response_bytes: 1 << 20, allow_http: true }
+        HttpGrant { hosts: Vec::new(), max_response_bytes: 1 << 20, allow_http: false }
     }
 }
 

@@ -10,6 +10,7 @@
 pub(crate) mod loader;
 pub mod manifest;
 pub mod schema;
+mod slots;
 pub mod tenant;
 pub(crate) mod watch;
 
@@ -20,6 +21,7 @@ use arc_swap::ArcSwap;
 use manifest::Grants;
 use schema::Schema;
 use serde::Serialize;
+use slots::{Fingerprint, Slot};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,7 +153,7 @@ impl Catalog {
 }
 
 /// A change the registry made.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct RegistryEvent {
     /// Plugins (re)loaded successfully.
     pub loaded: Vec<String>,
@@ -177,13 +179,6 @@ pub struct LoadProgress {
 /// Callback receiving [`LoadProgress`].
 pub type ProgressFn = Arc<dyn Fn(&LoadProgress) + Send + Sync>;
 
-#[derive(Debug)]
-struct Slot {
-    path: PathBuf,
-    good: Option<Arc<Plugin>>,
-    error: Option<Error>,
-}
-
 /// The registry of one plugin folder.
 pub struct Registry {
     runtime: Arc<Runtime>,
@@ -195,6 +190,7 @@ pub struct Registry {
     slots: tokio::sync::Mutex<BTreeMap<String, Slot>>,
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
     progress: Option<ProgressFn>,
+    started: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -222,6 +218,7 @@ impl Registry {
             slots: tokio::sync::Mutex::new(BTreeMap::new()),
             events: tokio::sync::broadcast::channel(64).0,
             progress,
+            started: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -274,50 +271,125 @@ impl Registry {
     }
 
     /// Adds (or replaces) a plugin given in memory. It is not tied to the
-    /// folder: reloads never touch it.
+    /// folder: reloads never touch it. Once the host is up, a plugin whose
+    /// tools another plugin serves is refused, as on reload.
     pub async fn add(&self, src: PluginSource) -> Result<Arc<Plugin>> {
         let mut slots = self.slots.lock().await;
+        let prev = self.incumbents();
         let name = src.name.clone();
         let path = src.path.clone();
-        let result = loader::load(&self.runtime, src, &self.defaults, &self.rt).await;
-        let out = match result {
+        let mut event = RegistryEvent::default();
+        let out = match loader::load(&self.runtime, src, &self.defaults, &self.rt).await {
             Ok(p) => {
                 let p = Arc::new(p);
-                slots.insert(name.clone(), Slot { path, good: Some(p.clone()), error: None });
-                Ok(p)
+                slots::accept(&mut slots, &prev, &name, path, p.clone()).map(|()| p)
             }
             Err(e) => {
-                slots.entry(name.clone()).or_insert_with(|| Slot { path, good: None, error: None }).error =
-                    Some(e.clone());
+                slots::fail(&mut slots, &name, path, e.clone());
                 Err(e)
             }
         };
-        self.catalog.store(Arc::new(build_catalog(&slots)));
-        let event = match &out {
-            Ok(_) => RegistryEvent { loaded: vec![name], failed: vec![], removed: vec![] },
-            Err(e) => RegistryEvent {
-                loaded: vec![],
-                failed: vec![(name, format!("{}: {e}", e.code()))],
-                removed: vec![],
-            },
-        };
-        crate::observe::metrics::plugin_loads(&event);
-        let _ = self.events.send(event);
+        match &out {
+            Ok(_) => event.loaded.push(name),
+            Err(e) => event.failed.push((name, format!("{}: {e}", e.code()))),
+        }
+        self.publish(&mut slots, &prev, event);
         out
     }
 
     /// Re-reads the given plugin files (names with extension, relative to the
     /// folder): new and changed files load, deleted ones are unregistered,
     /// failures keep the last good version.
+    ///
+    /// A file that has not changed since its last attempt (size, times, inode
+    /// of it and its manifest) is not tried again, so a broken file is
+    /// reported once per change, however often it is announced.
     pub async fn reload_files(&self, files: Vec<String>) -> RegistryEvent {
         let mut slots = self.slots.lock().await;
-        let mut event = RegistryEvent { loaded: vec![], failed: vec![], removed: vec![] };
+        let jobs = self.changed(&slots, files);
+        if jobs.is_empty() {
+            return RegistryEvent::default();
+        }
+        let prev = self.incumbents();
+        let mut event = RegistryEvent::default();
+        let mut accepted = Vec::new();
+        for (path, seen, result) in self.load_files(jobs).await {
+            let name = slot_name(&path);
+            match result {
+                None => {
+                    if slots.remove(&name).is_some() {
+                        tracing::info!(plugin = %name, "plugin removed");
+                        event.removed.push(name);
+                    }
+                }
+                Some(Ok(plugin)) => accepted.push((name, path, seen, Arc::new(plugin))),
+                Some(Err(e)) => {
+                    tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin failed to load");
+                    event.failed.push((name.clone(), format!("{}: {e}", e.code())));
+                    slots::fail(&mut slots, &name, path, e);
+                    slots.get_mut(&name).expect("just recorded").seen = Some(seen);
+                }
+            }
+        }
+        // After removals and failures, so a plugin whose file went away in
+        // the same burst is no incumbent.
+        for (name, path, seen, plugin) in accepted {
+            let (tools, source, ms) =
+                (plugin.tools.len(), plugin.source, plugin.load_time.as_millis() as u64);
+            let digest = plugin.digest[..12].to_string();
+            let verdict = slots::accept(&mut slots, &prev, &name, path, plugin);
+            slots.get_mut(&name).expect("just recorded").seen = Some(seen);
+            match verdict {
+                Ok(()) => {
+                    tracing::info!(plugin = %name, tools, ?source, ms, %digest, "plugin loaded");
+                    event.loaded.push(name);
+                }
+                Err(e) => {
+                    tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin refused");
+                    event.failed.push((name, format!("{}: {e}", e.code())));
+                }
+            }
+        }
+        self.publish(&mut slots, &prev, event)
+    }
+
+    /// The files worth a load attempt, with their fingerprints: new, changed
+    /// or removed since the last attempt (or last failed in a way a retry may fix).
+    fn changed(&self, slots: &BTreeMap<String, Slot>, files: Vec<String>) -> Vec<(String, Fingerprint)> {
+        files
+            .into_iter()
+            .filter_map(|file| {
+                let path = self.dir.join(&file);
+                let now = Fingerprint::of(&path);
+                let skip = match slots.get(&slot_name(&path)) {
+                    Some(slot) => slot.unchanged(&now),
+                    None => !now.exists(),
+                };
+                if skip {
+                    tracing::debug!(file, "plugin file unchanged since its last load attempt");
+                }
+                (!skip).then_some((file, now))
+            })
+            .collect()
+    }
+
+    /// Loads the given files concurrently; `(path, seen, None)` for a file that is gone.
+    async fn load_files(
+        &self,
+        files: Vec<(String, Fingerprint)>,
+    ) -> Vec<(PathBuf, Fingerprint, Option<Result<Plugin>>)> {
         let total = files.len();
         let mut set = tokio::task::JoinSet::new();
-        for (i, file) in files.into_iter().enumerate() {
+        let mut seen = Vec::with_capacity(total);
+        let mut tasks = std::collections::HashMap::new();
+        for (i, (file, fingerprint)) in files.into_iter().enumerate() {
+            seen.push(fingerprint);
             let path = self.dir.join(&file);
             let (runtime, defaults, rt) = (self.runtime.clone(), self.defaults.clone(), self.rt.clone());
-            set.spawn(async move {
+            let task_path = path.clone();
+            let task = set.spawn(async move {
+                #[cfg(test)]
+                tests::maybe_panic(&path);
                 let result = if !path.exists() {
                     None
                 } else if path.extension().and_then(|x| x.to_str()) == Some("cwasm") {
@@ -333,10 +405,18 @@ impl Registry {
                 };
                 (i, path, result)
             });
+            tasks.insert(task.id(), (i, task_path));
         }
         let mut done = Vec::with_capacity(total);
-        while let Some(joined) = set.join_next().await {
-            let Ok(item) = joined else { continue };
+        while let Some(joined) = set.join_next_with_id().await {
+            let item = match joined {
+                Ok((_, item)) => item,
+                // A panic fails exactly that plugin, loudly; the others load.
+                Err(e) => {
+                    let (i, path) = tasks.remove(&e.id()).expect("every task is recorded");
+                    (i, path.clone(), Some(Err(panicked(&path, e))))
+                }
+            };
             if let (_, _, Some(Ok(p))) = &item {
                 crate::observe::metrics::compile_cache(p.source == CompileSource::Cache);
             }
@@ -354,34 +434,62 @@ impl Registry {
             done.push(item);
         }
         done.sort_by_key(|(i, _, _)| *i);
-        for (_, path, result) in done {
-            let name = slot_name(&path);
-            match result {
-                None => {
-                    if slots.remove(&name).is_some() {
-                        tracing::info!(plugin = %name, "plugin removed");
-                        event.removed.push(name);
-                    }
-                }
-                Some(Ok(plugin)) => {
-                    tracing::info!(plugin = %name, tools = plugin.tools.len(), source = ?plugin.source,
-                        ms = plugin.load_time.as_millis() as u64, digest = %&plugin.digest[..12], "plugin loaded");
-                    slots.insert(name.clone(), Slot { path, good: Some(Arc::new(plugin)), error: None });
-                    event.loaded.push(name);
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(plugin = %name, code = %e.code(), error = %e, "plugin failed to load");
-                    event.failed.push((name.clone(), format!("{}: {e}", e.code())));
-                    slots.entry(name).or_insert_with(|| Slot { path, good: None, error: None }).error =
-                        Some(e);
-                }
-            }
+        done.into_iter().map(|(i, path, result)| (path, seen[i].clone(), result)).collect()
+    }
+
+    /// Who serves what, once the host is up; nothing is incumbent during the
+    /// initial load, so an ambiguous name is refused for every claimant.
+    fn incumbents(&self) -> slots::Owners {
+        if self.started.load(std::sync::atomic::Ordering::Acquire) {
+            slots::owners(&self.catalog.load())
+        } else {
+            slots::Owners::new()
         }
-        self.catalog.store(Arc::new(build_catalog(&slots)));
+    }
+
+    /// Marks the initial load done: from now on serving plugins are incumbents.
+    pub(crate) fn mark_started(&self) {
+        self.started.store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Promotes refused versions whose tools are free, swaps in the new
+    /// snapshot and announces the change.
+    fn publish(
+        &self,
+        slots: &mut BTreeMap<String, Slot>,
+        prev: &slots::Owners,
+        mut event: RegistryEvent,
+    ) -> RegistryEvent {
+        for name in slots::promote(slots, prev) {
+            tracing::info!(plugin = %name, "plugin loaded: the tools it was refused for are free now");
+            event.failed.retain(|(n, _)| *n != name);
+            event.loaded.push(name);
+        }
+        self.catalog.store(Arc::new(slots::build(slots, prev)));
         crate::observe::metrics::plugin_loads(&event);
         let _ = self.events.send(event.clone());
         event
     }
+}
+
+/// The error of a load task that panicked (or was cancelled), logged.
+fn panicked(path: &Path, e: tokio::task::JoinError) -> Error {
+    let name = slot_name(path);
+    let why = match e.try_into_panic() {
+        Ok(payload) => panic_message(payload.as_ref()),
+        Err(e) => e.to_string(),
+    };
+    tracing::error!(plugin = %name, path = %path.display(), panic = %why, "plugin load task panicked");
+    Error::Internal(format!("loading plugin '{name}' ({}) panicked: {why}", path.display()))
+}
+
+/// The message of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 /// `x.wasm` and `x.cwasm` share the slot `x`, but a `.cwasm` gets its own
@@ -394,47 +502,46 @@ fn slot_name(path: &Path) -> String {
     }
 }
 
-/// Builds the snapshot: tool names claimed by two plugins are served by
-/// neither, and every claimant's status names all of them.
-fn build_catalog(slots: &BTreeMap<String, Slot>) -> Catalog {
-    let mut owners: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (name, slot) in slots {
-        for t in slot.good.iter().flat_map(|p| p.tools.iter()) {
-            owners.entry(&t.name).or_default().push(name);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    /// File names whose load task panics (a fault no real input should reach).
+    static PANIC_ON_LOAD: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+
+    pub(super) fn maybe_panic(path: &Path) {
+        let names = PANIC_ON_LOAD.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        if names.iter().any(|n| path.file_name().is_some_and(|f| f == *n)) {
+            panic!("injected fault while loading {}", path.display());
         }
     }
-    let mut tools = BTreeMap::new();
-    let mut plugins = Vec::with_capacity(slots.len());
-    for (name, slot) in slots {
-        let mut errors: Vec<Error> = slot.error.iter().cloned().collect();
-        let mut served = vec![];
-        if let Some(p) = &slot.good {
-            for t in &p.tools {
-                let claimants = &owners[t.name.as_str()];
-                if claimants.len() > 1 {
-                    errors.push(Error::DuplicateTool {
-                        tool: t.name.clone(),
-                        plugins: claimants.iter().map(|s| s.to_string()).collect(),
-                    });
-                } else {
-                    served.push(t.name.clone());
-                    tools.insert(t.name.clone(), ToolEntry { tool: t.clone(), plugin: p.clone() });
-                }
-            }
-        }
-        let state = match (&slot.good, &slot.error) {
-            (Some(_), None) => PluginState::Loaded,
-            (Some(_), Some(_)) => PluginState::Stale,
-            (None, _) => PluginState::Failed,
-        };
-        plugins.push(PluginStatus {
-            name: name.clone(),
-            path: slot.path.clone(),
-            state,
-            digest: slot.good.as_ref().map(|p| p.digest.clone()),
-            tools: served,
-            errors,
-        });
+
+    fn hostile() -> Vec<u8> {
+        let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../build/fixtures/hostile.wasm");
+        std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e} (run scripts/build-plugins.sh)", p.display()))
     }
-    Catalog { tools, plugins }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_panicked_load_task_fails_that_plugin_with_an_internal_error() {
+        PANIC_ON_LOAD.lock().unwrap().push("boom_panics.wasm");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("good.wasm"), hostile()).unwrap();
+        std::fs::write(dir.path().join("boom_panics.wasm"), hostile()).unwrap();
+        let rt = RuntimeConfig::default();
+        let runtime = Arc::new(Runtime::new(&rt, 100_000, None).unwrap());
+        let tenants = Tenants::compile(&Default::default()).unwrap();
+        let reg = Registry::new(runtime, dir.path().into(), Limits::default(), rt, tenants, None);
+        let ev = reg.load_all().await.unwrap();
+        assert_eq!(ev.loaded, ["good"], "the other plugin loads");
+        let cat = reg.catalog();
+        let boom = cat.plugins().iter().find(|p| p.name == "boom_panics");
+        let boom = boom.expect("the panicked plugin is listed as failed, not skipped");
+        assert_eq!(boom.state, PluginState::Failed);
+        assert_eq!(boom.errors[0].code(), ErrorCode::Internal);
+        let msg = boom.errors[0].to_string();
+        assert!(msg.contains("boom_panics") && msg.contains("injected fault"), "{msg}");
+        assert!(ev.failed.iter().any(|(n, m)| n == "boom_panics" && m.starts_with("INTERNAL")), "{ev:?}");
+        assert!(reg.lookup("default", "ok").is_some());
+    }
 }

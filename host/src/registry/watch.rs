@@ -4,9 +4,15 @@
 //! (its `.wasm` or its `.toml` manifest) is then re-read once. A half-written
 //! file fails validation and the last good version keeps serving until a
 //! complete write arrives.
+//!
+//! Only changes count: opening or reading a file is not one. (The watch also
+//! reports opens, the loader's own included; reacting to them made every load
+//! set off the next, every 250 ms, forever.) The registry also skips files
+//! unchanged since their last attempt, so a broken file is tried once per change.
 
 use super::Registry;
 use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -47,6 +53,16 @@ fn plugin_file(dir: &Path, path: &Path) -> Option<String> {
     }
 }
 
+/// Whether an event can mean a plugin changed: everything but opens, reads
+/// and closes without writing.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
 /// Starts watching the registry's folder.
 pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BTreeSet<String>>();
@@ -56,6 +72,7 @@ pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
         Ok(events) => {
             let files: BTreeSet<String> = events
                 .iter()
+                .filter(|e| is_change(&e.kind))
                 .flat_map(|e| e.paths.iter())
                 .filter_map(|p| plugin_file(&handler_dir, p))
                 .collect();
@@ -77,7 +94,13 @@ pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
                 files.extend(more);
             }
             tracing::debug!(?files, "plugin folder changed");
-            registry.reload_files(files.into_iter().collect()).await;
+            // A panic in one reload (a host bug, or the embedder's progress
+            // callback) is logged; it must not end hot reload for good.
+            let reload = std::panic::AssertUnwindSafe(registry.reload_files(files.into_iter().collect()));
+            if let Err(panic) = futures::FutureExt::catch_unwind(reload).await {
+                let why = super::panic_message(panic.as_ref());
+                tracing::error!(panic = %why, "plugin reload panicked; watching goes on");
+            }
         }
     });
     Ok(Watcher { _debouncer: std::sync::Mutex::new(Box::new(debouncer)), task })
@@ -87,6 +110,19 @@ pub(crate) fn watch(registry: Arc<Registry>) -> notify::Result<Watcher> {
 mod tests {
     use super::plugin_file;
     use std::path::Path;
+
+    #[test]
+    fn opening_and_reading_are_no_change() {
+        use super::is_change;
+        use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Read)));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+        assert!(is_change(&EventKind::Remove(notify::event::RemoveKind::File)));
+    }
 
     #[test]
     fn maps_wasm_and_manifest_events_to_the_plugin() {

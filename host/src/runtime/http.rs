@@ -3,13 +3,22 @@
 //! `wasi:http` is linked for every plugin, like the other WASI interfaces,
 //! but a request only leaves the host when the plugin's manifest lists its
 //! host in `[grants.http] hosts`; anything else fails with `HTTP-request-denied`
-//! before a connection is made. A granted request is bounded by the call's
-//! remaining deadline (connect, first byte, whole body) and its response body
-//! by `max_response_bytes` (cut off with `HTTP-response-body-size`).
+//! before a connection is made. The name is checked as written in the URL,
+//! then every address it resolves to: private, loopback, link-local, CGNAT,
+//! unspecified and cloud-metadata addresses are refused unless the grant names
+//! that IP literally (or `localhost`, for loopback). The connection goes to an
+//! address that passed the check (see [`super::egress`]). Plain `http://` needs
+//! `allow_http = true`, except to a loopback host named literally.
+//!
+//! A granted request is bounded by the call's remaining deadline (connect,
+//! first byte, whole body) and its response body by `max_response_bytes`
+//! (cut off with `HTTP-response-body-size`).
 
+use super::egress::{self, Resolver};
 use crate::registry::manifest::HttpGrant;
 use bytes::Bytes;
 use http_body::{Body, Frame};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -22,6 +31,10 @@ pub(crate) struct HttpPolicy {
     hosts: Vec<HostPattern>,
     max_response_bytes: u64,
     allow_http: bool,
+    /// IP literals among `hosts`: these may be reached even when restricted.
+    literal_ips: Vec<IpAddr>,
+    /// `localhost` is among `hosts`: loopback addresses may be reached.
+    names_localhost: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,15 +74,32 @@ impl HttpPolicy {
         if g.max_response_bytes == 0 {
             return Err("grants.http.max_response_bytes must be positive".into());
         }
-        Ok(HttpPolicy { hosts, max_response_bytes: g.max_response_bytes, allow_http: g.allow_http })
+        let literal_ips = hosts
+            .iter()
+            .filter_map(|p| match p {
+                HostPattern::Exact { host, .. } => host.parse::<IpAddr>().ok().map(|ip| ip.to_canonical()),
+                HostPattern::Suffix(_) => None,
+            })
+            .collect();
+        let names_localhost =
+            hosts.iter().any(|p| matches!(p, HostPattern::Exact { host, .. } if host == "localhost"));
+        Ok(HttpPolicy {
+            hosts,
+            max_response_bytes: g.max_response_bytes,
+            allow_http: g.allow_http,
+            literal_ips,
+            names_localhost,
+        })
     }
 
-    /// Whether a request to `scheme://host:port` may go out.
+    /// Whether a request to `scheme://host:port` may go out, by name. Plain
+    /// `http://` needs `allow_http`, unless the host is a loopback name or IP
+    /// written literally (`localhost`, `127.0.0.1`, `[::1]`).
     pub(crate) fn allows(&self, https: bool, host: &str, port: u16) -> bool {
-        if !https && !self.allow_http {
+        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        if !https && !self.allow_http && !is_loopback_name(&host) {
             return false;
         }
-        let host = host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
         self.hosts.iter().any(|p| match p {
             HostPattern::Exact { host: h, port: p } => *h == host && p.is_none_or(|p| p == port),
             HostPattern::Suffix(d) => {
@@ -79,6 +109,63 @@ impl HttpPolicy {
             }
         })
     }
+
+    /// Whether a connection to `ip` may be made: any public address; a
+    /// restricted one only when the grant names it literally (or names
+    /// `localhost`, for a loopback address).
+    pub(crate) fn admits(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        !is_restricted(ip) || self.literal_ips.contains(&ip) || (self.names_localhost && ip.is_loopback())
+    }
+}
+
+/// `localhost` or a loopback IP literal.
+fn is_loopback_name(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// Addresses a granted name must not lead to: private, loopback, link-local
+/// (incl. cloud metadata `169.254.169.254`), CGNAT, unspecified, multicast,
+/// reserved and benchmarking ranges; IPv6 unique-local (incl. `fd00:ec2::254`),
+/// link-local, site-local, and IPv4 addresses embedded in IPv6
+/// (mapped, compatible, NAT64, 6to4) by their IPv4 verdict.
+pub(crate) fn is_restricted(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => restricted_v4(v4),
+        IpAddr::V6(v6) => restricted_v6(v6),
+    }
+}
+
+fn restricted_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, c, _] = ip.octets();
+    ip.is_unspecified()
+        || a == 0 // "this network"
+        || ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || (a == 100 && (b & 0xc0) == 64) // CGNAT 100.64/10
+        || (a == 192 && b == 0 && c == 0) // IETF protocol assignments
+        || (a == 198 && (b & 0xfe) == 18) // benchmarking 198.18/15
+        || ip.is_multicast()
+        || a >= 240 // reserved, broadcast
+}
+
+fn restricted_v6(ip: Ipv6Addr) -> bool {
+    let s = ip.segments();
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return restricted_v4(v4);
+    }
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::from(((hi as u32) << 16) | lo as u32);
+    ip.is_unspecified()
+        || ip.is_loopback()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link-local fe80::/10
+        || (s[0] & 0xffc0) == 0xfec0 // site-local fec0::/10 (deprecated)
+        || ip.is_multicast()
+        || (s[..6] == [0; 6] && restricted_v4(embedded(s[6], s[7]))) // IPv4-compatible ::a.b.c.d
+        || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && restricted_v4(embedded(s[6], s[7]))) // NAT64
+        || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1) // local-use NAT64 64:ff9b:1::/48
+        || (s[0] == 0x2002 && restricted_v4(embedded(s[1], s[2]))) // 6to4
 }
 
 /// `host`, `host:port`, `[v6]`, `[v6]:port` (an unbracketed `a:b:c` is a bare IPv6 host).
@@ -102,11 +189,19 @@ pub(crate) struct HttpHooks {
     pub(crate) policy: Option<Arc<HttpPolicy>>,
     pub(crate) deadline: Instant,
     pub(crate) plugin: Arc<str>,
+    pub(crate) resolver: Arc<dyn Resolver>,
+}
+
+/// A request that passed the name check.
+struct Granted {
+    policy: Arc<HttpPolicy>,
+    host: String,
+    port: u16,
 }
 
 impl HttpHooks {
-    /// The response cap when the request may go out.
-    fn check(&self, req: &http::Request<WasiBody>) -> Result<u64, HttpError> {
+    /// The grant that lets the request go out, by name.
+    fn check(&self, req: &http::Request<WasiBody>) -> Result<Granted, HttpError> {
         let uri = req.uri();
         let https = uri.scheme() == Some(&http::uri::Scheme::HTTPS);
         let host = uri.host().unwrap_or("");
@@ -114,14 +209,15 @@ impl HttpHooks {
         match &self.policy {
             Some(p) if p.allows(https, host, port) => {
                 tracing::debug!(plugin = &*self.plugin, %uri, "outbound HTTP request");
-                Ok(p.max_response_bytes)
+                Ok(Granted { policy: p.clone(), host: host.to_string(), port })
             }
             _ => {
                 tracing::warn!(
                     plugin = &*self.plugin,
                     host,
                     port,
-                    "outbound HTTP denied: host not granted in [grants.http]"
+                    https,
+                    "outbound HTTP denied: host not granted in [grants.http] (plain http:// also needs allow_http = true)"
                 );
                 Err(HttpError::HttpRequestDenied)
             }
@@ -147,9 +243,11 @@ impl WasiHttpHooks for HttpHooks {
     ) -> ResponseFuture {
         let checked = self.check(&request);
         let deadline = tokio::time::Instant::from_std(self.deadline);
+        let (resolver, plugin) = (self.resolver.clone(), self.plugin.clone());
         Box::new(async move {
             use http_body_util::BodyExt;
-            let max = checked?;
+            let granted = checked?;
+            let max = granted.policy.max_response_bytes;
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             if left.is_zero() {
                 return Err(HttpError::ConnectionTimeout);
@@ -161,10 +259,18 @@ impl WasiHttpHooks for HttpHooks {
                 first_byte_timeout: bound(options.first_byte_timeout),
                 between_bytes_timeout: bound(options.between_bytes_timeout),
             };
-            let sent = tokio::time::timeout_at(
-                deadline,
-                wasmtime_wasi_http::default_send_request(request, Some(options)),
-            );
+            let sent = tokio::time::timeout_at(deadline, async {
+                let addrs = egress::vet(
+                    &granted.policy,
+                    &resolver,
+                    &plugin,
+                    &granted.host,
+                    granted.port,
+                    options.connect_timeout.unwrap_or(left),
+                )
+                .await?;
+                egress::send(request, addrs, options).await
+            });
             let (response, io) = sent.await.map_err(|_| HttpError::HttpResponseTimeout)??;
             // A declared length over the cap fails the request itself (typed for
             // the guest); an undeclared one is cut off while streaming.
@@ -261,6 +367,117 @@ mod tests {
         let p = HttpPolicy::compile(&g).unwrap();
         assert!(p.allows(true, "example.com", 443));
         assert!(!p.allows(false, "example.com", 80));
+    }
+
+    #[test]
+    fn plain_http_is_opt_in_except_for_literal_loopback_hosts() {
+        let p = policy(&["api.example.com", "127.0.0.1", "localhost", "::1"]);
+        assert!(!p.allows(false, "api.example.com", 80), "allow_http defaults to false");
+        assert!(p.allows(true, "api.example.com", 443));
+        for host in ["127.0.0.1", "localhost", "[::1]"] {
+            assert!(p.allows(false, host, 8080), "{host}");
+        }
+        let g = HttpGrant { hosts: vec!["api.example.com".into()], allow_http: true, ..Default::default() };
+        assert!(HttpPolicy::compile(&g).unwrap().allows(false, "api.example.com", 80));
+    }
+
+    #[test]
+    fn restricted_ranges() {
+        for ip in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.1",
+            "127.0.0.1",
+            "127.8.9.10",
+            "169.254.169.254",
+            "169.254.1.1",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "0.1.2.3",
+            "255.255.255.255",
+            "224.0.0.1",
+            "240.0.0.1",
+            "192.0.0.170",
+            "198.18.0.1",
+            "::",
+            "::1",
+            "fc00::1",
+            "fd00:ec2::254",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b:1::1",
+            "2002:a00:1::1",
+            "2002:7f00:1::",
+        ] {
+            assert!(is_restricted(ip.parse().unwrap()), "{ip} must be restricted");
+        }
+        for ip in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "169.253.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
+            assert!(!is_restricted(ip.parse().unwrap()), "{ip} is public");
+        }
+    }
+
+    #[test]
+    fn restricted_addresses_need_a_literal_grant() {
+        let wild = policy(&["*.example.test"]);
+        assert!(!wild.admits("127.0.0.1".parse().unwrap()));
+        assert!(!wild.admits("169.254.169.254".parse().unwrap()));
+        assert!(!wild.admits("::ffff:10.0.0.1".parse().unwrap()));
+        assert!(wild.admits("93.184.216.34".parse().unwrap()));
+        let lit = policy(&["*.example.test", "10.0.0.5", "[fd00:ec2::254]:80"]);
+        assert!(lit.admits("10.0.0.5".parse().unwrap()));
+        assert!(lit.admits("::ffff:10.0.0.5".parse().unwrap()), "the mapped form is the same address");
+        assert!(lit.admits("fd00:ec2::254".parse().unwrap()));
+        assert!(!lit.admits("10.0.0.6".parse().unwrap()));
+        let local = policy(&["localhost"]);
+        assert!(local.admits("127.0.0.1".parse().unwrap()) && local.admits("::1".parse().unwrap()));
+        assert!(!local.admits("10.0.0.1".parse().unwrap()), "localhost admits loopback only");
+    }
+
+    /// Answers every lookup with fixed addresses.
+    #[derive(Debug)]
+    struct Fixed(Vec<IpAddr>);
+
+    impl Resolver for Fixed {
+        fn resolve(
+            &self,
+            _host: &str,
+            port: u16,
+        ) -> futures::future::BoxFuture<'static, std::io::Result<Vec<std::net::SocketAddr>>> {
+            let addrs = self.0.iter().map(|ip| std::net::SocketAddr::new(*ip, port)).collect();
+            Box::pin(async move { Ok(addrs) })
+        }
+    }
+
+    #[tokio::test]
+    async fn only_admitted_addresses_are_connected_to() {
+        let p = policy(&["*.example.test"]);
+        let vet = |ips: &[&str]| {
+            let r: Arc<dyn Resolver> = Arc::new(Fixed(ips.iter().map(|s| s.parse().unwrap()).collect()));
+            let p = p.clone();
+            async move { egress::vet(&p, &r, "t", "svc.example.test", 443, Duration::from_secs(1)).await }
+        };
+        assert!(matches!(vet(&["127.0.0.1"]).await, Err(HttpError::HttpRequestDenied)));
+        assert!(matches!(vet(&["169.254.169.254", "10.0.0.1"]).await, Err(HttpError::HttpRequestDenied)));
+        let ok = vet(&["10.0.0.1", "93.184.216.34"]).await.unwrap();
+        assert_eq!(ok, ["93.184.216.34:443".parse().unwrap()], "the private answer is dropped");
+        assert!(matches!(vet(&[]).await, Err(HttpError::DestinationNotFound)));
     }
 
     #[test]

@@ -11,9 +11,11 @@
 pub(crate) mod bindings;
 mod cache;
 mod classify;
+mod egress;
 mod engine;
 pub(crate) mod http;
 mod limiter;
+mod mac;
 mod pool;
 mod state;
 mod stdio;
@@ -31,6 +33,7 @@ use crate::error::{Error, Result, ToolErrorKind};
 use crate::registry::manifest::Grants;
 use bindings::{PluginPre, ToolDescriptor};
 use cache::CompileCache;
+pub use egress::{Resolver, SystemResolver};
 use limiter::CallLimiter;
 use state::StoreState;
 use std::collections::BTreeMap;
@@ -130,12 +133,13 @@ pub struct Runtime {
     engine: Engine,
     linker: Linker<StoreState>,
     ticker: EpochTicker,
-    cache: Option<CompileCache>,
+    cache: Option<Arc<CompileCache>>,
     compile_permits: Arc<tokio::sync::Semaphore>,
     cfg: RuntimeConfig,
     allocator: AllocatorKind,
     max_table_elements: u64,
     pools: pool::Pools,
+    resolver: Arc<dyn Resolver>,
 }
 
 impl std::fmt::Debug for Runtime {
@@ -158,7 +162,7 @@ impl Runtime {
             .map_err(|e| Error::Configuration(format!("linking host API: {e}")))?;
         let cache = match cache_dir {
             Some(dir) => match CompileCache::open(dir, &engine) {
-                Ok(c) => Some(c),
+                Ok(c) => Some(Arc::new(c)),
                 Err(e) => {
                     tracing::warn!(dir = %dir.display(), error = %e, "compile cache unavailable; compiling every start");
                     None
@@ -178,7 +182,14 @@ impl Runtime {
             allocator,
             max_table_elements,
             pools: pool::Pools::default(),
+            resolver: Arc::new(SystemResolver),
         })
+    }
+
+    /// Replaces the resolver of plugins' outbound HTTP (default: the system's).
+    /// Its answers are filtered by each plugin's grant all the same.
+    pub fn set_resolver(&mut self, resolver: Arc<dyn Resolver>) {
+        self.resolver = resolver;
     }
 
     /// A new warm-instance pool for one plugin version (swept in the background).
@@ -234,8 +245,12 @@ impl Runtime {
         digest: &str,
     ) -> Result<(Component, CompileSource)> {
         let _permit = self.compile_permits.acquire().await.expect("semaphore never closed");
-        if let Some(c) = self.cache.as_ref().and_then(|c| c.load(&self.engine, digest)) {
-            return Ok((c, CompileSource::Cache));
+        // Verifying an entry reads and hashes all of it: off the async threads.
+        if let Some(cache) = self.cache.clone() {
+            let (engine, key) = (self.engine.clone(), digest.to_string());
+            if let Ok(Some(c)) = tokio::task::spawn_blocking(move || cache.load(&engine, &key)).await {
+                return Ok((c, CompileSource::Cache));
+            }
         }
         let engine = self.engine.clone();
         let owned_path = path.to_path_buf();
@@ -250,8 +265,9 @@ impl Runtime {
                 return Err(load_error(&owned_path, "the compiler panicked on this file".into()));
             }
         };
-        if let Some(cache) = &self.cache {
-            cache.store(digest, &component);
+        if let Some(cache) = self.cache.clone() {
+            let (component, key) = (component.clone(), digest.to_string());
+            let _ = tokio::task::spawn_blocking(move || cache.store(&key, &component)).await;
         }
         Ok((component, CompileSource::Compiled))
     }
@@ -356,6 +372,7 @@ impl Runtime {
                 policy: spec.grants.http_policy.clone(),
                 deadline,
                 plugin: spec.plugin.into(),
+                resolver: self.resolver.clone(),
             },
             tenant: spec.tenant.into(),
             plugin: spec.plugin.into(),

@@ -8,7 +8,7 @@
 //! | `GET /metrics` | Prometheus metrics ([`crate::observe::metrics`]); operator route |
 //! | `GET /v1/stats` | live snapshot for `toolhost top` ([`crate::observe::live`]); operator route |
 //! | `GET /healthz` | the process is up |
-//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks; states only, no addresses |
+//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks; states only, no addresses; `plugin_failures` counts plugins not fully served (names and error codes for operators) |
 //!
 //! Every route checks `Host` and `Origin` (403), and, once tokens are
 //! configured, the bearer token (401; health routes excepted). The operator
@@ -424,12 +424,30 @@ async fn healthz() -> Response {
     axum::Json(json!({ "status": "ok" })).into_response()
 }
 
-async fn readyz(State(s): State<Arc<AppState>>) -> Response {
+async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     let host = &s.shared.host;
+    // The probe is unauthenticated: plugin names (which may belong to one
+    // tenant) only for an operator, or when no tokens are configured.
+    let operator = !s.tokens.required() || {
+        let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        s.tokens.identify(auth).is_ok_and(|id| id.admin)
+    };
     let draining = s.shared.inflight.draining();
     let ticker_ok = host.runtime().healthy();
     let catalog = host.catalog();
     let failed = catalog.plugins().iter().filter(|p| p.state == crate::PluginState::Failed).count();
+    // Which plugins are not (fully) served: name, state and error codes only
+    // (messages carry paths and may quote manifest text).
+    let failures: Vec<_> = catalog
+        .plugins()
+        .iter()
+        .filter(|p| p.state != crate::PluginState::Loaded || !p.errors.is_empty())
+        .map(|p| {
+            let codes: std::collections::BTreeSet<&str> =
+                p.errors.iter().map(|e| e.code().as_str()).collect();
+            json!({ "plugin": p.name, "state": p.state, "codes": codes })
+        })
+        .collect();
     let ready = !draining && ticker_ok;
     // Probe Redis now (bounded by op_timeout_ms) so recovery shows without traffic.
     let backend = host.check_backend().await;
@@ -449,6 +467,7 @@ async fn readyz(State(s): State<Arc<AppState>>) -> Response {
         "epoch_ticker": if ticker_ok { "ok" } else { "stalled" },
         "plugins": catalog.plugins().len(),
         "plugins_failed": failed,
+        "plugin_failures": if operator { json!(failures) } else { json!(failures.len()) },
         "inflight": s.shared.inflight.count(),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

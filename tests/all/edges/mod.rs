@@ -2,3 +2,4 @@
 //! (issue "Production trust"), one file per area, so none comes back.
 //! Each test failed before its fix.
 mod ops;
+mod registry;

@@ -296,6 +296,10 @@ async fn observability_routes_need_an_operator_token_and_health_shows_no_address
     assert_eq!(status, 200, "{text}");
     let v: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["backend"], "redis", "{v}");
+    // Plugin names (tenant data) only for an operator: a count otherwise.
+    assert!(v["plugin_failures"].is_number(), "{v}");
+    let (_, text) = get("/readyz", Some("ops-secret")).await;
+    assert!(serde_json::from_str::<Value>(&text).unwrap()["plugin_failures"].is_array(), "{text}");
     assert!(!text.contains(&port) && !text.contains("redis://") && !text.contains("127.0.0.1"), "{text}");
     // Neighbour: a tenant-facing store error names no address either.
     redis.stop();
