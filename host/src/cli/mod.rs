@@ -295,7 +295,11 @@ pub(crate) fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // A typed host error (e.g. CONFIGURATION_ERROR) carries its stable code.
+            match e.chain().find_map(|c| c.downcast_ref::<toolhost::Error>()) {
+                Some(te) => eprintln!("error: {}: {e:#}", te.code()),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(2)
         }
     }

@@ -48,6 +48,8 @@ pub(crate) struct RunArgs {
 }
 
 pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
+    // A bad configuration is reported before the input is read.
+    a.host.load_config()?;
     let text = if a.input == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).context("reading calls from stdin")?;

@@ -95,6 +95,9 @@ pub enum ContextError {
         /// The value received.
         value: String,
     },
+    /// `max_parallel` is zero (no call could ever start).
+    #[error("max_parallel must be ≥ 1")]
+    InvalidMaxParallel,
 }
 
 /// What one request carries through the executor.
@@ -214,12 +217,16 @@ impl ExecutionContext {
 
     /// Checks every field that is propagated as a header, as [`ExecutionContext::from_headers`]
     /// would: no control characters, bounded length, a valid `traceparent`, and a finite,
-    /// non-negative budget.
+    /// non-negative budget; and `max_parallel`, when set, is at least 1. The executor checks
+    /// every call's context (an invalid one is the caller's `TOOL_VALIDATION_ERROR`).
     pub fn validate(&self) -> Result<(), ContextError> {
         for (header, value) in HEADERS.into_iter().zip(self.text_fields()) {
             if let Some(value) = value {
                 check_value(header, value)?;
             }
+        }
+        if self.max_parallel == Some(0) {
+            return Err(ContextError::InvalidMaxParallel);
         }
         match self.budget {
             Some(b) if !(b.is_finite() && b >= 0.0) => {

@@ -66,6 +66,39 @@ impl PolicyOverride {
     }
 }
 
+impl PolicyOverride {
+    /// Checks every set field, naming it at `path` (`policy.tools."x".timeout_ms must be ≥ 1`).
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        for (key, v) in [
+            ("timeout_ms", self.timeout_ms),
+            ("total_timeout_ms", self.total_timeout_ms),
+            ("cache_ttl_secs", self.cache_ttl_secs),
+        ] {
+            if let Some(v) = v {
+                p.at_least_one(v, join(path, key));
+            }
+        }
+        if let Some(r) = &self.retry {
+            r.check(&join(path, "retry"), p);
+        }
+        if let Some(b) = &self.breaker {
+            b.check(&join(path, "breaker"), p);
+        }
+        if let Some(q) = &self.rate_limit {
+            q.check(&join(path, "rate_limit"), p);
+        }
+    }
+
+    /// Checks a per-call override (from a request): every problem
+    /// (`timeout_ms must be ≥ 1`), or `Ok`.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut p = crate::config::check::Problems::default();
+        self.check("", &mut p);
+        p.into_string_result()
+    }
+}
+
 /// `[policy]`: global defaults plus pattern and tool overrides.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -77,6 +110,22 @@ pub struct PolicyConfig {
     pub patterns: Vec<PatternPolicy>,
     /// Exact tool name → override.
     pub tools: BTreeMap<String, PolicyOverride>,
+}
+
+impl PolicyConfig {
+    /// Checks the global policy, every pattern (glob and fields) and every tool's.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::{glob, join, map_key};
+        self.global.check(path, p);
+        for (i, rule) in self.patterns.iter().enumerate() {
+            let at = join(path, format_args!("patterns[{i}]"));
+            glob(p, &rule.pattern, join(&at, "pattern"));
+            rule.policy.check(&at, p);
+        }
+        for (tool, o) in &self.tools {
+            o.check(&join(path, format_args!("tools.{}", map_key(tool))), p);
+        }
+    }
 }
 
 /// One pattern rule.

@@ -21,7 +21,7 @@ pub mod origin;
 mod runs;
 pub mod stdio;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -92,20 +92,33 @@ pub struct TokenConfig {
 impl ServeConfig {
     /// Checks the section (token sources, tenants, origins, limits).
     pub fn validate(&self) -> Result<()> {
-        auth::Tokens::compile(&self.tokens)?;
-        origin::OriginPolicy::compile(&self.allowed_origins)?;
-        if self.tenant.is_empty() {
-            return Err(Error::Configuration("serve.tenant must not be empty".into()));
+        let mut p = crate::config::check::Problems::default();
+        self.check("serve", &mut p);
+        p.into_result()
+    }
+
+    /// [`validate`](Self::validate), every problem named at its key path.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        for (i, t) in self.tokens.iter().enumerate() {
+            // An empty token would let `Authorization: Bearer ` in.
+            let empty = t.token.as_deref().is_some_and(|s| s.trim().is_empty());
+            p.require(!empty, join(path, format_args!("tokens[{i}].token")), "must not be empty");
         }
-        if self.max_body_bytes < 1024 || self.max_message_bytes < 1024 {
-            return Err(Error::Configuration(
-                "serve.max_body_bytes and serve.max_message_bytes must be at least 1024".into(),
-            ));
+        if let Err(e) = auth::Tokens::compile(&self.tokens) {
+            p.push(crate::config::config_message(e));
         }
-        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
-            return Err(Error::Configuration("serve timeouts must be positive".into()));
+        if let Err(e) = origin::OriginPolicy::compile(&self.allowed_origins) {
+            p.push(crate::config::config_message(e));
         }
-        Ok(())
+        p.require(!self.tenant.is_empty(), join(path, "tenant"), "must not be empty");
+        for (key, v) in
+            [("max_body_bytes", self.max_body_bytes), ("max_message_bytes", self.max_message_bytes)]
+        {
+            p.require(v >= 1024, join(path, key), "must be ≥ 1024");
+        }
+        p.at_least_one(self.header_timeout_ms, join(path, "header_timeout_ms"));
+        p.at_least_one(self.body_timeout_ms, join(path, "body_timeout_ms"));
     }
 
     pub(crate) fn grace(&self) -> Duration {

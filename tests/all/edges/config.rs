@@ -1,0 +1,280 @@
+//! Configuration and request edges: nonsense configuration is refused at load
+//! with its key path and rule (never accepted silently); per-call policy and
+//! request context are checked per call; `[cache] ttl_secs` takes effect; a
+//! local batch has no call cap while network routes have a named, raisable one;
+//! and the request context travels (metadata in, context headers out on guest
+//! HTTP, the budget enforced).
+
+use crate::cli::bin;
+use crate::common::*;
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+use toolhost::{CallOptions, CallRequest, Config, ErrorCode, ExecutionContext, ToolCall};
+
+/// Bad configurations and the exact `key.path rule` each must be refused with.
+const BAD: &[(&str, &str)] = &[
+    // rate limits: `rate = 0` refused every call forever, `per_ms = 0` admitted everything
+    (
+        "[rate_limits]\nper_tenant = { rate = 0, per_ms = 1000, burst = 1 }",
+        "rate_limits.per_tenant.rate must be ≥ 1",
+    ),
+    ("[rate_limits]\nglobal = { rate = 5, per_ms = 0, burst = 1 }", "rate_limits.global.per_ms must be ≥ 1"),
+    (
+        "[rate_limits.tenants.acme]\nrate = 1\nper_ms = 1000\nburst = 0",
+        "rate_limits.tenants.acme.burst must be ≥ 1",
+    ),
+    ("[policy]\nrate_limit = { rate = 0, per_ms = 1000, burst = 1 }", "policy.rate_limit.rate must be ≥ 1"),
+    (
+        "[[policy.patterns]]\npattern = \"web.*\"\nrate_limit = { rate = 1, per_ms = 0, burst = 1 }",
+        "policy.patterns[0].rate_limit.per_ms must be ≥ 1",
+    ),
+    // breakers: `open_duration_ms = 0` made a breaker that never blocks
+    ("[policy]\nbreaker = { open_duration_ms = 0 }", "policy.breaker.open_duration_ms must be ≥ 1"),
+    (
+        "[policy.tools.\"web.fetch\"]\nbreaker = { half_open_permits = 0 }",
+        "policy.tools.\"web.fetch\".breaker.half_open_permits must be ≥ 1",
+    ),
+    (
+        "[policy]\nbreaker = { failure_rate_threshold = 150.0 }",
+        "policy.breaker.failure_rate_threshold must be within (0, 100]",
+    ),
+    (
+        "[policy]\nbreaker = { slow_call_rate_threshold = nan }",
+        "policy.breaker.slow_call_rate_threshold must be within (0, 100]",
+    ),
+    (
+        "[policy]\nbreaker = { window = { type = \"count\", size = 0 } }",
+        "policy.breaker.window.size must be ≥ 1",
+    ),
+    (
+        "[policy]\nbreaker = { window = { type = \"time\", secs = 0 } }",
+        "policy.breaker.window.secs must be within 1..=3600",
+    ),
+    (
+        "[policy]\nbreaker = { open_duration_ms = 5000, max_open_duration_ms = 1000 }",
+        "policy.breaker.max_open_duration_ms must be ≥ open_duration_ms (5000)",
+    ),
+    (
+        "[policy]\nbreaker = { failure_rate_threshold = 0.0 }",
+        "policy.breaker.failure_rate_threshold must be within (0, 100]",
+    ),
+    ("[policy]\nbreaker = { slow_call_duration_ms = 0 }", "policy.breaker.slow_call_duration_ms must be ≥ 1"),
+    (
+        "[policy]\nbreaker = { max_wait_in_half_open_ms = 0 }",
+        "policy.breaker.max_wait_in_half_open_ms must be ≥ 1",
+    ),
+    // policy timeouts, retries, cache lifetime, patterns
+    ("[[policy.patterns]]\npattern = \"web.*\"\ntimeout_ms = 0", "policy.patterns[0].timeout_ms must be ≥ 1"),
+    ("[[policy.patterns]]\npattern = \"[bad\"", "policy.patterns[0].pattern \"[bad\" is not a valid glob"),
+    ("[policy]\ntotal_timeout_ms = 0", "policy.total_timeout_ms must be ≥ 1"),
+    ("[policy]\ncache_ttl_secs = 0", "policy.cache_ttl_secs must be ≥ 1"),
+    ("[policy]\nretry = { max_attempts = 0 }", "policy.retry.max_attempts must be ≥ 1"),
+    ("[policy.tools.x]\nretry = { max_attempts = 0 }", "policy.tools.x.retry.max_attempts must be ≥ 1"),
+    // bulkheads: `max_concurrent = 0` hung every call
+    ("[bulkheads]\nglobal = { max_concurrent = 0 }", "bulkheads.global.max_concurrent must be ≥ 1"),
+    ("[bulkheads]\nper_tenant = { max_concurrent = 0 }", "bulkheads.per_tenant.max_concurrent must be ≥ 1"),
+    ("[bulkheads.namespaces.web]\nmax_concurrent = 0", "bulkheads.namespaces.web.max_concurrent must be ≥ 1"),
+    ("[bulkheads.tools.\"x.y\"]\nmax_concurrent = 0", "bulkheads.tools.\"x.y\".max_concurrent must be ≥ 1"),
+    (
+        "[[bulkheads.patterns]]\npattern = \"web.*\"\nmax_concurrent = 0",
+        "bulkheads.patterns[0].max_concurrent must be ≥ 1",
+    ),
+    (
+        "[[bulkheads.patterns]]\npattern = \"{\"\nmax_concurrent = 1",
+        "bulkheads.patterns[0].pattern \"{\" is not a valid glob",
+    ),
+    (
+        "[bulkheads]\ndefault_tool = { max_concurrent = 0 }",
+        "bulkheads.default_tool.max_concurrent must be ≥ 1",
+    ),
+    // cache, executor
+    ("[cache]\nttl_secs = 0", "cache.ttl_secs must be ≥ 1"),
+    ("[cache]\nmax_bytes = 0", "cache.max_bytes must be ≥ 1"),
+    ("[executor]\nmax_parallel = 0", "executor.max_parallel must be ≥ 1"),
+    ("[executor]\nretry_budget_ttl_secs = 0", "executor.retry_budget_ttl_secs must be ≥ 1"),
+    ("[executor]\nretry_budget_percent = -0.5", "executor.retry_budget_percent must be a number ≥ 0"),
+    ("[executor]\nretry_budget_percent = nan", "executor.retry_budget_percent must be a number ≥ 0"),
+    // serve
+    ("[serve]\nheader_timeout_ms = 0", "serve.header_timeout_ms must be ≥ 1"),
+    ("[serve]\nbody_timeout_ms = 0", "serve.body_timeout_ms must be ≥ 1"),
+    ("[serve]\nmax_body_bytes = 10", "serve.max_body_bytes must be ≥ 1024"),
+    ("[serve]\nmax_message_bytes = 10", "serve.max_message_bytes must be ≥ 1024"),
+    ("[serve]\ntenant = \"\"", "serve.tenant must not be empty"),
+    ("[[serve.tokens]]\ntenant = \"a\"\ntoken = \"\"", "serve.tokens[0].token must not be empty"),
+    ("[[serve.tokens]]\ntenant = \"\"\ntoken = \"t\"", "serve.tokens[0]: tenant is empty"),
+    ("[serve]\nallowed_origins = [\"nope\"]", "serve.allowed_origins"),
+    // redis
+    ("[redis]\nop_timeout_ms = 0", "redis.op_timeout_ms must be ≥ 1"),
+    ("[redis]\nlocal_rate_share = 0.0", "redis.local_rate_share must be within (0, 1]"),
+    ("[redis]\nvisibility_timeout_ms = 10", "redis.visibility_timeout_ms must be ≥ 100"),
+    ("[redis]\nrun_ttl_secs = 0", "redis.run_ttl_secs must be ≥ 1"),
+    ("[redis]\nkey_prefix = \"a b\"", "redis.key_prefix must be non-empty without braces or spaces"),
+    // runtime: `compile_concurrency = 0` would never compile anything
+    ("[runtime]\ncompile_concurrency = 0", "runtime.compile_concurrency must be ≥ 1"),
+    ("[runtime]\ndescribe_timeout_ms = 0", "runtime.describe_timeout_ms must be ≥ 1"),
+    ("[runtime]\nmax_plugin_mib = 0", "runtime.max_plugin_mib must be ≥ 1"),
+    ("[runtime]\npool_instances = 0", "runtime.pool_instances must be ≥ 1"),
+    ("[runtime]\nepoch_tick_ms = 0", "runtime.epoch_tick_ms must be within 1..=1000"),
+    ("[runtime]\nmax_wasm_stack_kib = 0", "runtime.max_wasm_stack_kib must be within 1..=2047"),
+    ("[runtime]\nmax_memory_mib = 0", "runtime.max_memory_mib must be ≥ 1"),
+    // defaults
+    ("[defaults]\ntimeout_ms = 0", "defaults.timeout_ms must be ≥ 1"),
+    ("[defaults]\nmemory_mib = 0", "defaults.memory_mib must be within 1..=512 (runtime.max_memory_mib)"),
+    ("[defaults]\nfuel = 0", "defaults.fuel must be ≥ 1"),
+    ("[runtime]\nfuel = false\n[defaults]\nfuel = 5", "defaults.fuel needs runtime.fuel = true"),
+    ("[defaults]\noutput_bytes = 0", "defaults.output_bytes must be ≥ 1"),
+    ("[defaults]\ntable_elements = 0", "defaults.table_elements must be ≥ 1"),
+    ("[defaults]\ninstances = 0", "defaults.instances must be ≥ 1"),
+    // tenants
+    ("[tenants.acme]\ntools = [\"[bad\"]", "tenants.acme.tools"),
+];
+
+#[test]
+fn every_bad_config_is_refused_naming_its_key_path_and_rule() {
+    let mut accepted = vec![];
+    for (toml, want) in BAD {
+        match Config::from_toml(toml) {
+            Ok(_) => accepted.push(format!("accepted: {toml:?} (want: {want})")),
+            Err(e) => {
+                assert_eq!(e.code(), ErrorCode::ConfigurationError, "{toml}: {e}");
+                if !e.to_string().contains(want) {
+                    accepted.push(format!("{toml:?}: message {:?} does not say {want:?}", e.to_string()));
+                }
+            }
+        }
+    }
+    assert!(accepted.is_empty(), "{} of {} bad configs:\n{}", accepted.len(), BAD.len(), accepted.join("\n"));
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let e = Config::from_toml("[cache]\nttl_secs = 0\n[executor]\nmax_parallel = 0").unwrap_err().to_string();
+    assert!(
+        e.contains("cache.ttl_secs must be ≥ 1") && e.contains("executor.max_parallel must be ≥ 1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn good_edge_values_are_accepted() {
+    for ok in [
+        "[bulkheads]\nglobal = { max_concurrent = 1, max_queue_depth = 0, acquisition_timeout_ms = 0 }",
+        "[serve]\nshutdown_grace_ms = 0",
+        "[policy]\nretry = { max_attempts = 1, base_ms = 0 }\nbreaker = { minimum_calls = 0, failure_rate_threshold = 100.0 }",
+        "[executor]\nretry_budget_percent = 0.0\nmax_retry_after_ms = 0",
+        "[redis]\ncache_lease_ms = 0", // other processes do not wait for a leader
+        "[rate_limits]\nglobal = { rate = 1, per_ms = 1, burst = 1 }",
+    ] {
+        assert!(Config::from_toml(ok).is_ok(), "{ok}: {:?}", Config::from_toml(ok));
+    }
+}
+
+/// The builder validates a config built in code too (embedders never call `from_toml`).
+#[tokio::test]
+async fn the_builder_refuses_a_config_built_in_code() {
+    let folder = Folder::new();
+    let mut cfg = folder.config();
+    cfg.bulkheads.global = Some(toolhost::exec::bulkhead::Limit::concurrent(0));
+    let e = toolhost::Host::builder().config(cfg).build().await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ConfigurationError);
+    assert!(e.to_string().contains("bulkheads.global.max_concurrent must be ≥ 1"), "{e}");
+}
+
+#[test]
+fn the_cli_exits_2_with_the_key_path_and_the_code() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let cfg = f.path().join("toolhost.toml");
+    std::fs::write(&cfg, "[rate_limits]\nper_tenant = { rate = 0, per_ms = 1000, burst = 1 }\n").unwrap();
+    for args in [&["list"][..], &["call", "ok", "{}"], &["run", "-"]] {
+        let out = Command::new(bin())
+            .args(args)
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--plugins")
+            .arg(f.path())
+            .arg("--cache-dir")
+            .arg(shared_cache())
+            .env_remove("RUST_LOG")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("rate_limits.per_tenant.rate must be ≥ 1"), "{args:?}: {stderr}");
+        assert!(stderr.contains("CONFIGURATION_ERROR"), "{args:?}: {stderr}");
+        assert!(stderr.contains("toolhost.toml"), "names the file: {stderr}");
+    }
+}
+
+/// A manifest's overrides are checked when the plugin loads: the plugin is
+/// refused (the others serve) with the manifest key path.
+#[tokio::test]
+async fn a_manifest_with_nonsense_overrides_is_refused_at_load() {
+    for (manifest, want) in [
+        ("[limits]\nfuel = 0", "limits.fuel must be ≥ 1"),
+        ("[limits]\ntimeout_ms = 0", "limits.timeout_ms must be ≥ 1"),
+        ("[limits]\ninstances = 0", "limits.instances must be ≥ 1"),
+        ("[limits]\ntable_elements = 0", "limits.table_elements must be ≥ 1"),
+        ("[instances]\nmode = \"warm\"\nmax_idle = 0", "instances.max_idle must be ≥ 1"),
+    ] {
+        let f = Folder::new();
+        f.wasm("h", &hostile());
+        f.manifest("h", manifest);
+        let host = f.host().await;
+        let errs = load_errors(&host, "h");
+        assert!(
+            errs.iter().any(|e| e.code() == ErrorCode::ConfigurationError && e.to_string().contains(want)),
+            "{manifest}: {errs:?}"
+        );
+        assert!(host.tools(None).is_empty(), "the refused plugin serves nothing");
+    }
+}
+
+/// Per-call policy from a request (here a DAG node and `CallRequest::timeout`)
+/// is checked per call: a typed TOOL_VALIDATION_ERROR naming the field, and
+/// nothing runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nonsense_per_call_policy_is_a_typed_invalid_input_error() {
+    let (host, _f) = hostile_host(None).await;
+    let e = host.call(CallRequest::json("ok", &json!({})).timeout(Duration::ZERO)).await.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ToolValidationError, "{e}");
+    assert!(e.to_string().contains("timeout_ms must be ≥ 1"), "{e}");
+    let mut call = ToolCall::new("ok", "{}");
+    call.policy.rate_limit =
+        Some(toolhost::exec::rate_limit::Quota { rate: 0, per: Duration::from_secs(1), burst: 1 });
+    let r = host.execute(&ExecutionContext::new(), call, &CallOptions::default()).await;
+    let e = r.result.unwrap_err();
+    assert_eq!((e.code(), r.attempts), (ErrorCode::ToolValidationError, 0), "{e}");
+    assert!(e.to_string().contains("rate_limit.rate must be ≥ 1"), "{e}");
+    // A DAG node's timeout and retries are per-call policy too; a huge
+    // max_retries must not overflow.
+    let spec: toolhost::scheduler::RunSpec = serde_json::from_value(json!({"calls": [
+        {"call_id": "a", "tool": "ok", "timeout_ms": 0},
+        {"call_id": "b", "tool": "ok", "max_retries": u32::MAX}
+    ]}))
+    .unwrap();
+    let run = host.run_dag(&ExecutionContext::new(), &spec, Default::default()).await.unwrap();
+    let a = run.call("a").unwrap().result.as_ref().unwrap();
+    assert_eq!(a["error"]["code"], "TOOL_VALIDATION_ERROR", "{a}");
+    assert!(a["error"]["message"].as_str().unwrap().contains("timeout_ms must be ≥ 1"), "{a}");
+    assert_eq!(run.call("b").unwrap().result.as_ref().unwrap()["ok"], true);
+}
+
+/// A context built in code is checked like one read from headers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_request_context_is_a_typed_invalid_input_error() {
+    let (host, _f) = hostile_host(None).await;
+    for (ctx, want) in [
+        (ExecutionContext::new().with_traceparent("nope"), "traceparent"),
+        (ExecutionContext::new().with_user_id("a\r\nX-Evil: 1"), "X-User-ID"),
+        (ExecutionContext::new().with_budget(-1.0), "X-Budget"),
+        (ExecutionContext::new().with_max_parallel(0), "max_parallel"),
+    ] {
+        let r = host.execute(&ctx, ToolCall::new("ok", "{}"), &CallOptions::default()).await;
+        let e = r.result.unwrap_err();
+        assert_eq!((e.code(), r.attempts), (ErrorCode::ToolValidationError, 0), "{want}: {e}");
+        assert!(e.to_string().contains(want), "{want}: {e}");
+    }
+}
