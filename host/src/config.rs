@@ -26,6 +26,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 pub(crate) mod check;
+pub mod reference;
 
 /// The whole host configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -1,6 +1,7 @@
 //! The `toolhost` command line: a thin consumer of the library.
 
 mod call;
+mod config;
 mod dag;
 mod list;
 mod new;
@@ -72,6 +73,9 @@ enum Command {
     /// Store a DAG run in Redis and queue it for workers; prints the run id
     /// (`--wait` prints the result; exit status 0 only if it succeeded).
     Submit(submit::SubmitArgs),
+    /// The configuration reference (`config reference`) and a check of a
+    /// configuration file (`config check`).
+    Config(config::ConfigArgs),
 }
 
 /// Options shared by every command that loads plugins.
@@ -290,6 +294,7 @@ pub(crate) fn main() -> ExitCode {
             Command::New(a) => new::run(a),
             Command::Worker(a) => worker::run(a).await,
             Command::Submit(a) => submit::run(a).await,
+            Command::Config(a) => config::run(a),
         }
     });
     match result {

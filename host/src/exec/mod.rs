@@ -303,7 +303,9 @@ impl Executor {
         let cache = cache_cfg.enabled.then(|| ResultCache::new(backend.cache_store(cache_cfg)));
         let local_rate_share = backend.redis().map_or(1.0, |r| r.config().local_rate_share);
         Ok(Executor {
-            policies: Policies::new(policy).map_err(Error::Configuration)?,
+            policies: Policies::new(policy)
+                .map_err(Error::Configuration)?
+                .with_cache_ttl(Duration::from_secs(cache_cfg.ttl_secs)),
             rate_cfg,
             limiter: RateLimiter::new(clock.clone()),
             breakers: Breakers::new(clock.clone()),

@@ -278,3 +278,84 @@ async fn an_invalid_request_context_is_a_typed_invalid_input_error() {
         assert!(e.to_string().contains(want), "{want}: {e}");
     }
 }
+
+/// `toolhost config check` reports a bad file like every command (exit 2, key
+/// path, code); `toolhost config reference` prints the table the README holds.
+#[test]
+fn config_check_and_reference_commands() {
+    let f = Folder::new();
+    let cfg = f.path().join("toolhost.toml");
+    std::fs::write(&cfg, "[bulkheads]\nglobal = { max_concurrent = 0 }\n").unwrap();
+    let out = Command::new(bin()).args(["config", "check", "--config"]).arg(&cfg).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("CONFIGURATION_ERROR")
+            && stderr.contains("bulkheads.global.max_concurrent must be ≥ 1")
+    );
+    std::fs::write(&cfg, "[bulkheads]\nglobal = { max_concurrent = 1 }\n").unwrap();
+    let out = Command::new(bin()).args(["config", "check", "--config"]).arg(&cfg).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(bin()).args(["config", "reference"]).output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout), toolhost::config::reference::table());
+}
+
+/// `[cache] ttl_secs` is the lifetime of entries no policy gives one: the
+/// entry Redis stores expires after it (not after a hard-coded 300 s), and a
+/// tool's own `cache_ttl_secs` still wins.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cache_sections_ttl_is_the_default_entry_lifetime() {
+    let redis = RedisServer::start();
+    let toml = format!(
+        "redis_url = \"{}\"\n[cache]\nenabled = true\nttl_secs = 7\n[policy]\ncache = true\n\
+         [policy.tools.sleep_ms]\ncache_ttl_secs = 60\n",
+        redis.url()
+    );
+    let (host, _f) = host_with(&toml).await;
+    let pttl_of = |tool: &'static str, args: serde_json::Value| {
+        let host = host.clone();
+        let redis = &redis;
+        async move {
+            let before: std::collections::BTreeSet<String> = redis_keys(redis);
+            let r = host
+                .execute(
+                    &ExecutionContext::new(),
+                    ToolCall::new(tool, args.to_string()),
+                    &CallOptions::default(),
+                )
+                .await;
+            assert!(r.result.is_ok() && !r.cached, "{tool}: {r:?}");
+            let new: Vec<String> = redis_keys(redis).difference(&before).cloned().collect();
+            assert_eq!(new.len(), 1, "{tool}: one entry stored: {new:?}");
+            redis.cli(&["PTTL", &new[0]]).trim().parse::<i64>().unwrap()
+        }
+    };
+    let pttl = pttl_of("ok", json!({"q": 1})).await;
+    assert!(pttl > 0 && pttl <= 7_000, "[cache] ttl_secs = 7 is the default lifetime, got {pttl} ms");
+    let pttl = pttl_of("sleep_ms", json!({"ms": 1})).await;
+    assert!(pttl > 7_000 && pttl <= 60_000, "the tool's cache_ttl_secs = 60 wins, got {pttl} ms");
+}
+
+fn redis_keys(redis: &RedisServer) -> std::collections::BTreeSet<String> {
+    redis
+        .cli(&["--scan", "--pattern", "toolhost:cache:*"])
+        .lines()
+        .filter(|l| !l.is_empty() && !l.ends_with(":lease"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The same with the in-memory cache: an entry is a hit within `ttl_secs` and
+/// gone after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_in_memory_entry_expires_after_the_cache_sections_ttl() {
+    let (host, _f) = host_with("[cache]\nenabled = true\nttl_secs = 2\n[policy]\ncache = true\n").await;
+    let (ctx, opts) = (ExecutionContext::new(), CallOptions::default());
+    let run = || host.execute(&ctx, ToolCall::new("ok", r#"{"t":1}"#), &opts);
+    assert!(!run().await.cached, "first call runs");
+    assert!(run().await.cached, "a hit within the lifetime");
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    let third = run().await;
+    assert!(!third.cached && third.attempts == 1, "expired after ttl_secs = 2: {third:?}");
+}
