@@ -6,7 +6,7 @@ use clap::Args;
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use toolhost::exec::parse::parse_calls;
+use toolhost::exec::parse::{ParseLimits, parse_calls_within};
 use toolhost::{BatchOptions, CallEvent, ExecutionContext, Order, ToolCall};
 
 #[derive(Debug, Args)]
@@ -60,8 +60,14 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
     if a.dag {
         return super::dag::run(&a.host, &text, a.plan_only, a.json).await;
     }
-    let calls: Vec<ToolCall> =
-        parse_calls(&text).context("no tool calls in the input")?.into_iter().map(Into::into).collect();
+    // A local batch file: no limit on its size or number of calls.
+    let calls: Vec<ToolCall> = parse_calls_within(&text, ParseLimits::UNLIMITED)
+        .with_context(|| {
+            format!("reading tool calls from {}", if a.input == "-" { "stdin" } else { &a.input })
+        })?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let host = a.host.host().await?;
     let mut ctx = ExecutionContext::new();
     ctx.tenant_id = a.host.tenant.clone();

@@ -175,6 +175,11 @@ pub const SETTINGS: &[Setting] = &[
     s("serve.body_timeout_ms", "5000", "time to send a request body (408)"),
     s("serve.shutdown_grace_ms", "0", "in-flight calls' time to finish on shutdown, then cancelled"),
     s(
+        "serve.max_batch_calls",
+        "5000",
+        "most calls in one `POST /v1/calls` batch or `POST /v1/runs` run (413 beyond); `toolhost run` has no limit",
+    ),
+    s(
         "redis_url",
         r#""redis://127.0.0.1:6379/0""#,
         "shared Redis (`redis://host:port/db`, or `--redis URL` / `TOOLHOST_REDIS_URL`): result cache and rate limits shared by every process; none = all in this process",

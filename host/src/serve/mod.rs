@@ -57,6 +57,9 @@ pub struct ServeConfig {
     /// On shutdown, how long in-flight calls may run before they are
     /// cancelled, ms. Default: 10000.
     pub shutdown_grace_ms: u64,
+    /// Most tool calls in one `POST /v1/calls` batch or `POST /v1/runs` run
+    /// (413 beyond, naming this key). Default: 1024. `toolhost run` has no limit.
+    pub max_batch_calls: usize,
 }
 
 impl Default for ServeConfig {
@@ -71,6 +74,7 @@ impl Default for ServeConfig {
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
+            max_batch_calls: crate::exec::parse::MAX_CALLS,
         }
     }
 }
@@ -119,6 +123,15 @@ impl ServeConfig {
         }
         p.at_least_one(self.header_timeout_ms, join(path, "header_timeout_ms"));
         p.at_least_one(self.body_timeout_ms, join(path, "body_timeout_ms"));
+        p.at_least_one(self.max_batch_calls as u64, join(path, "max_batch_calls"));
+    }
+
+    /// The 413 answer to a batch or run of `calls` calls over `max_batch_calls`.
+    pub(crate) fn too_many_calls(&self, calls: &str) -> String {
+        format!(
+            "the request holds more than {} {calls}; raise serve.max_batch_calls (`max_batch_calls` in [serve] of toolhost.toml, now {}) or split the request",
+            self.max_batch_calls, self.max_batch_calls
+        )
     }
 
     pub(crate) fn grace(&self) -> Duration {

@@ -359,3 +359,91 @@ async fn an_in_memory_entry_expires_after_the_cache_sections_ttl() {
     let third = run().await;
     assert!(!third.cached && third.attempts == 1, "expired after ttl_secs = 2: {third:?}");
 }
+
+/// `n` calls of the hostile guest's `ok` as a JSON list.
+fn ok_calls(n: usize) -> String {
+    let calls: Vec<serde_json::Value> =
+        (0..n).map(|i| json!({"id": format!("c{i}"), "tool": "ok", "arguments": {"i": i}})).collect();
+    serde_json::to_string(&calls).unwrap()
+}
+
+/// `toolhost run FILE` is a local batch job: 5,000 calls run (the input used
+/// to be refused over 1,024 with no way to raise it).
+#[test]
+fn a_local_run_of_5000_calls_is_not_capped() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let input = f.path().join("calls.json");
+    std::fs::write(&input, ok_calls(5000)).unwrap();
+    let out = Command::new(bin())
+        .arg("run")
+        .arg(&input)
+        .args(["--json", "--order", "submission", "--plugins"])
+        .arg(f.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 5000);
+    assert!(lines.iter().all(|r| r["ok"] == true), "every call succeeded");
+    assert_eq!(lines[4999]["call_id"], "c4999");
+    assert_eq!(lines[4999]["value"], json!({"i": 4999}));
+}
+
+/// A running HTTP server over the hostile guest (plugin `h`).
+struct Served {
+    addr: std::net::SocketAddr,
+    _folder: Folder,
+}
+
+async fn serve(toml: &str) -> Served {
+    let folder = Folder::new();
+    folder.wasm("h", &hostile());
+    let mut cfg = Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = folder.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    let host = toolhost::Host::builder().config(cfg).build().await.unwrap();
+    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending()));
+    Served { addr, _folder: folder }
+}
+
+async fn post(s: &Served, path: &str, body: String) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new().post(format!("http://{}{path}", s.addr)).body(body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+/// Network routes keep a limit, the operator's to raise: over it, 413 naming
+/// the key; raised, the same batch runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_batch_limit_names_its_key_and_can_be_raised() {
+    let s = serve("").await;
+    let (status, body) = post(&s, "/v1/calls", ok_calls(1025)).await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "TOO_MANY_CALLS");
+    let msg = body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("serve.max_batch_calls") && msg.contains("1024"), "{msg}");
+    let (status, body) = post(&s, "/v1/calls", ok_calls(1024)).await;
+    assert_eq!((status, body["results"].as_array().unwrap().len()), (200, 1024));
+
+    let raised = serve("[serve]\nmax_batch_calls = 3000").await;
+    let (status, body) = post(&raised, "/v1/calls", ok_calls(2500)).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["results"].as_array().unwrap().len(), 2500);
+    assert_eq!(body["ok"], true);
+
+    // A DAG run over HTTP counts against the same key.
+    let small = serve("[serve]\nmax_batch_calls = 2").await;
+    let run = json!({"calls": [
+        {"call_id": "a", "tool": "ok"}, {"call_id": "b", "tool": "ok"}, {"call_id": "c", "tool": "ok"}
+    ]});
+    let (status, body) = post(&small, "/v1/runs?wait=true", run.to_string()).await;
+    assert_eq!(status, 413, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("serve.max_batch_calls"), "{body}");
+}
