@@ -168,6 +168,15 @@ impl HostArgs {
     }
 }
 
+/// `--meta KEY=VALUE`: one metadata entry of the request context (the
+/// guest reads it in its call context's `metadata`).
+pub(crate) fn meta_arg(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
+    }
+}
+
 /// Counts of one load, for the summary line.
 #[derive(Debug, Default, Clone, Copy)]
 struct LoadTally {

@@ -45,6 +45,10 @@ pub(crate) struct RunArgs {
     /// With --dag: print the plan (stages, timeouts, skips, critical path) without running.
     #[arg(long, requires = "dag")]
     plan_only: bool,
+    /// Metadata for every call's context, `KEY=VALUE` (repeatable); guests
+    /// read it in their call context.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = super::meta_arg)]
+    meta: Vec<(String, String)>,
 }
 
 pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
@@ -58,7 +62,7 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
         std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input))?
     };
     if a.dag {
-        return super::dag::run(&a.host, &text, a.plan_only, a.json).await;
+        return super::dag::run(&a.host, &text, a.plan_only, a.json, &a.meta).await;
     }
     // A local batch file: no limit on its size or number of calls.
     let calls: Vec<ToolCall> = parse_calls_within(&text, ParseLimits::UNLIMITED)
@@ -73,6 +77,7 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
     ctx.tenant_id = a.host.tenant.clone();
     ctx.max_parallel = a.max_parallel;
     ctx.deadline = a.deadline_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    ctx.metadata = a.meta.iter().cloned().collect();
     let order: Order = a.order.parse().map_err(anyhow::Error::msg)?;
     let opts = BatchOptions { order, dedup: a.dedup, cancel: None };
     let mut failed = 0;

@@ -101,6 +101,7 @@ pub(crate) async fn load(
         cancel: None,
         budget: Duration::from_millis(rt.describe_timeout_ms),
         warm: None,
+        outbound_headers: &[],
     };
     let raw = runtime.describe(&code, spec).await.map_err(|e| match e {
         e @ Error::ResourceExhausted { .. } => e,

@@ -447,3 +447,259 @@ async fn the_http_batch_limit_names_its_key_and_can_be_raised() {
     assert_eq!(status, 413, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().contains("serve.max_batch_calls"), "{body}");
 }
+
+// ---------------------------------------------------------------------------
+// The request context travels: metadata in, context headers out, the budget enforced.
+
+const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+/// `X-Meta-<key>` headers become the calls' metadata, which the guest reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_meta_headers_reach_the_guest() {
+    let s = serve("").await;
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/v1/calls", s.addr))
+        .header("X-Meta-Ticket", "42")
+        .header("x-meta-conversation", "c-7")
+        .header("X-Request-ID", "req-meta")
+        .body(r#"[{"tool":"ctx","arguments":{}}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    let v = &body["results"][0]["value"];
+    assert_eq!(v["metadata"]["ticket"], "42", "{body}");
+    assert_eq!(v["metadata"]["conversation"], "c-7", "{body}");
+    assert_eq!(v["request_id"], "req-meta");
+    // A bad metadata header is the caller's error, not silently dropped.
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/v1/calls", s.addr))
+        .header("X-Meta-A", "1")
+        .header("x-meta-a", "2")
+        .body(r#"[{"tool":"ctx","arguments":{}}]"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+/// `--meta KEY=VALUE` on the command line.
+#[test]
+fn cli_meta_reaches_the_guest() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let out = Command::new(bin())
+        .args(["call", "ctx", "{}", "--json", "--meta", "ticket=42", "--meta", "who=ops=1", "--plugins"])
+        .arg(f.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["value"]["metadata"], json!({"ticket": "42", "who": "ops=1"}), "{v}");
+    let input = f.path().join("calls.json");
+    std::fs::write(&input, r#"[{"tool":"ctx","arguments":{}}]"#).unwrap();
+    let out = Command::new(bin())
+        .arg("run")
+        .arg(&input)
+        .args(["--json", "--meta", "ticket=7", "--plugins"])
+        .arg(f.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["value"]["metadata"]["ticket"], "7", "{v}");
+}
+
+/// MCP `tools/call` `_meta`: `traceparent` (SEP-414) and the
+/// `dev.toolhost/metadata` object reach the guest.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_meta_reaches_the_guest() {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut child = tokio::process::Command::new(bin())
+        .args(["serve", "--stdio", "--no-watch", "--plugins"])
+        .arg(f.path())
+        .arg("--cache-dir")
+        .arg(shared_cache())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let messages = [
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}}),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "ctx", "arguments": {},
+            "_meta": {"traceparent": TP, "dev.toolhost/metadata": {"ticket": "42", "n": 3}}}}),
+        json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {"name": "ctx", "arguments": {},
+            "_meta": {"traceparent": "not a traceparent"}}}),
+    ];
+    for m in messages {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    let mut answers = std::collections::BTreeMap::new();
+    while answers.len() < 3 {
+        let line =
+            tokio::time::timeout(Duration::from_secs(30), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if let Some(id) = msg["id"].as_i64() {
+            answers.insert(id, msg);
+        }
+    }
+    let v = &answers[&2]["result"]["structuredContent"];
+    assert_eq!(v["traceparent"], TP, "{}", answers[&2]);
+    assert_eq!(v["metadata"]["ticket"], "42");
+    assert_eq!(v["metadata"]["n"], "3");
+    assert!(answers[&3]["error"]["message"].as_str().unwrap().contains("traceparent"), "{}", answers[&3]);
+}
+
+/// A local HTTP server that records the head of every request it gets.
+async fn recording_upstream() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let heads = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let heads = heads.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                heads.lock().unwrap().push(String::from_utf8_lossy(&got).to_lowercase());
+                let _ = sock
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+                    .await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// The header `name` (lowercase) of a recorded request head.
+fn header_of(head: &str, name: &str) -> Vec<String> {
+    head.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| k.trim() == name)
+        .map(|(_, v)| v.trim().to_string())
+        .collect()
+}
+
+/// A guest's outbound HTTP request carries the call's request id, trace
+/// context and remaining deadline (set by the host), never the user or tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outbound_guest_requests_carry_the_request_context() {
+    let (port, seen) = recording_upstream().await;
+    let f = Folder::new();
+    f.wasm("fetch", &std::fs::read(example_plugins().join("fetch.wasm")).unwrap());
+    f.manifest(
+        "fetch",
+        "[limits]\ntimeout_ms = 20000\n[grants.http]\nhosts = [\"127.0.0.1\"]\nallow_http = true\n",
+    );
+    let host = f.host().await;
+    assert_loaded(&host, "fetch");
+    let ctx = ExecutionContext::new()
+        .with_request_id("req-16")
+        .with_correlation_id("conv-9")
+        .with_traceparent(TP)
+        .with_tracestate("k=v")
+        .with_user_id("alice")
+        .with_deadline(std::time::Instant::now() + Duration::from_secs(8));
+    let args = json!({"url": format!("http://127.0.0.1:{port}/x")}).to_string();
+    let r = host.execute(&ctx, ToolCall::new("web.fetch", args), &CallOptions::default()).await;
+    assert!(r.result.is_ok(), "{r:?}");
+    let heads = seen.lock().unwrap().clone();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    let head = &heads[0];
+    assert_eq!(header_of(head, "x-request-id"), ["req-16"], "{head}");
+    assert_eq!(header_of(head, "x-correlation-id"), ["conv-9"], "{head}");
+    assert_eq!(header_of(head, "traceparent"), [TP], "{head}");
+    assert_eq!(header_of(head, "tracestate"), ["k=v"], "{head}");
+    let left: u64 = header_of(head, "x-deadline-seconds")[0].parse().unwrap();
+    assert!((1..=8).contains(&left), "remaining seconds of the call: {left}");
+    assert!(header_of(head, "x-user-id").is_empty() && header_of(head, "x-tenant-id").is_empty(), "{head}");
+}
+
+/// The same through the HTTP API: the caller's headers reach the upstream the
+/// guest calls.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_callers_trace_context_travels_through_a_served_call() {
+    let (port, seen) = recording_upstream().await;
+    let folder = Folder::new();
+    folder.wasm("fetch", &std::fs::read(example_plugins().join("fetch.wasm")).unwrap());
+    folder.manifest("fetch", "[grants.http]\nhosts = [\"127.0.0.1\"]\nallow_http = true\n");
+    let mut cfg = folder.config();
+    cfg.watch = false;
+    let host = toolhost::Host::builder().config(cfg).build().await.unwrap();
+    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let addr = server.local_addr();
+    tokio::spawn(server.run(std::future::pending()));
+    let body = json!({"tool": "web.fetch", "arguments": {"url": format!("http://127.0.0.1:{port}/y")}});
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/calls"))
+        .header("X-Request-ID", "req-http")
+        .header("traceparent", TP)
+        .header("X-Deadline-Seconds", "5")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["ok"], true, "{v}");
+    let head = seen.lock().unwrap()[0].clone();
+    assert_eq!(header_of(&head, "x-request-id"), ["req-http"], "{head}");
+    assert_eq!(header_of(&head, "traceparent"), [TP], "{head}");
+    let left: u64 = header_of(&head, "x-deadline-seconds")[0].parse().unwrap();
+    assert!((1..=5).contains(&left), "{left}");
+}
+
+/// `X-Budget` is a fuel ceiling per attempt: a spinning guest stops with
+/// RESOURCE_EXHAUSTED (fuel) at the budget instead of running to its timeout;
+/// a cheap call fits; with fuel counting off a budget is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_is_enforced_as_a_fuel_ceiling() {
+    let (host, _f) =
+        host_with("[defaults]\ntimeout_ms = 20000\n[policy]\nretry = { max_attempts = 1 }\n").await;
+    let budget = ExecutionContext::new().with_budget(5_000_000.0);
+    let r = host.execute(&budget, ToolCall::new("spin", "{}"), &CallOptions::default()).await;
+    let e = r.result.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ResourceExhausted, "stopped by the budget, not the 20 s timeout: {e}");
+    assert_eq!(e.to_json()["details"], json!({"resource": "fuel", "limit": 5_000_000}), "{e}");
+    let ok = host.execute(&budget, ToolCall::new("ok", "{}"), &CallOptions::default()).await;
+    assert!(ok.result.is_ok(), "{ok:?}");
+    assert!(ok.stats.unwrap().fuel_used.unwrap() <= 5_000_000);
+    // Over HTTP: the header.
+    let s = serve("[defaults]\ntimeout_ms = 20000\n").await;
+    let r = reqwest::Client::new()
+        .post(format!("http://{}/v1/calls", s.addr))
+        .header("X-Budget", "2000000")
+        .body(r#"{"tool":"spin","arguments":{}}"#)
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["results"][0]["error"]["code"], "RESOURCE_EXHAUSTED", "{v}");
+    assert_eq!(v["results"][0]["error"]["details"]["limit"], 2_000_000, "{v}");
+    // No fuel counting: the budget cannot be enforced, so it is refused.
+    let (nofuel, _g) = host_with("[runtime]\nfuel = false\n").await;
+    let r = nofuel.execute(&budget, ToolCall::new("ok", "{}"), &CallOptions::default()).await;
+    let e = r.result.unwrap_err();
+    assert_eq!((e.code(), r.attempts), (ErrorCode::ToolValidationError, 0), "{e}");
+    assert!(e.to_string().contains("runtime.fuel"), "{e}");
+}
