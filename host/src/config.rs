@@ -20,9 +20,13 @@
 //! ```
 
 use crate::error::{Error, Result};
+use check::Problems;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+
+pub(crate) mod check;
+pub mod reference;
 
 /// The whole host configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,8 +105,10 @@ impl Config {
     pub fn from_file(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Configuration(format!("cannot read {}: {e}", path.display())))?;
-        let mut cfg =
-            Config::from_toml(&text).map_err(|e| Error::Configuration(format!("{}: {e}", path.display())))?;
+        let mut cfg = Config::from_toml(&text).map_err(|e| match e {
+            Error::Configuration(m) => Error::Configuration(format!("{}: {m}", path.display())),
+            e => e,
+        })?;
         if let Some(base) = path.parent() {
             if cfg.plugins_dir.is_relative() {
                 cfg.plugins_dir = base.join(&cfg.plugins_dir);
@@ -116,21 +122,26 @@ impl Config {
         Ok(cfg)
     }
 
-    /// Checks internal consistency.
+    /// Checks every section: each problem names its key path and the rule
+    /// (`rate_limits.per_tenant.rate must be ≥ 1`); all problems are
+    /// reported at once as one `CONFIGURATION_ERROR`.
     pub fn validate(&self) -> Result<()> {
-        self.defaults.validate(&self.runtime)?;
-        if self.runtime.epoch_tick_ms == 0 || self.runtime.epoch_tick_ms > 1000 {
-            return Err(Error::Configuration("runtime.epoch_tick_ms must be within 1..=1000".into()));
-        }
-        if self.runtime.pool_instances == 0 {
-            return Err(Error::Configuration("runtime.pool_instances must be at least 1".into()));
-        }
+        let mut p = Problems::default();
+        self.runtime.check("runtime", &mut p);
+        self.defaults.check("defaults", &self.runtime, &mut p);
         for (name, t) in &self.tenants {
-            crate::registry::tenant::TenantPolicy::compile(name, t)?;
+            if let Err(e) = crate::registry::tenant::TenantPolicy::compile(name, t) {
+                p.push(config_message(e));
+            }
         }
-        self.serve.validate()?;
-        self.redis.validate().map_err(Error::Configuration)?;
-        Ok(())
+        self.policy.check("policy", &mut p);
+        self.cache.check("cache", &mut p);
+        self.rate_limits.check("rate_limits", &mut p);
+        self.bulkheads.check("bulkheads", &mut p);
+        self.executor.check("executor", &mut p);
+        self.serve.check("serve", &mut p);
+        self.redis.check("redis", &mut p);
+        p.into_result()
     }
 
     /// The compile-cache folder this config resolves to (`None` = caching off).
@@ -145,6 +156,14 @@ impl Config {
             .map(PathBuf::from)
             .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
         Some(base.join("toolhost"))
+    }
+}
+
+/// The message of a configuration error, without the `configuration error:` prefix.
+pub(crate) fn config_message(e: Error) -> String {
+    match e {
+        Error::Configuration(m) => m,
+        e => e.to_string(),
     }
 }
 
@@ -194,23 +213,23 @@ impl Limits {
         self.memory_mib * 1024 * 1024
     }
 
-    pub(crate) fn validate(&self, rt: &RuntimeConfig) -> Result<()> {
-        if self.timeout_ms == 0 {
-            return Err(Error::Configuration("timeout_ms must be > 0".into()));
+    /// Checks the limits (at `path`: `defaults`, or `limits` in a manifest)
+    /// against the engine's settings.
+    pub(crate) fn check(&self, path: &str, rt: &RuntimeConfig, p: &mut Problems) {
+        let at = |k: &str| check::join(path, k);
+        p.at_least_one(self.timeout_ms, at("timeout_ms"));
+        p.require(
+            (1..=rt.max_memory_mib.max(1)).contains(&self.memory_mib),
+            at("memory_mib"),
+            format_args!("must be within 1..={} (runtime.max_memory_mib)", rt.max_memory_mib),
+        );
+        p.at_least_one(self.output_bytes, at("output_bytes"));
+        p.at_least_one(self.table_elements, at("table_elements"));
+        p.at_least_one(u64::from(self.instances), at("instances"));
+        if let Some(fuel) = self.fuel {
+            p.at_least_one(fuel, at("fuel"));
+            p.require(rt.fuel, at("fuel"), "needs runtime.fuel = true (a fuel budget is only counted then)");
         }
-        if self.memory_mib == 0 || self.memory_mib > rt.max_memory_mib {
-            return Err(Error::Configuration(format!(
-                "memory_mib must be within 1..={} (runtime.max_memory_mib)",
-                rt.max_memory_mib
-            )));
-        }
-        if self.output_bytes == 0 {
-            return Err(Error::Configuration("output_bytes must be > 0".into()));
-        }
-        if self.fuel.is_some() && !rt.fuel {
-            return Err(Error::Configuration("a fuel budget needs runtime.fuel = true".into()));
-        }
-        Ok(())
     }
 
     /// Applies a manifest's overrides.
@@ -295,6 +314,26 @@ impl Default for RuntimeConfig {
             compile_concurrency: 2,
             describe_timeout_ms: 10_000,
         }
+    }
+}
+
+impl RuntimeConfig {
+    /// Largest `max_wasm_stack_kib`: below wasmtime's 2 MiB async stack.
+    pub const MAX_WASM_STACK_KIB: usize = 2047;
+
+    pub(crate) fn check(&self, path: &str, p: &mut Problems) {
+        let at = |k: &str| check::join(path, k);
+        p.require((1..=1000).contains(&self.epoch_tick_ms), at("epoch_tick_ms"), "must be within 1..=1000");
+        p.require(
+            (1..=Self::MAX_WASM_STACK_KIB).contains(&self.max_wasm_stack_kib),
+            at("max_wasm_stack_kib"),
+            format_args!("must be within 1..={} (below the 2 MiB async stack)", Self::MAX_WASM_STACK_KIB),
+        );
+        p.at_least_one(self.max_memory_mib, at("max_memory_mib"));
+        p.at_least_one(u64::from(self.pool_instances), at("pool_instances"));
+        p.at_least_one(self.max_plugin_mib, at("max_plugin_mib"));
+        p.at_least_one(self.compile_concurrency as u64, at("compile_concurrency"));
+        p.at_least_one(self.describe_timeout_ms, at("describe_timeout_ms"));
     }
 }
 

@@ -306,6 +306,11 @@ impl Host {
             memory_peak = tracing::field::Empty,
         );
         crate::observe::otel::adopt_parent(&span, ctx.traceparent.as_deref());
+        if ctx.budget.is_some() && !self.inner.config.runtime.fuel {
+            let problem = "request context: X-Budget (a fuel ceiling) needs runtime.fuel = true".to_string();
+            let e = Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
+            return CallResult::not_run(index, call_id, call.tool, e);
+        }
         let run = self.inner.executor.execute(self, |t, n| registry.lookup(t, n), ctx, call, index, opts);
         let r = tracing::Instrument::instrument(run, span.clone()).await;
         span.record("cached", r.cached);
@@ -362,18 +367,22 @@ impl Host {
         let plugin = &entry.plugin;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
         let span = tracing::info_span!("guest.call", plugin = %plugin.name, tool = %entry.tool.name, attempt);
+        let budgeted = budget_limits(&plugin.limits, ctx);
+        // Only a plugin that may send HTTP needs the context headers (no allocation otherwise).
+        let outbound = if plugin.grants.http_policy.is_some() { ctx.outbound_headers() } else { Vec::new() };
         let spec = CallSpec {
             tenant,
             plugin: &plugin.name,
             tool: &entry.tool.name,
             call_id,
-            limits: &plugin.limits,
+            limits: budgeted.as_ref().unwrap_or(&plugin.limits),
             grants: &plugin.grants,
             config: plugin.config.clone(),
             events: opts.events.clone(),
             cancel: opts.cancel.clone(),
             budget,
             warm: plugin.warm.as_deref(),
+            outbound_headers: &outbound,
         };
         let guest_ctx = GuestContext {
             call_id: call_id.to_string(),
@@ -432,6 +441,14 @@ pub(crate) fn parse_arguments(
         .check(&value)
         .map_err(|problems| Error::InvalidArguments { tool: tool.clone(), problems })?;
     Ok((raw.clone(), value))
+}
+
+/// The plugin's limits with the request's `X-Budget` as a fuel ceiling (the
+/// lower of the two), or `None` when the request sets no budget.
+fn budget_limits(limits: &crate::Limits, ctx: &ExecutionContext) -> Option<crate::Limits> {
+    let ceiling = ctx.budget? as u64; // finite and ≥ 0 (validated); saturates
+    let fuel = limits.fuel.map_or(ceiling, |f| f.min(ceiling));
+    Some(crate::Limits { fuel: Some(fuel), ..limits.clone() })
 }
 
 /// The context's metadata plus the fields `call-context` has no slot for

@@ -1,67 +1,101 @@
-//! The README's defaults table is the code's defaults: same keys, same values.
+//! The README's configuration reference is the code's: the table is
+//! generated from `toolhost::config::reference` (`toolhost config reference`)
+//! and compared both ways, every documented key parses at its path and changes
+//! the parsed configuration, and a path the parser rejects is never documented.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
+use toolhost::config::reference::{self, SETTINGS, Setting};
 
-fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
-    match v {
-        Value::Object(m) if !m.is_empty() && !prefix.ends_with(".window") => {
-            for (k, x) in m {
-                let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                flatten(&key, x, out);
-            }
-        }
-        other => {
-            out.insert(prefix.to_string(), other.clone());
-        }
-    }
-}
-
-fn code_defaults() -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    flatten("", &serde_json::to_value(toolhost::Config::default()).unwrap(), &mut out);
-    let retry = serde_json::to_value(toolhost::exec::retry::RetryPolicy::default()).unwrap();
-    flatten("retry", &retry, &mut out);
-    let breaker = serde_json::to_value(toolhost::exec::breaker::BreakerConfig::default()).unwrap();
-    flatten("breaker", &breaker, &mut out);
-    out
-}
-
-fn readme_defaults() -> BTreeMap<String, Value> {
+/// The README's reference table, row by row (header included).
+fn readme_rows() -> Vec<String> {
     let text = std::fs::read_to_string(crate::common::repo().join("README.md")).unwrap();
     let start = text.find("<!-- defaults:start -->").expect("defaults table start marker");
     let end = text.find("<!-- defaults:end -->").expect("defaults table end marker");
-    let mut out = BTreeMap::new();
-    for line in text[start..end].lines().filter(|l| l.starts_with("| `")) {
-        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-        let key = cells[1].trim_matches('`').to_string();
-        let raw = cells[2].trim_matches('`');
-        let value = if raw == "none" {
-            Value::Null
-        } else {
-            serde_json::from_str(raw).unwrap_or_else(|e| panic!("{key}: {raw}: {e}"))
-        };
-        assert!(out.insert(key.clone(), value).is_none(), "{key} listed twice");
-    }
-    out
+    text[start..end].lines().filter(|l| l.starts_with('|')).map(str::to_string).collect()
+}
+
+/// A new key in the code (another `Config` field) fails here with the row to add.
+#[test]
+fn every_key_in_the_code_is_in_the_reference() {
+    let drift = reference::drift();
+    assert!(drift.is_empty(), "the configuration reference is out of date:\n{}", drift.join("\n"));
 }
 
 #[test]
-fn readme_defaults_table_matches_the_code() {
-    let code = code_defaults();
-    let doc = readme_defaults();
+fn the_readme_table_is_the_generated_reference() {
+    let generated: Vec<String> = reference::table().lines().map(str::to_string).collect();
+    let readme = readme_rows();
+    let missing: Vec<&String> = generated.iter().filter(|r| !readme.contains(r)).collect();
+    let extra: Vec<&String> = readme.iter().filter(|r| !generated.contains(r)).collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "README.md's configuration reference differs from `toolhost config reference` \
+         (paste its output between the defaults markers):\n\
+         rows to add:\n{}\nrows to remove:\n{}",
+        missing.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n"),
+        extra.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n")
+    );
+    assert_eq!(readme, generated, "same rows, same order");
+}
+
+/// `key = example` as a TOML document (dotted keys at the root).
+fn doc(key: &str, example: &str) -> String {
+    format!("{key} = {example}\n")
+}
+
+/// The parsed configuration's value at a dotted key path.
+fn at(cfg: &toolhost::Config, key: &str) -> Value {
+    let v = serde_json::to_value(cfg).unwrap();
+    let pointer = format!("/{}", key.replace('.', "/"));
+    v.pointer(&pointer).cloned().unwrap_or(Value::Null)
+}
+
+/// Every documented key parses at its documented path and is wired: given a
+/// non-default value, the parsed configuration differs from the default there.
+#[test]
+fn every_documented_key_parses_at_its_path_and_takes_effect() {
+    let defaults: BTreeMap<String, Value> = reference::defaults();
     let mut problems = vec![];
-    for (k, v) in &code {
-        match doc.get(k) {
-            None => problems.push(format!("{k} = {v} is not in the README table")),
-            Some(d) if d != v => problems.push(format!("{k}: README says {d}, code says {v}")),
-            _ => {}
+    for Setting { key, example, .. } in SETTINGS {
+        let text = doc(key, example);
+        match toolhost::Config::from_toml(&text) {
+            Err(e) => problems.push(format!("{key}: `{}` does not parse: {e}", text.trim())),
+            Ok(cfg) => {
+                let got = at(&cfg, key);
+                let default = defaults.get(*key).cloned().unwrap_or(Value::Null);
+                if got == default || got.is_null() {
+                    problems
+                        .push(format!("{key}: `{}` left the value at its default {default}", text.trim()));
+                }
+            }
         }
     }
-    for k in doc.keys().filter(|k| !code.contains_key(*k)) {
-        problems.push(format!("README lists {k}, which the code does not have"));
-    }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A path next to a documented one is refused (unknown fields are errors),
+/// and the spellings the README once documented are refused too.
+#[test]
+fn paths_that_are_not_documented_are_refused() {
+    let mut accepted = vec![];
+    for Setting { key, example, .. } in SETTINGS {
+        let text = doc(&format!("{key}_x"), example);
+        if toolhost::Config::from_toml(&text).is_ok() {
+            accepted.push(text);
+        }
+    }
+    for text in [
+        "retry.max_attempts = 5",
+        "[retry]\nmax_attempts = 5",
+        "breaker.open_duration_ms = 5000",
+        "[breaker]\nminimum_calls = 5",
+    ] {
+        if toolhost::Config::from_toml(text).is_ok() {
+            accepted.push(text.to_string());
+        }
+    }
+    assert!(accepted.is_empty(), "accepted:\n{}", accepted.join("\n"));
 }
 
 #[test]

@@ -53,19 +53,24 @@ impl Default for RedisConfig {
 impl RedisConfig {
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), String> {
-        if self.op_timeout_ms == 0 {
-            return Err("redis.op_timeout_ms must be at least 1".into());
-        }
-        if !(self.local_rate_share > 0.0 && self.local_rate_share <= 1.0) {
-            return Err("redis.local_rate_share must be within (0, 1]".into());
-        }
-        if self.visibility_timeout_ms < 100 {
-            return Err("redis.visibility_timeout_ms must be at least 100".into());
-        }
-        if self.key_prefix.is_empty() || self.key_prefix.contains(['{', '}', ' ']) {
-            return Err("redis.key_prefix must be non-empty without braces or spaces".into());
-        }
-        Ok(())
+        let mut p = crate::config::check::Problems::default();
+        self.check("redis", &mut p);
+        p.into_string_result()
+    }
+
+    /// [`validate`](Self::validate), every problem named at its key path.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        p.at_least_one(self.op_timeout_ms, join(path, "op_timeout_ms"));
+        let share = self.local_rate_share;
+        p.require(share > 0.0 && share <= 1.0, join(path, "local_rate_share"), "must be within (0, 1]");
+        p.require(self.visibility_timeout_ms >= 100, join(path, "visibility_timeout_ms"), "must be ≥ 100");
+        p.at_least_one(self.run_ttl_secs, join(path, "run_ttl_secs"));
+        p.require(
+            !self.key_prefix.is_empty() && !self.key_prefix.contains(['{', '}', ' ']),
+            join(path, "key_prefix"),
+            "must be non-empty without braces or spaces",
+        );
     }
 }
 

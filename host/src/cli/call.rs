@@ -23,6 +23,10 @@ pub(crate) struct CallArgs {
     /// Print one JSON object: `{"ok": true, ...}` or `{"ok": false, "error": {...}}`.
     #[arg(long)]
     json: bool,
+    /// Metadata for the call's context, `KEY=VALUE` (repeatable); the guest
+    /// reads it in its call context.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = super::meta_arg)]
+    meta: Vec<(String, String)>,
 }
 
 pub(crate) async fn run(a: CallArgs) -> Result<ExitCode> {
@@ -37,6 +41,7 @@ pub(crate) async fn run(a: CallArgs) -> Result<ExitCode> {
     let mut req = CallRequest::new(&a.tool, args);
     req.tenant = a.host.tenant.clone();
     req.timeout = a.timeout_ms.map(Duration::from_millis);
+    req.metadata = a.meta.clone();
     match host.call(req).await {
         Ok(res) => {
             if a.json {

@@ -6,7 +6,13 @@ use std::process::ExitCode;
 use toolhost::ExecutionContext;
 use toolhost::scheduler::{Greedy, NodeStatus, RunEvent, RunOptions, RunSpec, RunStatus};
 
-pub(crate) async fn run(host_args: &HostArgs, text: &str, plan_only: bool, json: bool) -> Result<ExitCode> {
+pub(crate) async fn run(
+    host_args: &HostArgs,
+    text: &str,
+    plan_only: bool,
+    json: bool,
+    meta: &[(String, String)],
+) -> Result<ExitCode> {
     let spec: RunSpec =
         serde_json::from_str(text).context("reading the DAG run (see `toolhost run --help`)")?;
     let host = host_args.host().await?;
@@ -50,6 +56,7 @@ pub(crate) async fn run(host_args: &HostArgs, text: &str, plan_only: bool, json:
     }
     let mut ctx = ExecutionContext::new();
     ctx.tenant_id = host_args.tenant.clone();
+    ctx.metadata = meta.iter().cloned().collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     // Progress lines on stderr while the run goes.
     let progress = tokio::spawn(async move {

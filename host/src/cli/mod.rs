@@ -1,6 +1,7 @@
 //! The `toolhost` command line: a thin consumer of the library.
 
 mod call;
+mod config;
 mod dag;
 mod list;
 mod new;
@@ -72,6 +73,9 @@ enum Command {
     /// Store a DAG run in Redis and queue it for workers; prints the run id
     /// (`--wait` prints the result; exit status 0 only if it succeeded).
     Submit(submit::SubmitArgs),
+    /// The configuration reference (`config reference`) and a check of a
+    /// configuration file (`config check`).
+    Config(config::ConfigArgs),
 }
 
 /// Options shared by every command that loads plugins.
@@ -161,6 +165,15 @@ impl HostArgs {
             }
         }
         Ok(host)
+    }
+}
+
+/// `--meta KEY=VALUE`: one metadata entry of the request context (the
+/// guest reads it in its call context's `metadata`).
+pub(crate) fn meta_arg(s: &str) -> std::result::Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
     }
 }
 
@@ -290,12 +303,17 @@ pub(crate) fn main() -> ExitCode {
             Command::New(a) => new::run(a),
             Command::Worker(a) => worker::run(a).await,
             Command::Submit(a) => submit::run(a).await,
+            Command::Config(a) => config::run(a),
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // A typed host error (e.g. CONFIGURATION_ERROR) carries its stable code.
+            match e.chain().find_map(|c| c.downcast_ref::<toolhost::Error>()) {
+                Some(te) => eprintln!("error: {}: {e:#}", te.code()),
+                None => eprintln!("error: {e:#}"),
+            }
             ExitCode::from(2)
         }
     }

@@ -6,7 +6,7 @@ use clap::Args;
 use std::io::Read;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
-use toolhost::exec::parse::parse_calls;
+use toolhost::exec::parse::{ParseLimits, parse_calls_within};
 use toolhost::{BatchOptions, CallEvent, ExecutionContext, Order, ToolCall};
 
 #[derive(Debug, Args)]
@@ -45,9 +45,15 @@ pub(crate) struct RunArgs {
     /// With --dag: print the plan (stages, timeouts, skips, critical path) without running.
     #[arg(long, requires = "dag")]
     plan_only: bool,
+    /// Metadata for every call's context, `KEY=VALUE` (repeatable); guests
+    /// read it in their call context.
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = super::meta_arg)]
+    meta: Vec<(String, String)>,
 }
 
 pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
+    // A bad configuration is reported before the input is read.
+    a.host.load_config()?;
     let text = if a.input == "-" {
         let mut s = String::new();
         std::io::stdin().read_to_string(&mut s).context("reading calls from stdin")?;
@@ -56,15 +62,22 @@ pub(crate) async fn run(a: RunArgs) -> Result<ExitCode> {
         std::fs::read_to_string(&a.input).with_context(|| format!("reading {}", a.input))?
     };
     if a.dag {
-        return super::dag::run(&a.host, &text, a.plan_only, a.json).await;
+        return super::dag::run(&a.host, &text, a.plan_only, a.json, &a.meta).await;
     }
-    let calls: Vec<ToolCall> =
-        parse_calls(&text).context("no tool calls in the input")?.into_iter().map(Into::into).collect();
+    // A local batch file: no limit on its size or number of calls.
+    let calls: Vec<ToolCall> = parse_calls_within(&text, ParseLimits::UNLIMITED)
+        .with_context(|| {
+            format!("reading tool calls from {}", if a.input == "-" { "stdin" } else { &a.input })
+        })?
+        .into_iter()
+        .map(Into::into)
+        .collect();
     let host = a.host.host().await?;
     let mut ctx = ExecutionContext::new();
     ctx.tenant_id = a.host.tenant.clone();
     ctx.max_parallel = a.max_parallel;
     ctx.deadline = a.deadline_ms.map(|ms| Instant::now() + Duration::from_millis(ms));
+    ctx.metadata = a.meta.iter().cloned().collect();
     let order: Order = a.order.parse().map_err(anyhow::Error::msg)?;
     let opts = BatchOptions { order, dedup: a.dedup, cancel: None };
     let mut failed = 0;

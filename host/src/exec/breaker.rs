@@ -72,13 +72,14 @@ enum WindowRepr {
 impl TryFrom<WindowRepr> for Window {
     type Error = String;
 
+    /// Any size is read; [`BreakerConfig::validate`] (run for every
+    /// configuration) refuses the invalid ones with their key path.
     fn try_from(r: WindowRepr) -> Result<Window, String> {
-        let w = match r {
+        Ok(match r {
             WindowRepr::Consecutive { size } => Window::Consecutive(size),
             WindowRepr::Count { size } => Window::Count(size),
             WindowRepr::Time { secs } => Window::Time(Duration::from_secs(secs)),
-        };
-        w.validate().map(|()| w)
+        })
     }
 }
 
@@ -93,13 +94,17 @@ impl From<Window> for WindowRepr {
 }
 
 impl Window {
-    fn validate(&self) -> Result<(), String> {
+    fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
         match *self {
-            Window::Consecutive(0) | Window::Count(0) => Err("breaker window size must be >= 1".into()),
-            Window::Time(d) if d.is_zero() || window_secs(d) > MAX_TIME_WINDOW_SECS => {
-                Err(format!("breaker time window must be within 1..={MAX_TIME_WINDOW_SECS} s"))
+            Window::Consecutive(size) | Window::Count(size) => {
+                p.at_least_one(u64::from(size), join(path, "size"))
             }
-            _ => Ok(()),
+            Window::Time(d) => p.require(
+                !d.is_zero() && window_secs(d) <= MAX_TIME_WINDOW_SECS,
+                join(path, "secs"),
+                format_args!("must be within 1..={MAX_TIME_WINDOW_SECS}"),
+            ),
         }
     }
 }
@@ -170,25 +175,36 @@ impl Default for BreakerConfig {
 }
 
 impl BreakerConfig {
-    /// Checks window sizes, thresholds within 0–100, `half_open_permits >= 1`,
-    /// `open_duration > 0` and `max_open_duration >= open_duration`.
+    /// Checks window sizes, thresholds within (0, 100], `half_open_permits >= 1`,
+    /// positive durations and `max_open_duration >= open_duration`.
     pub fn validate(&self) -> Result<(), String> {
-        self.window.validate()?;
+        let mut p = crate::config::check::Problems::default();
+        self.check("breaker", &mut p);
+        p.into_string_result()
+    }
+
+    /// [`validate`](Self::validate), each problem named at `path`
+    /// (`policy.breaker.open_duration_ms must be ≥ 1`).
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        self.window.check(&join(path, "window"), p);
         for (name, v) in [
             ("failure_rate_threshold", self.failure_rate_threshold),
             ("slow_call_rate_threshold", self.slow_call_rate_threshold),
         ] {
-            if !(0.0..=100.0).contains(&v) {
-                return Err(format!("breaker {name} must be within 0..=100 (got {v})"));
-            }
+            // 0 would open on every verdict, NaN never.
+            p.require(v > 0.0 && v <= 100.0, join(path, name), "must be within (0, 100]");
         }
-        if self.half_open_permits == 0 {
-            return Err("breaker half_open_permits must be >= 1".into());
-        }
-        if self.open_duration.is_zero() || self.max_open_duration < self.open_duration {
-            return Err("breaker needs 0 < open_duration_ms <= max_open_duration_ms".into());
-        }
-        Ok(())
+        p.at_least_one(u64::from(self.half_open_permits), join(path, "half_open_permits"));
+        p.at_least_one(ms(self.open_duration), join(path, "open_duration_ms"));
+        p.require(
+            self.max_open_duration >= self.open_duration,
+            join(path, "max_open_duration_ms"),
+            format_args!("must be ≥ open_duration_ms ({})", ms(self.open_duration)),
+        );
+        p.at_least_one(ms(self.slow_call_duration), join(path, "slow_call_duration_ms"));
+        p.at_least_one(ms(self.max_wait_in_half_open), join(path, "max_wait_in_half_open_ms"));
     }
 
     /// Whether `c` reaches either rate threshold (`>=`, resilience4j).
@@ -763,10 +779,17 @@ mod tests {
             assert_eq!(Window::try_from(WindowRepr::from(w)), Ok(w));
         }
         assert!(matches!(WindowRepr::from(Window::Time(1500 * MS)), WindowRepr::Time { secs: 2 }));
-        assert!(Window::try_from(WindowRepr::Count { size: 0 }).is_err());
-        assert!(Window::try_from(WindowRepr::Consecutive { size: 0 }).is_err());
-        assert!(Window::try_from(WindowRepr::Time { secs: 0 }).is_err());
-        assert!(Window::try_from(WindowRepr::Time { secs: 3601 }).is_err());
+        // Read as written; the config check refuses them with their key path.
+        for (repr, field) in [
+            (WindowRepr::Count { size: 0 }, "window.size"),
+            (WindowRepr::Consecutive { size: 0 }, "window.size"),
+            (WindowRepr::Time { secs: 0 }, "window.secs"),
+            (WindowRepr::Time { secs: 3601 }, "window.secs"),
+        ] {
+            let window = Window::try_from(repr).unwrap();
+            let e = BreakerConfig { window, ..Default::default() }.validate().unwrap_err();
+            assert!(e.contains(field), "{e}");
+        }
     }
 
     #[test]
@@ -778,6 +801,9 @@ mod tests {
             BreakerConfig { open_duration: Duration::ZERO, ..Default::default() },
             BreakerConfig { max_open_duration: 30 * SEC, ..Default::default() },
             BreakerConfig { window: Window::Count(0), ..Default::default() },
+            BreakerConfig { failure_rate_threshold: 0.0, ..Default::default() },
+            BreakerConfig { slow_call_duration: Duration::ZERO, ..Default::default() },
+            BreakerConfig { max_wait_in_half_open: Duration::ZERO, ..Default::default() },
         ];
         for c in bad {
             assert!(c.validate().is_err(), "{c:?}");

@@ -44,6 +44,37 @@ impl Limit {
     }
 }
 
+impl Limit {
+    /// `max_concurrent >= 1` (0 would queue every call until its deadline).
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        p.at_least_one(u64::from(self.max_concurrent), crate::config::check::join(path, "max_concurrent"));
+    }
+}
+
+impl BulkheadConfig {
+    /// Checks every compartment's limit and pattern, naming its key path.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::{glob, join, map_key};
+        for (key, limit) in
+            [("global", &self.global), ("per_tenant", &self.per_tenant), ("default_tool", &self.default_tool)]
+        {
+            if let Some(l) = limit {
+                l.check(&join(path, key), p);
+            }
+        }
+        for (section, map) in [("namespaces", &self.namespaces), ("tools", &self.tools)] {
+            for (name, l) in map {
+                l.check(&join(path, format_args!("{section}.{}", map_key(name))), p);
+            }
+        }
+        for (i, pl) in self.patterns.iter().enumerate() {
+            let at = join(path, format_args!("patterns[{i}]"));
+            glob(p, &pl.pattern, join(&at, "pattern"));
+            pl.limit.check(&at, p);
+        }
+    }
+}
+
 /// `[bulkheads]` in `toolhost.toml`. Every level is off unless set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

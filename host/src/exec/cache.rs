@@ -132,6 +132,14 @@ impl Default for CacheConfig {
     }
 }
 
+impl CacheConfig {
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        p.at_least_one(self.ttl_secs, join(path, "ttl_secs"));
+        p.at_least_one(self.max_bytes, join(path, "max_bytes"));
+    }
+}
+
 #[derive(Clone)]
 struct Entry {
     value: Arc<ToolOutput>,

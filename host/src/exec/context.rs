@@ -12,10 +12,18 @@
 //! | `traceparent` | `traceparent` | W3C Trace Context, validated |
 //! | `tracestate` | `tracestate` | repeated headers are joined with `,` |
 //! | `X-Deadline-Seconds` | `deadline` | *remaining* seconds; read as a decimal, written as an integer rounded up |
-//! | `X-Budget` | `budget` | a non-negative number |
+//! | `X-Budget` | `budget` | a non-negative number: the fuel ceiling of every attempt (below) |
+//! | `X-Meta-<key>` | `metadata[<key>]` | free-form metadata; the key is lowercased, at most [`MAX_METADATA_ENTRIES`] |
 //!
 //! Header names are matched case-insensitively; unknown headers are ignored. `max_parallel` and
-//! `metadata` are not propagated.
+//! `metadata` are not written back as headers. On a guest's outbound HTTP request the host sets
+//! [`ExecutionContext::outbound_headers`] (request and correlation ids, W3C trace context) plus
+//! `X-Deadline-Seconds` for the call's remaining time, replacing what the guest set for those
+//! names; the user, tenant and budget are never sent to third parties.
+//!
+//! `X-Budget` is enforced as a CPU ceiling: every attempt of every call of the request runs with
+//! at most `budget` fuel units (the lower of it and the plugin's own `fuel` limit) and fails with
+//! `RESOURCE_EXHAUSTED` (fuel) when it uses them up.
 //!
 //! The deadline is absolute (an [`Instant`]) and is never turned back into a relative timeout
 //! except at the edge, when headers are written; every stage asks [`ExecutionContext::remaining`].
@@ -42,6 +50,15 @@ pub const BUDGET_HEADER: &str = "X-Budget";
 
 /// Longest accepted header value, in bytes (ids end up in logs and metric labels).
 pub const MAX_HEADER_VALUE_BYTES: usize = 8192;
+
+/// Prefix of the headers that carry metadata (`X-Meta-Ticket: 42` → `metadata["ticket"] = "42"`).
+pub const METADATA_HEADER_PREFIX: &str = "X-Meta-";
+
+/// Most metadata entries one request may carry.
+pub const MAX_METADATA_ENTRIES: usize = 64;
+
+/// Longest metadata key, in bytes.
+pub const MAX_METADATA_KEY_BYTES: usize = 128;
 
 /// Every header we read or write, in the order [`ExecutionContext::to_headers`] writes them.
 const HEADERS: [&str; 8] = [
@@ -94,6 +111,17 @@ pub enum ContextError {
     InvalidBudget {
         /// The value received.
         value: String,
+    },
+    /// `max_parallel` is zero (no call could ever start).
+    #[error("max_parallel must be ≥ 1")]
+    InvalidMaxParallel,
+    /// A metadata entry (an `X-Meta-*` header) is not acceptable.
+    #[error("metadata {key:?}: {reason}")]
+    InvalidMetadata {
+        /// The entry's key (cut to [`MAX_METADATA_KEY_BYTES`]).
+        key: String,
+        /// What is wrong.
+        reason: &'static str,
     },
 }
 
@@ -214,19 +242,45 @@ impl ExecutionContext {
 
     /// Checks every field that is propagated as a header, as [`ExecutionContext::from_headers`]
     /// would: no control characters, bounded length, a valid `traceparent`, and a finite,
-    /// non-negative budget.
+    /// non-negative budget; `max_parallel`, when set, is at least 1; and the metadata is bounded
+    /// (at most [`MAX_METADATA_ENTRIES`] entries, keys of 1 to [`MAX_METADATA_KEY_BYTES`] bytes,
+    /// no control characters, values as any header value). The executor checks
+    /// every call's context (an invalid one is the caller's `TOOL_VALIDATION_ERROR`).
     pub fn validate(&self) -> Result<(), ContextError> {
         for (header, value) in HEADERS.into_iter().zip(self.text_fields()) {
             if let Some(value) = value {
                 check_value(header, value)?;
             }
         }
+        if self.max_parallel == Some(0) {
+            return Err(ContextError::InvalidMaxParallel);
+        }
+        check_metadata(&self.metadata)?;
         match self.budget {
             Some(b) if !(b.is_finite() && b >= 0.0) => {
                 Err(ContextError::InvalidBudget { value: b.to_string() })
             }
             _ => Ok(()),
         }
+    }
+
+    /// The headers a guest's outbound HTTP request carries (the host sets them, replacing the
+    /// guest's own values): `X-Request-ID`, `X-Correlation-ID`, `traceparent`, `tracestate`.
+    /// `X-Deadline-Seconds` is added when the request is sent (the call's remaining time). The
+    /// user, the tenant and the budget stay inside the host. Invalid or empty values are left out.
+    pub fn outbound_headers(&self) -> Vec<(&'static str, String)> {
+        let fields = [
+            (REQUEST_ID_HEADER, Some(self.request_id.as_str())),
+            (CORRELATION_ID_HEADER, self.correlation_id.as_deref()),
+            (TRACEPARENT_HEADER, self.traceparent.as_deref()),
+            (TRACESTATE_HEADER, self.tracestate.as_deref()),
+        ];
+        fields
+            .into_iter()
+            .filter_map(|(header, value)| Some((header, check_value(header, value?).ok()?)))
+            .filter(|(_, value)| !value.is_empty())
+            .map(|(header, value)| (header, value.to_owned()))
+            .collect()
     }
 
     /// The headers that propagate this context, given the current time.
@@ -266,8 +320,14 @@ impl ExecutionContext {
         now: Instant,
     ) -> Result<ExecutionContext, ContextError> {
         let mut values: [Option<String>; HEADERS.len()] = Default::default();
+        let mut metadata = BTreeMap::new();
         for (name, value) in headers {
-            let Some(slot) = HEADERS.iter().position(|h| h.eq_ignore_ascii_case(name.trim())) else {
+            let name = name.trim();
+            if let Some(key) = metadata_key(name) {
+                add_metadata(&mut metadata, key, value)?;
+                continue;
+            }
+            let Some(slot) = HEADERS.iter().position(|h| h.eq_ignore_ascii_case(name)) else {
                 continue;
             };
             let header = HEADERS[slot];
@@ -301,7 +361,7 @@ impl ExecutionContext {
             deadline: deadline.map(|v| parse_deadline(v, now)).transpose()?,
             budget: budget.map(parse_budget).transpose()?,
             max_parallel: None,
-            metadata: BTreeMap::new(),
+            metadata,
         })
     }
 
@@ -316,6 +376,63 @@ impl ExecutionContext {
             self.tracestate.as_deref(),
         ]
     }
+}
+
+/// The metadata key of an `X-Meta-<key>` header name (lowercased), if it is one.
+fn metadata_key(name: &str) -> Option<String> {
+    let prefix = METADATA_HEADER_PREFIX.len();
+    let head = name.get(..prefix)?;
+    head.eq_ignore_ascii_case(METADATA_HEADER_PREFIX).then(|| name[prefix..].to_ascii_lowercase())
+}
+
+/// Adds one `X-Meta-*` entry: bounded, no control characters, no repeats.
+fn add_metadata(map: &mut BTreeMap<String, String>, key: String, value: &str) -> Result<(), ContextError> {
+    let value = value.trim_matches([' ', '\t']);
+    check_metadata_entry(&key, value)?;
+    if map.contains_key(&key) {
+        return Err(ContextError::InvalidMetadata { key, reason: "given more than once" });
+    }
+    map.insert(key, value.to_owned());
+    if map.len() > MAX_METADATA_ENTRIES {
+        return Err(ContextError::InvalidMetadata {
+            key: String::new(),
+            reason: "more than MAX_METADATA_ENTRIES (64) entries",
+        });
+    }
+    Ok(())
+}
+
+/// Bounds of one metadata entry.
+fn check_metadata_entry(key: &str, value: &str) -> Result<(), ContextError> {
+    let bad = |reason: &'static str| -> Result<(), ContextError> {
+        let mut k = key.to_owned();
+        k.truncate(k.floor_char_boundary(MAX_METADATA_KEY_BYTES));
+        Err(ContextError::InvalidMetadata { key: k, reason })
+    };
+    if key.is_empty() || key.len() > MAX_METADATA_KEY_BYTES {
+        return bad("the key must be 1 to 128 bytes");
+    }
+    if key.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return bad("the key contains a control or space character");
+    }
+    if value.len() > MAX_HEADER_VALUE_BYTES {
+        return bad("the value is longer than 8192 bytes");
+    }
+    if value.chars().any(char::is_control) {
+        return bad("the value contains a control character");
+    }
+    Ok(())
+}
+
+/// Bounds of a whole metadata map.
+fn check_metadata(map: &BTreeMap<String, String>) -> Result<(), ContextError> {
+    if map.len() > MAX_METADATA_ENTRIES {
+        return Err(ContextError::InvalidMetadata {
+            key: String::new(),
+            reason: "more than MAX_METADATA_ENTRIES (64) entries",
+        });
+    }
+    map.iter().try_for_each(|(k, v)| check_metadata_entry(k, v))
 }
 
 /// A fresh request id: 128 random bits as 32 lowercase hex digits.
@@ -576,6 +693,44 @@ mod tests {
         let headers = ctx.to_headers(Instant::now());
         assert_eq!(headers.len(), 1, "{headers:?}");
         assert_eq!(headers[0].0, REQUEST_ID_HEADER);
+    }
+
+    #[test]
+    fn meta_headers_become_metadata() {
+        let now = Instant::now();
+        let ctx =
+            from(&[("X-Meta-Ticket", " 42 "), ("x-meta-conv-id", "c"), ("X-Metadata", "no")], now).unwrap();
+        let want: BTreeMap<String, String> =
+            [("ticket".into(), "42".into()), ("conv-id".into(), "c".into())].into_iter().collect();
+        assert_eq!(ctx.metadata, want);
+        assert!(ctx.validate().is_ok());
+        let bad = |h: &[(&str, &str)]| matches!(from(h, now), Err(ContextError::InvalidMetadata { .. }));
+        assert!(bad(&[("X-Meta-", "x")]), "empty key");
+        assert!(bad(&[("X-Meta-a", "1"), ("x-meta-A", "2")]), "repeated");
+        assert!(bad(&[("X-Meta-a", "a\u{7f}")]), "control character");
+        let many: Vec<(String, &str)> =
+            (0..=MAX_METADATA_ENTRIES).map(|i| (format!("X-Meta-k{i}"), "v")).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert!(bad(&many), "too many");
+        assert!(ExecutionContext::new().with_metadata("", "v").validate().is_err());
+        assert!(ExecutionContext::new().with_metadata("k", "a\nb").validate().is_err());
+    }
+
+    #[test]
+    fn outbound_headers_carry_ids_and_trace_context_only() {
+        let ctx = ExecutionContext::new()
+            .with_request_id("r")
+            .with_correlation_id("c")
+            .with_user_id("u")
+            .with_tenant_id("t")
+            .with_traceparent(TP)
+            .with_tracestate("a=1")
+            .with_budget(5.0)
+            .with_metadata("k", "v");
+        let names: Vec<&str> = ctx.outbound_headers().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, [REQUEST_ID_HEADER, CORRELATION_ID_HEADER, TRACEPARENT_HEADER, TRACESTATE_HEADER]);
+        let bad = ExecutionContext::new().with_request_id("r").with_traceparent("nope");
+        assert_eq!(bad.outbound_headers(), vec![(REQUEST_ID_HEADER, "r".to_string())]);
     }
 
     #[test]

@@ -83,6 +83,30 @@ impl Default for ExecutorConfig {
     }
 }
 
+impl RateLimitConfig {
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::{join, map_key};
+        for (key, q) in [("global", &self.global), ("per_tenant", &self.per_tenant)] {
+            if let Some(q) = q {
+                q.check(&join(path, key), p);
+            }
+        }
+        for (tenant, q) in &self.tenants {
+            q.check(&join(path, format_args!("tenants.{}", map_key(tenant))), p);
+        }
+    }
+}
+
+impl ExecutorConfig {
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        p.at_least_one(self.max_parallel as u64, join(path, "max_parallel"));
+        p.at_least_one(self.retry_budget_ttl_secs, join(path, "retry_budget_ttl_secs"));
+        let pct = self.retry_budget_percent;
+        p.require(pct.is_finite() && pct >= 0.0, join(path, "retry_budget_percent"), "must be a number ≥ 0");
+    }
+}
+
 /// One call as the model asked for it.
 #[derive(Debug, Clone)]
 pub struct ToolCall {
@@ -279,7 +303,9 @@ impl Executor {
         let cache = cache_cfg.enabled.then(|| ResultCache::new(backend.cache_store(cache_cfg)));
         let local_rate_share = backend.redis().map_or(1.0, |r| r.config().local_rate_share);
         Ok(Executor {
-            policies: Policies::new(policy).map_err(Error::Configuration)?,
+            policies: Policies::new(policy)
+                .map_err(Error::Configuration)?
+                .with_cache_ttl(Duration::from_secs(cache_cfg.ttl_secs)),
             rate_cfg,
             limiter: RateLimiter::new(clock.clone()),
             breakers: Breakers::new(clock.clone()),
@@ -361,7 +387,9 @@ impl Executor {
             (Some(d), Some(t)) => Some(d.min(started + t)),
             (d, t) => d.or(t.map(|t| started + t)),
         };
-        let (result, attempts, stats) = match crate::host::parse_arguments(&entry, &call.arguments) {
+        let checked =
+            check_request(ctx, &call).and_then(|()| crate::host::parse_arguments(&entry, &call.arguments));
+        let (result, attempts, stats) = match checked {
             Err(e) => (Err(e), 0, None),
             Ok((args_text, args_value)) => {
                 let run = || {
@@ -625,6 +653,16 @@ impl Executor {
             }
         }
     }
+}
+
+/// A call's own policy and its request context, checked before anything
+/// runs: nonsense (a zero timeout, a zero-rate quota, a header value that
+/// could never be propagated) is the caller's error, never silently applied.
+fn check_request(ctx: &ExecutionContext, call: &ToolCall) -> Result<(), Error> {
+    let invalid =
+        |problem: String| Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
+    call.policy.validate().map_err(|e| invalid(format!("per-call policy: {e}")))?;
+    ctx.validate().map_err(|e| invalid(format!("request context: {e}")))
 }
 
 /// What an attempt's outcome means to the breaker (resilience.md §0): only

@@ -30,11 +30,35 @@
 use serde::de::IgnoredAny;
 use std::borrow::Cow;
 
-/// Largest accepted input, in bytes (8 MiB).
+/// Largest input [`parse_calls`] accepts, in bytes (8 MiB); see [`ParseLimits`].
 pub const MAX_INPUT_BYTES: usize = 8 << 20;
 
-/// Most tool calls accepted from one input.
+/// Most tool calls [`parse_calls`] accepts from one input; see [`ParseLimits`].
 pub const MAX_CALLS: usize = 1024;
+
+/// How much one input may hold. Network routes bound both (`[serve]
+/// max_batch_calls`, `max_body_bytes`); a local batch job (`toolhost run`)
+/// reads inputs of any size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseLimits {
+    /// Most tool calls (skipped content blocks do not count).
+    pub max_calls: usize,
+    /// Largest input, bytes.
+    pub max_bytes: usize,
+}
+
+impl ParseLimits {
+    /// [`MAX_CALLS`] calls in at most [`MAX_INPUT_BYTES`] (the default).
+    pub const DEFAULT: ParseLimits = ParseLimits { max_calls: MAX_CALLS, max_bytes: MAX_INPUT_BYTES };
+    /// No limit at all (a local batch file).
+    pub const UNLIMITED: ParseLimits = ParseLimits { max_calls: usize::MAX, max_bytes: usize::MAX };
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        ParseLimits::DEFAULT
+    }
+}
 
 /// One tool call found in the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,15 +81,20 @@ pub struct ParsedCall {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
-    /// The input is larger than [`MAX_INPUT_BYTES`].
-    #[error("input is {size} bytes; at most {MAX_INPUT_BYTES} bytes are accepted")]
+    /// The input is larger than its [`ParseLimits::max_bytes`].
+    #[error("input is {size} bytes; at most {limit} bytes are accepted")]
     TooLarge {
         /// The input's size in bytes.
         size: usize,
+        /// The limit it exceeds.
+        limit: usize,
     },
-    /// The input holds more than [`MAX_CALLS`] calls.
-    #[error("input holds more than {MAX_CALLS} tool calls")]
-    TooManyCalls,
+    /// The input holds more calls than its [`ParseLimits::max_calls`].
+    #[error("input holds more than {limit} tool calls")]
+    TooManyCalls {
+        /// The limit it exceeds.
+        limit: usize,
+    },
     /// The input looks like JSON but is not valid, and holds no `<tool>` tag.
     #[error("input is not valid JSON: {0}")]
     InvalidJson(String),
@@ -82,28 +111,42 @@ pub enum ParseError {
 /// scan; the calls before it are kept. Inside a tag, attribute values may use either quote and
 /// decode `&quot; &amp; &lt; &gt; &apos;` only (nothing else is expanded); an element body is
 /// taken verbatim and must not contain `</tool>`.
+///
+/// Within [`ParseLimits::DEFAULT`]; [`parse_calls_within`] takes other limits.
 pub fn parse_calls(input: &str) -> Result<Vec<ParsedCall>, ParseError> {
-    if input.len() > MAX_INPUT_BYTES {
-        return Err(ParseError::TooLarge { size: input.len() });
+    parse_calls_within(input, ParseLimits::DEFAULT)
+}
+
+/// [`parse_calls`] within `limits`.
+pub fn parse_calls_within(input: &str, limits: ParseLimits) -> Result<Vec<ParsedCall>, ParseError> {
+    if input.len() > limits.max_bytes {
+        return Err(ParseError::TooLarge { size: input.len(), limit: limits.max_bytes });
     }
+    let mut calls = Calls { list: Vec::new(), max: limits.max_calls };
     if input.trim_start().starts_with(['{', '[']) {
         match serde_json::from_str::<IgnoredAny>(input) {
-            Ok(_) => return from_json(Json(input.trim())),
+            Ok(_) => return from_json(Json(input.trim()), &mut calls).map(|()| calls.list),
             Err(e) if find_tag(input, 0).is_none() => {
                 return Err(ParseError::InvalidJson(e.to_string()));
             }
             Err(_) => {}
         }
     }
-    from_tags(input)
+    from_tags(input, &mut calls).map(|()| calls.list)
 }
 
-/// Appends `call`, enforcing [`MAX_CALLS`].
-fn push(calls: &mut Vec<ParsedCall>, call: ParsedCall) -> Result<(), ParseError> {
-    if calls.len() == MAX_CALLS {
-        return Err(ParseError::TooManyCalls);
+/// The calls found so far and how many are allowed.
+struct Calls {
+    list: Vec<ParsedCall>,
+    max: usize,
+}
+
+/// Appends `call`, enforcing the limit.
+fn push(calls: &mut Calls, call: ParsedCall) -> Result<(), ParseError> {
+    if calls.list.len() >= calls.max {
+        return Err(ParseError::TooManyCalls { limit: calls.max });
     }
-    calls.push(call);
+    calls.list.push(call);
     Ok(())
 }
 
@@ -146,15 +189,14 @@ enum Item {
 }
 
 /// Reads a validated JSON document.
-fn from_json(doc: Json<'_>) -> Result<Vec<ParsedCall>, ParseError> {
-    let mut calls = Vec::new();
+fn from_json(doc: Json<'_>, calls: &mut Calls) -> Result<(), ParseError> {
     match doc.kind() {
-        Kind::Array => add_items(&mut calls, doc)?,
+        Kind::Array => add_items(calls, doc)?,
         Kind::Object => {
             let [tool_calls, content, function_call] =
                 doc.fields(["tool_calls", "content", "function_call"]).map_err(ParseError::Unrecognized)?;
             match (tool_calls, content, function_call) {
-                (Some(list), _, _) if list.kind() == Kind::Array => add_items(&mut calls, list)?,
+                (Some(list), _, _) if list.kind() == Kind::Array => add_items(calls, list)?,
                 (Some(other), _, _) => {
                     return Err(ParseError::Unrecognized(format!(
                         "`tool_calls` must be a list, got {}",
@@ -162,11 +204,11 @@ fn from_json(doc: Json<'_>) -> Result<Vec<ParsedCall>, ParseError> {
                     )));
                 }
                 (None, Some(blocks), _) if blocks.kind() == Kind::Array => {
-                    add_items(&mut calls, blocks)?;
+                    add_items(calls, blocks)?;
                 }
-                (None, _, Some(legacy)) => add_item(&mut calls, legacy, None)?,
+                (None, _, Some(legacy)) => add_item(calls, legacy, None)?,
                 (None, Some(_text), None) => {} // a message with text content only
-                (None, None, None) => add_item(&mut calls, doc, None)?,
+                (None, None, None) => add_item(calls, doc, None)?,
             }
         }
         kind => {
@@ -176,16 +218,16 @@ fn from_json(doc: Json<'_>) -> Result<Vec<ParsedCall>, ParseError> {
             )));
         }
     }
-    Ok(calls)
+    Ok(())
 }
 
 /// Adds the calls of a JSON list; an item that is not a call fails as that call.
-fn add_items(calls: &mut Vec<ParsedCall>, list: Json<'_>) -> Result<(), ParseError> {
+fn add_items(calls: &mut Calls, list: Json<'_>) -> Result<(), ParseError> {
     list.children().enumerate().try_for_each(|(index, v)| add_item(calls, v, Some(index)))
 }
 
 /// Adds one item; `index` is `None` for a top-level object, which must be a call.
-fn add_item(calls: &mut Vec<ParsedCall>, v: Json<'_>, index: Option<usize>) -> Result<(), ParseError> {
+fn add_item(calls: &mut Calls, v: Json<'_>, index: Option<usize>) -> Result<(), ParseError> {
     match (item(v), index) {
         (Item::Call(call), _) => push(calls, call),
         (Item::Skip, _) => Ok(()),
@@ -406,20 +448,19 @@ fn value_end(b: &[u8], start: usize) -> usize {
 // Text with <tool> tags
 
 /// Reads every `<tool …/>` and `<tool …>…</tool>` in `input`.
-fn from_tags(input: &str) -> Result<Vec<ParsedCall>, ParseError> {
-    let mut calls = Vec::new();
+fn from_tags(input: &str, calls: &mut Calls) -> Result<(), ParseError> {
     let mut pos = 0;
     while let Some(start) = find_tag(input, pos) {
         let (call, next) = tag(input, start);
-        push(&mut calls, call)?;
+        push(calls, call)?;
         pos = next;
     }
-    if calls.is_empty() {
+    if calls.list.is_empty() {
         return Err(ParseError::Unrecognized(
             "no tool calls found: input is neither JSON nor text with <tool> tags".into(),
         ));
     }
-    Ok(calls)
+    Ok(())
 }
 
 /// Byte offset of the next `<tool` (any case) that is followed by whitespace, `/`, `>` or the end.
@@ -742,12 +783,21 @@ mod tests {
     #[test]
     fn size_and_count_limits() {
         let big = " ".repeat(MAX_INPUT_BYTES + 1);
-        assert_eq!(parse_calls(&big), Err(ParseError::TooLarge { size: MAX_INPUT_BYTES + 1 }));
+        let too_large = ParseError::TooLarge { size: MAX_INPUT_BYTES + 1, limit: MAX_INPUT_BYTES };
+        assert_eq!(parse_calls(&big), Err(too_large));
         let list = |n: usize| format!("[{}]", vec![r#"{"tool":"t"}"#; n].join(","));
         assert_eq!(parse_calls(&list(MAX_CALLS)).unwrap().len(), MAX_CALLS);
-        assert_eq!(parse_calls(&list(MAX_CALLS + 1)), Err(ParseError::TooManyCalls));
+        let too_many = ParseError::TooManyCalls { limit: MAX_CALLS };
+        assert_eq!(parse_calls(&list(MAX_CALLS + 1)), Err(too_many.clone()));
         let tags = r#"<tool name="t"/>"#.repeat(MAX_CALLS + 1);
-        assert_eq!(parse_calls(&tags), Err(ParseError::TooManyCalls));
+        assert_eq!(parse_calls(&tags), Err(too_many));
+        // Other limits: more, fewer, none.
+        assert_eq!(parse_calls_within(&list(5000), ParseLimits::UNLIMITED).unwrap().len(), 5000);
+        let three = ParseLimits { max_calls: 3, ..ParseLimits::DEFAULT };
+        assert_eq!(parse_calls_within(&list(4), three), Err(ParseError::TooManyCalls { limit: 3 }));
+        assert_eq!(parse_calls_within(&tags, three), Err(ParseError::TooManyCalls { limit: 3 }));
+        let unlimited = parse_calls_within(&format!("{big}[]"), ParseLimits::UNLIMITED);
+        assert_eq!(unlimited, Ok(vec![]));
         // Skipped blocks do not count.
         let blocks = format!("[{}]", vec![r#"{"type":"text","text":""}"#; MAX_CALLS + 1].join(","));
         assert_eq!(parse_calls(&blocks).unwrap(), vec![]);

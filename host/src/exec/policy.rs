@@ -66,6 +66,39 @@ impl PolicyOverride {
     }
 }
 
+impl PolicyOverride {
+    /// Checks every set field, naming it at `path` (`policy.tools."x".timeout_ms must be ≥ 1`).
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        for (key, v) in [
+            ("timeout_ms", self.timeout_ms),
+            ("total_timeout_ms", self.total_timeout_ms),
+            ("cache_ttl_secs", self.cache_ttl_secs),
+        ] {
+            if let Some(v) = v {
+                p.at_least_one(v, join(path, key));
+            }
+        }
+        if let Some(r) = &self.retry {
+            r.check(&join(path, "retry"), p);
+        }
+        if let Some(b) = &self.breaker {
+            b.check(&join(path, "breaker"), p);
+        }
+        if let Some(q) = &self.rate_limit {
+            q.check(&join(path, "rate_limit"), p);
+        }
+    }
+
+    /// Checks a per-call override (from a request): every problem
+    /// (`timeout_ms must be ≥ 1`), or `Ok`.
+    pub fn validate(&self) -> Result<(), String> {
+        let mut p = crate::config::check::Problems::default();
+        self.check("", &mut p);
+        p.into_string_result()
+    }
+}
+
 /// `[policy]`: global defaults plus pattern and tool overrides.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -77,6 +110,22 @@ pub struct PolicyConfig {
     pub patterns: Vec<PatternPolicy>,
     /// Exact tool name → override.
     pub tools: BTreeMap<String, PolicyOverride>,
+}
+
+impl PolicyConfig {
+    /// Checks the global policy, every pattern (glob and fields) and every tool's.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::{glob, join, map_key};
+        self.global.check(path, p);
+        for (i, rule) in self.patterns.iter().enumerate() {
+            let at = join(path, format_args!("patterns[{i}]"));
+            glob(p, &rule.pattern, join(&at, "pattern"));
+            rule.policy.check(&at, p);
+        }
+        for (tool, o) in &self.tools {
+            o.check(&join(path, format_args!("tools.{}", map_key(tool))), p);
+        }
+    }
 }
 
 /// One pattern rule.
@@ -121,6 +170,8 @@ pub struct Effective {
 pub struct Policies {
     cfg: PolicyConfig,
     matchers: Vec<GlobMatcher>,
+    /// Cache lifetime when no policy level sets `cache_ttl_secs` (`[cache] ttl_secs`).
+    default_ttl: Duration,
     /// Resolved policies of calls without per-call overrides, per
     /// (tool, manifest timeout, default timeout, declared idempotency).
     memo: std::sync::RwLock<std::collections::HashMap<MemoKey, std::sync::Arc<Effective>>>,
@@ -128,7 +179,7 @@ pub struct Policies {
 
 type MemoKey = (String, Option<Duration>, Duration, bool);
 
-/// Default cache lifetime.
+/// Default cache lifetime (`[cache] ttl_secs` replaces it, see [`Policies::with_cache_ttl`]).
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
 
 impl Policies {
@@ -143,7 +194,14 @@ impl Policies {
                     .map_err(|e| format!("policy pattern {:?}: {e}", p.pattern))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Policies { cfg, matchers, memo: Default::default() })
+        Ok(Policies { cfg, matchers, default_ttl: DEFAULT_CACHE_TTL, memo: Default::default() })
+    }
+
+    /// The cache lifetime of calls no policy level gives one (`[cache]
+    /// ttl_secs`); `cache_ttl_secs` per call, tool, pattern or globally wins.
+    pub fn with_cache_ttl(mut self, ttl: Duration) -> Policies {
+        self.default_ttl = ttl;
+        self
     }
 
     /// [`resolve`](Self::resolve), memoised for calls without per-call
@@ -214,7 +272,7 @@ impl Policies {
             total_timeout: merged.total_timeout_ms.map(Duration::from_millis),
             retry: merged.retry.unwrap_or_default(),
             cache: merged.cache.unwrap_or(false),
-            cache_ttl: merged.cache_ttl_secs.map(Duration::from_secs).unwrap_or(DEFAULT_CACHE_TTL),
+            cache_ttl: merged.cache_ttl_secs.map(Duration::from_secs).unwrap_or(self.default_ttl),
             idempotent: merged.idempotent.unwrap_or(declared_idempotent),
             breaker: merged.breaker,
             rate_limit: merged.rate_limit.map(|q| (limit_key, q)),
@@ -272,6 +330,20 @@ mod tests {
         assert_eq!(e.attempt_timeout, D);
         assert!(!e.cache && e.idempotent && e.breaker.is_none() && e.rate_limit.is_none());
         assert_eq!(e.retry, RetryPolicy::default());
+    }
+
+    #[test]
+    fn the_cache_section_sets_the_default_ttl_and_policy_levels_win() {
+        let none = PolicyOverride::default();
+        let plain = Policies::new(PolicyConfig::default()).unwrap();
+        assert_eq!(plain.resolve("x", true, None, D, &none).cache_ttl, DEFAULT_CACHE_TTL);
+        let text = "[tools.\"t\"]\ncache_ttl_secs = 9";
+        let p = Policies::new(toml::from_str(text).unwrap()).unwrap().with_cache_ttl(Duration::from_secs(7));
+        assert_eq!(p.resolve("x", true, None, D, &none).cache_ttl, Duration::from_secs(7));
+        assert_eq!(p.resolve_cached("x", true, None, D, &none).cache_ttl, Duration::from_secs(7));
+        assert_eq!(p.resolve("t", true, None, D, &none).cache_ttl, Duration::from_secs(9));
+        let call = PolicyOverride { cache_ttl_secs: Some(3), ..Default::default() };
+        assert_eq!(p.resolve("t", true, None, D, &call).cache_ttl, Duration::from_secs(3));
     }
 
     #[test]

@@ -55,15 +55,17 @@ impl Quota {
 
     /// Checks `rate >= 1`, `per > 0` and `burst >= 1`.
     pub fn validate(&self) -> Result<(), String> {
-        if self.rate == 0 || self.per.is_zero() || self.burst == 0 {
-            return Err(format!(
-                "rate limit quota needs rate >= 1, per_ms >= 1 and burst >= 1 (got rate {}, per_ms {}, burst {})",
-                self.rate,
-                self.per.as_millis(),
-                self.burst
-            ));
-        }
-        Ok(())
+        let mut p = crate::config::check::Problems::default();
+        self.check("rate limit quota", &mut p);
+        p.into_string_result()
+    }
+
+    /// [`validate`](Self::validate), each problem named at `path` (`rate_limits.global.rate must be ≥ 1`).
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        p.at_least_one(u64::from(self.rate), join(path, "rate"));
+        p.require(!self.per.is_zero(), join(path, "per_ms"), "must be ≥ 1");
+        p.at_least_one(u64::from(self.burst), join(path, "burst"));
     }
 }
 

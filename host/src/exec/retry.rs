@@ -79,6 +79,18 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// Checks `max_attempts >= 1` (it counts the first call), naming it at `path`.
+    /// Zero is read as written so that the check can name the key path.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        p.require(
+            self.max_attempts >= 1,
+            crate::config::check::join(path, "max_attempts"),
+            "must be ≥ 1 (it counts the first call; max_retries = max_attempts − 1)",
+        );
+    }
+}
+
 /// What [`RetryPolicy`] reads: every field optional, `max_retries` as an alias.
 #[derive(Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -102,9 +114,6 @@ impl TryFrom<PolicyInput> for RetryPolicy {
             (None, Some(retries)) => retries.checked_add(1).ok_or("max_retries is too large")?,
             (None, None) => default.max_attempts,
         };
-        if max_attempts == 0 {
-            return Err("max_attempts must be at least 1 (it counts the first call)".into());
-        }
         Ok(RetryPolicy {
             max_attempts,
             base: input.base_ms.map_or(default.base, Duration::from_millis),
@@ -377,13 +386,17 @@ mod tests {
     fn policy_input_errors() {
         for bad in [
             r#"{"max_attempts":3,"max_retries":2}"#,
-            r#"{"max_attempts":0}"#,
             r#"{"max_retries":4294967295}"#,
             r#"{"max_attempt":3}"#,
             r#"{"base_ms":-1}"#,
         ] {
             assert!(serde_json::from_str::<RetryPolicy>(bad).is_err(), "{bad}");
         }
+        // Zero attempts is read, then refused by the config check with its key path.
+        let zero: RetryPolicy = serde_json::from_str(r#"{"max_attempts":0}"#).unwrap();
+        let mut p = crate::config::check::Problems::default();
+        zero.check("policy.retry", &mut p);
+        assert!(p.into_string_result().unwrap_err().starts_with("policy.retry.max_attempts must be ≥ 1"));
     }
 
     #[test]

@@ -82,7 +82,11 @@ pub(crate) async fn load(
     let size = bytes.len() as u64;
     let limits = defaults.merged(&manifest.limits);
     let timeout_override = manifest.limits.timeout_ms.map(Duration::from_millis);
-    limits.validate(rt).map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
+    let mut problems = crate::config::check::Problems::default();
+    limits.check("limits", rt, &mut problems);
+    problems
+        .into_string_result()
+        .map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
     let (code, source) = runtime.prepare(path, Arc::new(bytes), &digest).await?;
     let config = Arc::new(manifest.config.clone());
     let spec = CallSpec {
@@ -97,6 +101,7 @@ pub(crate) async fn load(
         cancel: None,
         budget: Duration::from_millis(rt.describe_timeout_ms),
         warm: None,
+        outbound_headers: &[],
     };
     let raw = runtime.describe(&code, spec).await.map_err(|e| match e {
         e @ Error::ResourceExhausted { .. } => e,

@@ -140,9 +140,11 @@ impl Manifest {
     pub fn parse(text: &str) -> std::result::Result<Manifest, String> {
         let m: Manifest = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut m = m;
-        if m.instances.max_idle == 0 || m.instances.max_calls == 0 || m.instances.idle_ms == 0 {
-            return Err("instances: max_idle, max_calls and idle_ms must be positive".into());
-        }
+        let mut problems = crate::config::check::Problems::default();
+        problems.at_least_one(m.instances.max_idle as u64, "instances.max_idle");
+        problems.at_least_one(u64::from(m.instances.max_calls), "instances.max_calls");
+        problems.at_least_one(m.instances.idle_ms, "instances.idle_ms");
+        problems.into_string_result()?;
         if let Some(g) = &m.grants.http {
             m.grants.http_policy = Some(std::sync::Arc::new(crate::runtime::http::HttpPolicy::compile(g)?));
         }

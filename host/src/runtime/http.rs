@@ -184,12 +184,37 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
-/// The `wasi:http` hooks of one store: its grant and its call's deadline.
+/// The `wasi:http` hooks of one store: its grant, its call's deadline and
+/// the request context headers every outbound request carries.
 pub(crate) struct HttpHooks {
     pub(crate) policy: Option<Arc<HttpPolicy>>,
     pub(crate) deadline: Instant,
     pub(crate) plugin: Arc<str>,
     pub(crate) resolver: Arc<dyn Resolver>,
+    /// `ExecutionContext::outbound_headers` of the call (ids, trace context).
+    pub(crate) context: Vec<(&'static str, String)>,
+}
+
+/// Sets the call's context headers on an outbound request, replacing any value
+/// the guest gave for those names: `context` (request and correlation ids, W3C
+/// trace context) and `X-Deadline-Seconds`, the call's remaining time rounded
+/// up to whole seconds.
+pub(crate) fn add_context_headers<B>(
+    req: &mut http::Request<B>,
+    context: &[(&'static str, String)],
+    deadline: Instant,
+    now: Instant,
+) {
+    let left = deadline.saturating_duration_since(now);
+    let seconds = (left.as_secs() + u64::from(left.subsec_nanos() > 0)).to_string();
+    let deadline = (crate::exec::context::DEADLINE_HEADER, seconds);
+    let headers = req.headers_mut();
+    for (name, value) in context.iter().chain(std::iter::once(&deadline)) {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::try_from(*name), http::HeaderValue::from_str(value))
+        {
+            headers.insert(name, value);
+        }
+    }
 }
 
 /// A request that passed the name check.
@@ -242,6 +267,8 @@ impl WasiHttpHooks for HttpHooks {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         let checked = self.check(&request);
+        let mut request = request;
+        add_context_headers(&mut request, &self.context, self.deadline, Instant::now());
         let deadline = tokio::time::Instant::from_std(self.deadline);
         let (resolver, plugin) = (self.resolver.clone(), self.plugin.clone());
         Box::new(async move {
@@ -478,6 +505,34 @@ mod tests {
         let ok = vet(&["10.0.0.1", "93.184.216.34"]).await.unwrap();
         assert_eq!(ok, ["93.184.216.34:443".parse().unwrap()], "the private answer is dropped");
         assert!(matches!(vet(&[]).await, Err(HttpError::DestinationNotFound)));
+    }
+
+    #[test]
+    fn context_headers_replace_the_guests_own() {
+        let mut req = http::Request::builder()
+            .uri("http://127.0.0.1/x")
+            .header("traceparent", "00-11111111111111111111111111111111-2222222222222222-01")
+            .header("X-Request-ID", "forged")
+            .header("x-deadline-seconds", "999")
+            .header("accept", "text/plain")
+            .body(())
+            .unwrap();
+        let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let context = [("X-Request-ID", "req-1".to_string()), ("traceparent", tp.to_string())];
+        let now = Instant::now();
+        add_context_headers(&mut req, &context, now + Duration::from_millis(1500), now);
+        let h = req.headers();
+        assert_eq!(h.get_all("x-request-id").iter().collect::<Vec<_>>(), ["req-1"]);
+        assert_eq!(h.get_all("traceparent").iter().collect::<Vec<_>>(), [tp]);
+        assert_eq!(h.get_all("x-deadline-seconds").iter().collect::<Vec<_>>(), ["2"], "rounded up");
+        assert_eq!(h["accept"], "text/plain", "other headers are the guest's");
+        add_context_headers(&mut req, &[], now, now + Duration::from_secs(1));
+        assert_eq!(h_of(&req, "x-deadline-seconds"), "0", "expired");
+        assert_eq!(h_of(&req, "x-request-id"), "req-1");
+    }
+
+    fn h_of<B>(req: &http::Request<B>, name: &str) -> String {
+        req.headers()[name].to_str().unwrap().to_string()
     }
 
     #[test]

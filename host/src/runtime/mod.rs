@@ -104,6 +104,8 @@ pub(crate) struct CallSpec<'a> {
     pub budget: Duration,
     /// Warm instances of this plugin version (manifest `[instances] mode = "warm"`).
     pub warm: Option<&'a WarmPool>,
+    /// The request context's headers, set on every outbound HTTP request the guest makes.
+    pub outbound_headers: &'a [(&'static str, String)],
 }
 
 /// The request context handed to the guest.
@@ -373,6 +375,7 @@ impl Runtime {
                 deadline,
                 plugin: spec.plugin.into(),
                 resolver: self.resolver.clone(),
+                context: spec.outbound_headers.to_vec(),
             },
             tenant: spec.tenant.into(),
             plugin: spec.plugin.into(),
@@ -436,6 +439,7 @@ impl Runtime {
         s.cancel = spec.cancel.clone();
         s.deadline = deadline;
         s.http_hooks.deadline = deadline;
+        s.http_hooks.context = spec.outbound_headers.to_vec();
         s.stop = None;
         s.log_lines = 0;
         s.dropped_events = 0;

@@ -44,7 +44,7 @@ impl Dispatch for Host {
                 timeout_ms: node.timeout_ms,
                 retry: node
                     .max_retries
-                    .map(|r| RetryPolicy { max_attempts: r + 1, ..RetryPolicy::default() }),
+                    .map(|r| RetryPolicy { max_attempts: r.saturating_add(1), ..RetryPolicy::default() }),
                 ..Default::default()
             };
             let call = ToolCall { call_id: Some(node.call_id), tool: node.tool, arguments: Ok(args), policy };

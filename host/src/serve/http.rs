@@ -23,7 +23,7 @@ use super::mcp::{McpServer, Shared};
 use super::origin::{HostPolicy, OriginPolicy};
 use super::{ServeConfig, convert};
 use crate::exec::context::ContextError;
-use crate::exec::parse::parse_calls;
+use crate::exec::parse::{ParseError, ParseLimits, parse_calls_within};
 use crate::{BatchOptions, CallEvent, CancelToken, Error, ExecutionContext, Host, Order, ToolCall};
 use axum::Router;
 use axum::body::Bytes;
@@ -279,11 +279,21 @@ async fn calls(
     let Ok(text) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", "body is not UTF-8");
     };
-    let parsed = match parse_calls(text) {
+    // The body is already bounded by serve.max_body_bytes; the count by serve.max_batch_calls.
+    let serve = &s.shared.host.config().serve;
+    let limits = ParseLimits { max_calls: serve.max_batch_calls, max_bytes: usize::MAX };
+    let parsed = match parse_calls_within(text, limits) {
         Ok(p) if p.is_empty() => {
             return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", "the body holds no tool calls");
         }
         Ok(p) => p,
+        Err(ParseError::TooManyCalls { .. }) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "TOO_MANY_CALLS",
+                &serve.too_many_calls("tool calls"),
+            );
+        }
         Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", &e.to_string()),
     };
     let (ctx, guard) = match admit(&s, &ext, &headers) {

@@ -71,15 +71,21 @@ impl McpServer {
         }
     }
 
-    /// The request context: propagated headers on HTTP, a fresh one on stdio;
-    /// the tenant always from [`Self::tenant`].
-    fn exec_context(&self, ext: &Extensions) -> Result<ExecutionContext, McpError> {
+    /// The request context: propagated headers on HTTP, a fresh one on stdio,
+    /// then the request's `_meta` (see [`meta_context`]); the tenant always
+    /// from [`Self::tenant`].
+    fn exec_context(
+        &self,
+        ext: &Extensions,
+        meta: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ExecutionContext, McpError> {
         let tenant = self.tenant(ext)?;
         let mut ctx = match ext.get::<axum::http::request::Parts>() {
             Some(parts) => super::http::context_from_headers(&parts.headers)
                 .map_err(|e| McpError::invalid_request(e.to_string(), None))?,
             None => ExecutionContext::new(),
         };
+        meta_context(&mut ctx, meta).map_err(|e| McpError::invalid_params(format!("_meta: {e}"), None))?;
         ctx.tenant_id = Some(tenant);
         Ok(ctx)
     }
@@ -166,7 +172,7 @@ impl ServerHandler for McpServer {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let ectx = self.exec_context(&context.extensions)?;
+        let ectx = self.exec_context(&context.extensions, &context.meta)?;
         let tenant = ectx.tenant_id.clone().unwrap_or_default();
         let name = request.name.to_string();
         let Some(entry) = self.shared.host.registry().lookup(&tenant, &name) else {
@@ -254,6 +260,47 @@ impl ServerHandler for McpServer {
         self.watch_tools(tenant, notify, context.cancelled()).await;
         Ok(())
     }
+}
+
+/// `_meta` key of a `tools/call` whose object becomes the call's metadata
+/// (`{"ticket": "42"}` → `metadata["ticket"] = "42"`; numbers and booleans as text).
+pub const METADATA_META_KEY: &str = "dev.toolhost/metadata";
+
+/// Applies a `tools/call`'s `_meta` to the context: `traceparent` and
+/// `tracestate` (SEP-414; they replace the HTTP headers' values) and the
+/// entries of [`METADATA_META_KEY`], checked like `X-Meta-*` headers.
+fn meta_context(
+    ctx: &mut ExecutionContext,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), crate::exec::context::ContextError> {
+    use crate::exec::context::{METADATA_HEADER_PREFIX, TRACEPARENT_HEADER, TRACESTATE_HEADER};
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    };
+    let mut pairs: Vec<(String, String)> = vec![];
+    for key in [TRACEPARENT_HEADER, TRACESTATE_HEADER] {
+        if let Some(v) = meta.get(key).and_then(text) {
+            pairs.push((key.to_string(), v));
+        }
+    }
+    if let Some(serde_json::Value::Object(m)) = meta.get(METADATA_META_KEY) {
+        pairs.extend(m.iter().filter_map(|(k, v)| Some((format!("{METADATA_HEADER_PREFIX}{k}"), text(v)?))));
+    }
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let from_meta =
+        ExecutionContext::from_headers(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), Instant::now())?;
+    if from_meta.traceparent.is_some() {
+        ctx.traceparent = from_meta.traceparent;
+    }
+    if from_meta.tracestate.is_some() {
+        ctx.tracestate = from_meta.tracestate;
+    }
+    ctx.metadata.extend(from_meta.metadata);
+    ctx.validate()
 }
 
 fn unknown_tool(name: &str) -> McpError {

@@ -21,7 +21,7 @@ pub mod origin;
 mod runs;
 pub mod stdio;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -62,6 +62,9 @@ pub struct ServeConfig {
     /// request's own deadline, when shorter, wins). Past it the answer is 202
     /// with the run id and its status, and the run goes on. Default: 60000.
     pub run_wait_ms: u64,
+    /// Most tool calls in one `POST /v1/calls` batch or `POST /v1/runs` run
+    /// (413 beyond, naming this key). Default: 1024. `toolhost run` has no limit.
+    pub max_batch_calls: usize,
 }
 
 impl Default for ServeConfig {
@@ -77,6 +80,7 @@ impl Default for ServeConfig {
             body_timeout_ms: 30_000,
             shutdown_grace_ms: 10_000,
             run_wait_ms: 60_000,
+            max_batch_calls: crate::exec::parse::MAX_CALLS,
         }
     }
 }
@@ -102,23 +106,43 @@ pub struct TokenConfig {
 impl ServeConfig {
     /// Checks the section (token sources, tenants, origins, limits).
     pub fn validate(&self) -> Result<()> {
-        auth::Tokens::compile(&self.tokens)?;
-        origin::OriginPolicy::compile(&self.allowed_origins)?;
-        if self.tenant.is_empty() {
-            return Err(Error::Configuration("serve.tenant must not be empty".into()));
+        let mut p = crate::config::check::Problems::default();
+        self.check("serve", &mut p);
+        p.into_result()
+    }
+
+    /// [`validate`](Self::validate), every problem named at its key path.
+    pub(crate) fn check(&self, path: &str, p: &mut crate::config::check::Problems) {
+        use crate::config::check::join;
+        for (i, t) in self.tokens.iter().enumerate() {
+            // An empty token would let `Authorization: Bearer ` in.
+            let empty = t.token.as_deref().is_some_and(|s| s.trim().is_empty());
+            p.require(!empty, join(path, format_args!("tokens[{i}].token")), "must not be empty");
         }
-        if self.max_body_bytes < 1024 || self.max_message_bytes < 1024 {
-            return Err(Error::Configuration(
-                "serve.max_body_bytes and serve.max_message_bytes must be at least 1024".into(),
-            ));
+        if let Err(e) = auth::Tokens::compile(&self.tokens) {
+            p.push(crate::config::config_message(e));
         }
-        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 {
-            return Err(Error::Configuration("serve timeouts must be positive".into()));
+        if let Err(e) = origin::OriginPolicy::compile(&self.allowed_origins) {
+            p.push(crate::config::config_message(e));
         }
-        if self.run_wait_ms == 0 {
-            return Err(Error::Configuration("serve.run_wait_ms must be ≥ 1".into()));
+        p.require(!self.tenant.is_empty(), join(path, "tenant"), "must not be empty");
+        for (key, v) in
+            [("max_body_bytes", self.max_body_bytes), ("max_message_bytes", self.max_message_bytes)]
+        {
+            p.require(v >= 1024, join(path, key), "must be ≥ 1024");
         }
-        Ok(())
+        p.at_least_one(self.header_timeout_ms, join(path, "header_timeout_ms"));
+        p.at_least_one(self.body_timeout_ms, join(path, "body_timeout_ms"));
+        p.at_least_one(self.max_batch_calls as u64, join(path, "max_batch_calls"));
+        p.at_least_one(self.run_wait_ms, join(path, "run_wait_ms"));
+    }
+
+    /// The 413 answer to a batch or run of `calls` calls over `max_batch_calls`.
+    pub(crate) fn too_many_calls(&self, calls: &str) -> String {
+        format!(
+            "the request holds more than {} {calls}; raise serve.max_batch_calls (`max_batch_calls` in [serve] of toolhost.toml, now {}) or split the request",
+            self.max_batch_calls, self.max_batch_calls
+        )
     }
 
     pub(crate) fn grace(&self) -> Duration {

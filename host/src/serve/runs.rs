@@ -105,6 +105,10 @@ pub(crate) async fn create(
     };
     let (shared, runs) = (&s.shared, &s.runs);
     let host = shared.host.clone();
+    if spec.calls.len() > host.config().serve.max_batch_calls {
+        let message = host.config().serve.too_many_calls("calls");
+        return error(StatusCode::PAYLOAD_TOO_LARGE, "TOO_MANY_CALLS", &message);
+    }
     if q.plan_only {
         return match host.plan_dag(&spec, &Greedy) {
             Ok(plan) => axum::Json(plan).into_response(),

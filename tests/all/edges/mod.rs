@@ -3,3 +3,4 @@
 //! Each test failed before its fix.
 mod ops;
 mod registry;
+mod config;
