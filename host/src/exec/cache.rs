@@ -6,7 +6,8 @@
 //! or shared Redis ([`crate::backend::redis::RedisCache`]), whose leases make
 //! the single flight cross-process.
 
-use crate::call::ToolOutput;
+use super::wait::{self, Interrupted};
+use crate::call::{CancelToken, ToolOutput};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -198,6 +199,16 @@ pub struct ResultCache {
     misses: std::sync::atomic::AtomicU64,
 }
 
+/// What ends a caller's wait for a result someone else is computing (an
+/// identical call in this process, or another process holding the lease).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitBounds<'a> {
+    /// The caller's cancel token.
+    pub cancel: Option<&'a CancelToken>,
+    /// Time left before the caller's deadline.
+    pub remaining: Option<Duration>,
+}
+
 /// How a cached call was answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Served {
@@ -240,7 +251,8 @@ impl ResultCache {
     }
 
     /// [`get_or_run`](Self::get_or_run), waiting at most `max_wait` (the
-    /// call's remaining deadline) for another process computing the same key.
+    /// call's remaining deadline) for another caller computing the same key;
+    /// a longer wait ends in `TOOL_TIMEOUT` (see [`get_or_run_bounded`](Self::get_or_run_bounded)).
     pub async fn get_or_run_within<F, Fut>(
         &self,
         key: CacheKey,
@@ -252,12 +264,35 @@ impl ResultCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<ToolOutput, Error>>,
     {
+        let bounds = WaitBounds { cancel: None, remaining: max_wait };
+        match self.get_or_run_bounded(key, ttl, bounds, run).await {
+            Ok(done) => done,
+            Err(i) => (Err(i.into_error("", max_wait)), Served::Ran),
+        }
+    }
+
+    /// [`get_or_run`](Self::get_or_run) for a caller with a cancel token and
+    /// a deadline: waiting for an identical call (here or in another process)
+    /// ends with `Err` as soon as the caller cancels or its deadline passes.
+    pub async fn get_or_run_bounded<F, Fut>(
+        &self,
+        key: CacheKey,
+        ttl: Duration,
+        bounds: WaitBounds<'_>,
+        run: F,
+    ) -> Result<(Result<Arc<ToolOutput>, Error>, Served), Interrupted>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<ToolOutput, Error>>,
+    {
         use std::sync::atomic::Ordering::Relaxed;
+        let until = bounds.remaining.map(|r| tokio::time::Instant::now() + r);
+        let left = || until.map(|u| u.saturating_duration_since(tokio::time::Instant::now()));
         let mut run = Some(run);
         loop {
             if let Some(hit) = self.backend.get(&key).await {
                 self.hits.fetch_add(1, Relaxed);
-                return (Ok(hit), Served::Cached);
+                return Ok((Ok(hit), Served::Cached));
             }
             let (tx, follower) = {
                 let mut map = self.inflight.lock().unwrap();
@@ -271,23 +306,24 @@ impl ResultCache {
                 }
             };
             if let Some(mut rx) = follower {
-                // Wait for the leader; if it was cancelled, try again (maybe as leader).
-                let done = rx.wait_for(|v| v.is_some()).await.ok().and_then(|v| v.clone());
-                if let Some(result) = done {
+                // Wait for the leader (as long as this caller may); if it was
+                // cancelled, try again (maybe as leader).
+                let leader = async { rx.wait_for(|v| v.is_some()).await.ok().and_then(|v| v.clone()) };
+                if let Some(result) = wait::interruptible(leader, bounds.cancel, left()).await? {
                     self.hits.fetch_add(1, Relaxed);
-                    return (result, Served::Cached);
+                    return Ok((result, Served::Cached));
                 }
                 continue;
             }
             let tx = tx.expect("leader holds the sender");
             // Removes the in-flight entry even if this future is dropped mid-run.
             let _cleanup = InflightGuard { cache: self, key: &key };
-            let lease = match self.backend.acquire(&key, max_wait).await {
+            let lease = match self.backend.acquire(&key, left()).await {
                 Acquired::Value(v) => {
                     // Another process computed it while this one waited.
                     self.hits.fetch_add(1, Relaxed);
                     let _ = tx.send(Some(Ok(v.clone())));
-                    return (Ok(v), Served::Cached);
+                    return Ok((Ok(v), Served::Cached));
                 }
                 Acquired::Lead(lease) => LeaseGuard { backend: &self.backend, key: &key, lease },
             };
@@ -298,7 +334,7 @@ impl ResultCache {
             }
             let _ = tx.send(Some(result.clone()));
             lease.release().await;
-            return (result, Served::Ran);
+            return Ok((result, Served::Ran));
         }
     }
 }

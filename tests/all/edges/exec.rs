@@ -1,0 +1,153 @@
+//! The executor's waits, single flight, cache key and panics (issue #13,
+//! items 7–11): every wait honours the caller's cancel token and deadline and
+//! ends by default; followers never inherit a leader's failure; a manifest
+//! change is a new cache key; a panicking call is an `INTERNAL` result.
+
+use crate::common::*;
+use serde_json::json;
+use std::time::{Duration, Instant};
+use toolhost::{CallOptions, CallResult, CancelToken, ErrorCode, ExecutionContext, Host, ToolCall};
+
+/// Runs `tool(args)` with `cancel`, cancelling it `after` from now.
+async fn cancelled_after(host: &Host, tool: &str, args: serde_json::Value, after: Duration) -> CallResult {
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(after).await;
+        c.cancel();
+    });
+    let opts = CallOptions { cancel: Some(cancel), events: None };
+    host.execute(&ExecutionContext::new(), ToolCall::new(tool, args.to_string()), &opts).await
+}
+
+async fn exec(host: &Host, tool: &str, args: serde_json::Value) -> CallResult {
+    host.execute(&ExecutionContext::new(), ToolCall::new(tool, args.to_string()), &CallOptions::default())
+        .await
+}
+
+/// Asserts a prompt `TOOL_CANCELLED`: well before `wait` (what the call
+/// would otherwise have waited) was over.
+fn assert_cancelled_promptly(r: &CallResult, took: Duration, wait: Duration) {
+    let code = r.result.as_ref().err().map(|e| e.code());
+    assert_eq!(code, Some(ErrorCode::ToolCancelled), "{r:?}");
+    assert!(took < wait / 4, "cancelled after {took:?}; the wait was {wait:?}");
+    assert!(!r.cached, "a cancelled call is no cache hit");
+}
+
+// Item 9: cancellation in every wait.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_call_waiting_for_a_rate_limit_token_ends_it_at_once() {
+    let wait = Duration::from_secs(20);
+    let (host, _f) = host_with(
+        "[policy.tools.ok]\nrate_limit = { rate = 1, per_ms = 20000, burst = 1 }\nrate_limit_wait = true\n",
+    )
+    .await;
+    assert!(exec(&host, "ok", json!({})).await.result.is_ok());
+    let t = Instant::now();
+    let r = cancelled_after(&host, "ok", json!({}), Duration::from_millis(200)).await;
+    assert_cancelled_promptly(&r, t.elapsed(), wait);
+    assert_eq!(r.attempts, 0, "nothing ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_call_queued_in_a_bulkhead_ends_it_at_once() {
+    let wait = Duration::from_secs(8);
+    let (host, _f) = host_with(
+        "[bulkheads.tools.spin]\nmax_concurrent = 1\nmax_queue_depth = 10\nacquisition_timeout_ms = 60000\n\
+         [policy.tools.spin]\ntimeout_ms = 8000\n",
+    )
+    .await;
+    let h = host.clone();
+    let spinner = tokio::spawn(async move { exec(&h, "spin", json!({})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let r = cancelled_after(&host, "spin", json!({}), Duration::from_millis(200)).await;
+    assert_cancelled_promptly(&r, t.elapsed(), wait);
+    assert_eq!(r.attempts, 0, "nothing ran");
+    let stats = host.executor().bulkheads().stats();
+    assert_eq!((stats["tool:spin"].queued, stats["tool:spin"].active), (0, 1), "the waiter left the queue");
+    spinner.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_call_in_retry_backoff_ends_it_at_once() {
+    // The upstream asks for 20 s between tries: the backoff sleeps at least that.
+    let wait = Duration::from_secs(20);
+    let (host, _f) = host_with("[policy]\nretry = { max_attempts = 3, base_ms = 1 }\n").await;
+    let t = Instant::now();
+    let args = json!({"fail_times": 1, "retry_after_ms": 20000});
+    let r = cancelled_after(&host, "flaky", args, Duration::from_millis(300)).await;
+    assert_cancelled_promptly(&r, t.elapsed(), wait);
+    assert_eq!(r.attempts, 1, "one attempt ran, the retry did not");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_call_waiting_for_an_identical_call_ends_it_at_once() {
+    let wait = Duration::from_secs(4);
+    let (host, _f) = host_with("[cache]\nenabled = true\n[policy]\ncache = true\n").await;
+    let h = host.clone();
+    let leader = tokio::spawn(async move { exec(&h, "sleep_ms", json!({"ms": 4000})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let r = cancelled_after(&host, "sleep_ms", json!({"ms": 4000}), Duration::from_millis(200)).await;
+    assert_cancelled_promptly(&r, t.elapsed(), wait);
+    // The leader is not disturbed by its follower leaving.
+    let led = leader.await.unwrap();
+    assert!(led.result.is_ok() && !led.cached, "{led:?}");
+}
+
+// Item 10: every queue wait ends by default.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_wait_without_a_deadline_is_bounded_by_default() {
+    // The next token is two minutes away; the default longest wait is 30 s,
+    // so the call is refused at once with the exact retry-after.
+    let (host, _f) = host_with(
+        "[policy.tools.ok]\nrate_limit = { rate = 1, per_ms = 120000, burst = 1 }\nrate_limit_wait = true\n",
+    )
+    .await;
+    assert!(exec(&host, "ok", json!({})).await.result.is_ok());
+    let r = tokio::time::timeout(Duration::from_secs(10), exec(&host, "ok", json!({})))
+        .await
+        .expect("a rate-limited call without a deadline does not wait two minutes");
+    let e = r.result.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::ToolRateLimited, "{e}");
+    assert!(e.retry_after_ms().unwrap() > 100_000, "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executor_max_wait_ms_bounds_a_bulkhead_queue_wait_without_a_deadline() {
+    let (host, _f) = host_with(
+        "[executor]\nmax_wait_ms = 300\n\
+         [bulkheads.tools.spin]\nmax_concurrent = 1\nmax_queue_depth = 10\n\
+         [policy.tools.spin]\ntimeout_ms = 8000\n",
+    )
+    .await;
+    let h = host.clone();
+    let spinner = tokio::spawn(async move { exec(&h, "spin", json!({})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let r = exec(&host, "spin", json!({})).await;
+    let took = t.elapsed();
+    let e = r.result.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::BulkheadFull, "{e}");
+    assert!(e.to_string().contains("timed out"), "{e}");
+    assert!(took >= Duration::from_millis(250) && took < Duration::from_secs(3), "{took:?}");
+    // A compartment's own acquisition timeout wins over the default.
+    let (host, _f) = host_with(
+        "[executor]\nmax_wait_ms = 300\n\
+         [bulkheads.tools.spin]\nmax_concurrent = 1\nacquisition_timeout_ms = 1200\n\
+         [policy.tools.spin]\ntimeout_ms = 8000\n",
+    )
+    .await;
+    let h = host.clone();
+    let spinner2 = tokio::spawn(async move { exec(&h, "spin", json!({})).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t = Instant::now();
+    let e = exec(&host, "spin", json!({})).await.result.unwrap_err();
+    assert_eq!(e.code(), ErrorCode::BulkheadFull, "{e}");
+    assert!(t.elapsed() >= Duration::from_millis(1100), "{:?}", t.elapsed());
+    spinner.abort();
+    spinner2.abort();
+}
