@@ -151,3 +151,81 @@ async fn executor_max_wait_ms_bounds_a_bulkhead_queue_wait_without_a_deadline() 
     spinner.abort();
     spinner2.abort();
 }
+
+// Item 7: single flight shares successes only.
+
+/// Starts `leader` (a cached `sleep_ms` call under `ctx`/`opts`), then an
+/// identical follower with no deadline and no cancel token.
+async fn leader_then_follower(
+    host: &Host,
+    ctx: ExecutionContext,
+    opts: CallOptions,
+) -> (CallResult, CallResult) {
+    let args = json!({"ms": 1200}).to_string();
+    let (h, a) = (host.clone(), args.clone());
+    let leader = tokio::spawn(async move { h.execute(&ctx, ToolCall::new("sleep_ms", a), &opts).await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let follower = host
+        .execute(&ExecutionContext::new(), ToolCall::new("sleep_ms", args), &CallOptions::default())
+        .await;
+    (leader.await.unwrap(), follower)
+}
+
+fn assert_ran_itself(r: &CallResult) {
+    assert!(!r.cached && r.attempts == 1, "{r:?}");
+    assert_eq!(r.result.as_ref().unwrap().value, Some(json!({"slept_ms": 1200})), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_does_not_inherit_its_leaders_deadline() {
+    let (host, _f) = host_with("[cache]\nenabled = true\n[policy]\ncache = true\n").await;
+    let ctx = ExecutionContext::new().with_deadline(Instant::now() + Duration::from_millis(400));
+    let (leader, follower) = leader_then_follower(&host, ctx, CallOptions::default()).await;
+    assert_eq!(leader.result.unwrap_err().code(), ErrorCode::ToolTimeout);
+    assert_ran_itself(&follower);
+    assert_eq!(host.executor().cache_counters(), Some((0, 2)), "no hit was counted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_follower_does_not_inherit_its_leaders_cancellation() {
+    let (host, _f) = host_with("[cache]\nenabled = true\n[policy]\ncache = true\n").await;
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        c.cancel();
+    });
+    let opts = CallOptions { cancel: Some(cancel), events: None };
+    let (leader, follower) = leader_then_follower(&host, ExecutionContext::new(), opts).await;
+    assert_eq!(leader.result.unwrap_err().code(), ErrorCode::ToolCancelled);
+    assert_ran_itself(&follower);
+    // The follower's success is shared from now on.
+    let again = exec(&host, "sleep_ms", json!({"ms": 1200})).await;
+    assert!(again.cached && again.result.is_ok(), "{again:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_waiting_for_another_processs_lease_honours_its_own_cancel_token() {
+    let redis = RedisServer::start();
+    let toml = "[cache]\nenabled = true\n[policy]\ncache = true\n";
+    let (a, _fa) = redis_host(&redis, toml).await;
+    let (b, _fb) = redis_host(&redis, toml).await;
+    let leader = tokio::spawn(async move { exec(&a, "sleep_ms", json!({"ms": 4000})).await });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let t = Instant::now();
+    let r = cancelled_after(&b, "sleep_ms", json!({"ms": 4000}), Duration::from_millis(200)).await;
+    assert_cancelled_promptly(&r, t.elapsed(), Duration::from_secs(4));
+    assert!(leader.await.unwrap().result.is_ok());
+}
+
+async fn redis_host(redis: &RedisServer, toml: &str) -> (Host, Folder) {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = f.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    cfg.redis_url = Some(redis.url());
+    let host = Host::builder().config(cfg).build().await.expect("host builds");
+    assert_loaded(&host, "h");
+    (host, f)
+}
