@@ -57,6 +57,8 @@ pub enum ErrorCode {
     /// A non-idempotent call was in flight when its durable-run worker
     /// stopped; it is not run again (it may or may not have taken effect).
     Interrupted,
+    /// A bug in the host: the call's task panicked (see the host log).
+    Internal,
 }
 
 impl ErrorCode {
@@ -80,6 +82,7 @@ impl ErrorCode {
             ErrorCode::ToolCircuitOpen => "TOOL_CIRCUIT_OPEN",
             ErrorCode::BulkheadFull => "BULKHEAD_FULL",
             ErrorCode::Interrupted => "INTERRUPTED",
+            ErrorCode::Internal => "INTERNAL",
         }
     }
 }
@@ -343,6 +346,18 @@ pub enum Error {
         tool: String,
     },
 
+    /// A bug in the host, not in the tool: the task running the call
+    /// panicked. Logged (with the call id, tool and tenant) where it happened.
+    #[error(
+        "internal error in the host while running tool '{tool}': {reason}; this is a bug in toolhost, not in the tool (the host log has the details)"
+    )]
+    Internal {
+        /// The tool that was called.
+        tool: String,
+        /// What went wrong, briefly.
+        reason: String,
+    },
+
     /// A failure read back from a durable run's checkpoint, reported exactly as
     /// it was first recorded (code, message, retry verdict, details).
     #[error("{message}")]
@@ -382,6 +397,23 @@ fn detail_suffix(detail: &Option<String>) -> String {
 }
 
 impl Error {
+    /// The `INTERNAL` error of a call to `tool` whose task panicked; logs
+    /// the panic `payload` (from `catch_unwind`) with the call's ids.
+    pub(crate) fn from_panic(
+        tool: &str,
+        call_id: &str,
+        tenant: &str,
+        payload: &(dyn std::any::Any + Send),
+    ) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("non-text panic payload");
+        tracing::error!(call_id, tool, tenant, panic = message, "call panicked; reported as INTERNAL");
+        Error::Internal { tool: tool.to_string(), reason: "the task running the call panicked".into() }
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -402,6 +434,7 @@ impl Error {
             Error::CircuitOpen { .. } => ErrorCode::ToolCircuitOpen,
             Error::BulkheadFull { .. } => ErrorCode::BulkheadFull,
             Error::Interrupted { .. } => ErrorCode::Interrupted,
+            Error::Internal { .. } => ErrorCode::Internal,
             Error::Recorded { code, .. } => *code,
         }
     }

@@ -229,3 +229,47 @@ async fn redis_host(redis: &RedisServer, toml: &str) -> (Host, Folder) {
     assert_loaded(&host, "h");
     (host, f)
 }
+
+// Item 11: a panicking DAG node is an INTERNAL failure of that node.
+
+struct PanicsOn(Host, &'static str);
+
+impl toolhost::scheduler::Dispatch for PanicsOn {
+    fn dispatch(
+        &self,
+        node: toolhost::scheduler::NodeSpec,
+        args: String,
+        ctx: ExecutionContext,
+        cancel: CancelToken,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = CallResult> + Send + 'static>> {
+        if node.call_id == self.1 {
+            return Box::pin(async { panic!("a dispatcher bug") });
+        }
+        self.0.dispatch(node, args, ctx, cancel)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_dag_node_fails_with_internal_and_only_it() {
+    use toolhost::scheduler::{NodeStatus, RunOptions, RunStatus, SkipReason};
+    let (host, _f) = hostile_host(None).await;
+    let spec = serde_json::from_value(json!({"calls": [
+        {"call_id": "a", "tool": "ok", "args": {"v": 1}},
+        {"call_id": "b", "tool": "ok", "depends_on": ["a"]},
+        {"call_id": "c", "tool": "ok", "depends_on": ["b"]},
+        {"call_id": "d", "tool": "ok", "args": {"v": 4}}
+    ]}))
+    .unwrap();
+    let dispatch = std::sync::Arc::new(PanicsOn(host.clone(), "b"));
+    let r = toolhost::scheduler::execute(dispatch, &ExecutionContext::new(), &spec, RunOptions::default())
+        .await
+        .unwrap();
+    let b = r.call("b").unwrap();
+    assert_eq!(b.status, NodeStatus::Failed, "{r:#?}");
+    let error = &b.result.as_ref().unwrap()["error"];
+    assert_eq!(error["code"], "INTERNAL", "{error}");
+    assert_eq!(r.call("c").unwrap().reason, Some(SkipReason::DependencyFailed));
+    assert_eq!(r.call("a").unwrap().status, NodeStatus::Succeeded);
+    assert_eq!(r.call("d").unwrap().status, NodeStatus::Succeeded);
+    assert_eq!(r.status, RunStatus::Failed, "a panic is a failure, not a missed deadline");
+}
