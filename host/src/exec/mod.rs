@@ -399,7 +399,8 @@ impl Executor {
                 };
                 match (&self.cache, eff.cache && eff.idempotent) {
                     (Some(cache), true) => {
-                        let key = CacheKey::new(tenant, &entry.tool.name, &entry.plugin.digest, &args_value);
+                        let key =
+                            CacheKey::new(tenant, &entry.tool.name, &entry.plugin.cache_digest, &args_value);
                         let ran = Mutex::new((0u32, None));
                         // `cache.lookup` covers the lookup and, on a miss, the run
                         // it leads (whose spans nest under it).

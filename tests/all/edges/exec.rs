@@ -230,6 +230,38 @@ async fn redis_host(redis: &RedisServer, toml: &str) -> (Host, Folder) {
     (host, f)
 }
 
+// Item 8: the cache key covers the manifest.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manifest_only_change_is_a_cache_miss() {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    f.manifest("h", "[config]\ngreeting = \"one\"\n");
+    let mut cfg = toolhost::Config::from_toml("[cache]\nenabled = true\n[policy]\ncache = true\n").unwrap();
+    cfg.plugins_dir = f.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    let host = Host::builder().config(cfg).build().await.unwrap();
+    let greeting = |r: &CallResult| r.result.as_ref().unwrap().value.as_ref().unwrap()["greeting"].clone();
+    let first = exec(&host, "host_calls", json!({})).await;
+    assert_eq!((greeting(&first), first.cached), (json!("one"), false));
+    assert!(exec(&host, "host_calls", json!({})).await.cached, "unchanged: a hit");
+    for (manifest, expected) in [
+        ("[config]\ngreeting = \"two\"\n", "two"),
+        // Limits and grants change results too (a limit can turn a success into a failure).
+        ("[config]\ngreeting = \"two\"\n[limits]\nmemory_mib = 64\n", "two"),
+        ("[config]\ngreeting = \"two\"\n[limits]\nmemory_mib = 64\n[grants]\nenv = { A = \"1\" }\n", "two"),
+    ] {
+        f.manifest("h", manifest);
+        let event = host.registry().reload_files(vec!["h.wasm".into()]).await;
+        assert_eq!(event.loaded, ["h"], "{event:?}");
+        let after = exec(&host, "host_calls", json!({})).await;
+        assert_eq!((greeting(&after), after.cached), (json!(expected), false), "{manifest}");
+    }
+    // The same manifest again: a hit.
+    host.registry().reload_files(vec!["h.wasm".into()]).await;
+    assert!(exec(&host, "host_calls", json!({})).await.cached);
+}
+
 // Item 11: a panicking DAG node is an INTERNAL failure of that node.
 
 struct PanicsOn(Host, &'static str);
