@@ -466,6 +466,10 @@ impl Executor {
     ) -> (Result<ToolOutput, Error>, u32, Option<CallStats>) {
         let tool = &entry.tool.name;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+        if opts.cancel.as_ref().is_some_and(crate::CancelToken::is_cancelled) {
+            // Cancelled before admission: no token is charged, nothing runs.
+            return (Err(Error::Cancelled { tool: tool.clone() }), 0, None);
+        }
         let span = tracing::info_span!("rate_limit.check", allowed = tracing::field::Empty);
         let admitted = tracing::Instrument::instrument(
             self.admit_rate(tenant, tool, eff, deadline, opts.cancel.as_ref()),

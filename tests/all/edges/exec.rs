@@ -97,6 +97,46 @@ async fn cancelling_a_call_waiting_for_an_identical_call_ends_it_at_once() {
     assert!(led.result.is_ok() && !led.cached, "{led:?}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_batch_ends_its_queued_calls_without_running_them() {
+    let (host, _f) = host_with("[policy.tools.spin]\ntimeout_ms = 8000\n").await;
+    // One slot: whichever call gets it spins; the others wait for their turn.
+    let calls: Vec<ToolCall> =
+        (0..4).map(|i| ToolCall::new("spin", json!({"i": i}).to_string()).with_id(format!("c{i}"))).collect();
+    let cancel = CancelToken::new();
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        c.cancel();
+    });
+    let opts =
+        toolhost::BatchOptions { cancel: Some(cancel), order: toolhost::Order::Submission, dedup: false };
+    let ctx = ExecutionContext::new().with_max_parallel(1);
+    let t = Instant::now();
+    let done = host.run_batch(&ctx, calls, opts).await;
+    assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
+    for r in &done {
+        let code = r.result.as_ref().err().map(|e| e.code());
+        assert_eq!(code, Some(ErrorCode::ToolCancelled), "{r:?}");
+    }
+    let mut attempts: Vec<u32> = done.iter().map(|r| r.attempts).collect();
+    attempts.sort();
+    assert_eq!(attempts, [0, 0, 0, 1], "the queued calls ran no guest after the batch was cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_cancelled_before_admission_charges_no_rate_limit_token() {
+    let (host, _f) =
+        host_with("[policy.tools.ok]\nrate_limit = { rate = 1, per_ms = 60000, burst = 1 }\n").await;
+    let cancel = CancelToken::new();
+    cancel.cancel();
+    let opts = CallOptions { cancel: Some(cancel), events: None };
+    let r = host.execute(&ExecutionContext::new(), ToolCall::new("ok", "{}"), &opts).await;
+    assert_eq!(r.result.unwrap_err().code(), ErrorCode::ToolCancelled);
+    let next = exec(&host, "ok", json!({})).await;
+    assert!(next.result.is_ok(), "the quota is still there: {next:?}");
+}
+
 // Item 10: every queue wait ends by default.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
