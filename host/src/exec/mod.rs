@@ -718,3 +718,58 @@ fn retryable(e: &Error, eff: &Effective, attempts: u32) -> bool {
     };
     class && eff.retry.allows_retry(attempts, eff.idempotent, matches!(e, Error::Timeout { .. }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executor(max_wait_ms: u64) -> Executor {
+        let cfg = ExecutorConfig { max_wait_ms, ..ExecutorConfig::default() };
+        let (policy, bulkheads) = (policy::PolicyConfig::default(), bulkhead::BulkheadConfig::default());
+        let cache = cache::CacheConfig::default();
+        let clock = Arc::new(TokioClock);
+        Executor::new(policy, RateLimitConfig::default(), bulkheads, &cache, cfg, clock, Default::default())
+            .unwrap()
+    }
+
+    /// `ok` limited to one call per `per` and waiting for tokens.
+    fn waiting(ex: &Executor, per: Duration) -> Effective {
+        let mut eff =
+            ex.policies.resolve("ok", true, None, Duration::from_secs(30), &PolicyOverride::default());
+        eff.rate_limit = Some(("tool:ok".into(), Quota { rate: 1, per, burst: 1 }));
+        eff.rate_limit_wait = true;
+        eff
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limit_wait_fits_max_wait_and_the_deadline_and_ends_on_cancel() {
+        let ex = executor(30_000);
+        let eff = waiting(&ex, Duration::from_secs(20));
+        ex.admit_rate("a", "ok", &eff, None, None).await.unwrap();
+        // 20 s fits in the default 30 s: it waits exactly that.
+        let t = tokio::time::Instant::now();
+        ex.admit_rate("a", "ok", &eff, None, None).await.unwrap();
+        assert_eq!(t.elapsed(), Duration::from_secs(20));
+        // A deadline sooner than the token: refused at once.
+        let soon = Some(ex.clock.now() + Duration::from_secs(5));
+        let e = ex.admit_rate("a", "ok", &eff, soon, None).await.unwrap_err();
+        assert_eq!((e.code(), t.elapsed()), (crate::ErrorCode::ToolRateLimited, Duration::from_secs(20)));
+        // Cancelled while waiting: at once.
+        let cancel = crate::CancelToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            c.cancel();
+        });
+        let t = tokio::time::Instant::now();
+        let e = ex.admit_rate("a", "ok", &eff, None, Some(&cancel)).await.unwrap_err();
+        assert_eq!((e.code(), t.elapsed()), (crate::ErrorCode::ToolCancelled, Duration::from_secs(3)));
+        // No deadline, but the token is further away than max_wait_ms: refused at once.
+        let ex = executor(10_000);
+        let eff = waiting(&ex, Duration::from_secs(20));
+        ex.admit_rate("a", "ok", &eff, None, None).await.unwrap();
+        let t = tokio::time::Instant::now();
+        let e = ex.admit_rate("a", "ok", &eff, None, None).await.unwrap_err();
+        assert_eq!((e.code(), t.elapsed()), (crate::ErrorCode::ToolRateLimited, Duration::ZERO));
+    }
+}
