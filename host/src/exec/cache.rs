@@ -1,11 +1,12 @@
 //! Idempotency cache: successful results of idempotent tools, keyed by
 //! SHA-256 over canonical JSON (sorted keys) of tenant, tool, the plugin's
 //! cache digest (its component and its manifest's config, grants and limits:
-//! everything that can change a result) and arguments. Concurrent identical misses run the tool once
-//! (single flight); the others wait for that result, each within its own
-//! deadline and cancel token. Only successes are stored, and only successes
-//! are shared: a leader that fails, is cancelled or runs out of time hands
-//! nothing to its followers; one of them runs the tool in turn. The store is a [`CacheBackend`]: byte-bounded in memory by default,
+//! everything that can change a result) and arguments. Concurrent identical
+//! misses run the tool once (single flight); the others wait for that result,
+//! each within its own deadline and cancel token. Only successes are stored,
+//! and only successes are shared: a leader that fails, is cancelled or runs
+//! out of time hands nothing to its followers; one of them runs the tool in
+//! turn. The store is a [`CacheBackend`]: byte-bounded in memory by default,
 //! or shared Redis ([`crate::backend::redis::RedisCache`]), whose leases make
 //! the single flight cross-process.
 
