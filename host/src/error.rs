@@ -346,8 +346,9 @@ pub enum Error {
         tool: String,
     },
 
-    /// A bug in the host: a task panicked. Only what it was doing failed.
-    #[error("internal error: {0}; this is a bug in toolhost (the log has details)")]
+    /// A bug in the host, not in the tool: a task panicked. Only what it was
+    /// doing (one call, run node or plugin load) failed; logged with its ids.
+    #[error("internal error: {0}; this is a bug in toolhost, not in the tool (the host log has details)")]
     Internal(String),
 
     /// A failure read back from a durable run's checkpoint, reported exactly as
@@ -389,6 +390,23 @@ fn detail_suffix(detail: &Option<String>) -> String {
 }
 
 impl Error {
+    /// The `INTERNAL` error of a call to `tool` whose task panicked; logs
+    /// the panic `payload` (from `catch_unwind`) with the call's ids.
+    pub(crate) fn from_panic(
+        tool: &str,
+        call_id: &str,
+        tenant: &str,
+        payload: &(dyn std::any::Any + Send),
+    ) -> Error {
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("non-text panic payload");
+        tracing::error!(call_id, tool, tenant, panic = message, "call panicked; reported as INTERNAL");
+        Error::Internal(format!("the task running tool '{tool}' panicked"))
+    }
+
     /// The stable code of this error.
     pub fn code(&self) -> ErrorCode {
         match self {

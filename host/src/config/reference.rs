@@ -148,6 +148,11 @@ pub const SETTINGS: &[Setting] = &[
     s("executor.retry_budget_min_per_sec", "2", "retries always allowed per second"),
     s("executor.retry_budget_percent", "0.5", "extra retries as a share of calls"),
     s("executor.max_retry_after_ms", "1000", "largest honoured Retry-After hint"),
+    s(
+        "executor.max_wait_ms",
+        "5000",
+        "longest wait for a rate-limit token, or for a bulkhead slot where the compartment sets no `acquisition_timeout_ms`, with or without a deadline (a deadline ends it sooner); then `TOOL_RATE_LIMITED` / `BULKHEAD_FULL`",
+    ),
     s("metrics.tenant_labels", "false", "label call metrics with the tenant (`_` when off)"),
     s(
         "serve.tenant",

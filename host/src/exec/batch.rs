@@ -1,13 +1,16 @@
 //! Batches: many calls at once, results matched by `call_id`, returned in
 //! completion order (default) or submission order, or streamed as each
 //! call starts and finishes. One failing call never hides or cancels its
-//! siblings.
+//! siblings; a call whose task panics is an `INTERNAL` result of its own.
 
 use super::context::ExecutionContext;
 use super::{CallOptions, CallResult, ToolCall};
 use crate::Host;
+use crate::error::Error;
+use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -100,81 +103,121 @@ impl Host {
         opts: BatchOptions,
         guest_events: bool,
     ) -> mpsc::Receiver<CallEvent> {
-        let (tx, rx) = mpsc::channel(calls.len().clamp(16, 1024) * 2);
+        let parallel =
+            ctx.max_parallel.unwrap_or(usize::MAX).min(self.executor().config().max_parallel).max(1);
         let host = self.clone();
-        tokio::spawn(async move {
-            let parallel =
-                ctx.max_parallel.unwrap_or(usize::MAX).min(host.executor().config().max_parallel).max(1);
-            let slots = Arc::new(Semaphore::new(parallel));
-            let ctx = Arc::new(ctx);
-            let mut calls: Vec<ToolCall> = calls
-                .into_iter()
-                .map(|mut c| {
-                    c.call_id.get_or_insert_with(crate::host::new_call_id);
-                    c
-                })
-                .collect();
-            // Dedup: followers wait for their leader's result.
-            let mut leaders: HashMap<(String, String), usize> = HashMap::new();
-            let mut followers: HashMap<usize, Vec<usize>> = HashMap::new();
-            if opts.dedup {
-                for (i, c) in calls.iter().enumerate() {
-                    if let Ok(args) = &c.arguments {
-                        let key = (c.tool.clone(), canonical_args(args));
-                        match leaders.get(&key) {
-                            Some(&l) => followers.entry(l).or_default().push(i),
-                            None => {
-                                leaders.insert(key, i);
-                            }
+        let run = move |ctx: Arc<ExecutionContext>, call: ToolCall, index: usize, opts: CallOptions| {
+            let host = host.clone();
+            async move { host.execute_at(&ctx, call, index, &opts).await }
+        };
+        spawn_batch(ctx, calls, opts, guest_events, parallel, run)
+    }
+}
+
+/// The batch driver behind [`Host::stream_batch`]; `run` executes one call.
+fn spawn_batch<R, Fut>(
+    ctx: ExecutionContext,
+    calls: Vec<ToolCall>,
+    opts: BatchOptions,
+    guest_events: bool,
+    parallel: usize,
+    run: R,
+) -> mpsc::Receiver<CallEvent>
+where
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    Fut: Future<Output = CallResult> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(calls.len().clamp(16, 1024) * 2);
+    tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(parallel));
+        let ctx = Arc::new(ctx);
+        let mut calls: Vec<ToolCall> = calls
+            .into_iter()
+            .map(|mut c| {
+                c.call_id.get_or_insert_with(crate::host::new_call_id);
+                c
+            })
+            .collect();
+        // Dedup: followers wait for their leader's result.
+        let mut leaders: HashMap<(String, String), usize> = HashMap::new();
+        let mut followers: HashMap<usize, Vec<usize>> = HashMap::new();
+        if opts.dedup {
+            for (i, c) in calls.iter().enumerate() {
+                if let Ok(args) = &c.arguments {
+                    let key = (c.tool.clone(), canonical_args(args));
+                    match leaders.get(&key) {
+                        Some(&l) => followers.entry(l).or_default().push(i),
+                        None => {
+                            leaders.insert(key, i);
                         }
                     }
                 }
             }
-            let follower_set: std::collections::HashSet<usize> =
-                followers.values().flatten().copied().collect();
-            // Followers only need their own ids back; don't copy whole calls.
-            let follower_ids: HashMap<usize, String> =
-                follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
-            let mut set = tokio::task::JoinSet::new();
-            for (i, call) in calls.drain(..).enumerate() {
-                if follower_set.contains(&i) {
+        }
+        let follower_set: std::collections::HashSet<usize> = followers.values().flatten().copied().collect();
+        // Followers only need their own ids back; don't copy whole calls.
+        let follower_ids: HashMap<usize, String> =
+            follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, call) in calls.drain(..).enumerate() {
+            if follower_set.contains(&i) {
+                continue;
+            }
+            let (ctx, tx) = (ctx.clone(), tx.clone());
+            let slot = slots.clone().acquire_owned();
+            // The ids outlive the call, for its result should it panic.
+            let call_id = call.call_id.clone().unwrap_or_default();
+            let tool = call.tool.clone();
+            let events = guest_events.then(|| forward_guest_events(call_id.clone(), tx.clone()));
+            let running = run(ctx.clone(), call, i, CallOptions { cancel: opts.cancel.clone(), events });
+            set.spawn(async move {
+                let _slot = slot.await.expect("never closed");
+                let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
+                let _ = tx.send(started).await;
+                match std::panic::AssertUnwindSafe(running).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(panic) => panicked(i, call_id, tool, &ctx, &*panic),
+                }
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            let result = match done {
+                Ok(result) => result,
+                // Panics are caught inside the task; only a runtime shutdown ends one early.
+                Err(e) => {
+                    tracing::warn!(error = %e, "a batch task ended without a result");
                     continue;
                 }
-                let (host, ctx, slots, tx) = (host.clone(), ctx.clone(), slots.clone(), tx.clone());
-                let cancel = opts.cancel.clone();
-                set.spawn(async move {
-                    let _slot = slots.acquire_owned().await.expect("never closed");
-                    let call_id = call.call_id.clone().unwrap_or_default();
-                    let _ = tx
-                        .send(CallEvent::Started {
-                            index: i,
-                            call_id: call_id.clone(),
-                            tool: call.tool.clone(),
-                        })
-                        .await;
-                    let events =
-                        if guest_events { Some(forward_guest_events(call_id, tx.clone())) } else { None };
-                    let opts = CallOptions { cancel, events };
-                    host.execute_at(&ctx, call, i, &opts).await
-                });
+            };
+            for &f in followers.get(&result.index).into_iter().flatten() {
+                let mut copy = result.clone();
+                copy.index = f;
+                copy.call_id = follower_ids[&f].clone();
+                copy.cached = true;
+                // A follower never reaches the executor: its own line here.
+                let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+                crate::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
+                let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
             }
-            while let Some(done) = set.join_next().await {
-                let Ok(result) = done else { continue };
-                for &f in followers.get(&result.index).into_iter().flatten() {
-                    let mut copy = result.clone();
-                    copy.index = f;
-                    copy.call_id = follower_ids[&f].clone();
-                    copy.cached = true;
-                    // A follower never reaches the executor: its own line here.
-                    let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
-                    crate::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
-                    let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
-                }
-                let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
-            }
-        });
-        rx
-    }
+            let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
+        }
+    });
+    rx
+}
+
+/// The result of a call whose task panicked: `INTERNAL`, logged with its ids.
+fn panicked(
+    index: usize,
+    call_id: String,
+    tool: String,
+    ctx: &ExecutionContext,
+    panic: &(dyn std::any::Any + Send),
+) -> CallResult {
+    let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+    let error = Error::from_panic(&tool, &call_id, tenant, panic);
+    let result = CallResult::not_run(index, call_id, tool, error);
+    crate::observe::metrics::call_finished(&result, result.tool.split_once('.').map(|(ns, _)| ns), tenant);
+    result
 }
 
 fn canonical_args(args: &str) -> String {
@@ -193,4 +236,62 @@ fn forward_guest_events(call_id: String, tx: mpsc::Sender<CallEvent>) -> crate::
         }
     });
     gtx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::call::ToolOutput;
+
+    /// Answers every call with its arguments; panics on tool `boom`.
+    fn run(
+        ctx: Arc<ExecutionContext>,
+        call: ToolCall,
+        index: usize,
+        _: CallOptions,
+    ) -> impl Future<Output = CallResult> {
+        async move {
+            let _ = ctx;
+            if call.tool == "boom" {
+                panic!("a bug in the call path");
+            }
+            let value = serde_json::from_str(call.arguments.as_deref().unwrap()).unwrap();
+            let mut r = CallResult::not_run(
+                index,
+                call.call_id.unwrap(),
+                call.tool,
+                Error::Cancelled { tool: String::new() },
+            );
+            r.result = Ok(Arc::new(ToolOutput { value: Some(value), content: vec![] }));
+            r.attempts = 1;
+            r
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_is_an_internal_result_of_its_own() {
+        let calls = vec![
+            ToolCall::new("ok", r#"{"n":1}"#).with_id("a"),
+            ToolCall::new("boom", "{}").with_id("b"),
+            ToolCall::new("ok", r#"{"n":2}"#).with_id("c"),
+            ToolCall::new("boom", "{}").with_id("d"),
+        ];
+        let opts = BatchOptions { dedup: true, ..Default::default() };
+        let ctx = ExecutionContext::new().with_tenant_id("acme");
+        let mut rx = spawn_batch(ctx, calls, opts, false, 2, run);
+        let mut done = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            if let CallEvent::Finished(r) = ev {
+                done.push(*r);
+            }
+        }
+        done.sort_by_key(|r| r.index);
+        let ids: Vec<_> = done.iter().map(|r| r.call_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"], "every call has a result");
+        for r in [&done[1], &done[3]] {
+            let e = r.result.as_ref().unwrap_err();
+            assert_eq!((e.code(), r.tool.as_str()), (crate::ErrorCode::Internal, "boom"), "{r:?}");
+        }
+        assert_eq!(done[2].result.as_ref().unwrap().value, Some(serde_json::json!({"n": 2})));
+    }
 }

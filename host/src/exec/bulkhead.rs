@@ -6,7 +6,10 @@
 //! never wait on each other. A caller is refused at once with `BULKHEAD_FULL`
 //! when a compartment's queue is full or when its acquisition timeout is 0 and
 //! no slot is free; otherwise it waits at most `min(acquisition timeout,
-//! remaining deadline)`. The returned [`BulkheadPermit`] is held until the
+//! remaining deadline)`, where a compartment without its own acquisition
+//! timeout uses the default wait (`executor.max_wait_ms`), so no wait is
+//! unbounded. A waiter that gives up (or whose future is dropped) leaves the
+//! queue at once. The returned [`BulkheadPermit`] is held until the
 //! guest has stopped (the store is dropped inside the call future, so dropping
 //! the permit after that future ends is exactly "when the guest stopped").
 
@@ -27,8 +30,8 @@ pub struct Limit {
     /// Callers allowed to wait; more are refused at once. Default: 100.
     #[serde(default = "default_queue")]
     pub max_queue_depth: u32,
-    /// Longest wait for a slot, ms; 0 = never wait. Default: wait up to the
-    /// call's deadline.
+    /// Longest wait for a slot, ms; 0 = never wait. Default: the executor's
+    /// `max_wait_ms` (the call's deadline ends any wait sooner).
     #[serde(default)]
     pub acquisition_timeout_ms: Option<u64>,
 }
@@ -173,16 +176,17 @@ impl Compartment {
         BulkheadFull { key: self.key.clone(), reason, waited }
     }
 
-    async fn acquire(self: &Arc<Self>, remaining: Option<Duration>) -> Result<Slot, BulkheadFull> {
+    async fn acquire(
+        self: &Arc<Self>,
+        remaining: Option<Duration>,
+        default_wait: Duration,
+    ) -> Result<Slot, BulkheadFull> {
         if let Ok(p) = self.sem.clone().try_acquire_owned() {
             return Ok(self.admit(p));
         }
-        let timeout = self.timeout_ms.lock().unwrap().map(Duration::from_millis);
-        let wait = match (timeout, remaining) {
-            (Some(t), Some(r)) => Some(t.min(r)),
-            (t, r) => t.or(r),
-        };
-        if wait == Some(Duration::ZERO) {
+        let timeout = self.timeout_ms.lock().unwrap().map_or(default_wait, Duration::from_millis);
+        let wait = remaining.map_or(timeout, |r| timeout.min(r));
+        if wait.is_zero() {
             return Err(self.refuse("no free slot", Duration::ZERO));
         }
         // Count ourselves as a waiter first, so the bound holds under races.
@@ -191,14 +195,11 @@ impl Compartment {
             self.queued.fetch_sub(1, Ordering::SeqCst);
             return Err(self.refuse("queue full", Duration::ZERO));
         }
-        let started = tokio::time::Instant::now();
-        let got = match wait {
-            Some(w) => tokio::time::timeout(w, self.sem.clone().acquire_owned()).await.ok(),
-            None => Some(self.sem.clone().acquire_owned().await),
-        };
-        self.queued.fetch_sub(1, Ordering::SeqCst);
-        let waited = started.elapsed();
-        self.wait_us.fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+        // Leaves the queue however the wait ends, also when this future is dropped.
+        let waiting = Waiting { compartment: self, started: tokio::time::Instant::now() };
+        let got = tokio::time::timeout(wait, self.sem.clone().acquire_owned()).await.ok();
+        let waited = waiting.started.elapsed();
+        drop(waiting);
         match got {
             Some(Ok(p)) => Ok(self.admit(p)),
             Some(Err(_)) => Err(self.refuse("closed", waited)),
@@ -251,6 +252,20 @@ impl Compartment {
     }
 }
 
+/// A caller in a compartment's queue: counted in `queued` until dropped.
+struct Waiting<'a> {
+    compartment: &'a Compartment,
+    started: tokio::time::Instant,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let c = self.compartment;
+        c.queued.fetch_sub(1, Ordering::SeqCst);
+        c.wait_us.fetch_add(self.started.elapsed().as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
 #[derive(Debug)]
 struct Slot {
     _permit: OwnedSemaphorePermit,
@@ -274,7 +289,12 @@ pub struct BulkheadPermit {
 pub struct Bulkheads {
     cfg: Mutex<(BulkheadConfig, Vec<GlobMatcher>)>,
     compartments: Mutex<BTreeMap<String, Arc<Compartment>>>,
+    /// Longest wait in a compartment without its own acquisition timeout.
+    default_wait: Duration,
 }
+
+/// The default longest wait for a slot (`executor.max_wait_ms`).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(30);
 
 fn compile_patterns(cfg: &BulkheadConfig) -> Result<Vec<GlobMatcher>, String> {
     cfg.patterns
@@ -288,10 +308,21 @@ fn compile_patterns(cfg: &BulkheadConfig) -> Result<Vec<GlobMatcher>, String> {
 }
 
 impl Bulkheads {
-    /// Builds the compartments' rules (compartments are created on first use).
+    /// Builds the compartments' rules (compartments are created on first use);
+    /// compartments without an acquisition timeout wait at most [`DEFAULT_WAIT`].
     pub fn new(cfg: BulkheadConfig) -> Result<Bulkheads, String> {
         let matchers = compile_patterns(&cfg)?;
-        Ok(Bulkheads { cfg: Mutex::new((cfg, matchers)), compartments: Mutex::new(BTreeMap::new()) })
+        Ok(Bulkheads {
+            cfg: Mutex::new((cfg, matchers)),
+            compartments: Mutex::new(BTreeMap::new()),
+            default_wait: DEFAULT_WAIT,
+        })
+    }
+
+    /// Compartments without an acquisition timeout wait at most `wait`.
+    pub fn with_default_wait(mut self, wait: Duration) -> Bulkheads {
+        self.default_wait = wait;
+        self
     }
 
     /// The compartments that apply to a call, in acquisition order.
@@ -343,7 +374,7 @@ impl Bulkheads {
         let mut slots = Vec::with_capacity(keys.len());
         for (key, limit) in keys {
             let left = remaining.map(|r| r.saturating_sub(started.elapsed()));
-            slots.push(self.compartment(&key, &limit).acquire(left).await?);
+            slots.push(self.compartment(&key, &limit).acquire(left, self.default_wait).await?);
         }
         Ok(BulkheadPermit { _slots: slots })
     }
@@ -438,6 +469,34 @@ mod tests {
         b.acquire("a", "t", Some(Duration::from_millis(50))).await.unwrap_err();
         assert_eq!(t.elapsed(), Duration::from_millis(50));
         assert_eq!(b.stats()["tool:t"].timeouts, 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_queue_wait_without_deadline_or_timeout_ends_after_the_default_wait() {
+        let b = Bulkheads::new(cfg_tool("t", 1, 10, None)).unwrap();
+        let _held = b.acquire("a", "t", None).await.unwrap();
+        let t = tokio::time::Instant::now();
+        let waited = tokio::time::timeout(Duration::from_secs(3600), b.acquire("a", "t", None)).await;
+        let e = waited.expect("the wait ends by itself").unwrap_err();
+        assert_eq!((e.reason, t.elapsed()), ("timed out", Duration::from_secs(30)));
+        assert_eq!(b.stats()["tool:t"].queued, 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_dropped_mid_wait_leaves_the_queue() {
+        let b = Arc::new(Bulkheads::new(cfg_tool("t", 1, 1, Some(60_000))).unwrap());
+        let held = b.acquire("a", "t", None).await.unwrap();
+        let b2 = b.clone();
+        let waiter = tokio::spawn(async move { b2.acquire("a", "t", None).await.map(drop) });
+        while b.stats()["tool:t"].queued < 1 {
+            tokio::task::yield_now().await;
+        }
+        waiter.abort();
+        let _ = waiter.await;
+        assert_eq!(b.stats()["tool:t"].queued, 0, "an abandoned wait frees its queue place");
+        drop(held);
+        // The queue (depth 1) has room again.
+        let _p = b.acquire("a", "t", None).await.unwrap();
     }
 
     #[tokio::test]

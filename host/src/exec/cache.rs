@@ -1,12 +1,17 @@
 //! Idempotency cache: successful results of idempotent tools, keyed by
-//! SHA-256 over canonical JSON (sorted keys) of tenant, tool, plugin content
-//! digest and arguments. Concurrent identical misses run the tool once
-//! (single flight); the others wait for that result. Only successes are
-//! stored. The store is a [`CacheBackend`]: byte-bounded in memory by default,
+//! SHA-256 over canonical JSON (sorted keys) of tenant, tool, the plugin's
+//! cache digest (its component and its manifest's config, grants and limits:
+//! everything that can change a result) and arguments. Concurrent identical
+//! misses run the tool once (single flight); the others wait for that result,
+//! each within its own deadline and cancel token. Only successes are stored,
+//! and only successes are shared: a leader that fails, is cancelled or runs
+//! out of time hands nothing to its followers; one of them runs the tool in
+//! turn. The store is a [`CacheBackend`]: byte-bounded in memory by default,
 //! or shared Redis ([`crate::backend::redis::RedisCache`]), whose leases make
 //! the single flight cross-process.
 
-use crate::call::ToolOutput;
+use super::wait::{self, Interrupted};
+use crate::call::{CancelToken, ToolOutput};
 use crate::error::Error;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -195,7 +200,9 @@ impl CacheBackend for MemoryCache {
     }
 }
 
-type Flight = tokio::sync::watch::Receiver<Option<Result<Arc<ToolOutput>, Error>>>;
+/// A leader's success, once there is one. A leader that fails sends nothing
+/// and drops the sender, so its followers try again (one of them leading).
+type Flight = tokio::sync::watch::Receiver<Option<Arc<ToolOutput>>>;
 
 /// The cache in front of tool calls: backend + single flight + counters.
 #[derive(Debug)]
@@ -204,6 +211,16 @@ pub struct ResultCache {
     inflight: Mutex<HashMap<CacheKey, Flight>>,
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
+}
+
+/// What ends a caller's wait for a result someone else is computing (an
+/// identical call in this process, or another process holding the lease).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitBounds<'a> {
+    /// The caller's cancel token.
+    pub cancel: Option<&'a CancelToken>,
+    /// Time left before the caller's deadline.
+    pub remaining: Option<Duration>,
 }
 
 /// How a cached call was answered.
@@ -248,7 +265,8 @@ impl ResultCache {
     }
 
     /// [`get_or_run`](Self::get_or_run), waiting at most `max_wait` (the
-    /// call's remaining deadline) for another process computing the same key.
+    /// call's remaining deadline) for another caller computing the same key;
+    /// a longer wait ends in `TOOL_TIMEOUT` (see [`get_or_run_bounded`](Self::get_or_run_bounded)).
     pub async fn get_or_run_within<F, Fut>(
         &self,
         key: CacheKey,
@@ -260,12 +278,35 @@ impl ResultCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<ToolOutput, Error>>,
     {
+        let bounds = WaitBounds { cancel: None, remaining: max_wait };
+        match self.get_or_run_bounded(key, ttl, bounds, run).await {
+            Ok(done) => done,
+            Err(i) => (Err(i.into_error("", max_wait)), Served::Ran),
+        }
+    }
+
+    /// [`get_or_run`](Self::get_or_run) for a caller with a cancel token and
+    /// a deadline: waiting for an identical call (here or in another process)
+    /// ends with `Err` as soon as the caller cancels or its deadline passes.
+    pub async fn get_or_run_bounded<F, Fut>(
+        &self,
+        key: CacheKey,
+        ttl: Duration,
+        bounds: WaitBounds<'_>,
+        run: F,
+    ) -> Result<(Result<Arc<ToolOutput>, Error>, Served), Interrupted>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<ToolOutput, Error>>,
+    {
         use std::sync::atomic::Ordering::Relaxed;
+        let until = bounds.remaining.map(|r| tokio::time::Instant::now() + r);
+        let left = || until.map(|u| u.saturating_duration_since(tokio::time::Instant::now()));
         let mut run = Some(run);
         loop {
             if let Some(hit) = self.backend.get(&key).await {
                 self.hits.fetch_add(1, Relaxed);
-                return (Ok(hit), Served::Cached);
+                return Ok((Ok(hit), Served::Cached));
             }
             let (tx, follower) = {
                 let mut map = self.inflight.lock().unwrap();
@@ -279,23 +320,26 @@ impl ResultCache {
                 }
             };
             if let Some(mut rx) = follower {
-                // Wait for the leader; if it was cancelled, try again (maybe as leader).
-                let done = rx.wait_for(|v| v.is_some()).await.ok().and_then(|v| v.clone());
-                if let Some(result) = done {
+                // Wait for the leader's success (as long as this caller may);
+                // if it did not succeed, try again (maybe as leader).
+                let leader = async { rx.wait_for(|v| v.is_some()).await.ok().and_then(|v| v.clone()) };
+                if let Some(value) = wait::interruptible(leader, bounds.cancel, left()).await? {
                     self.hits.fetch_add(1, Relaxed);
-                    return (result, Served::Cached);
+                    return Ok((Ok(value), Served::Cached));
                 }
                 continue;
             }
-            let tx = tx.expect("leader holds the sender");
-            // Removes the in-flight entry even if this future is dropped mid-run.
-            let _cleanup = InflightGuard { cache: self, key: &key };
-            let lease = match self.backend.acquire(&key, max_wait).await {
+            // Removes the in-flight entry, then wakes the followers, however
+            // this leader ends (also when its future is dropped mid-run).
+            let flight = InflightGuard { cache: self, key: &key, tx: tx.expect("leader holds the sender") };
+            // Waiting for another process's lease ends with this caller's deadline or cancel.
+            let acquired = wait::interruptible(self.backend.acquire(&key, left()), bounds.cancel, None);
+            let lease = match acquired.await? {
                 Acquired::Value(v) => {
                     // Another process computed it while this one waited.
                     self.hits.fetch_add(1, Relaxed);
-                    let _ = tx.send(Some(Ok(v.clone())));
-                    return (Ok(v), Served::Cached);
+                    let _ = flight.tx.send(Some(v.clone()));
+                    return Ok((Ok(v), Served::Cached));
                 }
                 Acquired::Lead(lease) => LeaseGuard { backend: &self.backend, key: &key, lease },
             };
@@ -303,17 +347,22 @@ impl ResultCache {
             let result = (run.take().expect("leader runs once"))().await.map(Arc::new);
             if let Ok(v) = &result {
                 self.backend.put(key.clone(), v.clone(), ttl).await;
+                let _ = flight.tx.send(Some(v.clone()));
             }
-            let _ = tx.send(Some(result.clone()));
+            // A failure is not shared: the followers try again now.
+            drop(flight);
             lease.release().await;
-            return (result, Served::Ran);
+            return Ok((result, Served::Ran));
         }
     }
 }
 
+/// A leader's place in the in-flight map; its sender is dropped (waking the
+/// followers) only after the entry is gone, so they never find it again.
 struct InflightGuard<'a> {
     cache: &'a ResultCache,
     key: &'a CacheKey,
+    tx: tokio::sync::watch::Sender<Option<Arc<ToolOutput>>>,
 }
 
 impl Drop for InflightGuard<'_> {
@@ -467,6 +516,114 @@ mod tests {
             .await;
         assert_eq!((r.unwrap().value.clone(), served), (Some(json!(9)), Served::Cached));
         assert_eq!(cache.counters(), (1, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_leaders_failure_is_not_shared_a_follower_runs_instead() {
+        let cache = Arc::new(ResultCache::new(Arc::new(MemoryCache::new(1 << 20))));
+        let key = CacheKey::new("t", "x", "d", &json!({}));
+        let runs = Arc::new(AtomicU32::new(0));
+        let (c1, k1, r1) = (cache.clone(), key.clone(), runs.clone());
+        let leader = tokio::spawn(async move {
+            c1.get_or_run(k1, Duration::from_secs(60), || async move {
+                r1.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                Err(Error::Timeout { tool: "x".into(), timeout_ms: 1000 })
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut followers = vec![];
+        for _ in 0..3 {
+            let (c, k, r) = (cache.clone(), key.clone(), runs.clone());
+            followers.push(tokio::spawn(async move {
+                c.get_or_run(k, Duration::from_secs(60), || async move {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    Ok(out(5))
+                })
+                .await
+            }));
+        }
+        let (r, served) = leader.await.unwrap();
+        assert_eq!((r.unwrap_err().code(), served), (crate::ErrorCode::ToolTimeout, Served::Ran));
+        let mut ran = 0;
+        for f in followers {
+            let (r, served) = f.await.unwrap();
+            assert_eq!(r.unwrap().value, Some(json!(5)), "a follower never sees the leader's failure");
+            ran += (served == Served::Ran) as u32;
+        }
+        // One follower ran the tool for the others; its success was shared.
+        assert_eq!((ran, runs.load(Ordering::SeqCst)), (1, 2));
+        assert_eq!(cache.counters(), (2, 2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_follower_waits_within_its_own_deadline_and_cancel_token() {
+        let cache = Arc::new(ResultCache::new(Arc::new(MemoryCache::new(1 << 20))));
+        let key = CacheKey::new("t", "x", "d", &json!({}));
+        let (c1, k1) = (cache.clone(), key.clone());
+        let leader = tokio::spawn(async move {
+            c1.get_or_run(k1, Duration::from_secs(60), || async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Ok(out(0))
+            })
+            .await
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let never = || async { panic!("a follower does not run while its leader runs") };
+        let t = tokio::time::Instant::now();
+        let bounds = WaitBounds { cancel: None, remaining: Some(Duration::from_secs(5)) };
+        let r = cache.get_or_run_bounded(key.clone(), Duration::from_secs(60), bounds, never).await;
+        assert_eq!((r.unwrap_err(), t.elapsed()), (Interrupted::DeadlinePassed, Duration::from_secs(5)));
+        let cancel = CancelToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            c.cancel();
+        });
+        let t = tokio::time::Instant::now();
+        let bounds = WaitBounds { cancel: Some(&cancel), remaining: None };
+        let r = cache.get_or_run_bounded(key, Duration::from_secs(60), bounds, never).await;
+        assert_eq!((r.unwrap_err(), t.elapsed()), (Interrupted::Cancelled, Duration::from_secs(2)));
+        assert!(!leader.is_finished(), "the leader runs on");
+        assert_eq!(cache.counters(), (0, 1));
+    }
+
+    /// Another process holds the lease for as long as asked.
+    #[derive(Debug)]
+    struct LeaseHeldElsewhere;
+
+    impl CacheBackend for LeaseHeldElsewhere {
+        fn get<'a>(&'a self, _: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>> {
+            Box::pin(async { None })
+        }
+        fn put<'a>(&'a self, _: CacheKey, _: Arc<ToolOutput>, _: Duration) -> BoxFuture<'a, ()> {
+            Box::pin(async {})
+        }
+        fn acquire<'a>(&'a self, _: &'a CacheKey, max_wait: Option<Duration>) -> BoxFuture<'a, Acquired> {
+            Box::pin(async move {
+                tokio::time::sleep(max_wait.unwrap_or(Duration::from_secs(30))).await;
+                Acquired::Lead(None)
+            })
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_another_processs_lease_ends_on_cancel() {
+        let cache = ResultCache::new(Arc::new(LeaseHeldElsewhere));
+        let key = CacheKey::new("t", "x", "d", &json!({}));
+        let cancel = CancelToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            c.cancel();
+        });
+        let t = tokio::time::Instant::now();
+        let bounds = WaitBounds { cancel: Some(&cancel), remaining: None };
+        let never = || async { panic!("a cancelled caller runs nothing") };
+        let r = cache.get_or_run_bounded(key, Duration::from_secs(60), bounds, never).await;
+        assert_eq!((r.unwrap_err(), t.elapsed()), (Interrupted::Cancelled, Duration::from_secs(1)));
     }
 
     #[tokio::test]

@@ -6,12 +6,17 @@
 //!    (`min(context deadline, now + total timeout)`);
 //! 2. argument parsing and schema validation (no guest CPU, not a breaker event);
 //! 3. cache (idempotent tools only; single flight; `cached = true` on hits);
-//! 4. rate limits (global, tenant, tool or pattern; wait ≤ deadline or reject);
+//! 4. rate limits (global, tenant, tool or pattern; wait ≤ `min(deadline,
+//!    max_wait_ms)` or reject);
 //! 5. retry loop (retryable outcomes of idempotent tools, full-jitter backoff,
 //!    Retry-After hints, a retry budget; sleeps clipped to the deadline);
 //! 6. circuit breaker per (tenant, tool), per attempt (open ends the loop);
-//! 7. bulkheads (queue wait ≤ deadline);
+//! 7. bulkheads (queue wait ≤ `min(deadline, acquisition timeout or max_wait_ms)`);
 //! 8. the attempt: `min(attempt timeout, remaining)` → epoch deadline in a fresh store.
+//!
+//! Every wait (token, slot, backoff, an identical call in flight) ends at once
+//! when the caller cancels ([`CallOptions::cancel`]) or its deadline passes
+//! ([`wait`]), and none is unbounded without a deadline.
 //!
 //! Results are matched by `call_id`; return order is presentation only.
 
@@ -25,13 +30,14 @@ pub mod parse;
 pub mod policy;
 pub mod rate_limit;
 pub mod retry;
+pub mod wait;
 
 use crate::call::{CallStats, ToolOutput};
 use crate::error::{Error, Resource, ToolErrorKind};
 use crate::registry::ToolEntry;
 use breaker::{Breakers, Outcome};
 use bulkhead::Bulkheads;
-use cache::{CacheKey, ResultCache, Served};
+use cache::{CacheKey, ResultCache, Served, WaitBounds};
 use clock::Clock;
 use context::ExecutionContext;
 use policy::{Effective, Policies, PolicyOverride};
@@ -69,6 +75,10 @@ pub struct ExecutorConfig {
     pub retry_budget_percent: f64,
     /// Largest honoured Retry-After hint, ms. Default: 30000.
     pub max_retry_after_ms: u64,
+    /// Longest wait for a rate-limit token, or for a bulkhead slot in a
+    /// compartment without its own `acquisition_timeout_ms`, ms, deadline or
+    /// not (a deadline ends a wait sooner). Default: 30000.
+    pub max_wait_ms: u64,
 }
 
 impl Default for ExecutorConfig {
@@ -79,6 +89,7 @@ impl Default for ExecutorConfig {
             retry_budget_min_per_sec: 10,
             retry_budget_percent: 0.2,
             max_retry_after_ms: 30_000,
+            max_wait_ms: bulkhead::DEFAULT_WAIT.as_millis() as u64,
         }
     }
 }
@@ -102,6 +113,7 @@ impl ExecutorConfig {
         use crate::config::check::join;
         p.at_least_one(self.max_parallel as u64, join(path, "max_parallel"));
         p.at_least_one(self.retry_budget_ttl_secs, join(path, "retry_budget_ttl_secs"));
+        p.at_least_one(self.max_wait_ms, join(path, "max_wait_ms"));
         let pct = self.retry_budget_percent;
         p.require(pct.is_finite() && pct >= 0.0, join(path, "retry_budget_percent"), "must be a number ≥ 0");
     }
@@ -309,7 +321,9 @@ impl Executor {
             rate_cfg,
             limiter: RateLimiter::new(clock.clone()),
             breakers: Breakers::new(clock.clone()),
-            bulkheads: Bulkheads::new(bulkheads).map_err(Error::Configuration)?,
+            bulkheads: Bulkheads::new(bulkheads)
+                .map_err(Error::Configuration)?
+                .with_default_wait(Duration::from_millis(cfg.max_wait_ms)),
             budget: RetryBudget::new(
                 Duration::from_secs(cfg.retry_budget_ttl_secs.max(1)),
                 cfg.retry_budget_min_per_sec,
@@ -354,6 +368,14 @@ impl Executor {
 
     fn remaining(&self, deadline: Option<Instant>) -> Option<Duration> {
         deadline.map(|d| d.saturating_duration_since(self.clock.now()))
+    }
+
+    /// What is left of a wait that started at `since`: `max_wait_ms`, or the
+    /// deadline when that comes sooner.
+    fn wait_left(&self, deadline: Option<Instant>, since: Instant) -> Duration {
+        let waited = self.clock.now().saturating_duration_since(since);
+        let left = Duration::from_millis(self.cfg.max_wait_ms).saturating_sub(waited);
+        self.remaining(deadline).map_or(left, |r| r.min(left))
     }
 
     /// Runs one call through every policy. Never panics on bad input: every
@@ -406,13 +428,16 @@ impl Executor {
                 };
                 match (&self.cache, eff.cache && eff.idempotent) {
                     (Some(cache), true) => {
-                        let key = CacheKey::new(tenant, &entry.tool.name, &entry.plugin.digest, &args_value);
+                        let key =
+                            CacheKey::new(tenant, &entry.tool.name, &entry.plugin.cache_digest, &args_value);
                         let ran = Mutex::new((0u32, None));
                         // `cache.lookup` covers the lookup and, on a miss, the run
                         // it leads (whose spans nest under it).
                         let span = tracing::info_span!("cache.lookup", result = tracing::field::Empty);
-                        let (r, served) = tracing::Instrument::instrument(
-                            cache.get_or_run_within(key, eff.cache_ttl, self.remaining(deadline), || async {
+                        let bounds =
+                            WaitBounds { cancel: opts.cancel.as_ref(), remaining: self.remaining(deadline) };
+                        let looked_up = tracing::Instrument::instrument(
+                            cache.get_or_run_bounded(key, eff.cache_ttl, bounds, || async {
                                 let (r, attempts, st) = run().await;
                                 *ran.lock().unwrap() = (attempts, st);
                                 r
@@ -420,6 +445,11 @@ impl Executor {
                             span.clone(),
                         )
                         .await;
+                        // The caller's own cancel or deadline ended its wait for an identical call.
+                        let (r, served) = looked_up.unwrap_or_else(|stop| {
+                            let budget = deadline.map(|d| d.saturating_duration_since(started));
+                            (Err(stop.into_error(&entry.tool.name, budget)), Served::Ran)
+                        });
                         res.cached = served == Served::Cached;
                         span.record("result", if res.cached { "hit" } else { "miss" });
                         crate::observe::metrics::cache_get(res.cached);
@@ -463,9 +493,16 @@ impl Executor {
     ) -> (Result<ToolOutput, Error>, u32, Option<CallStats>) {
         let tool = &entry.tool.name;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+        if opts.cancel.as_ref().is_some_and(crate::CancelToken::is_cancelled) {
+            // Cancelled before admission: no token is charged, nothing runs.
+            return (Err(Error::Cancelled { tool: tool.clone() }), 0, None);
+        }
         let span = tracing::info_span!("rate_limit.check", allowed = tracing::field::Empty);
-        let admitted =
-            tracing::Instrument::instrument(self.admit_rate(tenant, tool, eff, deadline), span.clone()).await;
+        let admitted = tracing::Instrument::instrument(
+            self.admit_rate(tenant, tool, eff, deadline, opts.cancel.as_ref()),
+            span.clone(),
+        )
+        .await;
         span.record("allowed", admitted.is_ok());
         if let Err(e) = admitted {
             return (Err(e), 0, None);
@@ -500,17 +537,28 @@ impl Executor {
                 }
                 None => None,
             };
-            let wait =
+            let wait_span =
                 tracing::info_span!(parent: &attempt_span, "bulkhead.wait", admitted = tracing::field::Empty);
             let acquired = tracing::Instrument::instrument(
-                self.bulkheads.acquire(tenant, tool, remaining),
-                wait.clone(),
+                wait::interruptible(
+                    self.bulkheads.acquire(tenant, tool, remaining),
+                    opts.cancel.as_ref(),
+                    None,
+                ),
+                wait_span.clone(),
             )
             .await;
-            wait.record("admitted", acquired.is_ok());
+            wait_span.record("admitted", matches!(acquired, Ok(Ok(_))));
             let slot = match acquired {
-                Ok(s) => s,
-                Err(full) => {
+                Ok(Ok(s)) => s,
+                Err(_cancelled) => {
+                    attempt_span.record("outcome", crate::ErrorCode::ToolCancelled.as_str());
+                    if let Some(p) = permit {
+                        self.breakers.record(p, Outcome::Ignored, Duration::ZERO);
+                    }
+                    return (Err(Error::Cancelled { tool: tool.clone() }), attempt - 1, last_stats);
+                }
+                Ok(Err(full)) => {
                     attempt_span.record("outcome", crate::ErrorCode::BulkheadFull.as_str());
                     if let Some(p) = permit {
                         self.breakers.record(p, Outcome::Ignored, Duration::ZERO);
@@ -567,17 +615,21 @@ impl Executor {
                 return (Err(err), attempt, last_stats);
             }
             tracing::debug!(tool = %tool, attempt, sleep_ms = sleep.as_millis() as u64, error = %err, "retrying");
-            tokio::time::sleep(sleep).await;
+            if wait::sleep(sleep, opts.cancel.as_ref()).await.is_err() {
+                return (Err(Error::Cancelled { tool: tool.clone() }), attempt, last_stats);
+            }
         }
     }
 
-    /// All applicable quotas at once; waits when allowed and the wait fits.
+    /// All applicable quotas at once; waits when allowed and the wait fits
+    /// in `min(remaining deadline, max_wait_ms)`, unless cancelled.
     async fn admit_rate(
         &self,
         tenant: &str,
         tool: &str,
         eff: &Effective,
         deadline: Option<Instant>,
+        cancel: Option<&crate::CancelToken>,
     ) -> Result<(), Error> {
         let tenant_quota = self.rate_cfg.tenants.get(tenant).or(self.rate_cfg.per_tenant.as_ref());
         if self.rate_cfg.global.is_none() && tenant_quota.is_none() && eff.rate_limit.is_none() {
@@ -600,15 +652,21 @@ impl Executor {
             scoped = format!("{scope}@{tenant}");
             checks.push((&scoped, q));
         }
+        let mut waiting_since = None;
         loop {
             let checked = self.check_rate(&checks).await;
             crate::observe::metrics::rate_limit_check(checked.is_ok());
             match checked {
                 Ok(()) => return Ok(()),
                 Err(limited) => {
-                    let fits = self.remaining(deadline).is_none_or(|r| limited.retry_after < r);
-                    if eff.rate_limit_wait && fits && !limited.impossible {
-                        tokio::time::sleep(limited.retry_after).await;
+                    let fits = eff.rate_limit_wait && !limited.impossible && {
+                        let since = *waiting_since.get_or_insert_with(|| self.clock.now());
+                        limited.retry_after < self.wait_left(deadline, since)
+                    };
+                    if fits {
+                        if wait::sleep(limited.retry_after, cancel).await.is_err() {
+                            return Err(Error::Cancelled { tool: tool.to_string() });
+                        }
                         continue;
                     }
                     return Err(Error::RateLimited {
@@ -696,4 +754,59 @@ fn retryable(e: &Error, eff: &Effective, attempts: u32) -> bool {
         _ => false,
     };
     class && eff.retry.allows_retry(attempts, eff.idempotent, matches!(e, Error::Timeout { .. }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn executor(max_wait_ms: u64) -> Executor {
+        let cfg = ExecutorConfig { max_wait_ms, ..ExecutorConfig::default() };
+        let (policy, bulkheads) = (policy::PolicyConfig::default(), bulkhead::BulkheadConfig::default());
+        let cache = cache::CacheConfig::default();
+        let clock = Arc::new(TokioClock);
+        Executor::new(policy, RateLimitConfig::default(), bulkheads, &cache, cfg, clock, Default::default())
+            .unwrap()
+    }
+
+    /// `ok` limited to one call per `per` and waiting for tokens.
+    fn waiting(ex: &Executor, per: Duration) -> Effective {
+        let mut eff =
+            ex.policies.resolve("ok", true, None, Duration::from_secs(30), &PolicyOverride::default());
+        eff.rate_limit = Some(("tool:ok".into(), Quota { rate: 1, per, burst: 1 }));
+        eff.rate_limit_wait = true;
+        eff
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_rate_limit_wait_fits_max_wait_and_the_deadline_and_ends_on_cancel() {
+        let ex = executor(30_000);
+        let eff = waiting(&ex, Duration::from_secs(20));
+        ex.admit_rate("a", "ok", &eff, None, None).await.unwrap();
+        // 20 s fits in the default 30 s: it waits exactly that.
+        let t = tokio::time::Instant::now();
+        ex.admit_rate("a", "ok", &eff, None, None).await.unwrap();
+        assert_eq!(t.elapsed(), Duration::from_secs(20));
+        // A deadline sooner than the token: refused at once.
+        let soon = Some(ex.clock.now() + Duration::from_secs(5));
+        let e = ex.admit_rate("a", "ok", &eff, soon, None).await.unwrap_err();
+        assert_eq!((e.code(), t.elapsed()), (crate::ErrorCode::ToolRateLimited, Duration::from_secs(20)));
+        // Cancelled while waiting: at once.
+        let cancel = crate::CancelToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            c.cancel();
+        });
+        let t = tokio::time::Instant::now();
+        let e = ex.admit_rate("a", "ok", &eff, None, Some(&cancel)).await.unwrap_err();
+        assert_eq!((e.code(), t.elapsed()), (crate::ErrorCode::ToolCancelled, Duration::from_secs(3)));
+        // No deadline, but the token is further away than max_wait_ms: refused at once.
+        let ex = executor(10_000);
+        let eff = waiting(&ex, Duration::from_secs(20));
+        ex.admit_rate("a", "ok", &eff, None, None).await.unwrap();
+        let t = tokio::time::Instant::now();
+        let e = ex.admit_rate("a", "ok", &eff, None, None).await.unwrap_err();
+        assert_eq!((e.code(), t.elapsed()), (crate::ErrorCode::ToolRateLimited, Duration::ZERO));
+    }
 }

@@ -89,6 +89,7 @@ pub(crate) async fn load(
         .map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
     let (code, source) = runtime.prepare(path, Arc::new(bytes), &digest).await?;
     let config = Arc::new(manifest.config.clone());
+    let cache_digest = cache_digest(&digest, &config, &manifest.grants, &limits);
     let spec = CallSpec {
         tenant: "toolhost",
         plugin: &name,
@@ -145,6 +146,7 @@ pub(crate) async fn load(
         name,
         path: path.to_path_buf(),
         digest,
+        cache_digest,
         size,
         limits,
         timeout_override,
@@ -159,9 +161,45 @@ pub(crate) async fn load(
     })
 }
 
+/// sha256 over the component's digest and the manifest settings a call's
+/// result can depend on, as canonical JSON (map keys sorted).
+fn cache_digest(
+    wasm_digest: &str,
+    config: &std::collections::BTreeMap<String, String>,
+    grants: &crate::registry::manifest::Grants,
+    limits: &Limits,
+) -> String {
+    let doc = serde_json::json!({"config": config, "grants": grants, "limits": limits, "wasm": wasm_digest});
+    hex::encode(Sha256::digest(doc.to_string().as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
-    use super::valid_name;
+    use super::{cache_digest, valid_name};
+    use crate::config::Limits;
+    use crate::registry::manifest::Grants;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn the_cache_digest_covers_the_component_config_grants_and_limits() {
+        let config = BTreeMap::from([("greeting".to_string(), "one".to_string())]);
+        let (grants, limits) = (Grants::default(), Limits::default());
+        let base = cache_digest("abc", &config, &grants, &limits);
+        assert_eq!(base, cache_digest("abc", &config.clone(), &grants, &limits), "stable");
+        assert_eq!(base.len(), 64);
+        let other_config = BTreeMap::from([("greeting".to_string(), "two".to_string())]);
+        let mut other_grants = Grants::default();
+        other_grants.env.insert("A".into(), "1".into());
+        let other_limits = Limits { memory_mib: 64, ..Limits::default() };
+        for other in [
+            cache_digest("abd", &config, &grants, &limits),
+            cache_digest("abc", &other_config, &grants, &limits),
+            cache_digest("abc", &config, &other_grants, &limits),
+            cache_digest("abc", &config, &grants, &other_limits),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
 
     #[test]
     fn names() {

@@ -58,6 +58,10 @@ pub struct Plugin {
     pub path: PathBuf,
     /// sha256 of the file, hex.
     pub digest: String,
+    /// sha256 over `digest` and everything in the manifest that can change a
+    /// call's result (`[config]`, `[grants]`, the effective limits), hex; the
+    /// result cache keys on it, so a manifest-only change is a new key.
+    pub cache_digest: String,
     /// File size, bytes.
     pub size: u64,
     /// Effective per-call limits (defaults + manifest).

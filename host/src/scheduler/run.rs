@@ -9,6 +9,7 @@ use crate::exec::policy::PolicyOverride;
 use crate::exec::retry::RetryPolicy;
 use crate::exec::{CallOptions, CallResult, ToolCall};
 use crate::{CancelToken, ExecutionContext, Host};
+use futures::FutureExt;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
@@ -172,6 +173,13 @@ pub enum RunEvent {
     },
 }
 
+/// The result of a node whose dispatch panicked: `INTERNAL`, logged with its ids.
+fn node_panicked(node: &NodeSpec, ctx: &ExecutionContext, panic: &(dyn std::any::Any + Send)) -> CallResult {
+    let tenant = ctx.tenant_id.as_deref().unwrap_or(crate::registry::tenant::DEFAULT_TENANT);
+    let error = crate::Error::from_panic(&node.tool, &node.call_id, tenant, panic);
+    CallResult::not_run(0, node.call_id.clone(), node.tool.clone(), error)
+}
+
 /// A new run id.
 pub fn new_run_id() -> String {
     use rand::Rng;
@@ -279,7 +287,8 @@ pub async fn execute(
                 });
                 running.insert(i);
                 let fut = dispatcher.dispatch(node.clone(), args, ctx.clone(), run_cancel.clone());
-                tasks.spawn(async move { (i, at, fut.await) });
+                // A panic is this call's failure (`INTERNAL`), never a lost result.
+                tasks.spawn(async move { (i, at, std::panic::AssertUnwindSafe(fut).catch_unwind().await) });
             }
             ready = held;
         }
@@ -290,10 +299,11 @@ pub async fn execute(
             joined = tasks.join_next() => {
                 let Some(joined) = joined else { break };
                 let (i, at, r) = match joined {
-                    Ok(v) => v,
+                    Ok((i, at, Ok(r))) => (i, at, r),
+                    Ok((i, at, Err(panic))) => (i, at, node_panicked(&graph.nodes[i], &ctx, &*panic)),
                     Err(e) => {
-                        // A dispatcher task panicked: nothing to attribute it to safely but the run.
-                        tracing::error!(error = %e, "a run task failed");
+                        // Panics are caught inside the task; only a runtime shutdown ends one early.
+                        tracing::warn!(error = %e, "a run task ended without a result");
                         continue;
                     }
                 };

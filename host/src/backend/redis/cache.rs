@@ -10,7 +10,10 @@
 //!   (`SET NX PX cache_lease_ms`: a dead holder's lease expires).
 //!
 //! Every Redis error or timeout is a miss (get), a no-op (put, release) or
-//! "lead without a lease" (acquire): the cache never fails a call.
+//! "lead without a lease" (acquire): the cache never fails a call. A caller
+//! that stops waiting for a lease (cancelled, out of time) may drop `acquire`
+//! mid-round-trip; the lease it may just have taken is then released in the
+//! background, so no other process waits for a holder that is gone.
 
 use super::Redis;
 use crate::call::ToolOutput;
@@ -160,20 +163,21 @@ impl CacheBackend for RedisCache {
             let lease = Duration::from_millis(self.redis.config().cache_lease_ms);
             let limit = max_wait.map_or(lease, |w| w.min(lease));
             let until = tokio::time::Instant::now() + limit;
+            let mut abandoned = Abandoned { cache: self, key, token: Some(token.clone()) };
             loop {
                 match self.try_acquire(key, &token).await {
-                    Ok(Some(decided)) => return decided,
+                    Ok(Some(decided)) => return abandoned.settle(decided),
                     Ok(None) => {}
                     Err(e) => {
                         tracing::debug!(error = %e, "redis cache lease failed; running without one");
                         redis_fallback("cache_lease");
-                        return Acquired::Lead(None);
+                        return abandoned.settle(Acquired::Lead(None));
                     }
                 }
                 let now = tokio::time::Instant::now();
                 if now >= until {
                     tracing::debug!(key = %key.0, "cache lease still held after waiting; running without one");
-                    return Acquired::Lead(None);
+                    return abandoned.settle(Acquired::Lead(None));
                 }
                 // Poll every 10–25 ms (jittered so waiters do not move in lockstep).
                 let poll = Duration::from_millis(10 + rand::random::<u64>() % 16);
@@ -183,22 +187,47 @@ impl CacheBackend for RedisCache {
     }
 
     fn release<'a>(&'a self, key: &'a CacheKey, lease: Lease) -> BoxFuture<'a, ()> {
-        Box::pin(async move {
-            let lk = self.lease_key(key);
-            let mut c = self.redis.conn();
-            let r: Result<i64, _> = self
-                .redis
-                .run_degradable(async move {
-                    let mut inv = RELEASE.prepare_invoke();
-                    inv.key(lk).arg(lease.token);
-                    inv.invoke_async(&mut c).await
-                })
-                .await;
-            if let Err(e) = r {
-                // The lease expires on its own after cache_lease_ms.
-                tracing::debug!(error = %e, "redis cache lease release failed");
-                redis_fallback("cache_release");
-            }
+        Box::pin(release_lease(self.redis.clone(), self.lease_key(key), lease.token))
+    }
+}
+
+/// Compare-and-delete of the lease at `lease_key` if it still holds `token`.
+async fn release_lease(redis: Redis, lease_key: String, token: String) {
+    let mut c = redis.conn();
+    let r: Result<i64, _> = redis
+        .run_degradable(async move {
+            let mut inv = RELEASE.prepare_invoke();
+            inv.key(lease_key).arg(token);
+            inv.invoke_async(&mut c).await
         })
+        .await;
+    if let Err(e) = r {
+        // The lease expires on its own after cache_lease_ms.
+        tracing::debug!(error = %e, "redis cache lease release failed");
+        redis_fallback("cache_release");
+    }
+}
+
+/// An `acquire` in progress: if its caller drops it (stops waiting), the
+/// lease its last round trip may have taken is released in the background.
+struct Abandoned<'a> {
+    cache: &'a RedisCache,
+    key: &'a CacheKey,
+    token: Option<String>,
+}
+
+impl Abandoned<'_> {
+    /// The acquire finished: whatever it holds is the caller's now.
+    fn settle(&mut self, decided: Acquired) -> Acquired {
+        self.token = None;
+        decided
+    }
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let (Some(token), Ok(rt)) = (self.token.take(), tokio::runtime::Handle::try_current()) {
+            rt.spawn(release_lease(self.cache.redis.clone(), self.cache.lease_key(self.key), token));
+        }
     }
 }
