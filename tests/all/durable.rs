@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use toolhost::backend::RedisConfig;
 use toolhost::backend::redis::{Redis, RunRecord, RunStore};
-use toolhost::serve::HttpServer;
 use toolhost::{Config, Host};
+use toolhost_serve::HttpServer;
 
 /// A local HTTP upstream counting requests per path. `/hit/*` answers at once,
 /// `/slow/*` after 1.5 s, `/block/*` never answers its first request (later ones at once).
@@ -278,12 +278,12 @@ async fn serve(setup: &Setup, tokens: bool) -> (String, tokio::sync::oneshot::Se
     cfg.redis = setup.redis_config();
     if tokens {
         cfg.serve.tokens = vec![
-            toolhost::serve::TokenConfig {
+            toolhost_serve::TokenConfig {
                 tenant: "default".into(),
                 token: Some("tok-default".into()),
                 ..Default::default()
             },
-            toolhost::serve::TokenConfig {
+            toolhost_serve::TokenConfig {
                 tenant: "acme".into(),
                 token: Some("tok-acme".into()),
                 ..Default::default()

@@ -237,7 +237,7 @@ async fn redis_outage_degrades_then_converges_without_a_restart() {
     );
     let (host, _f) = host_on(&redis, &toml, None).await;
     let server =
-        toolhost::serve::HttpServer::bind(host.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+        toolhost_serve::HttpServer::bind(host.clone(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = server.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {

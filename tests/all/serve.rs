@@ -8,8 +8,8 @@ use crate::common::{Folder, hostile};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::time::Duration;
-use toolhost::serve::HttpServer;
 use toolhost::{Config, Host};
+use toolhost_serve::HttpServer;
 
 /// A running server over a folder holding the hostile guest as plugin `h`.
 struct Server {
@@ -236,7 +236,7 @@ fn tenants_config(cfg: &mut Config) {
         tenant = "beta"
         token_sha256 = "REPLACE"
     "#
-    .replace("REPLACE", &toolhost::serve::auth::token_sha256("beta-secret"));
+    .replace("REPLACE", &toolhost_serve::auth::token_sha256("beta-secret"));
     let parsed = Config::from_toml(&doc).unwrap();
     cfg.tenants = parsed.tenants;
     cfg.serve.tokens = parsed.serve.tokens;

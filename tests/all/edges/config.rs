@@ -410,7 +410,7 @@ async fn serve(toml: &str) -> Served {
     cfg.plugins_dir = folder.path().to_path_buf();
     cfg.cache_dir = Some(shared_cache());
     let host = toolhost::Host::builder().config(cfg).build().await.unwrap();
-    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = toolhost_serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run(std::future::pending()));
     Served { addr, _folder: folder }
@@ -649,7 +649,7 @@ async fn the_callers_trace_context_travels_through_a_served_call() {
     let mut cfg = folder.config();
     cfg.watch = false;
     let host = toolhost::Host::builder().config(cfg).build().await.unwrap();
-    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = toolhost_serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let addr = server.local_addr();
     tokio::spawn(server.run(std::future::pending()));
     let body = json!({"tool": "web.fetch", "arguments": {"url": format!("http://127.0.0.1:{port}/y")}});

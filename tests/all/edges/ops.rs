@@ -206,7 +206,7 @@ async fn http(toml: &str) -> (String, tokio::sync::oneshot::Sender<()>, Folder) 
     cfg.plugins_dir = f.path().to_path_buf();
     cfg.cache_dir = Some(shared_cache());
     let host = toolhost::Host::builder().config(cfg).build().await.expect("host builds");
-    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = toolhost_serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{}", server.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -367,14 +367,14 @@ async fn runs_server(setup: &Setup, run_wait_ms: u64) -> (String, tokio::sync::o
     cfg.redis_url = Some(setup.redis_url.clone());
     cfg.redis = setup.redis_config();
     cfg.serve.run_wait_ms = run_wait_ms;
-    let token = |tenant: &str, token: &str| toolhost::serve::TokenConfig {
+    let token = |tenant: &str, token: &str| toolhost_serve::TokenConfig {
         tenant: tenant.into(),
         token: Some(token.into()),
         ..Default::default()
     };
     cfg.serve.tokens = vec![token("default", "tok-default"), token("acme", "tok-acme")];
     let host = toolhost::Host::builder().config(cfg).build().await.expect("host builds");
-    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = toolhost_serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let base = format!("http://{}", server.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {

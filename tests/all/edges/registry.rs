@@ -195,7 +195,7 @@ async fn readyz_lists_failed_plugins_without_details() {
     let f = Folder::new();
     f.wasm("h", &hostile()).wasm("junk", &fixtures::random_bytes());
     let host = f.host().await;
-    let server = toolhost::serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let server = toolhost_serve::HttpServer::bind(host, "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let url = format!("http://{}/readyz", server.local_addr());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server.run(async {
@@ -546,7 +546,7 @@ mod egress {
     #[test]
     fn the_readme_grants_http_table_matches_the_code() {
         let text = std::fs::read_to_string(repo().join("README.md")).unwrap();
-        let code = serde_json::to_value(toolhost::registry::manifest::HttpGrant::default()).unwrap();
+        let code = serde_json::to_value(toolhost::runtime::HttpGrant::default()).unwrap();
         let mut documented = std::collections::BTreeMap::new();
         for line in text.lines().filter(|l| l.starts_with("| `grants.http.")) {
             let cells: Vec<&str> = line.split('|').map(str::trim).collect();

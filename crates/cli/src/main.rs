@@ -1,0 +1,7 @@
+//! The `toolhost` binary.
+
+mod commands;
+
+fn main() -> std::process::ExitCode {
+    commands::main()
+}

@@ -1,0 +1,150 @@
+//! What the host is doing right now, for `toolhost top` and `GET /v1/stats`:
+//! calls in flight (process-wide, like the metrics registry), per-tool
+//! totals and latency quantiles, breaker states and bulkhead queues.
+
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LazyLock, Mutex};
+use std::time::Instant;
+
+struct Running {
+    call_id: String,
+    tool: String,
+    tenant: String,
+    started: Instant,
+}
+
+static INFLIGHT: LazyLock<Mutex<HashMap<u64, Running>>> = LazyLock::new(Default::default);
+static NEXT: AtomicU64 = AtomicU64::new(0);
+
+/// Removes its call from the in-flight list when dropped (also when the
+/// call's future is cancelled).
+#[must_use]
+pub struct Tracked(Option<u64>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if let Some(id) = self.0 {
+            INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+        }
+    }
+}
+
+/// Lists a call as in flight until the returned guard is dropped.
+pub fn track(call_id: &str, tool: &str, tenant: &str) -> Tracked {
+    if !super::enabled() {
+        return Tracked(None);
+    }
+    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let r = Running {
+        call_id: call_id.to_string(),
+        tool: tool.to_string(),
+        tenant: tenant.to_string(),
+        started: Instant::now(),
+    };
+    INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).insert(id, r);
+    Tracked(Some(id))
+}
+
+/// A call in flight.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct InflightCall {
+    /// Call id.
+    pub call_id: String,
+    /// Tool name.
+    pub tool: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Time since the call entered the executor, ms.
+    pub elapsed_ms: u64,
+}
+
+/// Totals of one tool since the process started.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ToolTotals {
+    /// Tool name.
+    pub tool: String,
+    /// Calls finished.
+    pub calls: u64,
+    /// Calls that ended in an error.
+    pub errors: u64,
+    /// Median duration, ms (bucket upper bound).
+    pub p50_ms: Option<f64>,
+    /// 95th percentile duration, ms (bucket upper bound).
+    pub p95_ms: Option<f64>,
+    /// Mean duration, ms.
+    pub mean_ms: Option<f64>,
+}
+
+/// A breaker that is not closed, or any breaker when few exist.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BreakerView {
+    /// `tenant:tool`.
+    pub key: String,
+    /// `closed`, `open` or `half_open`.
+    pub state: String,
+}
+
+/// One bulkhead compartment.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct BulkheadView {
+    /// Compartment key (`global`, `tool:…`, …).
+    pub key: String,
+    /// Calls holding a slot.
+    pub active: u32,
+    /// Calls waiting.
+    pub queued: u32,
+    /// Calls refused so far.
+    pub rejected: u64,
+}
+
+/// Everything the live view shows, at one instant.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    /// Seconds since the host process started.
+    pub uptime_secs: f64,
+    /// Loaded plugins and tools.
+    pub plugins: usize,
+    /// Tools callable by someone.
+    pub tools: usize,
+    /// `ok` or `degraded` (shared backend unreachable).
+    pub health: String,
+    /// Calls running now, longest first.
+    pub inflight: Vec<InflightCall>,
+    /// Per-tool totals, busiest first.
+    pub totals: Vec<ToolTotals>,
+    /// Circuit breakers.
+    pub breakers: Vec<BreakerView>,
+    /// Bulkhead compartments.
+    pub bulkheads: Vec<BulkheadView>,
+}
+
+static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Time since [`mark_start`] (the host's start).
+pub fn uptime() -> std::time::Duration {
+    STARTED.elapsed()
+}
+
+/// Marks the process start (the first host built).
+pub fn mark_start() {
+    LazyLock::force(&STARTED);
+}
+
+/// The calls in flight in this process, longest first.
+pub fn inflight() -> Vec<InflightCall> {
+    let now = Instant::now();
+    let g = INFLIGHT.lock().unwrap_or_else(|e| e.into_inner());
+    let mut v: Vec<InflightCall> = g
+        .values()
+        .map(|r| InflightCall {
+            call_id: r.call_id.clone(),
+            tool: r.tool.clone(),
+            tenant: r.tenant.clone(),
+            elapsed_ms: now.saturating_duration_since(r.started).as_millis() as u64,
+        })
+        .collect();
+    v.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms).then_with(|| a.call_id.cmp(&b.call_id)));
+    v
+}

@@ -1,0 +1,162 @@
+//! The outermost layers of a call: admission (tenant, tool lookup, the
+//! effective policy, one absolute deadline), argument validation (no guest
+//! CPU, not a breaker event), the result cache (idempotent tools only, single
+//! flight), and the tool's fallback once everything below has failed.
+
+use crate::attempt::{Attempt, ToolInfo};
+use crate::cache::{CacheKey, Served, WaitBounds};
+use crate::call::ToolCall;
+use crate::executor::Executor;
+use crate::policy::Effective;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use toolhost_core::{
+    CallOptions, CallResult, CallStats, DEFAULT_TENANT, Error, ExecutionContext, ToolOutput,
+};
+
+/// A call admitted past lookup and validation, as every layer below reads it.
+pub(crate) struct Admitted<'a, T> {
+    pub(crate) tool: &'a T,
+    pub(crate) info: ToolInfo<'a>,
+    pub(crate) eff: &'a Effective,
+    /// Validated arguments (JSON text).
+    pub(crate) args: &'a str,
+    pub(crate) ctx: &'a ExecutionContext,
+    pub(crate) tenant: &'a str,
+    pub(crate) call_id: &'a str,
+    /// `min(context deadline, start + total timeout)`.
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) opts: &'a CallOptions,
+}
+
+/// What the layers below the cache report: the result, attempts made, and
+/// the cost of the last attempt that ran.
+pub(crate) type Ran = (Result<ToolOutput, Error>, u32, Option<CallStats>);
+
+impl Executor {
+    /// Runs one call through every policy. Never panics on bad input: every
+    /// failure is a typed error in the result.
+    pub async fn execute<A: Attempt + ?Sized>(
+        &self,
+        host: &A,
+        ctx: &ExecutionContext,
+        call: ToolCall,
+        index: usize,
+        opts: &CallOptions,
+    ) -> CallResult {
+        let started = self.clock.now();
+        let call_id = call.call_id.clone().unwrap_or_else(toolhost_core::new_call_id);
+        let not_found = Error::ToolNotFound { tool: toolhost_core::text::preview(&call.tool) };
+        let mut res = CallResult::not_run(index, call_id, call.tool.clone(), not_found);
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
+        let Some(tool) = host.lookup(tenant, &call.tool) else {
+            res.duration = self.clock.now().saturating_duration_since(started);
+            return res;
+        };
+        let info = host.info(&tool);
+        let eff = self.policies.resolve_cached(
+            info.name,
+            info.idempotent,
+            info.timeout_override,
+            info.default_timeout,
+            &call.policy,
+        );
+        let deadline = match (ctx.deadline, eff.total_timeout) {
+            (Some(d), Some(t)) => Some(d.min(started + t)),
+            (d, t) => d.or(t.map(|t| started + t)),
+        };
+        let checked = check_request(ctx, &call).and_then(|()| host.parse_arguments(&tool, &call.arguments));
+        let (result, attempts, stats) = match checked {
+            Err(e) => (Err(e), 0, None),
+            Ok((args_text, args_value)) => {
+                let call_id = res.call_id.clone();
+                let a = Admitted {
+                    tool: &tool,
+                    info,
+                    eff: &eff,
+                    args: &args_text,
+                    ctx,
+                    tenant,
+                    call_id: &call_id,
+                    deadline,
+                    opts,
+                };
+                let (r, attempts, stats, cached) = self.cache_layer(host, &a, &args_value, started).await;
+                res.cached = cached;
+                (r, attempts, stats)
+            }
+        };
+        (res.attempts, res.stats) = (attempts, stats);
+        (res.result, res.fallback_for) = with_fallback(result, &eff);
+        res.duration = self.clock.now().saturating_duration_since(started);
+        toolhost_core::observe::metrics::call_finished(&res, info.namespace, tenant);
+        toolhost_core::observe::logs::payload(&res, &call.arguments);
+        res
+    }
+
+    /// The cache layer: an idempotent call whose policy caches is answered
+    /// from the cache or run once for every identical call in flight (each
+    /// follower waits within its own deadline and cancel token); any other
+    /// call goes straight down. Returns whether the answer came from the cache.
+    async fn cache_layer<A: Attempt + ?Sized>(
+        &self,
+        host: &A,
+        a: &Admitted<'_, A::Tool>,
+        args: &serde_json::Value,
+        started: Instant,
+    ) -> (Result<Arc<ToolOutput>, Error>, u32, Option<CallStats>, bool) {
+        let Some(cache) = self.cache.as_ref().filter(|_| a.eff.cache && a.eff.idempotent) else {
+            let (r, attempts, st) = self.limited_and_retried(host, a).await;
+            return (r.map(Arc::new), attempts, st, false);
+        };
+        let key = CacheKey::new(a.tenant, a.info.name, a.info.cache_digest, args);
+        let ran = Mutex::new((0u32, None));
+        // `cache.lookup` covers the lookup and, on a miss, the run it leads
+        // (whose spans nest under it).
+        let span = tracing::info_span!("cache.lookup", result = tracing::field::Empty);
+        let bounds = WaitBounds { cancel: a.opts.cancel.as_ref(), remaining: self.remaining(a.deadline) };
+        let looked_up = tracing::Instrument::instrument(
+            cache.get_or_run_bounded(key, a.eff.cache_ttl, bounds, || async {
+                let (r, attempts, st) = self.limited_and_retried(host, a).await;
+                *ran.lock().unwrap() = (attempts, st);
+                r
+            }),
+            span.clone(),
+        )
+        .await;
+        // The caller's own cancel or deadline ended its wait for an identical call.
+        let (r, served) = looked_up.unwrap_or_else(|stop| {
+            let budget = a.deadline.map(|d| d.saturating_duration_since(started));
+            (Err(stop.into_error(a.info.name, budget)), Served::Ran)
+        });
+        let cached = served == Served::Cached;
+        span.record("result", if cached { "hit" } else { "miss" });
+        toolhost_core::observe::metrics::cache_get(cached);
+        let (attempts, st) = ran.into_inner().unwrap();
+        (r, attempts, st, cached)
+    }
+}
+
+/// The tool's configured fallback in place of a failure (never in place of
+/// the caller's own bad arguments or cancellation), and the error it replaced.
+fn with_fallback(
+    result: Result<Arc<ToolOutput>, Error>,
+    eff: &Effective,
+) -> (Result<Arc<ToolOutput>, Error>, Option<Error>) {
+    match (result, &eff.fallback) {
+        (Err(e), Some(fb)) if !matches!(e, Error::InvalidArguments { .. } | Error::Cancelled { .. }) => {
+            (Ok(Arc::new(ToolOutput { value: Some(fb.clone()), content: vec![] })), Some(e))
+        }
+        (r, _) => (r, None),
+    }
+}
+
+/// A call's own policy and its request context, checked before anything
+/// runs: nonsense (a zero timeout, a zero-rate quota, a header value that
+/// could never be propagated) is the caller's error, never silently applied.
+fn check_request(ctx: &ExecutionContext, call: &ToolCall) -> Result<(), Error> {
+    let invalid =
+        |problem: String| Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
+    call.policy.validate().map_err(|e| invalid(format!("per-call policy: {e}")))?;
+    ctx.validate().map_err(|e| invalid(format!("request context: {e}")))
+}

@@ -1,0 +1,258 @@
+//! Batches: many calls at once, results matched by `call_id`, returned in
+//! completion order (default) or submission order, or streamed as each
+//! call starts and finishes. One failing call never hides or cancels its
+//! siblings; a call whose task panics is an `INTERNAL` result of its own.
+
+use crate::ToolCall;
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use tokio::sync::{Semaphore, mpsc};
+use toolhost_core::error::Error;
+use toolhost_core::{CallOptions, CallResult, ExecutionContext};
+
+/// Order of results in a batch.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Order {
+    /// As each call finishes (default).
+    #[default]
+    Completion,
+    /// As submitted.
+    Submission,
+}
+
+impl std::str::FromStr for Order {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Order, String> {
+        match s {
+            "completion" => Ok(Order::Completion),
+            "submission" => Ok(Order::Submission),
+            o => Err(format!("order must be `completion` or `submission`, not {o:?}")),
+        }
+    }
+}
+
+/// Options of one batch.
+#[derive(Debug, Clone, Default)]
+pub struct BatchOptions {
+    /// Result order.
+    pub order: Order,
+    /// Run identical calls (same tool and arguments) once and share the
+    /// result; each call still gets its own result and id. Default: off.
+    pub dedup: bool,
+    /// Cancels every call of the batch.
+    pub cancel: Option<toolhost_core::CancelToken>,
+}
+
+/// A batch event, for streaming.
+#[derive(Debug, Clone)]
+pub enum CallEvent {
+    /// A call got its turn and is starting.
+    Started {
+        /// Position in the batch.
+        index: usize,
+        /// Its id.
+        call_id: String,
+        /// Its tool.
+        tool: String,
+    },
+    /// A guest event (log, progress, emit) of a running call.
+    Guest {
+        /// The call's id.
+        call_id: String,
+        /// What the guest reported.
+        event: toolhost_core::events::GuestEvent,
+    },
+    /// A call finished.
+    Finished(Box<CallResult>),
+}
+
+/// The batch driver (behind `Host::stream_batch`): runs `calls` at most
+/// `parallel` at a time, each through `run`, and streams their events.
+pub fn spawn_batch<R, Fut>(
+    ctx: ExecutionContext,
+    calls: Vec<ToolCall>,
+    opts: BatchOptions,
+    guest_events: bool,
+    parallel: usize,
+    run: R,
+) -> mpsc::Receiver<CallEvent>
+where
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    Fut: Future<Output = CallResult> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(calls.len().clamp(16, 1024) * 2);
+    tokio::spawn(async move {
+        let slots = Arc::new(Semaphore::new(parallel));
+        let ctx = Arc::new(ctx);
+        let mut calls: Vec<ToolCall> = calls
+            .into_iter()
+            .map(|mut c| {
+                c.call_id.get_or_insert_with(toolhost_core::new_call_id);
+                c
+            })
+            .collect();
+        // Dedup: followers wait for their leader's result.
+        let mut leaders: HashMap<(String, String), usize> = HashMap::new();
+        let mut followers: HashMap<usize, Vec<usize>> = HashMap::new();
+        if opts.dedup {
+            for (i, c) in calls.iter().enumerate() {
+                if let Ok(args) = &c.arguments {
+                    let key = (c.tool.clone(), canonical_args(args));
+                    match leaders.get(&key) {
+                        Some(&l) => followers.entry(l).or_default().push(i),
+                        None => {
+                            leaders.insert(key, i);
+                        }
+                    }
+                }
+            }
+        }
+        let follower_set: std::collections::HashSet<usize> = followers.values().flatten().copied().collect();
+        // Followers only need their own ids back; don't copy whole calls.
+        let follower_ids: HashMap<usize, String> =
+            follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
+        let mut set = tokio::task::JoinSet::new();
+        for (i, call) in calls.drain(..).enumerate() {
+            if follower_set.contains(&i) {
+                continue;
+            }
+            let (ctx, tx) = (ctx.clone(), tx.clone());
+            let slot = slots.clone().acquire_owned();
+            // The ids outlive the call, for its result should it panic.
+            let call_id = call.call_id.clone().unwrap_or_default();
+            let tool = call.tool.clone();
+            let events = guest_events.then(|| forward_guest_events(call_id.clone(), tx.clone()));
+            let running = run(ctx.clone(), call, i, CallOptions { cancel: opts.cancel.clone(), events });
+            set.spawn(async move {
+                let _slot = slot.await.expect("never closed");
+                let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
+                let _ = tx.send(started).await;
+                match std::panic::AssertUnwindSafe(running).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(panic) => panicked(i, call_id, tool, &ctx, &*panic),
+                }
+            });
+        }
+        while let Some(done) = set.join_next().await {
+            let result = match done {
+                Ok(result) => result,
+                // Panics are caught inside the task; only a runtime shutdown ends one early.
+                Err(e) => {
+                    tracing::warn!(error = %e, "a batch task ended without a result");
+                    continue;
+                }
+            };
+            for &f in followers.get(&result.index).into_iter().flatten() {
+                let mut copy = result.clone();
+                copy.index = f;
+                copy.call_id = follower_ids[&f].clone();
+                copy.cached = true;
+                // A follower never reaches the executor: its own line here.
+                let tenant = ctx.tenant_id.as_deref().unwrap_or(toolhost_core::DEFAULT_TENANT);
+                toolhost_core::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
+                let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
+            }
+            let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
+        }
+    });
+    rx
+}
+
+/// The result of a call whose task panicked: `INTERNAL`, logged with its ids.
+fn panicked(
+    index: usize,
+    call_id: String,
+    tool: String,
+    ctx: &ExecutionContext,
+    panic: &(dyn std::any::Any + Send),
+) -> CallResult {
+    let tenant = ctx.tenant_id.as_deref().unwrap_or(toolhost_core::DEFAULT_TENANT);
+    let error = Error::from_panic(&tool, &call_id, tenant, panic);
+    let result = CallResult::not_run(index, call_id, tool, error);
+    toolhost_core::observe::metrics::call_finished(
+        &result,
+        result.tool.split_once('.').map(|(ns, _)| ns),
+        tenant,
+    );
+    result
+}
+
+fn canonical_args(args: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(args)
+        .map(|v| v.to_string())
+        .unwrap_or_else(|_| args.to_string())
+}
+
+fn forward_guest_events(call_id: String, tx: mpsc::Sender<CallEvent>) -> toolhost_core::events::EventSink {
+    let (gtx, mut grx) = mpsc::channel(64);
+    tokio::spawn(async move {
+        while let Some(event) = grx.recv().await {
+            if tx.send(CallEvent::Guest { call_id: call_id.clone(), event }).await.is_err() {
+                break;
+            }
+        }
+    });
+    gtx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use toolhost_core::call::ToolOutput;
+
+    /// Answers every call with its arguments; panics on tool `boom`.
+    fn run(
+        ctx: Arc<ExecutionContext>,
+        call: ToolCall,
+        index: usize,
+        _: CallOptions,
+    ) -> impl Future<Output = CallResult> {
+        async move {
+            let _ = ctx;
+            if call.tool == "boom" {
+                panic!("a bug in the call path");
+            }
+            let value = serde_json::from_str(call.arguments.as_deref().unwrap()).unwrap();
+            let mut r = CallResult::not_run(
+                index,
+                call.call_id.unwrap(),
+                call.tool,
+                Error::Cancelled { tool: String::new() },
+            );
+            r.result = Ok(Arc::new(ToolOutput { value: Some(value), content: vec![] }));
+            r.attempts = 1;
+            r
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_call_is_an_internal_result_of_its_own() {
+        let calls = vec![
+            ToolCall::new("ok", r#"{"n":1}"#).with_id("a"),
+            ToolCall::new("boom", "{}").with_id("b"),
+            ToolCall::new("ok", r#"{"n":2}"#).with_id("c"),
+            ToolCall::new("boom", "{}").with_id("d"),
+        ];
+        let opts = BatchOptions { dedup: true, ..Default::default() };
+        let ctx = ExecutionContext::new().with_tenant_id("acme");
+        let mut rx = spawn_batch(ctx, calls, opts, false, 2, run);
+        let mut done = Vec::new();
+        while let Some(ev) = rx.recv().await {
+            if let CallEvent::Finished(r) = ev {
+                done.push(*r);
+            }
+        }
+        done.sort_by_key(|r| r.index);
+        let ids: Vec<_> = done.iter().map(|r| r.call_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c", "d"], "every call has a result");
+        for r in [&done[1], &done[3]] {
+            let e = r.result.as_ref().unwrap_err();
+            assert_eq!((e.code(), r.tool.as_str()), (toolhost_core::ErrorCode::Internal, "boom"), "{r:?}");
+        }
+        assert_eq!(done[2].result.as_ref().unwrap().value, Some(serde_json::json!({"n": 2})));
+    }
+}

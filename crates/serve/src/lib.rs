@@ -1,0 +1,25 @@
+//! Serving tools to LLM clients: MCP over stdio and streamable HTTP, and a
+//! plain HTTP API, all in front of the same [`Host`](toolhost::Host).
+//!
+//! - [`stdio`]: one MCP session on stdin/stdout (logs go to stderr).
+//! - [`http`]: `/mcp` (streamable HTTP), `/v1/tools`, `/v1/calls`, `/healthz`, `/readyz`.
+//!
+//! The tenant of a request never comes from the request itself: it is the
+//! listener's configured tenant, or the tenant an authenticated bearer token
+//! maps to ([`auth`]). Every HTTP route checks `Host` and `Origin`
+//! ([`origin`]), bounds bodies and read times, and shuts down gracefully:
+//! in-flight calls get [`ServeConfig::shutdown_grace_ms`] to finish
+//! ([`inflight`]).
+
+#![warn(missing_docs, unreachable_pub)]
+
+mod convert;
+pub mod http;
+pub mod inflight;
+mod listener;
+pub mod mcp;
+mod runs;
+pub mod stdio;
+
+pub use http::HttpServer;
+pub use toolhost::access::{Caller, ServeConfig, TokenConfig, auth, origin};

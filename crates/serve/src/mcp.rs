@@ -1,0 +1,364 @@
+//! The MCP server: the registry's tools, listed per tenant and called through
+//! the full executor, over any rmcp transport (stdio, streamable HTTP).
+//!
+//! - `tools/list`: the caller's tenant's tools (name, description, schemas,
+//!   `idempotentHint`); `notifications/tools/list_changed` when hot reload
+//!   changes what that tenant sees (and only then).
+//! - `tools/call`: tool errors and policy rejections are `isError` results
+//!   saying whether to retry; an unknown tool is a JSON-RPC error.
+//! - Guest `progress` → `notifications/progress` (when the client sent a
+//!   progress token); guest `log` → `notifications/message` at or above the
+//!   level the client set (default `info`).
+//! - `notifications/cancelled` interrupts the guest; nothing is cached.
+
+// MCP logging is deprecated from protocol 2026-07-28 (SEP-2577) but is how every
+// earlier client receives guest logs; rmcp marks its types deprecated.
+#![allow(deprecated)]
+
+use crate::convert;
+use crate::inflight::Inflight;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, Extensions, InitializeResult, ListToolsResult,
+    LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, ProgressToken, ServerCapabilities,
+    SetLevelRequestParams, SubscriptionFilter,
+};
+use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
+use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use toolhost::access::auth::Caller;
+use toolhost::events::GuestEvent;
+use toolhost::exec::{CallOptions, ToolCall};
+use toolhost::{Error, ExecutionContext, Host};
+
+/// Guest events buffered per call before they are dropped (and counted).
+const EVENT_BUFFER: usize = 256;
+
+/// What every session of one server shares.
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) host: Host,
+    /// Tenant of sessions without HTTP request parts (stdio).
+    pub(crate) tenant: String,
+    pub(crate) inflight: Inflight,
+}
+
+/// One MCP session's handler. HTTP creates one per session (or per request
+/// when stateless); stdio has one.
+#[derive(Debug, Clone)]
+pub struct McpServer {
+    shared: Arc<Shared>,
+    /// Minimum level of `notifications/message` (`logging/setLevel`).
+    log_level: Arc<Mutex<LoggingLevel>>,
+}
+
+impl McpServer {
+    pub(crate) fn new(shared: Arc<Shared>) -> McpServer {
+        McpServer { shared, log_level: Arc::new(Mutex::new(LoggingLevel::Info)) }
+    }
+
+    /// The caller's tenant: from the authenticated HTTP request, else the listener's.
+    fn tenant(&self, ext: &Extensions) -> Result<String, McpError> {
+        match ext.get::<axum::http::request::Parts>() {
+            Some(parts) => parts
+                .extensions
+                .get::<Caller>()
+                .map(|c| c.tenant.clone())
+                .ok_or_else(|| McpError::invalid_request("request is not authenticated", None)),
+            None => Ok(self.shared.tenant.clone()),
+        }
+    }
+
+    /// The request context: propagated headers on HTTP, a fresh one on stdio,
+    /// then the request's `_meta` (see [`meta_context`]); the tenant always
+    /// from [`Self::tenant`].
+    fn exec_context(
+        &self,
+        ext: &Extensions,
+        meta: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<ExecutionContext, McpError> {
+        let tenant = self.tenant(ext)?;
+        let mut ctx = match ext.get::<axum::http::request::Parts>() {
+            Some(parts) => crate::http::context_from_headers(&parts.headers)
+                .map_err(|e| McpError::invalid_request(e.to_string(), None))?,
+            None => ExecutionContext::new(),
+        };
+        meta_context(&mut ctx, meta).map_err(|e| McpError::invalid_params(format!("_meta: {e}"), None))?;
+        ctx.tenant_id = Some(tenant);
+        Ok(ctx)
+    }
+
+    fn min_level(&self) -> LoggingLevel {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Sends `list_changed` through `notify` whenever the tenant's tool list
+    /// changes, until `notify` fails or `stop` resolves.
+    async fn watch_tools<F, Fut>(&self, tenant: String, notify: F, stop: impl Future<Output = ()>)
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        let host = &self.shared.host;
+        let mut events = host.registry().subscribe();
+        let mut seen = visible_tools(host, &tenant);
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => return,
+                ev = events.recv() => {
+                    if matches!(ev, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                    let now = visible_tools(host, &tenant);
+                    if now != seen {
+                        seen = now;
+                        if !notify().await {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What a tenant sees: tool names and the plugin version serving each.
+fn visible_tools(host: &Host, tenant: &str) -> Vec<(String, String)> {
+    host.tools(Some(tenant)).iter().map(|e| (e.tool.name.clone(), e.plugin.digest.clone())).collect()
+}
+
+/// Resolves once the peer's transport is gone.
+async fn closed(peer: Peer<RoleServer>) {
+    while !peer.is_transport_closed() {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+impl ServerHandler for McpServer {
+    fn get_info(&self) -> InitializeResult {
+        let caps: ServerCapabilities =
+            serde_json::from_value(json!({ "tools": { "listChanged": true }, "logging": {} }))
+                .expect("static capabilities");
+        let mut info = InitializeResult::new(caps);
+        info.server_info = serde_json::from_value(json!({
+            "name": "toolhost",
+            "title": "toolhost: sandboxed WebAssembly tools",
+            "version": env!("CARGO_PKG_VERSION"),
+        }))
+        .expect("static implementation info");
+        info.instructions = Some(
+            "Tools run in WebAssembly sandboxes with time and memory limits. A failed call \
+             returns isError with the reason and whether retrying can help."
+                .into(),
+        );
+        info
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        let tenant = self.tenant(&context.extensions)?;
+        let tools = self.shared.host.tools(Some(&tenant)).iter().filter_map(convert::tool).collect();
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let ectx = self.exec_context(&context.extensions, &context.meta)?;
+        let tenant = ectx.tenant_id.clone().unwrap_or_default();
+        let name = request.name.to_string();
+        let Some(entry) = self.shared.host.registry().lookup(&tenant, &name) else {
+            return Err(unknown_tool(&name));
+        };
+        let Some(guard) = self.shared.inflight.enter() else {
+            return Ok(CallToolResponse::Complete(shutting_down()));
+        };
+        let args = match &request.arguments {
+            Some(map) => serde_json::to_string(map).unwrap_or_else(|_| "{}".into()),
+            None => "{}".to_string(),
+        };
+        // Log level: the request's own opt-in (2026-07-28+: none = no logs),
+        // else the session's `logging/setLevel`.
+        let modern = context.protocol_version().is_some_and(|v| v.as_str() >= "2026-07-28");
+        let log_level = match context.meta.log_level() {
+            Some(level) => Some(level),
+            None if modern => None,
+            None => Some(self.min_level()),
+        };
+        let (tx, rx) = mpsc::channel(EVENT_BUFFER);
+        let forwarder = tokio::spawn(forward_events(
+            rx,
+            context.peer.clone(),
+            context.meta.get_progress_token(),
+            log_level,
+            entry.plugin.name.clone(),
+        ));
+        let opts = CallOptions { cancel: Some(guard.token().clone()), events: Some(tx) };
+        let started = Instant::now();
+        let result = {
+            let run = self.shared.host.execute(&ectx, ToolCall::new(name.clone(), args), &opts);
+            tokio::pin!(run);
+            tokio::select! {
+                r = &mut run => r,
+                _ = context.ct.cancelled() => {
+                    tracing::info!(tool = %name, "MCP client cancelled the call");
+                    guard.token().cancel();
+                    run.await
+                }
+            }
+        };
+        drop(opts);
+        // Every progress/log notification goes out before the response.
+        let _ = forwarder.await;
+        tracing::debug!(tool = %name, tenant = %tenant, ms = started.elapsed().as_millis() as u64, ok = result.result.is_ok(), "MCP tools/call");
+        match &result.result {
+            Ok(out) => Ok(CallToolResponse::Complete(convert::success(out))),
+            Err(Error::ToolNotFound { .. }) => Err(unknown_tool(&name)),
+            Err(e) => Ok(CallToolResponse::Complete(convert::failure(e))),
+        }
+    }
+
+    async fn set_level(
+        &self,
+        request: SetLevelRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        *self.log_level.lock().unwrap_or_else(|e| e.into_inner()) = request.level;
+        Ok(())
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let Ok(tenant) = self.tenant(&context.extensions) else { return };
+        let this = self.clone();
+        let peer = context.peer;
+        tokio::spawn(async move {
+            let notify = || {
+                let peer = peer.clone();
+                async move { peer.notify_tool_list_changed().await.is_ok() }
+            };
+            this.watch_tools(tenant, notify, closed(peer.clone())).await;
+        });
+    }
+
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        let mut accepted = SubscriptionFilter::new();
+        accepted.tools_list_changed = requested.tools_list_changed;
+        Some(accepted)
+    }
+
+    async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
+        let tenant = self.tenant(&context.request_context().extensions)?;
+        let notify = || async { context.sink().notify_tool_list_changed().await.is_ok() };
+        self.watch_tools(tenant, notify, context.cancelled()).await;
+        Ok(())
+    }
+}
+
+/// `_meta` key of a `tools/call` whose object becomes the call's metadata
+/// (`{"ticket": "42"}` → `metadata["ticket"] = "42"`; numbers and booleans as text).
+pub const METADATA_META_KEY: &str = "dev.toolhost/metadata";
+
+/// Applies a `tools/call`'s `_meta` to the context: `traceparent` and
+/// `tracestate` (SEP-414; they replace the HTTP headers' values) and the
+/// entries of [`METADATA_META_KEY`], checked like `X-Meta-*` headers.
+fn meta_context(
+    ctx: &mut ExecutionContext,
+    meta: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(), toolhost::context::ContextError> {
+    use toolhost::context::{METADATA_HEADER_PREFIX, TRACEPARENT_HEADER, TRACESTATE_HEADER};
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(_) | serde_json::Value::Bool(_) => Some(v.to_string()),
+        _ => None,
+    };
+    let mut pairs: Vec<(String, String)> = vec![];
+    for key in [TRACEPARENT_HEADER, TRACESTATE_HEADER] {
+        if let Some(v) = meta.get(key).and_then(text) {
+            pairs.push((key.to_string(), v));
+        }
+    }
+    if let Some(serde_json::Value::Object(m)) = meta.get(METADATA_META_KEY) {
+        pairs.extend(m.iter().filter_map(|(k, v)| Some((format!("{METADATA_HEADER_PREFIX}{k}"), text(v)?))));
+    }
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    let from_meta =
+        ExecutionContext::from_headers(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())), Instant::now())?;
+    if from_meta.traceparent.is_some() {
+        ctx.traceparent = from_meta.traceparent;
+    }
+    if from_meta.tracestate.is_some() {
+        ctx.tracestate = from_meta.tracestate;
+    }
+    ctx.metadata.extend(from_meta.metadata);
+    ctx.validate()
+}
+
+fn unknown_tool(name: &str) -> McpError {
+    McpError::invalid_params(
+        format!("unknown tool '{}'; call tools/list for the available tools", toolhost::text::preview(name)),
+        None,
+    )
+}
+
+fn shutting_down() -> CallToolResult {
+    convert::from_json(json!({
+        "resultType": "complete",
+        "content": [{ "type": "text", "text": "the server is shutting down and takes no new calls; retry shortly" }],
+        "isError": true,
+    }))
+}
+
+/// Forwards one call's guest events as MCP notifications until the call ends.
+
+async fn forward_events(
+    mut rx: mpsc::Receiver<GuestEvent>,
+    peer: Peer<RoleServer>,
+    progress_token: Option<ProgressToken>,
+    min_level: Option<LoggingLevel>,
+    plugin: String,
+) {
+    let mut last_progress = f64::NEG_INFINITY;
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            GuestEvent::Progress { done, total, message } => {
+                let Some(token) = &progress_token else { continue };
+                // MCP requires progress to increase; drop reports that don't.
+                if !(done > last_progress) || !done.is_finite() {
+                    continue;
+                }
+                last_progress = done;
+                let mut param = json!({ "progressToken": token, "progress": done });
+                if let Some(t) = total.filter(|t| t.is_finite()) {
+                    param["total"] = t.into();
+                }
+                if let Some(m) = message {
+                    param["message"] = m.into();
+                }
+                if let Ok(param) = serde_json::from_value(param) {
+                    let _ = peer.notify_progress(param).await;
+                }
+            }
+            GuestEvent::Log { level, message } => {
+                let level = convert::log_level(level);
+                let Some(min) = min_level else { continue };
+                if convert::severity(level) < convert::severity(min) {
+                    continue;
+                }
+                let mut param = LoggingMessageNotificationParam::new(level, message.into());
+                param.logger = Some(plugin.clone());
+                let _ = peer.notify_logging_message(param).await;
+            }
+            GuestEvent::Emit { .. } => {}
+        }
+    }
+}

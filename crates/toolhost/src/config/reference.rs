@@ -1,0 +1,324 @@
+//! The configuration reference: every key path of `toolhost.toml`, its
+//! default (read from the code) and what it means.
+//!
+//! `toolhost config reference` prints it as the Markdown table of the README's
+//! "Configuration reference"; `tests/all/docs.rs` checks both ways that the
+//! README's table is exactly this one, that every key the code has is listed
+//! here (a new field fails the test with the row to add), and that every
+//! listed key parses at its path and changes the parsed configuration.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// One documented key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// Dotted key path in `toolhost.toml` (`rate_limits.per_tenant`).
+    pub key: &'static str,
+    /// A valid non-default TOML value for the key (the docs test sets it and
+    /// checks that the parsed configuration changes at that path).
+    pub example: &'static str,
+    /// What it does (Markdown; `|` escaped as `\|`).
+    pub meaning: &'static str,
+}
+
+const fn s(key: &'static str, example: &'static str, meaning: &'static str) -> Setting {
+    Setting { key, example, meaning }
+}
+
+/// Every key of `toolhost.toml`, in README order.
+pub const SETTINGS: &[Setting] = &[
+    s("plugins_dir", r#""tools""#, "folder of `NAME.wasm` (+ `NAME.toml`)"),
+    s(
+        "cache_dir",
+        r#""/var/cache/toolhost""#,
+        "compile cache; none = `$XDG_CACHE_HOME/toolhost` or `~/.cache/toolhost`; `\"off\"` disables; must be private to the user (see \"The compile cache\")",
+    ),
+    s("watch", "true", "hot reload of `plugins_dir` (`toolhost serve` turns it on)"),
+    s(
+        "defaults.timeout_ms",
+        "5000",
+        "per-call wall clock (sandbox); the executor's attempt timeout when `[policy]` sets none",
+    ),
+    s("defaults.memory_mib", "64", "linear memory across all memories of a call"),
+    s("defaults.fuel", "1000000", "CPU budget in fuel units; none = unmetered"),
+    s("defaults.output_bytes", "65536", "largest result"),
+    s("defaults.table_elements", "5000", "table elements per call"),
+    s("defaults.instances", "16", "instances, tables and memories per call (each)"),
+    s("defaults.stdio_bytes", "1024", "guest stdout/stderr kept (head + tail)"),
+    s("runtime.epoch_tick_ms", "10", "deadline resolution"),
+    s(
+        "runtime.allocator",
+        r#""on-demand""#,
+        "`auto` (pooling, falls back to on-demand), `pooling`, `on-demand`",
+    ),
+    s("runtime.fuel", "false", "count fuel (needed for budgets)"),
+    s("runtime.max_wasm_stack_kib", "256", "wasm stack"),
+    s("runtime.max_memory_mib", "256", "largest memory any plugin may be granted"),
+    s("runtime.pool_instances", "32", "concurrent instances in the process"),
+    s("runtime.deny_network_imports", "true", "refuse `wasi:sockets` and `wasi:http` importers at load"),
+    s("runtime.max_plugin_mib", "16", "largest plugin file"),
+    s("runtime.compile_concurrency", "1", "parallel compilations"),
+    s("runtime.describe_timeout_ms", "2000", "time for `describe()` at load"),
+    s(
+        "tenants",
+        r#"{ acme = { plugins = ["text"] } }"#,
+        "empty: every tenant sees every tool; else unlisted tenants see nothing",
+    ),
+    s("policy.timeout_ms", "800", "per-attempt timeout (none: the plugin's `timeout_ms`)"),
+    s("policy.total_timeout_ms", "1900", "deadline across attempts and backoff"),
+    s(
+        "policy.retry",
+        "{ max_attempts = 2 }",
+        "retry policy, also per pattern and tool (none: the `policy.retry.*` defaults below)",
+    ),
+    s("policy.cache", "true", "cache successes of idempotent tools (none = no)"),
+    s("policy.cache_ttl_secs", "60", "entry lifetime (none = `cache.ttl_secs`)"),
+    s("policy.idempotent", "true", "override the tool's declaration"),
+    s(
+        "policy.breaker",
+        "{ open_duration_ms = 5000 }",
+        "circuit breaker, also per pattern and tool (none = off; fields: `policy.breaker.*` below)",
+    ),
+    s(
+        "policy.rate_limit",
+        "{ rate = 10, per_ms = 1000, burst = 5 }",
+        "`{ rate, per_ms, burst }` per (tenant, tool)",
+    ),
+    s("policy.rate_limit_wait", "true", "wait for a token instead of rejecting (none = reject)"),
+    s("policy.fallback", r#""unavailable""#, "JSON result returned once every attempt failed"),
+    s(
+        "policy.patterns",
+        r#"[{ pattern = "web.*", timeout_ms = 5000 }]"#,
+        "`[[policy.patterns]] pattern = \"web.*\"` + any policy field; first match wins",
+    ),
+    s("policy.tools", r#"{ "x.y" = { cache = true } }"#, "`[policy.tools.\"x.y\"]` + any policy field"),
+    s(
+        "policy.retry.max_attempts",
+        "5",
+        "attempts **including** the first (chuk's `max_retries` = this − 1, accepted as an alias)",
+    ),
+    s("policy.retry.base_ms", "50", "full-jitter backoff: sleep ∈ [0, min(cap, base·2ⁿ))"),
+    s("policy.retry.cap_ms", "200", "backoff cap"),
+    s("policy.retry.retry_timeouts", "true", "retry timed-out attempts (a stuck loop loops again)"),
+    s("policy.retry.retry_non_idempotent", "true", "retry tools not declared idempotent"),
+    s(
+        "policy.breaker.window",
+        r#"{ type = "count", size = 20 }"#,
+        "`consecutive`/`count` (`size`) or `time` (`secs`)",
+    ),
+    s("policy.breaker.minimum_calls", "10", "no verdict below this many calls (rate windows)"),
+    s("policy.breaker.failure_rate_threshold", "25.0", "open at ≥ this % failures"),
+    s("policy.breaker.slow_call_rate_threshold", "80.0", "open at ≥ this % slow calls"),
+    s("policy.breaker.slow_call_duration_ms", "2000", "a call slower than this is slow"),
+    s("policy.breaker.open_duration_ms", "5000", "first open period; × consecutive trips"),
+    s("policy.breaker.max_open_duration_ms", "600000", "cap of the open period"),
+    s("policy.breaker.half_open_permits", "3", "probes in half-open"),
+    s("policy.breaker.max_wait_in_half_open_ms", "30000", "re-open if probes never report"),
+    s("cache.enabled", "true", "the result cache exists at all"),
+    s(
+        "cache.ttl_secs",
+        "60",
+        "default entry lifetime (`policy.cache_ttl_secs` overrides it per tool, pattern or call)",
+    ),
+    s("cache.max_bytes", "1048576", "byte budget of the in-memory cache"),
+    s("rate_limits.global", "{ rate = 100, per_ms = 1000, burst = 10 }", "one bucket for the process"),
+    s("rate_limits.per_tenant", "{ rate = 50, per_ms = 1000, burst = 20 }", "one bucket per tenant"),
+    s(
+        "rate_limits.tenants",
+        "{ acme = { rate = 5, per_ms = 1000, burst = 1 } }",
+        "buckets for named tenants",
+    ),
+    s(
+        "bulkheads.global",
+        "{ max_concurrent = 64 }",
+        "`{ max_concurrent, max_queue_depth = 100, acquisition_timeout_ms }`",
+    ),
+    s("bulkheads.per_tenant", "{ max_concurrent = 8 }", "one compartment per tenant"),
+    s("bulkheads.namespaces", "{ web = { max_concurrent = 4 } }", "per namespace (`web` of `web.fetch`)"),
+    s("bulkheads.tools", r#"{ "web.fetch" = { max_concurrent = 2 } }"#, "per exact tool"),
+    s(
+        "bulkheads.patterns",
+        r#"[{ pattern = "web.*", max_concurrent = 2 }]"#,
+        "per glob (shared by matching tools)",
+    ),
+    s("bulkheads.default_tool", "{ max_concurrent = 16 }", "per tool matched by neither"),
+    s("executor.max_parallel", "8", "calls of one batch at once"),
+    s("executor.retry_budget_ttl_secs", "30", "retry budget window"),
+    s("executor.retry_budget_min_per_sec", "2", "retries always allowed per second"),
+    s("executor.retry_budget_percent", "0.5", "extra retries as a share of calls"),
+    s("executor.max_retry_after_ms", "1000", "largest honoured Retry-After hint"),
+    s(
+        "executor.max_wait_ms",
+        "5000",
+        "longest wait for a rate-limit token, or for a bulkhead slot where the compartment sets no `acquisition_timeout_ms`, with or without a deadline (a deadline ends it sooner); then `TOOL_RATE_LIMITED` / `BULKHEAD_FULL`",
+    ),
+    s("metrics.tenant_labels", "false", "label call metrics with the tenant (`_` when off)"),
+    s(
+        "serve.tenant",
+        r#""acme""#,
+        "tenant of stdio sessions and of HTTP callers while no token is configured",
+    ),
+    s(
+        "serve.tokens",
+        r#"[{ tenant = "acme", token = "s3cret" }]"#,
+        "`[[serve.tokens]]` `{tenant, token \\| token_env \\| token_sha256, admin = false}`; any → bearer required; `/metrics` and `/v1/stats` need an `admin = true` token",
+    ),
+    s(
+        "serve.allowed_origins",
+        r#"["https://app.example.com"]"#,
+        "`Origin` allow-list (403 otherwise); `:*` any port",
+    ),
+    s(
+        "serve.allowed_hosts",
+        r#"["tools.example.com"]"#,
+        "`Host` allow-list; empty = loopback names on a loopback listener, any otherwise",
+    ),
+    s("serve.max_body_bytes", "65536", "request body limit on every route (413)"),
+    s("serve.max_message_bytes", "65536", "longest MCP message on stdio (longer lines are dropped)"),
+    s("serve.header_timeout_ms", "2000", "time to send request headers"),
+    s("serve.body_timeout_ms", "5000", "time to send a request body (408)"),
+    s("serve.shutdown_grace_ms", "0", "in-flight calls' time to finish on shutdown, then cancelled"),
+    s(
+        "serve.run_wait_ms",
+        "5000",
+        "longest `POST /v1/runs?wait=true` waits (or the request's deadline, if sooner); then 202 with the run id and status, and the run goes on",
+    ),
+    s(
+        "serve.max_batch_calls",
+        "5000",
+        "most calls in one `POST /v1/calls` batch or `POST /v1/runs` run (413 beyond); `toolhost run` has no limit",
+    ),
+    s(
+        "redis_url",
+        r#""redis://127.0.0.1:6379/0""#,
+        "shared Redis (`redis://host:port/db`, or `--redis URL` / `TOOLHOST_REDIS_URL`): result cache and rate limits shared by every process; none = all in this process",
+    ),
+    s("redis.op_timeout_ms", "100", "timeout of every Redis operation; past it the local fallback answers"),
+    s("redis.key_prefix", r#""th""#, "prefix of every key (`toolhost:cache:{…}`, `toolhost:{rl}:…`)"),
+    s(
+        "redis.local_rate_share",
+        "0.25",
+        "share of each rate limit (rate and burst, rounded down, ≥ 1) a process uses alone while Redis is down",
+    ),
+    s(
+        "redis.visibility_timeout_ms",
+        "10000",
+        "a run whose worker stopped heart-beating is reclaimed after this long",
+    ),
+    s("redis.run_ttl_secs", "3600", "how long run state and per-call checkpoints are kept"),
+    s(
+        "redis.rerun_interrupted",
+        "true",
+        "re-run a non-idempotent call that was in flight when its worker died",
+    ),
+    s(
+        "redis.cache_lease_ms",
+        "5000",
+        "single-flight lease of a cache miss: other processes wait for its result at most this long (0: they do not wait)",
+    ),
+];
+
+/// Keys whose value is a table the reference lists as one row (their fields
+/// are described in the meaning), not field by field.
+const WHOLE: &[&str] = &["policy.breaker.window"];
+
+/// The code's default of every key path: the flattened `Config::default()`,
+/// plus the fields of `policy.retry` and `policy.breaker` (unset by default;
+/// these are the values a set table starts from).
+pub fn defaults() -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    flatten("", &to_json(&super::Config::default()), &mut out);
+    flatten("policy.retry", &to_json(&toolhost_exec::retry::RetryPolicy::default()), &mut out);
+    flatten("policy.breaker", &to_json(&toolhost_exec::breaker::BreakerConfig::default()), &mut out);
+    out
+}
+
+fn to_json(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).expect("configuration serializes to JSON")
+}
+
+fn flatten(prefix: &str, v: &Value, out: &mut BTreeMap<String, Value>) {
+    match v {
+        Value::Object(m) if !m.is_empty() && !WHOLE.contains(&prefix) => {
+            for (k, x) in m {
+                flatten(&toolhost_core::check::join(prefix, k), x, out);
+            }
+        }
+        other => {
+            out.insert(prefix.to_string(), other.clone());
+        }
+    }
+}
+
+/// A default as the README shows it: `none`, or compact JSON.
+pub fn show(v: &Value) -> String {
+    match v {
+        Value::Null => "none".to_string(),
+        v => v.to_string(),
+    }
+}
+
+/// The README row of `setting` (its default from [`defaults`]).
+pub fn row(setting: &Setting, defaults: &BTreeMap<String, Value>) -> String {
+    let default = defaults.get(setting.key).map_or_else(|| "?".to_string(), show);
+    format!("| `{}` | `{default}` | {} |", setting.key, setting.meaning)
+}
+
+/// The whole Markdown table (header and one row per [`SETTINGS`] entry).
+pub fn table() -> String {
+    let d = defaults();
+    let mut out = String::from("| setting | default | meaning |\n|---|---|---|\n");
+    for s in SETTINGS {
+        out.push_str(&row(s, &d));
+        out.push('\n');
+    }
+    out
+}
+
+/// Keys the code has and [`SETTINGS`] lacks, and listed keys the code does not
+/// have: each a sentence saying what to change.
+pub fn drift() -> Vec<String> {
+    let d = defaults();
+    let mut problems = vec![];
+    for (key, v) in &d {
+        if !SETTINGS.iter().any(|s| s.key == key) {
+            problems.push(format!(
+                "{key} (default {}) is not documented: add it to SETTINGS in host/src/config/reference.rs \
+                 (key, an example value, its meaning) and this row to the README's configuration reference: \
+                 | `{key}` | `{}` | … |",
+                show(v),
+                show(v)
+            ));
+        }
+    }
+    for s in SETTINGS.iter().filter(|s| !d.contains_key(s.key)) {
+        problems.push(format!(
+            "{} is documented (host/src/config/reference.rs) but the code has no such key",
+            s.key
+        ));
+    }
+    problems
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_reference_covers_the_code() {
+        let problems = drift();
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+        let keys: std::collections::BTreeSet<_> = SETTINGS.iter().map(|s| s.key).collect();
+        assert_eq!(keys.len(), SETTINGS.len(), "a key is listed twice");
+    }
+
+    #[test]
+    fn rows_show_code_defaults() {
+        let d = defaults();
+        let r = row(SETTINGS.iter().find(|s| s.key == "cache.ttl_secs").unwrap(), &d);
+        assert!(r.starts_with("| `cache.ttl_secs` | `300` | "), "{r}");
+        assert_eq!(d["policy.breaker.window"], serde_json::json!({"size": 5, "type": "consecutive"}));
+        assert!(table().contains("| `defaults.fuel` | `none` |"));
+    }
+}

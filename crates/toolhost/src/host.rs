@@ -1,0 +1,509 @@
+//! [`Host`]: the runtime, the registry and the call path, wired together.
+
+use crate::backend::Backend;
+use crate::config::Config;
+use std::path::PathBuf;
+use std::sync::Arc;
+use toolhost_core::error::{Error, Result};
+use toolhost_core::{
+    CallOptions, CallRequest, CallResponse, CallResult, CallStats, DEFAULT_TENANT, ExecutionContext,
+    ToolOutput, new_call_id,
+};
+use toolhost_exec::cache::BoxFuture;
+use toolhost_exec::clock::Clock;
+use toolhost_exec::policy::PolicyOverride;
+use toolhost_exec::{Attempt, AttemptSpec, Executor, ExecutorSections, TokioClock, ToolCall, ToolInfo};
+use toolhost_registry::tenant::Tenants;
+use toolhost_registry::{Catalog, PluginSource, ProgressFn, Registry, ToolEntry, watch};
+use toolhost_runtime::{CallSpec, GuestContext, Resolver, Runtime};
+
+/// Largest arguments document accepted, bytes.
+pub const MAX_ARGUMENT_BYTES: usize = 1024 * 1024;
+
+/// Builds a [`Host`].
+///
+/// ```no_run
+/// # async fn demo() -> toolhost::Result<()> {
+/// let host = toolhost::Host::builder().plugins_dir("plugins").build().await?;
+/// let out = host.call(toolhost::CallRequest::new("text.upper", r#"{"text":"hi"}"#)).await?;
+/// println!("{}", out.output.to_text());
+/// # Ok(()) }
+/// ```
+#[must_use]
+#[derive(Default)]
+pub struct HostBuilder {
+    config: Config,
+    use_dir: bool,
+    sources: Vec<PluginSource>,
+    progress: Option<ProgressFn>,
+    clock: Option<Arc<dyn Clock>>,
+    resolver: Option<Arc<dyn Resolver>>,
+}
+
+impl std::fmt::Debug for HostBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostBuilder").field("config", &self.config).finish()
+    }
+}
+
+impl HostBuilder {
+    /// Uses `config` (its `plugins_dir` is loaded).
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self.use_dir = true;
+        self
+    }
+
+    /// Loads every `*.wasm` in `dir`.
+    pub fn plugins_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.plugins_dir = dir.into();
+        self.use_dir = true;
+        self
+    }
+
+    /// Compile cache folder; `None` turns caching off.
+    pub fn cache_dir(mut self, dir: Option<PathBuf>) -> Self {
+        self.config.cache_dir = Some(dir.unwrap_or_else(|| PathBuf::from("off")));
+        self
+    }
+
+    /// Resolves the host names of plugins' outbound HTTP with `resolver`
+    /// instead of the system's (answers are still checked against each grant).
+    pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// Hot-reloads the plugin folder.
+    pub fn watch(mut self, on: bool) -> Self {
+        self.config.watch = on;
+        self
+    }
+
+    /// Adds a plugin from memory (bytes of a component).
+    pub fn plugin_bytes(mut self, name: impl Into<String>, bytes: Vec<u8>) -> Self {
+        let name = name.into();
+        self.sources.push(PluginSource {
+            path: PathBuf::from(format!("memory:{name}")),
+            name,
+            bytes,
+            manifest: Default::default(),
+        });
+        self
+    }
+
+    /// Adds a plugin from memory with a manifest.
+    pub fn plugin_source(mut self, source: PluginSource) -> Self {
+        self.sources.push(source);
+        self
+    }
+
+    /// The time source of every executor policy (default: tokio's clock).
+    /// Tests use it to skew or freeze time; shared decisions (Redis rate
+    /// limits) never read it.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Receives a [`toolhost_registry::LoadProgress`] per plugin as loading proceeds.
+    pub fn on_progress(
+        mut self,
+        f: impl Fn(&toolhost_registry::LoadProgress) + Send + Sync + 'static,
+    ) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Creates the runtime and loads every plugin. A plugin that fails to load
+    /// is reported in [`Host::catalog`] and never stops the others; only an
+    /// invalid configuration or an unreadable folder is an error here.
+    pub async fn build(self) -> Result<Host> {
+        let cfg = self.config;
+        cfg.validate()?;
+        toolhost_core::observe::metrics::configure(&cfg.metrics);
+        toolhost_core::observe::live::mark_start();
+        let cache_dir = cfg.resolved_cache_dir();
+        if let (Some(cache), true) = (&cache_dir, self.use_dir) {
+            let (c, p) = (absolute(cache), absolute(&cfg.plugins_dir));
+            if c.starts_with(&p) {
+                return Err(Error::Configuration(format!(
+                    "cache_dir {} must not be inside plugins_dir {}: code is never loaded from the plugin folder",
+                    c.display(),
+                    p.display()
+                )));
+            }
+        }
+        let mut runtime = Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?;
+        if let Some(r) = self.resolver {
+            runtime.set_resolver(r);
+        }
+        let runtime = Arc::new(runtime);
+        let registry = Arc::new(Registry::new(
+            runtime.clone(),
+            cfg.plugins_dir.clone(),
+            cfg.defaults.clone(),
+            cfg.runtime.clone(),
+            Tenants::compile(&cfg.tenants)?,
+            self.progress,
+        ));
+        for src in self.sources {
+            // Errors are recorded in the catalog like any other load failure.
+            let _ = registry.add(src).await;
+        }
+        if self.use_dir {
+            registry.load_all().await?;
+        }
+        // From here on a serving plugin is incumbent: a duplicate is refused, not it.
+        registry.mark_started();
+        let backend = Backend::from_config(&cfg)?;
+        let sections = ExecutorSections {
+            policy: cfg.policy.clone(),
+            rate_limits: cfg.rate_limits.clone(),
+            bulkheads: cfg.bulkheads.clone(),
+            cache: cfg.cache.clone(),
+            executor: cfg.executor.clone(),
+        };
+        let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock));
+        let executor = Executor::new(sections, clock, backend.shared_state())?;
+        let watcher = if cfg.watch && self.use_dir {
+            Some(watch::watch(registry.clone()).map_err(|e| {
+                Error::Configuration(format!("cannot watch {}: {e}", cfg.plugins_dir.display()))
+            })?)
+        } else {
+            None
+        };
+        Ok(Host {
+            inner: Arc::new(Inner { runtime, registry, executor, backend, _watcher: watcher, config: cfg }),
+        })
+    }
+}
+
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+struct Inner {
+    runtime: Arc<Runtime>,
+    registry: Arc<Registry>,
+    executor: Executor,
+    backend: Backend,
+    _watcher: Option<watch::Watcher>,
+    config: Config,
+}
+
+/// A running tool host. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host").field("plugins_dir", &self.inner.config.plugins_dir).finish()
+    }
+}
+
+impl Host {
+    /// Starts building a host.
+    pub fn builder() -> HostBuilder {
+        HostBuilder::default()
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The registry (reload, subscribe to changes).
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    /// The runtime (allocator, health).
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.inner.runtime
+    }
+
+    /// The current catalog snapshot (every plugin's load state).
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.inner.registry.catalog()
+    }
+
+    /// Tools visible to `tenant` (`None` = the default tenant), sorted by name.
+    pub fn tools(&self, tenant: Option<&str>) -> Vec<ToolEntry> {
+        self.inner.registry.tools(tenant.unwrap_or(DEFAULT_TENANT))
+    }
+
+    /// Where shared state lives (memory, or Redis with `redis_url`).
+    pub fn backend(&self) -> &Backend {
+        &self.inner.backend
+    }
+
+    /// `Degraded` while the shared backend (Redis) is failing and calls are
+    /// answered with local fallbacks; always `Ok` without Redis. Reflects the
+    /// latest Redis operation; [`check_backend`](Self::check_backend) probes.
+    pub fn backend_health(&self) -> crate::backend::Health {
+        self.backend().health()
+    }
+
+    /// Pings the shared backend (within `redis.op_timeout_ms`) and returns its health.
+    pub async fn check_backend(&self) -> crate::backend::Health {
+        self.backend().check().await
+    }
+
+    /// The executor (policy state: breakers, bulkheads, cache counters).
+    pub fn executor(&self) -> &Executor {
+        &self.inner.executor
+    }
+
+    /// Runs one call through every executor policy (cache, rate limits,
+    /// retries, breaker, bulkheads, timeouts). `req.timeout` is the per-call
+    /// attempt timeout, the highest-precedence policy.
+    pub async fn call(&self, req: CallRequest) -> Result<CallResponse> {
+        let ctx = req.context();
+        let call = ToolCall {
+            call_id: req.call_id,
+            tool: req.tool,
+            arguments: Ok(req.arguments),
+            policy: PolicyOverride {
+                timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
+                ..Default::default()
+            },
+        };
+        let opts = CallOptions { cancel: req.cancel, events: req.events };
+        let r = self.execute_at(&ctx, call, 0, &opts).await;
+        Ok(CallResponse {
+            call_id: r.call_id,
+            tool: r.tool,
+            output: r.result?,
+            stats: r.stats.unwrap_or_default(),
+            attempts: r.attempts,
+            cached: r.cached,
+        })
+    }
+
+    /// Runs one call through every executor policy under `ctx`.
+    pub async fn execute(&self, ctx: &ExecutionContext, call: ToolCall, opts: &CallOptions) -> CallResult {
+        self.execute_at(ctx, call, 0, opts).await
+    }
+
+    pub(crate) async fn execute_at(
+        &self,
+        ctx: &ExecutionContext,
+        call: ToolCall,
+        index: usize,
+        opts: &CallOptions,
+    ) -> CallResult {
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
+        let mut call = call;
+        let call_id = call.call_id.get_or_insert_with(new_call_id).clone();
+        let _live = toolhost_core::observe::live::track(&call_id, &call.tool, tenant);
+        // One span per call; outcome fields are filled in when it ends. The
+        // caller's W3C traceparent becomes its parent when OTLP export is on
+        // (feature `otel`); it is also kept as a field for log readers.
+        let span = tracing::info_span!(
+            "tool.execute",
+            tool = %call.tool,
+            tenant,
+            call_id = %call_id,
+            request_id = %ctx.request_id,
+            traceparent = ctx.traceparent.as_deref().unwrap_or(""),
+            cached = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            outcome = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+            fuel_used = tracing::field::Empty,
+            memory_peak = tracing::field::Empty,
+        );
+        crate::observe::otel::adopt_parent(&span, ctx.traceparent.as_deref());
+        if ctx.budget.is_some() && !self.inner.config.runtime.fuel {
+            let problem = "request context: X-Budget (a fuel ceiling) needs runtime.fuel = true".to_string();
+            let e = Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
+            return CallResult::not_run(index, call_id, call.tool, e);
+        }
+        let run = self.inner.executor.execute(self, ctx, call, index, opts);
+        let r = tracing::Instrument::instrument(run, span.clone()).await;
+        span.record("cached", r.cached);
+        span.record("attempts", r.attempts);
+        span.record("outcome", r.result.as_ref().err().map_or("success", |e| e.code().as_str()));
+        span.record("duration_ms", r.duration.as_secs_f64() * 1e3);
+        if let Some(st) = &r.stats {
+            if let Some(f) = st.fuel_used {
+                span.record("fuel_used", f);
+            }
+            span.record("memory_peak", st.memory_peak);
+        }
+        span.in_scope(|| toolhost_core::observe::logs::call_finished(&r, &ctx.request_id, tenant));
+        r
+    }
+
+    /// One sandboxed attempt with no executor policies: lookup, argument
+    /// validation, the call. What the executor wraps; also the baseline of
+    /// the benchmarks.
+    pub async fn invoke(&self, req: CallRequest) -> Result<CallResponse> {
+        let tenant = req.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
+        let entry = self
+            .inner
+            .registry
+            .lookup(tenant, &req.tool)
+            .ok_or_else(|| Error::ToolNotFound { tool: toolhost_core::text::preview(&req.tool) })?;
+        let ctx = req.context();
+        let (args, _) = parse_arguments(&entry, &Ok(req.arguments))?;
+        let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
+        let timeout = req.timeout.unwrap_or(entry.plugin.limits.timeout());
+        let opts = CallOptions { cancel: req.cancel, events: req.events };
+        let spec = AttemptSpec {
+            args: &args,
+            ctx: &ctx,
+            call_id: &call_id,
+            attempt: req.attempt.max(1),
+            timeout,
+            opts: &opts,
+        };
+        let (result, stats) = self.run_attempt(&entry, spec).await;
+        Ok(CallResponse {
+            call_id,
+            tool: entry.tool.name.clone(),
+            output: Arc::new(result?),
+            stats,
+            attempts: 1,
+            cached: false,
+        })
+    }
+
+    async fn run_attempt(&self, entry: &ToolEntry, a: AttemptSpec<'_>) -> (Result<ToolOutput>, CallStats) {
+        let AttemptSpec { args, ctx, call_id, attempt, timeout: budget, opts } = a;
+        let plugin = &entry.plugin;
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
+        let span = tracing::info_span!("guest.call", plugin = %plugin.name, tool = %entry.tool.name, attempt);
+        let budgeted = budget_limits(&plugin.limits, ctx);
+        // Only a plugin that may send HTTP needs the context headers (no allocation otherwise).
+        let outbound = if plugin.grants.allows_http() { ctx.outbound_headers() } else { Vec::new() };
+        let spec = CallSpec {
+            tenant,
+            plugin: &plugin.name,
+            tool: &entry.tool.name,
+            call_id,
+            limits: budgeted.as_ref().unwrap_or(&plugin.limits),
+            grants: &plugin.grants,
+            config: plugin.config.clone(),
+            events: opts.events.clone(),
+            cancel: opts.cancel.clone(),
+            budget,
+            warm: plugin.warm.as_deref(),
+            outbound_headers: &outbound,
+        };
+        let guest_ctx = GuestContext {
+            call_id: call_id.to_string(),
+            request_id: (!ctx.request_id.is_empty()).then(|| ctx.request_id.clone()),
+            tenant_id: Some(tenant.to_string()),
+            user_id: ctx.user_id.clone(),
+            traceparent: ctx.traceparent.clone(),
+            deadline_ms: Some(budget.as_millis() as u64),
+            attempt,
+            metadata: guest_metadata(ctx),
+        };
+        let (result, stats) = tracing::Instrument::instrument(
+            self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx),
+            span,
+        )
+        .await;
+        let result = result.and_then(|output| {
+            if let (Some(schema), Some(value)) = (&entry.tool.output, &output.value) {
+                schema.check(value).map_err(|problems| Error::InvalidOutput {
+                    tool: entry.tool.name.clone(),
+                    reason: format!("value violates the output schema: {}", problems.join("; ")),
+                })?;
+            }
+            Ok(output)
+        });
+        (result, stats)
+    }
+}
+
+/// The layer below the executor's policies: tools from the registry, one
+/// sandboxed attempt at a time from the runtime.
+impl Attempt for Host {
+    type Tool = ToolEntry;
+
+    fn lookup(&self, tenant: &str, name: &str) -> Option<ToolEntry> {
+        self.inner.registry.lookup(tenant, name)
+    }
+
+    fn info<'t>(&self, entry: &'t ToolEntry) -> ToolInfo<'t> {
+        ToolInfo {
+            name: &entry.tool.name,
+            namespace: entry.tool.namespace.as_deref(),
+            idempotent: entry.tool.idempotent,
+            timeout_override: entry.plugin.timeout_override,
+            default_timeout: entry.plugin.limits.timeout(),
+            cache_digest: &entry.plugin.cache_digest,
+        }
+    }
+
+    fn parse_arguments(
+        &self,
+        entry: &ToolEntry,
+        raw: &std::result::Result<String, String>,
+    ) -> Result<(String, serde_json::Value)> {
+        parse_arguments(entry, raw)
+    }
+
+    fn attempt<'a>(
+        &'a self,
+        entry: &'a ToolEntry,
+        spec: AttemptSpec<'a>,
+    ) -> BoxFuture<'a, (Result<ToolOutput>, CallStats)> {
+        Box::pin(self.run_attempt(entry, spec))
+    }
+}
+
+/// Strict parse + schema check of a call's arguments; returns the text (as
+/// given) and the parsed value. Malformed arguments are never "repaired".
+fn parse_arguments(
+    entry: &ToolEntry,
+    raw: &std::result::Result<String, String>,
+) -> Result<(String, serde_json::Value)> {
+    let tool = &entry.tool.name;
+    let invalid = |p: String| Error::InvalidArguments { tool: tool.clone(), problems: vec![p] };
+    let raw = raw.as_ref().map_err(|p| invalid(p.clone()))?;
+    if raw.len() > MAX_ARGUMENT_BYTES {
+        return Err(invalid(format!("arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}", raw.len())));
+    }
+    let value: serde_json::Value =
+        serde_json::from_str(raw).map_err(|e| invalid(format!("arguments are not valid JSON: {e}")))?;
+    entry
+        .tool
+        .input
+        .check(&value)
+        .map_err(|problems| Error::InvalidArguments { tool: tool.clone(), problems })?;
+    Ok((raw.clone(), value))
+}
+
+/// The plugin's limits with the request's `X-Budget` as a fuel ceiling (the
+/// lower of the two), or `None` when the request sets no budget.
+fn budget_limits(
+    limits: &toolhost_runtime::Limits,
+    ctx: &ExecutionContext,
+) -> Option<toolhost_runtime::Limits> {
+    let ceiling = ctx.budget? as u64; // finite and ≥ 0 (validated); saturates
+    let fuel = limits.fuel.map_or(ceiling, |f| f.min(ceiling));
+    Some(toolhost_runtime::Limits { fuel: Some(fuel), ..limits.clone() })
+}
+
+/// The context's metadata plus the fields `call-context` has no slot for
+/// (`correlation_id`, `tracestate`, `budget`), so they reach the guest too.
+fn guest_metadata(ctx: &ExecutionContext) -> Vec<(String, String)> {
+    let mut m: Vec<(String, String)> = ctx.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if let Some(c) = &ctx.correlation_id {
+        m.push(("correlation_id".into(), c.clone()));
+    }
+    if let Some(t) = &ctx.tracestate {
+        m.push(("tracestate".into(), t.clone()));
+    }
+    if let Some(b) = ctx.budget {
+        m.push(("budget".into(), b.to_string()));
+    }
+    m
+}

@@ -1,7 +1,0 @@
-//! The `toolhost` binary.
-
-mod cli;
-
-fn main() -> std::process::ExitCode {
-    cli::main()
-}
