@@ -9,7 +9,7 @@ step "building guest plugins"
 scripts/build-plugins.sh
 
 step "building toolhost (the same dev build the tests use)"
-cargo build --locked --tests --bins -p toolhost -p toolhost-tests
+cargo build --locked --tests --bins
 TOOLHOST="$CARGO_TARGET_DIR/debug/toolhost"
 PLUGINS="$ROOT/build/plugins"
 

@@ -11,18 +11,27 @@ ensure_test_packages
 step "building guest plugins"
 scripts/build-plugins.sh
 
-step "building the host, its tests and the toolhost binary (dev profile, one feature set)"
-cargo build --locked --tests --bins -p toolhost -p toolhost-tests
+step "checking the layers: no import circle over 3 files, no library function over 80 lines"
+python3 scripts/check-layers.py
+# The executor stays independent of the sandbox, the backend and the front doors.
+if cargo tree --locked -p toolhost-exec -e normal,dev --prefix none | grep -E '^(wasmtime|redis|axum|rmcp) '; then
+  echo "toolhost-exec depends on a crate it must not name (above)" >&2; exit 1
+fi
+
+step "building every crate, its tests and the toolhost binary (dev profile, one feature set)"
+# The workspace's default members (crates/* and tests) always build together:
+# one feature set, so dependencies compile once.
+cargo build --locked --tests --bins
 
 step "native tests of the C plugin's JSON reader (gcc with ASan/UBSan/LSan)"
 plugins/c/checksum/tests/run.sh
 
 step "running the host, SDK and integration tests"
-cargo test --locked -p toolhost -p toolhost-tests
+cargo test --locked
 cargo test --locked -p toolhost-sdk
 
 step "OTLP trace export (feature otel) to a collector on 127.0.0.1"
-cargo test --locked -p toolhost -p toolhost-tests --features toolhost/otel --lib otel
+cargo test --locked --features toolhost/otel --lib otel
 
 step "running real MCP clients against the server (Python SDK, conformance suite)"
 tests/mcp/run.sh

@@ -1,6 +1,7 @@
 //! The `toolhost` binary.
 
 mod commands;
+mod host_args;
 
 fn main() -> std::process::ExitCode {
     commands::main()

@@ -1,6 +1,6 @@
 //! `toolhost call`.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Read;
@@ -25,7 +25,7 @@ pub(crate) struct CallArgs {
     json: bool,
     /// Metadata for the call's context, `KEY=VALUE` (repeatable); the guest
     /// reads it in its call context.
-    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = super::meta_arg)]
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = crate::host_args::meta_arg)]
     meta: Vec<(String, String)>,
 }
 

@@ -1,6 +1,6 @@
 //! `toolhost config`: the configuration reference and a check of a file.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
 //! `toolhost run --dag FILE [--plan-only]`.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::{Context, Result};
 use std::process::ExitCode;
 use toolhost::ExecutionContext;

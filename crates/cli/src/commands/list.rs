@@ -1,6 +1,6 @@
 //! `toolhost list`.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::Result;
 use clap::Args;
 use std::process::ExitCode;

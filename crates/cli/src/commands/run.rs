@@ -1,6 +1,6 @@
 //! `toolhost run`: a batch of tool calls in any shape LLM code produces.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::io::Read;
@@ -47,7 +47,7 @@ pub(crate) struct RunArgs {
     plan_only: bool,
     /// Metadata for every call's context, `KEY=VALUE` (repeatable); guests
     /// read it in their call context.
-    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = super::meta_arg)]
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = crate::host_args::meta_arg)]
     meta: Vec<(String, String)>,
 }
 

@@ -1,6 +1,6 @@
 //! `toolhost serve`.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::net::SocketAddr;

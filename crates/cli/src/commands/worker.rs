@@ -1,6 +1,6 @@
 //! `toolhost worker`: execute durable runs from the Redis queue.
 
-use super::HostArgs;
+use crate::host_args::HostArgs;
 use anyhow::{Context, Result};
 use clap::Args;
 use std::process::ExitCode;
