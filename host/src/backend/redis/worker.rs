@@ -186,110 +186,159 @@ impl Worker {
         let concurrency = s.opts.concurrency.max(1);
         let sem = Arc::new(Semaphore::new(concurrency));
         let mut tasks = tokio::task::JoinSet::new();
-        let mut reader = None;
-        let mut group_ready = false;
-        let mut next_reclaim = Instant::now();
-        let visibility = Duration::from_millis(s.store.redis().config().visibility_timeout_ms);
-        let reclaim_every = (visibility / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let mut intake = Intake::new(&s);
         let backoff = Duration::from_millis(500);
         tracing::info!(consumer = s.queue.consumer(), concurrency, "worker started");
         while !s.shutting_down.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            if !group_ready {
-                match s.queue.ensure_group().await {
-                    Ok(()) => group_ready = true,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot reach the run queue; retrying");
-                        pause(&s.shutting_down, backoff).await;
-                        continue;
-                    }
-                }
+            if !intake.ensure_group(&s).await {
+                pause(&s.shutting_down, backoff).await;
+                continue;
             }
-            // Wait for a free slot, then take as many as are free.
-            let first = tokio::select! {
-                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = s.shutting_down.cancelled() => break,
+            let Some(permits) = free_slots(&s, &sem).await else { break };
+            let Some(taken) = intake.take(&s, permits.len()).await else {
+                drop(permits);
+                pause(&s.shutting_down, backoff).await;
+                continue;
             };
-            let mut permits = vec![first];
-            while let Ok(p) = sem.clone().try_acquire_owned() {
-                permits.push(p);
-            }
-            let mut taken: Vec<(Delivery, bool)> = Vec::new();
-            if Instant::now() >= next_reclaim {
-                next_reclaim = Instant::now() + reclaim_every;
-                match s.queue.reclaim(permits.len(), visibility).await {
-                    Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, true))),
-                    Err(e) => tracing::debug!(error = %e, "reclaim failed"),
-                }
-            }
-            // Reclaimed runs start at once (not behind a blocking read, which
-            // would let their idle time pass the visibility timeout again).
-            if taken.is_empty() {
-                if reader.is_none() {
-                    match s.queue.reader(s.opts.block).await {
-                        Ok(c) => reader = Some(c),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot open the queue reader; retrying");
-                            drop(permits);
-                            pause(&s.shutting_down, backoff).await;
-                            continue;
-                        }
-                    }
-                }
-                let conn = reader.as_mut().expect("reader is open");
-                match s.queue.read(conn, permits.len(), s.opts.block).await {
-                    Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, false))),
-                    Err(e) => {
-                        if e.to_string().contains("NOGROUP") {
-                            group_ready = false;
-                        }
-                        tracing::warn!(error = %e, "reading the run queue failed; retrying");
-                        reader = None;
-                        if taken.is_empty() {
-                            drop(permits);
-                            pause(&s.shutting_down, backoff).await;
-                            continue;
-                        }
-                    }
-                }
-            }
-            for (d, reclaimed) in taken {
-                if !s.taken.lock().unwrap_or_else(|e| e.into_inner()).insert(d.run_id.clone()) {
-                    continue; // already running here (e.g. reclaimed from ourselves)
-                }
-                let Some(permit) = permits.pop() else { break };
-                let s = s.clone();
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let run_id = d.run_id.clone();
-                    process(&s, d, reclaimed).await;
-                    s.taken.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
-                });
-            }
+            spawn_attempts(&s, &mut tasks, taken, permits);
         }
         trigger.abort();
-        // Drain (the attempts saw the shutdown token at once: no new calls);
-        // running calls get the grace period.
-        if !tasks.is_empty() {
-            tracing::info!(runs = tasks.len(), grace_ms = s.opts.grace.as_millis() as u64, "draining");
-        }
-        let drained =
-            tokio::time::timeout(s.opts.grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            let left: Vec<Arc<AttemptState>> =
-                s.active.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-            tracing::warn!(
-                runs = left.len(),
-                "grace period over: cancelling running calls and handing their runs back"
-            );
-            for a in left {
-                a.hard.cancel();
-            }
-            while tasks.join_next().await.is_some() {}
-        }
+        drain(&s, &mut tasks).await;
         let stats = *s.stats.lock().unwrap_or_else(|e| e.into_inner());
         tracing::info!(?stats, "worker stopped");
         stats
+    }
+}
+
+/// Where a worker's runs come from: the consumer group, the blocking reader and the reclaim
+/// schedule.
+struct Intake {
+    reader: Option<redis::aio::MultiplexedConnection>,
+    group_ready: bool,
+    next_reclaim: Instant,
+    visibility: Duration,
+    reclaim_every: Duration,
+}
+
+impl Intake {
+    /// No reader or group yet; the first pass reclaims.
+    fn new(s: &Shared) -> Intake {
+        let next_reclaim = Instant::now();
+        let visibility = Duration::from_millis(s.store.redis().config().visibility_timeout_ms);
+        let reclaim_every = (visibility / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        Intake { reader: None, group_ready: false, next_reclaim, visibility, reclaim_every }
+    }
+
+    /// Makes sure the consumer group exists; `false` (logged) while the queue cannot be reached.
+    async fn ensure_group(&mut self, s: &Shared) -> bool {
+        if !self.group_ready {
+            match s.queue.ensure_group().await {
+                Ok(()) => self.group_ready = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reach the run queue; retrying");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Up to `count` runs, each with whether it was reclaimed: reclaimed ones when a reclaim is
+    /// due, else new ones from a blocking read; `None` (logged) when the queue cannot be read.
+    async fn take(&mut self, s: &Shared, count: usize) -> Option<Vec<(Delivery, bool)>> {
+        let mut taken: Vec<(Delivery, bool)> = Vec::new();
+        if Instant::now() >= self.next_reclaim {
+            self.next_reclaim = Instant::now() + self.reclaim_every;
+            match s.queue.reclaim(count, self.visibility).await {
+                Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, true))),
+                Err(e) => tracing::debug!(error = %e, "reclaim failed"),
+            }
+        }
+        // Reclaimed runs start at once (not behind a blocking read, which
+        // would let their idle time pass the visibility timeout again).
+        if taken.is_empty() {
+            if self.reader.is_none() {
+                match s.queue.reader(s.opts.block).await {
+                    Ok(c) => self.reader = Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot open the queue reader; retrying");
+                        return None;
+                    }
+                }
+            }
+            let conn = self.reader.as_mut().expect("reader is open");
+            match s.queue.read(conn, count, s.opts.block).await {
+                Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, false))),
+                Err(e) => {
+                    if e.to_string().contains("NOGROUP") {
+                        self.group_ready = false;
+                    }
+                    tracing::warn!(error = %e, "reading the run queue failed; retrying");
+                    self.reader = None;
+                    return None;
+                }
+            }
+        }
+        Some(taken)
+    }
+}
+
+/// Waits for a free run slot, then takes every other free one; `None` on shutdown.
+async fn free_slots(s: &Shared, sem: &Arc<Semaphore>) -> Option<Vec<tokio::sync::OwnedSemaphorePermit>> {
+    let first = tokio::select! {
+        p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return None },
+        _ = s.shutting_down.cancelled() => return None,
+    };
+    let mut permits = vec![first];
+    while let Ok(p) = sem.clone().try_acquire_owned() {
+        permits.push(p);
+    }
+    Some(permits)
+}
+
+/// Starts an attempt, holding one of `permits`, for each taken run not already running here.
+fn spawn_attempts(
+    s: &Arc<Shared>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    taken: Vec<(Delivery, bool)>,
+    mut permits: Vec<tokio::sync::OwnedSemaphorePermit>,
+) {
+    for (d, reclaimed) in taken {
+        if !s.taken.lock().unwrap_or_else(|e| e.into_inner()).insert(d.run_id.clone()) {
+            continue; // already running here (e.g. reclaimed from ourselves)
+        }
+        let Some(permit) = permits.pop() else { break };
+        let s = s.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let run_id = d.run_id.clone();
+            process(&s, d, reclaimed).await;
+            s.taken.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
+        });
+    }
+}
+
+/// After shutdown, waits for the attempts: running calls get the grace period, then they are
+/// cancelled (their runs handed back).
+async fn drain(s: &Shared, tasks: &mut tokio::task::JoinSet<()>) {
+    // The attempts saw the shutdown token at once: no new calls.
+    if !tasks.is_empty() {
+        tracing::info!(runs = tasks.len(), grace_ms = s.opts.grace.as_millis() as u64, "draining");
+    }
+    let drained =
+        tokio::time::timeout(s.opts.grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        let left: Vec<Arc<AttemptState>> =
+            s.active.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        tracing::warn!(
+            runs = left.len(),
+            "grace period over: cancelling running calls and handing their runs back"
+        );
+        for a in left {
+            a.hard.cancel();
+        }
+        while tasks.join_next().await.is_some() {}
     }
 }
 
