@@ -23,8 +23,8 @@
 use super::checkpoint::{AttemptState, CheckpointDispatch};
 use super::conn::Redis;
 use super::queue::{Delivery, Ownership, Queue};
-use super::runs::{RunStore, RunStoreError, Start, cancelled_result, is_final};
-use crate::scheduler::{RunOptions, execute};
+use super::runs::{Checkpoints, RunStore, RunStoreError, Start, StoredRun, cancelled_result, is_final};
+use crate::scheduler::{DagError, RunOptions, RunResult, execute};
 use crate::{CancelToken, Host};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -387,58 +387,12 @@ async fn ack(s: &Shared, d: &Delivery) {
 
 /// One attempt at one run.
 async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
-    if d.run_id.is_empty() {
-        tracing::warn!(entry = %d.entry_id, "queue entry names no run; dropping it");
-        ack(s, &d).await;
-        return;
-    }
-    let run_id = d.run_id.clone();
-    let abandon = |reason: String| WorkerEvent::Abandoned { run_id: run_id.clone(), reason };
-    let stored = match s.store.load(&run_id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            tracing::warn!(run_id, "run is unknown or expired; dropping its queue entry");
-            ack(s, &d).await;
-            return;
-        }
-        Err(e @ RunStoreError::Corrupt { .. }) => {
-            tracing::error!(run_id, error = %e, "run cannot be read; dropping its queue entry");
-            let result = serde_json::json!({
-                "run_id": run_id, "status": "failed", "calls": [],
-                "error": {"code": "INVALID_RUN", "message": e.to_string()},
-            });
-            if s.store.finish(&run_id, "failed", &result).await.is_ok() {
-                ack(s, &d).await;
-            }
-            return;
-        }
-        Err(e) => return note(s, abandon(e.to_string())),
-    };
-    if is_final(&stored.status) {
-        // Finished by an earlier attempt whose acknowledgement was lost.
-        ack(s, &d).await;
-        return;
-    }
+    let Some(stored) = load_pending(s, &d).await else { return };
     if s.shutting_down.is_cancelled() {
         return hand_back(s, &d).await;
     }
-    let start = match s.store.mark_running(&run_id, s.queue.consumer()).await {
-        Ok(start) => start,
-        Err(e) => return note(s, abandon(e.to_string())),
-    };
-    let checkpoints = match s.store.checkpoints(&run_id).await {
-        Ok(c) => c,
-        Err(e) => return note(s, abandon(e.to_string())),
-    };
-    match start {
-        Start::Running => {}
-        // Finished meanwhile (or cancelled while queued): nothing to run.
-        Start::Final(_) => return ack(s, &d).await,
-        Start::CancelRequested => {
-            let result = cancelled_result(&run_id, &stored.spec, &checkpoints);
-            return store_result(s, &d, "cancelled".into(), result, (0, checkpoints.results.len())).await;
-        }
-    }
+    let Some(checkpoints) = start_attempt(s, &d, &stored).await else { return };
+    let run_id = d.run_id.clone();
     note(s, WorkerEvent::Taken { run_id: run_id.clone(), reclaimed, checkpoints: checkpoints.results.len() });
     let state = Arc::new(AttemptState::new(s.shutting_down.clone()));
     s.active.lock().unwrap_or_else(|e| e.into_inner()).insert(d.entry_id.clone(), state.clone());
@@ -463,33 +417,123 @@ async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
     heartbeat.abort();
     s.active.lock().unwrap_or_else(|e| e.into_inner()).remove(&d.entry_id);
     let (executed, reused) = (state.executed.load(Ordering::Relaxed), state.reused.load(Ordering::Relaxed));
-    let (status, json) = match result {
+    let Some((status, json)) = settle(s, &d, &state, result).await else { return };
+    store_result(s, &d, status, json, (executed, reused)).await
+}
+
+/// An attempt stopped without a result for `reason`.
+fn abandoned(d: &Delivery, reason: String) -> WorkerEvent {
+    WorkerEvent::Abandoned { run_id: d.run_id.clone(), reason }
+}
+
+/// The result stored for a run that cannot be run: `failed` with an `INVALID_RUN` error.
+fn invalid_run(run_id: &str, error: &dyn std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({
+        "run_id": run_id, "status": "failed", "calls": [],
+        "error": {"code": "INVALID_RUN", "message": error.to_string()},
+    })
+}
+
+/// The run `d` names if it still needs an attempt; entries naming no run, an unknown, unreadable
+/// (stored `failed`) or already finished run are acknowledged, a load failure is abandoned.
+async fn load_pending(s: &Shared, d: &Delivery) -> Option<StoredRun> {
+    if d.run_id.is_empty() {
+        tracing::warn!(entry = %d.entry_id, "queue entry names no run; dropping it");
+        ack(s, d).await;
+        return None;
+    }
+    let run_id = d.run_id.clone();
+    let stored = match s.store.load(&run_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::warn!(run_id, "run is unknown or expired; dropping its queue entry");
+            ack(s, d).await;
+            return None;
+        }
+        Err(e @ RunStoreError::Corrupt { .. }) => {
+            tracing::error!(run_id, error = %e, "run cannot be read; dropping its queue entry");
+            let result = invalid_run(&run_id, &e);
+            if s.store.finish(&run_id, "failed", &result).await.is_ok() {
+                ack(s, d).await;
+            }
+            return None;
+        }
+        Err(e) => {
+            note(s, abandoned(d, e.to_string()));
+            return None;
+        }
+    };
+    if is_final(&stored.status) {
+        // Finished by an earlier attempt whose acknowledgement was lost.
+        ack(s, d).await;
+        return None;
+    }
+    Some(stored)
+}
+
+/// Marks the run running and loads its checkpoints; `None` when the attempt ends here (a store
+/// failure abandons it, a final run is acknowledged, a requested cancellation is stored).
+async fn start_attempt(s: &Shared, d: &Delivery, stored: &StoredRun) -> Option<Checkpoints> {
+    let start = match s.store.mark_running(&d.run_id, s.queue.consumer()).await {
+        Ok(start) => start,
+        Err(e) => {
+            note(s, abandoned(d, e.to_string()));
+            return None;
+        }
+    };
+    let checkpoints = match s.store.checkpoints(&d.run_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            note(s, abandoned(d, e.to_string()));
+            return None;
+        }
+    };
+    match start {
+        Start::Running => Some(checkpoints),
+        // Finished meanwhile (or cancelled while queued): nothing to run.
+        Start::Final(_) => {
+            ack(s, d).await;
+            None
+        }
+        Start::CancelRequested => {
+            let result = cancelled_result(&d.run_id, &stored.spec, &checkpoints);
+            store_result(s, d, "cancelled".into(), result, (0, checkpoints.results.len())).await;
+            None
+        }
+    }
+}
+
+/// The status and result to store for an executed attempt; `None` when the attempt was lost,
+/// aborted (abandoned) or stopped by shutdown (handed back) instead.
+async fn settle(
+    s: &Shared,
+    d: &Delivery,
+    state: &AttemptState,
+    result: Result<RunResult, DagError>,
+) -> Option<(String, serde_json::Value)> {
+    match result {
         Ok(r) => {
             if state.lost.load(Ordering::SeqCst) {
-                return note(s, abandon("another worker reclaimed it".into()));
+                note(s, abandoned(d, "another worker reclaimed it".into()));
+                return None;
             }
             // A cancelled run ends here with the scheduler's result (running
             // calls interrupted, the rest skipped), not handed back.
             if !state.cancelled.load(Ordering::SeqCst) {
                 if let Some(e) = state.aborted.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-                    return note(s, abandon(e.to_string()));
+                    note(s, abandoned(d, e.to_string()));
+                    return None;
                 }
                 if state.refused.load(Ordering::SeqCst) || state.hard.is_cancelled() {
-                    return hand_back(s, &d).await;
+                    hand_back(s, d).await;
+                    return None;
                 }
             }
             let v = serde_json::to_value(&r).unwrap_or_default();
-            (v["status"].as_str().unwrap_or("failed").to_string(), v)
+            Some((v["status"].as_str().unwrap_or("failed").to_string(), v))
         }
-        Err(e) => {
-            let v = serde_json::json!({
-                "run_id": run_id, "status": "failed", "calls": [],
-                "error": {"code": "INVALID_RUN", "message": e.to_string()},
-            });
-            ("failed".to_string(), v)
-        }
-    };
-    store_result(s, &d, status, json, (executed, reused)).await
+        Err(e) => Some(("failed".to_string(), invalid_run(&d.run_id, &e))),
+    }
 }
 
 /// Stores a run's final result and acknowledges its entry.
