@@ -96,21 +96,7 @@ where
             })
             .collect();
         // Dedup: followers wait for their leader's result.
-        let mut leaders: HashMap<(String, String), usize> = HashMap::new();
-        let mut followers: HashMap<usize, Vec<usize>> = HashMap::new();
-        if opts.dedup {
-            for (i, c) in calls.iter().enumerate() {
-                if let Ok(args) = &c.arguments {
-                    let key = (c.tool.clone(), canonical_args(args));
-                    match leaders.get(&key) {
-                        Some(&l) => followers.entry(l).or_default().push(i),
-                        None => {
-                            leaders.insert(key, i);
-                        }
-                    }
-                }
-            }
-        }
+        let followers = if opts.dedup { followers_by_leader(&calls) } else { HashMap::new() };
         let follower_set: std::collections::HashSet<usize> = followers.values().flatten().copied().collect();
         // Followers only need their own ids back; don't copy whole calls.
         let follower_ids: HashMap<usize, String> =
@@ -146,20 +132,51 @@ where
                     continue;
                 }
             };
-            for &f in followers.get(&result.index).into_iter().flatten() {
-                let mut copy = result.clone();
-                copy.index = f;
-                copy.call_id = follower_ids[&f].clone();
-                copy.cached = true;
-                // A follower never reaches the executor: its own line here.
-                let tenant = ctx.tenant_id.as_deref().unwrap_or(toolhost_core::DEFAULT_TENANT);
-                toolhost_core::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
-                let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
-            }
-            let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
+            send_finished(result, &followers, &follower_ids, &ctx, &tx).await;
         }
     });
     rx
+}
+
+/// For identical calls (same tool and canonical arguments), the first one's index → the
+/// indices of the later ones, which share its result.
+fn followers_by_leader(calls: &[ToolCall]) -> HashMap<usize, Vec<usize>> {
+    let mut leaders: HashMap<(String, String), usize> = HashMap::new();
+    let mut followers: HashMap<usize, Vec<usize>> = HashMap::new();
+    for (i, c) in calls.iter().enumerate() {
+        if let Ok(args) = &c.arguments {
+            let key = (c.tool.clone(), canonical_args(args));
+            match leaders.get(&key) {
+                Some(&l) => followers.entry(l).or_default().push(i),
+                None => {
+                    leaders.insert(key, i);
+                }
+            }
+        }
+    }
+    followers
+}
+
+/// Sends a finished call's `result`, after a cached copy of it for each of its followers (with
+/// the follower's index and id from `follower_ids`).
+async fn send_finished(
+    result: CallResult,
+    followers: &HashMap<usize, Vec<usize>>,
+    follower_ids: &HashMap<usize, String>,
+    ctx: &ExecutionContext,
+    tx: &mpsc::Sender<CallEvent>,
+) {
+    for &f in followers.get(&result.index).into_iter().flatten() {
+        let mut copy = result.clone();
+        copy.index = f;
+        copy.call_id = follower_ids[&f].clone();
+        copy.cached = true;
+        // A follower never reaches the executor: its own line here.
+        let tenant = ctx.tenant_id.as_deref().unwrap_or(toolhost_core::DEFAULT_TENANT);
+        toolhost_core::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
+        let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
+    }
+    let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
 }
 
 /// The result of a call whose task panicked: `INTERNAL`, logged with its ids.

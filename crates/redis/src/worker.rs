@@ -23,7 +23,7 @@
 use crate::checkpoint::{AttemptState, CheckpointDispatch};
 use crate::conn::Redis;
 use crate::queue::{Delivery, Ownership, Queue};
-use crate::runs::{RunStore, RunStoreError, Start, cancelled_result, is_final};
+use crate::runs::{Checkpoints, RunStore, RunStoreError, Start, StoredRun, cancelled_result, is_final};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::Ordering;
@@ -31,8 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 use toolhost_core::CancelToken;
-use toolhost_scheduler::Dispatch;
-use toolhost_scheduler::{RunOptions, execute};
+use toolhost_scheduler::{DagError, Dispatch, RunOptions, RunResult, execute};
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -187,110 +186,159 @@ impl Worker {
         let concurrency = s.opts.concurrency.max(1);
         let sem = Arc::new(Semaphore::new(concurrency));
         let mut tasks = tokio::task::JoinSet::new();
-        let mut reader = None;
-        let mut group_ready = false;
-        let mut next_reclaim = Instant::now();
-        let visibility = Duration::from_millis(s.store.redis().config().visibility_timeout_ms);
-        let reclaim_every = (visibility / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        let mut intake = Intake::new(&s);
         let backoff = Duration::from_millis(500);
         tracing::info!(consumer = s.queue.consumer(), concurrency, "worker started");
         while !s.shutting_down.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            if !group_ready {
-                match s.queue.ensure_group().await {
-                    Ok(()) => group_ready = true,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot reach the run queue; retrying");
-                        pause(&s.shutting_down, backoff).await;
-                        continue;
-                    }
-                }
+            if !intake.ensure_group(&s).await {
+                pause(&s.shutting_down, backoff).await;
+                continue;
             }
-            // Wait for a free slot, then take as many as are free.
-            let first = tokio::select! {
-                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
-                _ = s.shutting_down.cancelled() => break,
+            let Some(permits) = free_slots(&s, &sem).await else { break };
+            let Some(taken) = intake.take(&s, permits.len()).await else {
+                drop(permits);
+                pause(&s.shutting_down, backoff).await;
+                continue;
             };
-            let mut permits = vec![first];
-            while let Ok(p) = sem.clone().try_acquire_owned() {
-                permits.push(p);
-            }
-            let mut taken: Vec<(Delivery, bool)> = Vec::new();
-            if Instant::now() >= next_reclaim {
-                next_reclaim = Instant::now() + reclaim_every;
-                match s.queue.reclaim(permits.len(), visibility).await {
-                    Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, true))),
-                    Err(e) => tracing::debug!(error = %e, "reclaim failed"),
-                }
-            }
-            // Reclaimed runs start at once (not behind a blocking read, which
-            // would let their idle time pass the visibility timeout again).
-            if taken.is_empty() {
-                if reader.is_none() {
-                    match s.queue.reader(s.opts.block).await {
-                        Ok(c) => reader = Some(c),
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot open the queue reader; retrying");
-                            drop(permits);
-                            pause(&s.shutting_down, backoff).await;
-                            continue;
-                        }
-                    }
-                }
-                let conn = reader.as_mut().expect("reader is open");
-                match s.queue.read(conn, permits.len(), s.opts.block).await {
-                    Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, false))),
-                    Err(e) => {
-                        if e.to_string().contains("NOGROUP") {
-                            group_ready = false;
-                        }
-                        tracing::warn!(error = %e, "reading the run queue failed; retrying");
-                        reader = None;
-                        if taken.is_empty() {
-                            drop(permits);
-                            pause(&s.shutting_down, backoff).await;
-                            continue;
-                        }
-                    }
-                }
-            }
-            for (d, reclaimed) in taken {
-                if !s.taken.lock().unwrap_or_else(|e| e.into_inner()).insert(d.run_id.clone()) {
-                    continue; // already running here (e.g. reclaimed from ourselves)
-                }
-                let Some(permit) = permits.pop() else { break };
-                let s = s.clone();
-                tasks.spawn(async move {
-                    let _permit = permit;
-                    let run_id = d.run_id.clone();
-                    process(&s, d, reclaimed).await;
-                    s.taken.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
-                });
-            }
+            spawn_attempts(&s, &mut tasks, taken, permits);
         }
         trigger.abort();
-        // Drain (the attempts saw the shutdown token at once: no new calls);
-        // running calls get the grace period.
-        if !tasks.is_empty() {
-            tracing::info!(runs = tasks.len(), grace_ms = s.opts.grace.as_millis() as u64, "draining");
-        }
-        let drained =
-            tokio::time::timeout(s.opts.grace, async { while tasks.join_next().await.is_some() {} }).await;
-        if drained.is_err() {
-            let left: Vec<Arc<AttemptState>> =
-                s.active.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-            tracing::warn!(
-                runs = left.len(),
-                "grace period over: cancelling running calls and handing their runs back"
-            );
-            for a in left {
-                a.hard.cancel();
-            }
-            while tasks.join_next().await.is_some() {}
-        }
+        drain(&s, &mut tasks).await;
         let stats = *s.stats.lock().unwrap_or_else(|e| e.into_inner());
         tracing::info!(?stats, "worker stopped");
         stats
+    }
+}
+
+/// Where a worker's runs come from: the consumer group, the blocking reader and the reclaim
+/// schedule.
+struct Intake {
+    reader: Option<redis::aio::MultiplexedConnection>,
+    group_ready: bool,
+    next_reclaim: Instant,
+    visibility: Duration,
+    reclaim_every: Duration,
+}
+
+impl Intake {
+    /// No reader or group yet; the first pass reclaims.
+    fn new(s: &Shared) -> Intake {
+        let next_reclaim = Instant::now();
+        let visibility = Duration::from_millis(s.store.redis().config().visibility_timeout_ms);
+        let reclaim_every = (visibility / 2).clamp(Duration::from_millis(50), Duration::from_secs(5));
+        Intake { reader: None, group_ready: false, next_reclaim, visibility, reclaim_every }
+    }
+
+    /// Makes sure the consumer group exists; `false` (logged) while the queue cannot be reached.
+    async fn ensure_group(&mut self, s: &Shared) -> bool {
+        if !self.group_ready {
+            match s.queue.ensure_group().await {
+                Ok(()) => self.group_ready = true,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reach the run queue; retrying");
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Up to `count` runs, each with whether it was reclaimed: reclaimed ones when a reclaim is
+    /// due, else new ones from a blocking read; `None` (logged) when the queue cannot be read.
+    async fn take(&mut self, s: &Shared, count: usize) -> Option<Vec<(Delivery, bool)>> {
+        let mut taken: Vec<(Delivery, bool)> = Vec::new();
+        if Instant::now() >= self.next_reclaim {
+            self.next_reclaim = Instant::now() + self.reclaim_every;
+            match s.queue.reclaim(count, self.visibility).await {
+                Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, true))),
+                Err(e) => tracing::debug!(error = %e, "reclaim failed"),
+            }
+        }
+        // Reclaimed runs start at once (not behind a blocking read, which
+        // would let their idle time pass the visibility timeout again).
+        if taken.is_empty() {
+            if self.reader.is_none() {
+                match s.queue.reader(s.opts.block).await {
+                    Ok(c) => self.reader = Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot open the queue reader; retrying");
+                        return None;
+                    }
+                }
+            }
+            let conn = self.reader.as_mut().expect("reader is open");
+            match s.queue.read(conn, count, s.opts.block).await {
+                Ok(ds) => taken.extend(ds.into_iter().map(|d| (d, false))),
+                Err(e) => {
+                    if e.to_string().contains("NOGROUP") {
+                        self.group_ready = false;
+                    }
+                    tracing::warn!(error = %e, "reading the run queue failed; retrying");
+                    self.reader = None;
+                    return None;
+                }
+            }
+        }
+        Some(taken)
+    }
+}
+
+/// Waits for a free run slot, then takes every other free one; `None` on shutdown.
+async fn free_slots(s: &Shared, sem: &Arc<Semaphore>) -> Option<Vec<tokio::sync::OwnedSemaphorePermit>> {
+    let first = tokio::select! {
+        p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return None },
+        _ = s.shutting_down.cancelled() => return None,
+    };
+    let mut permits = vec![first];
+    while let Ok(p) = sem.clone().try_acquire_owned() {
+        permits.push(p);
+    }
+    Some(permits)
+}
+
+/// Starts an attempt, holding one of `permits`, for each taken run not already running here.
+fn spawn_attempts(
+    s: &Arc<Shared>,
+    tasks: &mut tokio::task::JoinSet<()>,
+    taken: Vec<(Delivery, bool)>,
+    mut permits: Vec<tokio::sync::OwnedSemaphorePermit>,
+) {
+    for (d, reclaimed) in taken {
+        if !s.taken.lock().unwrap_or_else(|e| e.into_inner()).insert(d.run_id.clone()) {
+            continue; // already running here (e.g. reclaimed from ourselves)
+        }
+        let Some(permit) = permits.pop() else { break };
+        let s = s.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            let run_id = d.run_id.clone();
+            process(&s, d, reclaimed).await;
+            s.taken.lock().unwrap_or_else(|e| e.into_inner()).remove(&run_id);
+        });
+    }
+}
+
+/// After shutdown, waits for the attempts: running calls get the grace period, then they are
+/// cancelled (their runs handed back).
+async fn drain(s: &Shared, tasks: &mut tokio::task::JoinSet<()>) {
+    // The attempts saw the shutdown token at once: no new calls.
+    if !tasks.is_empty() {
+        tracing::info!(runs = tasks.len(), grace_ms = s.opts.grace.as_millis() as u64, "draining");
+    }
+    let drained =
+        tokio::time::timeout(s.opts.grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        let left: Vec<Arc<AttemptState>> =
+            s.active.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        tracing::warn!(
+            runs = left.len(),
+            "grace period over: cancelling running calls and handing their runs back"
+        );
+        for a in left {
+            a.hard.cancel();
+        }
+        while tasks.join_next().await.is_some() {}
     }
 }
 
@@ -339,58 +387,12 @@ async fn ack(s: &Shared, d: &Delivery) {
 
 /// One attempt at one run.
 async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
-    if d.run_id.is_empty() {
-        tracing::warn!(entry = %d.entry_id, "queue entry names no run; dropping it");
-        ack(s, &d).await;
-        return;
-    }
-    let run_id = d.run_id.clone();
-    let abandon = |reason: String| WorkerEvent::Abandoned { run_id: run_id.clone(), reason };
-    let stored = match s.store.load(&run_id).await {
-        Ok(Some(r)) => r,
-        Ok(None) => {
-            tracing::warn!(run_id, "run is unknown or expired; dropping its queue entry");
-            ack(s, &d).await;
-            return;
-        }
-        Err(e @ RunStoreError::Corrupt { .. }) => {
-            tracing::error!(run_id, error = %e, "run cannot be read; dropping its queue entry");
-            let result = serde_json::json!({
-                "run_id": run_id, "status": "failed", "calls": [],
-                "error": {"code": "INVALID_RUN", "message": e.to_string()},
-            });
-            if s.store.finish(&run_id, "failed", &result).await.is_ok() {
-                ack(s, &d).await;
-            }
-            return;
-        }
-        Err(e) => return note(s, abandon(e.to_string())),
-    };
-    if is_final(&stored.status) {
-        // Finished by an earlier attempt whose acknowledgement was lost.
-        ack(s, &d).await;
-        return;
-    }
+    let Some(stored) = load_pending(s, &d).await else { return };
     if s.shutting_down.is_cancelled() {
         return hand_back(s, &d).await;
     }
-    let start = match s.store.mark_running(&run_id, s.queue.consumer()).await {
-        Ok(start) => start,
-        Err(e) => return note(s, abandon(e.to_string())),
-    };
-    let checkpoints = match s.store.checkpoints(&run_id).await {
-        Ok(c) => c,
-        Err(e) => return note(s, abandon(e.to_string())),
-    };
-    match start {
-        Start::Running => {}
-        // Finished meanwhile (or cancelled while queued): nothing to run.
-        Start::Final(_) => return ack(s, &d).await,
-        Start::CancelRequested => {
-            let result = cancelled_result(&run_id, &stored.spec, &checkpoints);
-            return store_result(s, &d, "cancelled".into(), result, (0, checkpoints.results.len())).await;
-        }
-    }
+    let Some(checkpoints) = start_attempt(s, &d, &stored).await else { return };
+    let run_id = d.run_id.clone();
     note(s, WorkerEvent::Taken { run_id: run_id.clone(), reclaimed, checkpoints: checkpoints.results.len() });
     let state = Arc::new(AttemptState::new(s.shutting_down.clone()));
     s.active.lock().unwrap_or_else(|e| e.into_inner()).insert(d.entry_id.clone(), state.clone());
@@ -415,33 +417,123 @@ async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
     heartbeat.abort();
     s.active.lock().unwrap_or_else(|e| e.into_inner()).remove(&d.entry_id);
     let (executed, reused) = (state.executed.load(Ordering::Relaxed), state.reused.load(Ordering::Relaxed));
-    let (status, json) = match result {
+    let Some((status, json)) = settle(s, &d, &state, result).await else { return };
+    store_result(s, &d, status, json, (executed, reused)).await
+}
+
+/// An attempt stopped without a result for `reason`.
+fn abandoned(d: &Delivery, reason: String) -> WorkerEvent {
+    WorkerEvent::Abandoned { run_id: d.run_id.clone(), reason }
+}
+
+/// The result stored for a run that cannot be run: `failed` with an `INVALID_RUN` error.
+fn invalid_run(run_id: &str, error: &dyn std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({
+        "run_id": run_id, "status": "failed", "calls": [],
+        "error": {"code": "INVALID_RUN", "message": error.to_string()},
+    })
+}
+
+/// The run `d` names if it still needs an attempt; entries naming no run, an unknown, unreadable
+/// (stored `failed`) or already finished run are acknowledged, a load failure is abandoned.
+async fn load_pending(s: &Shared, d: &Delivery) -> Option<StoredRun> {
+    if d.run_id.is_empty() {
+        tracing::warn!(entry = %d.entry_id, "queue entry names no run; dropping it");
+        ack(s, d).await;
+        return None;
+    }
+    let run_id = d.run_id.clone();
+    let stored = match s.store.load(&run_id).await {
+        Ok(Some(r)) => r,
+        Ok(None) => {
+            tracing::warn!(run_id, "run is unknown or expired; dropping its queue entry");
+            ack(s, d).await;
+            return None;
+        }
+        Err(e @ RunStoreError::Corrupt { .. }) => {
+            tracing::error!(run_id, error = %e, "run cannot be read; dropping its queue entry");
+            let result = invalid_run(&run_id, &e);
+            if s.store.finish(&run_id, "failed", &result).await.is_ok() {
+                ack(s, d).await;
+            }
+            return None;
+        }
+        Err(e) => {
+            note(s, abandoned(d, e.to_string()));
+            return None;
+        }
+    };
+    if is_final(&stored.status) {
+        // Finished by an earlier attempt whose acknowledgement was lost.
+        ack(s, d).await;
+        return None;
+    }
+    Some(stored)
+}
+
+/// Marks the run running and loads its checkpoints; `None` when the attempt ends here (a store
+/// failure abandons it, a final run is acknowledged, a requested cancellation is stored).
+async fn start_attempt(s: &Shared, d: &Delivery, stored: &StoredRun) -> Option<Checkpoints> {
+    let start = match s.store.mark_running(&d.run_id, s.queue.consumer()).await {
+        Ok(start) => start,
+        Err(e) => {
+            note(s, abandoned(d, e.to_string()));
+            return None;
+        }
+    };
+    let checkpoints = match s.store.checkpoints(&d.run_id).await {
+        Ok(c) => c,
+        Err(e) => {
+            note(s, abandoned(d, e.to_string()));
+            return None;
+        }
+    };
+    match start {
+        Start::Running => Some(checkpoints),
+        // Finished meanwhile (or cancelled while queued): nothing to run.
+        Start::Final(_) => {
+            ack(s, d).await;
+            None
+        }
+        Start::CancelRequested => {
+            let result = cancelled_result(&d.run_id, &stored.spec, &checkpoints);
+            store_result(s, d, "cancelled".into(), result, (0, checkpoints.results.len())).await;
+            None
+        }
+    }
+}
+
+/// The status and result to store for an executed attempt; `None` when the attempt was lost,
+/// aborted (abandoned) or stopped by shutdown (handed back) instead.
+async fn settle(
+    s: &Shared,
+    d: &Delivery,
+    state: &AttemptState,
+    result: Result<RunResult, DagError>,
+) -> Option<(String, serde_json::Value)> {
+    match result {
         Ok(r) => {
             if state.lost.load(Ordering::SeqCst) {
-                return note(s, abandon("another worker reclaimed it".into()));
+                note(s, abandoned(d, "another worker reclaimed it".into()));
+                return None;
             }
             // A cancelled run ends here with the scheduler's result (running
             // calls interrupted, the rest skipped), not handed back.
             if !state.cancelled.load(Ordering::SeqCst) {
                 if let Some(e) = state.aborted.lock().unwrap_or_else(|e| e.into_inner()).clone() {
-                    return note(s, abandon(e.to_string()));
+                    note(s, abandoned(d, e.to_string()));
+                    return None;
                 }
                 if state.refused.load(Ordering::SeqCst) || state.hard.is_cancelled() {
-                    return hand_back(s, &d).await;
+                    hand_back(s, d).await;
+                    return None;
                 }
             }
             let v = serde_json::to_value(&r).unwrap_or_default();
-            (v["status"].as_str().unwrap_or("failed").to_string(), v)
+            Some((v["status"].as_str().unwrap_or("failed").to_string(), v))
         }
-        Err(e) => {
-            let v = serde_json::json!({
-                "run_id": run_id, "status": "failed", "calls": [],
-                "error": {"code": "INVALID_RUN", "message": e.to_string()},
-            });
-            ("failed".to_string(), v)
-        }
-    };
-    store_result(s, &d, status, json, (executed, reused)).await
+        Err(e) => Some(("failed".to_string(), invalid_run(&d.run_id, &e))),
+    }
 }
 
 /// Stores a run's final result and acknowledges its entry.

@@ -69,79 +69,20 @@ pub(crate) async fn load(
     let started = Instant::now();
     let PluginSource { name, path, bytes, manifest } = src;
     let path = path.as_path();
-    if !valid_name(&name) {
-        return Err(load_error(path, format!("plugin name {name:?} must match ^[A-Za-z0-9_.-]{{1,64}}$")));
-    }
-    if bytes.len() as u64 > rt.max_plugin_mib * 1024 * 1024 {
-        return Err(load_error(
-            path,
-            format!("plugin is {} bytes; the limit is runtime.max_plugin_mib", bytes.len()),
-        ));
-    }
+    check_name_and_size(path, &name, &bytes, rt)?;
     let digest = hex::encode(Sha256::digest(&bytes));
     let size = bytes.len() as u64;
-    let limits = defaults.merged(&manifest.limits);
+    let limits = plugin_limits(&name, defaults, &manifest, rt)?;
     let timeout_override = manifest.limits.timeout_ms.map(Duration::from_millis);
-    let mut problems = toolhost_core::check::Problems::default();
-    limits.check("limits", rt, &mut problems);
-    problems
-        .into_string_result()
-        .map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
     let (code, source) = runtime.prepare(path, Arc::new(bytes), &digest).await?;
     let config = Arc::new(manifest.config.clone());
     let cache_digest = cache_digest(&digest, &config, &manifest.grants, &limits);
-    let spec = CallSpec {
-        tenant: "toolhost",
-        plugin: &name,
-        tool: "describe",
-        call_id: "describe",
-        limits: &limits,
-        grants: &manifest.grants,
-        config: config.clone(),
-        events: None,
-        cancel: None,
-        budget: Duration::from_millis(rt.describe_timeout_ms),
-        warm: None,
-        outbound_headers: &[],
-    };
+    let spec = describe_spec(&name, &limits, &manifest.grants, config.clone(), rt);
     let raw = runtime.describe(&code, spec).await.map_err(|e| match e {
         e @ Error::ResourceExhausted { .. } => e,
         e => load_error(path, format!("describe() failed: {e}")),
     })?;
-    let mut seen = BTreeSet::new();
-    let mut tools = Vec::with_capacity(raw.len());
-    for d in raw {
-        if !valid_name(&d.name) {
-            return Err(load_error(
-                path,
-                format!(
-                    "tool name {:?} is not allowed: names match ^[A-Za-z0-9_.-]{{1,64}}$ with no empty dot segments",
-                    toolhost_core::text::preview(&d.name)
-                ),
-            ));
-        }
-        if !seen.insert(d.name.clone()) {
-            return Err(load_error(path, format!("tool '{}' is described twice", d.name)));
-        }
-        let input = Schema::compile(&d.input_schema)
-            .map_err(|e| load_error(path, format!("tool '{}': input schema: {e}", d.name)))?;
-        let output = d
-            .output_schema
-            .as_deref()
-            .map(Schema::compile)
-            .transpose()
-            .map_err(|e| load_error(path, format!("tool '{}': output schema: {e}", d.name)))?;
-        let namespace = d.name.split_once('.').map(|(ns, _)| ns.to_string());
-        tools.push(Arc::new(ToolSpec {
-            name: d.name,
-            namespace,
-            description: d.description,
-            idempotent: d.idempotent,
-            plugin: name.clone(),
-            input,
-            output,
-        }));
-    }
+    let tools = tool_specs(path, &name, raw)?;
     Ok(Plugin {
         name,
         path: path.to_path_buf(),
@@ -159,6 +100,103 @@ pub(crate) async fn load(
         warm: (manifest.instances.mode == toolhost_runtime::InstanceMode::Warm)
             .then(|| runtime.warm_pool(manifest.instances.clone())),
     })
+}
+
+/// Refuses an invalid plugin name or a component over `runtime.max_plugin_mib`.
+fn check_name_and_size(path: &Path, name: &str, bytes: &[u8], rt: &RuntimeConfig) -> Result<()> {
+    if !valid_name(name) {
+        return Err(load_error(path, format!("plugin name {name:?} must match ^[A-Za-z0-9_.-]{{1,64}}$")));
+    }
+    if bytes.len() as u64 > rt.max_plugin_mib * 1024 * 1024 {
+        return Err(load_error(
+            path,
+            format!("plugin is {} bytes; the limit is runtime.max_plugin_mib", bytes.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// The executor's default limits overridden by the manifest's, checked against the runtime's.
+fn plugin_limits(name: &str, defaults: &Limits, manifest: &Manifest, rt: &RuntimeConfig) -> Result<Limits> {
+    let limits = defaults.merged(&manifest.limits);
+    let mut problems = toolhost_core::check::Problems::default();
+    limits.check("limits", rt, &mut problems);
+    problems
+        .into_string_result()
+        .map_err(|e| Error::Configuration(format!("manifest of plugin '{name}': {e}")))?;
+    Ok(limits)
+}
+
+/// The sandboxed `describe()` call of plugin `name`, within `runtime.describe_timeout_ms`.
+fn describe_spec<'a>(
+    name: &'a str,
+    limits: &'a Limits,
+    grants: &'a toolhost_runtime::Grants,
+    config: Arc<std::collections::BTreeMap<String, String>>,
+    rt: &RuntimeConfig,
+) -> CallSpec<'a> {
+    CallSpec {
+        tenant: "toolhost",
+        plugin: name,
+        tool: "describe",
+        call_id: "describe",
+        limits,
+        grants,
+        config,
+        events: None,
+        cancel: None,
+        budget: Duration::from_millis(rt.describe_timeout_ms),
+        warm: None,
+        outbound_headers: &[],
+    }
+}
+
+/// Validates the tools `describe()` listed (names, no duplicates, schemas) into specs of `plugin`.
+fn tool_specs(
+    path: &Path,
+    plugin: &str,
+    raw: Vec<toolhost_runtime::RawDescriptor>,
+) -> Result<Vec<Arc<ToolSpec>>> {
+    let mut seen = BTreeSet::new();
+    let mut tools = Vec::with_capacity(raw.len());
+    for d in raw {
+        if !valid_name(&d.name) {
+            return Err(load_error(
+                path,
+                format!(
+                    "tool name {:?} is not allowed: names match ^[A-Za-z0-9_.-]{{1,64}}$ with no empty dot segments",
+                    toolhost_core::text::preview(&d.name)
+                ),
+            ));
+        }
+        if !seen.insert(d.name.clone()) {
+            return Err(load_error(path, format!("tool '{}' is described twice", d.name)));
+        }
+        tools.push(tool_spec(path, plugin, d)?);
+    }
+    Ok(tools)
+}
+
+/// One described tool of `plugin` with its schemas compiled.
+fn tool_spec(path: &Path, plugin: &str, d: toolhost_runtime::RawDescriptor) -> Result<Arc<ToolSpec>> {
+    let input = Schema::compile(&d.input_schema)
+        .map_err(|e| load_error(path, format!("tool '{}': input schema: {e}", d.name)))?;
+    let output = d
+        .output_schema
+        .as_deref()
+        .map(Schema::compile)
+        .transpose()
+        .map_err(|e| load_error(path, format!("tool '{}': output schema: {e}", d.name)))?;
+    let namespace = d.name.split_once('.').map(|(ns, _)| ns.to_string());
+    Ok(Arc::new(ToolSpec {
+        name: d.name,
+        namespace,
+        description: d.description,
+        idempotent: d.idempotent,
+        plugin: plugin.to_string(),
+        input,
+        output,
+    }))
 }
 
 /// sha256 over the component's digest and the manifest settings a call's

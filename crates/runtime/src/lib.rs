@@ -458,41 +458,19 @@ impl Runtime {
         self.arm(store, spec);
     }
 
+    /// Runs `op` on a warm or fresh instance within the call's budget, backstop and cancel
+    /// token; an instance whose call succeeded cleanly goes back to the warm pool.
     async fn run(&self, code: &PluginCode, spec: CallSpec<'_>, op: Op<'_>) -> (Result<Raw>, CallStats) {
         let started = Instant::now();
-        let warm = match op {
-            Op::Call { .. } => spec.warm.and_then(|p| p.take(spec.tenant)),
-            Op::Describe => None,
-        };
-        let (mut store, mut instance, calls) = match warm {
-            Some(w) => {
-                let mut store = w.store;
-                self.rearm(&mut store, &spec);
-                (store, Some(w.plugin), w.calls)
-            }
-            None => match self.new_store(&spec) {
-                Ok(s) => (s, None, 0),
-                Err(e) => return (Err(e), CallStats::default()),
-            },
+        let (mut store, instance, calls) = match self.store_for(&spec, &op) {
+            Ok(s) => s,
+            Err(e) => return (Err(e), CallStats::default()),
         };
         // Wall-clock backstop for time spent in host calls, which epochs do
         // not interrupt.
         let backstop = spec.budget + self.ticker.tick() * 4 + Duration::from_millis(20);
         let outcome = {
-            let work = async {
-                let plugin = match instance.take() {
-                    Some(p) => p,
-                    None => code.pre.instantiate_async(&mut store).await?,
-                };
-                let tool = plugin.toolhost_plugin_tool();
-                let raw = match op {
-                    Op::Describe => tool.call_describe(&mut store).await.map(Raw::Descriptors),
-                    Op::Call { name, args, ctx } => {
-                        tool.call_call(&mut store, name, &args.to_string(), &ctx).await.map(Raw::Call)
-                    }
-                }?;
-                Ok((raw, plugin))
-            };
+            let work = invoke(code, &mut store, instance, op);
             let cancelled = async {
                 match &spec.cancel {
                     Some(c) => c.cancelled().await,
@@ -505,19 +483,8 @@ impl Runtime {
                 _ = cancelled => classify::Outcome::Cancelled,
             }
         };
+        let stats = self.call_stats(&store, &spec, started);
         let state = store.data();
-        let stats = CallStats {
-            duration: started.elapsed(),
-            fuel_used: if self.cfg.fuel {
-                store.get_fuel().ok().map(|left| spec.limits.fuel.unwrap_or(u64::MAX) - left)
-            } else {
-                None
-            },
-            memory_peak: state.limiter.memory_peak(),
-            stdout_bytes: state.stdout.total(),
-            stderr_bytes: state.stderr.total(),
-            dropped_events: state.dropped_events,
-        };
         if state.stderr.total() > 0 {
             tracing::debug!(target: "toolhost::guest", plugin = spec.plugin, tool = spec.tool, call_id = spec.call_id,
                 bytes = state.stderr.total(), stderr = %state.stderr.tail_text(2048), "guest stderr");
@@ -540,6 +507,65 @@ impl Runtime {
         }
         // Otherwise `store` is dropped here: a trapped or interrupted instance is never reused.
     }
+
+    /// The store of a call with its instance and call count: a warm one taken from the pool and
+    /// rearmed (calls only), else a fresh store with nothing instantiated yet.
+    fn store_for(
+        &self,
+        spec: &CallSpec<'_>,
+        op: &Op<'_>,
+    ) -> Result<(Store<StoreState>, Option<bindings::Plugin>, u32)> {
+        let warm = match op {
+            Op::Call { .. } => spec.warm.and_then(|p| p.take(spec.tenant)),
+            Op::Describe => None,
+        };
+        match warm {
+            Some(w) => {
+                let mut store = w.store;
+                self.rearm(&mut store, spec);
+                Ok((store, Some(w.plugin), w.calls))
+            }
+            None => Ok((self.new_store(spec)?, None, 0)),
+        }
+    }
+
+    /// What a finished call used: wall time, fuel, peak memory, output bytes, dropped events.
+    fn call_stats(&self, store: &Store<StoreState>, spec: &CallSpec<'_>, started: Instant) -> CallStats {
+        let state = store.data();
+        CallStats {
+            duration: started.elapsed(),
+            fuel_used: if self.cfg.fuel {
+                store.get_fuel().ok().map(|left| spec.limits.fuel.unwrap_or(u64::MAX) - left)
+            } else {
+                None
+            },
+            memory_peak: state.limiter.memory_peak(),
+            stdout_bytes: state.stdout.total(),
+            stderr_bytes: state.stderr.total(),
+            dropped_events: state.dropped_events,
+        }
+    }
+}
+
+/// Instantiates the plugin in `store` (unless `instance` is a warm one) and calls `op` on it.
+async fn invoke(
+    code: &PluginCode,
+    store: &mut Store<StoreState>,
+    instance: Option<bindings::Plugin>,
+    op: Op<'_>,
+) -> wasmtime::Result<(Raw, bindings::Plugin)> {
+    let plugin = match instance {
+        Some(p) => p,
+        None => code.pre.instantiate_async(&mut *store).await?,
+    };
+    let tool = plugin.toolhost_plugin_tool();
+    let raw = match op {
+        Op::Describe => tool.call_describe(&mut *store).await.map(Raw::Descriptors),
+        Op::Call { name, args, ctx } => {
+            tool.call_call(&mut *store, name, &args.to_string(), &ctx).await.map(Raw::Call)
+        }
+    }?;
+    Ok((raw, plugin))
 }
 
 fn load_error(path: &Path, reason: String) -> Error {

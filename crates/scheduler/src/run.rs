@@ -192,178 +192,13 @@ pub async fn execute(
 ) -> Result<RunResult, DagError> {
     let graph = Graph::build(spec)?;
     let started = Instant::now();
-    let ms = |at: Instant| at.duration_since(started).as_secs_f64() * 1e3;
-    let n = graph.nodes.len();
     let skips = initial_skips(&graph, &spec.constraints, opts.policy.as_ref());
     let (critical_path_ms, _) = critical_path(&graph, &|i| !skips.contains_key(&i));
-    let mut ctx = ctx.clone();
-    if let Some(d) = spec.constraints.deadline_ms {
-        let run_deadline = started + Duration::from_millis(d);
-        ctx.deadline = Some(ctx.deadline.map_or(run_deadline, |c| c.min(run_deadline)));
-    }
-    let run_cancel = CancelToken::new();
-    let emit = |ev: RunEvent| {
-        if let Some(tx) = &opts.events {
-            let _ = tx.try_send(ev);
-        }
-    };
-
-    let mut results: Vec<Option<NodeResult>> = vec![None; n];
-    let mut outputs: HashMap<String, Value> = HashMap::new();
-    let mut waiting: Vec<usize> = graph.deps.iter().map(Vec::len).collect();
-    let skip = |i: usize, why: SkipReason, results: &mut Vec<Option<NodeResult>>| {
-        if results[i].is_none() {
-            emit(RunEvent::Skipped { call_id: graph.nodes[i].call_id.clone(), reason: why });
-            results[i] = Some(NodeResult {
-                call_id: graph.nodes[i].call_id.clone(),
-                tool: graph.nodes[i].tool.clone(),
-                status: NodeStatus::Skipped,
-                reason: Some(why),
-                result: None,
-                attempts: 0,
-                started_ms: None,
-                duration_ms: None,
-            });
-        }
-    };
-    for &i in &graph.topo {
-        if let Some(&why) = skips.get(&i) {
-            skip(i, why, &mut results);
-        }
-    }
-    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0 && results[i].is_none()).collect();
-    let mut pool_running: HashMap<String, usize> = HashMap::new();
-    let mut running: HashSet<usize> = HashSet::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    let mut stop: Option<SkipReason> = None;
-    let deadline_sleep = async {
-        match ctx.deadline {
-            Some(d) => tokio::time::sleep_until(d.into()).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(deadline_sleep);
-    let external_cancel = opts.cancel.clone();
-    let cancelled = async move {
-        match external_cancel {
-            Some(c) => c.cancelled().await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::pin!(cancelled);
-
-    loop {
-        // Dispatch what is ready and fits its pool.
-        if stop.is_none() {
-            opts.policy.order(&graph, &mut ready);
-            let mut held = Vec::new();
-            let max_parallel = opts.max_parallel.unwrap_or(usize::MAX).max(1);
-            for i in ready.drain(..) {
-                if running.len() >= max_parallel {
-                    held.push(i);
-                    continue;
-                }
-                let node = &graph.nodes[i];
-                let pool = node.metadata.pool.as_deref();
-                let limit = pool.and_then(|p| spec.constraints.pool_limits.get(p)).copied();
-                if let (Some(p), Some(limit)) = (pool, limit)
-                    && pool_running.get(p).copied().unwrap_or(0) >= limit
-                {
-                    held.push(i);
-                    continue;
-                }
-                if let Some(p) = pool {
-                    *pool_running.entry(p.to_string()).or_default() += 1;
-                }
-                let args = refs::resolve(&node.args, &outputs).to_string();
-                let at = Instant::now();
-                emit(RunEvent::Started {
-                    call_id: node.call_id.clone(),
-                    tool: node.tool.clone(),
-                    at_ms: ms(at),
-                });
-                running.insert(i);
-                let fut = dispatcher.dispatch(node.clone(), args, ctx.clone(), run_cancel.clone());
-                // A panic is this call's failure (`INTERNAL`), never a lost result.
-                tasks.spawn(async move { (i, at, std::panic::AssertUnwindSafe(fut).catch_unwind().await) });
-            }
-            ready = held;
-        }
-        if tasks.is_empty() {
-            break;
-        }
-        tokio::select! {
-            joined = tasks.join_next() => {
-                let Some(joined) = joined else { break };
-                let (i, at, r) = match joined {
-                    Ok((i, at, Ok(r))) => (i, at, r),
-                    Ok((i, at, Err(panic))) => (i, at, node_panicked(&graph.nodes[i], &ctx, &*panic)),
-                    Err(e) => {
-                        // Panics are caught inside the task; only a runtime shutdown ends one early.
-                        tracing::warn!(error = %e, "a run task ended without a result");
-                        continue;
-                    }
-                };
-                running.remove(&i);
-                if let Some(p) = graph.nodes[i].metadata.pool.as_deref()
-                    && let Some(c) = pool_running.get_mut(p)
-                {
-                    *c -= 1;
-                }
-                let ok = r.result.is_ok();
-                let json = r.to_json();
-                let node_result = NodeResult {
-                    call_id: graph.nodes[i].call_id.clone(),
-                    tool: graph.nodes[i].tool.clone(),
-                    status: if ok { NodeStatus::Succeeded } else { NodeStatus::Failed },
-                    reason: None,
-                    result: Some(json.clone()),
-                    attempts: r.attempts,
-                    started_ms: Some(ms(at)),
-                    duration_ms: Some(at.elapsed().as_secs_f64() * 1e3),
-                };
-                emit(RunEvent::Finished(Box::new(node_result.clone())));
-                results[i] = Some(node_result);
-                outputs.insert(graph.nodes[i].call_id.clone(), json);
-                for &d in &graph.dependents[i] {
-                    if results[d].is_some() {
-                        continue;
-                    }
-                    if let Some(why) = stop {
-                        // Cancelled or out of time: nothing new starts.
-                        skip(d, why, &mut results);
-                        continue;
-                    }
-                    if !ok && !spec.continue_on_error {
-                        skip(d, SkipReason::DependencyFailed, &mut results);
-                        for dd in graph.descendants(d) {
-                            skip(dd, SkipReason::DependencySkipped, &mut results);
-                        }
-                        continue;
-                    }
-                    waiting[d] -= 1;
-                    if waiting[d] == 0 {
-                        ready.push(d);
-                    }
-                }
-            }
-            _ = &mut deadline_sleep, if stop.is_none() => {
-                // Running calls are bounded by the same deadline; nothing new starts.
-                stop = Some(SkipReason::DeadlineExceeded);
-            }
-            _ = &mut cancelled, if stop.is_none() => {
-                stop = Some(SkipReason::Cancelled);
-                run_cancel.cancel();
-            }
-        }
-    }
-    let stopped = stop;
-    for &i in &graph.topo {
-        if results[i].is_none() {
-            skip(i, stopped.unwrap_or(SkipReason::DeadlineExceeded), &mut results);
-        }
-    }
-    let calls: Vec<NodeResult> = results.into_iter().map(|r| r.expect("every call has a result")).collect();
+    let ctx = within_run_deadline(ctx, spec, started);
+    let mut run = Progress::new(&graph, spec, opts.events.as_ref(), started);
+    run.skip_up_front(&skips);
+    let stopped = run.drive(dispatcher.as_ref(), &ctx, &opts).await;
+    let calls = run.into_calls(stopped);
     let status = match stopped {
         Some(SkipReason::Cancelled) => RunStatus::Cancelled,
         Some(_) => RunStatus::DeadlineExceeded,
@@ -377,6 +212,271 @@ pub async fn execute(
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         critical_path_ms,
     })
+}
+
+/// `ctx` with its deadline capped by the run's `deadline_ms` (counted from `started`).
+fn within_run_deadline(ctx: &ExecutionContext, spec: &RunSpec, started: Instant) -> ExecutionContext {
+    let mut ctx = ctx.clone();
+    if let Some(d) = spec.constraints.deadline_ms {
+        let run_deadline = started + Duration::from_millis(d);
+        ctx.deadline = Some(ctx.deadline.map_or(run_deadline, |c| c.min(run_deadline)));
+    }
+    ctx
+}
+
+/// What a run task hands back: its node, when it started, and its result or panic.
+type TaskOutput = (usize, Instant, std::thread::Result<CallResult>);
+
+/// A run task's node, start and result (a panic becomes an `INTERNAL` result); `None` when the
+/// task ended without one.
+fn task_outcome(
+    joined: Result<TaskOutput, tokio::task::JoinError>,
+    graph: &Graph,
+    ctx: &ExecutionContext,
+) -> Option<(usize, Instant, CallResult)> {
+    match joined {
+        Ok((i, at, Ok(r))) => Some((i, at, r)),
+        Ok((i, at, Err(panic))) => Some((i, at, node_panicked(&graph.nodes[i], ctx, &*panic))),
+        Err(e) => {
+            // Panics are caught inside the task; only a runtime shutdown ends one early.
+            tracing::warn!(error = %e, "a run task ended without a result");
+            None
+        }
+    }
+}
+
+/// The bookkeeping of a run in progress: each call's result, what waits, what is ready, what runs.
+struct Progress<'a> {
+    graph: &'a Graph,
+    spec: &'a RunSpec,
+    events: Option<&'a mpsc::Sender<RunEvent>>,
+    started: Instant,
+    results: Vec<Option<NodeResult>>,
+    outputs: HashMap<String, Value>,
+    waiting: Vec<usize>,
+    ready: Vec<usize>,
+    pool_running: HashMap<String, usize>,
+    running: HashSet<usize>,
+}
+
+impl<'a> Progress<'a> {
+    /// A run where nothing has happened yet.
+    fn new(
+        graph: &'a Graph,
+        spec: &'a RunSpec,
+        events: Option<&'a mpsc::Sender<RunEvent>>,
+        started: Instant,
+    ) -> Self {
+        Progress {
+            graph,
+            spec,
+            events,
+            started,
+            results: vec![None; graph.nodes.len()],
+            outputs: HashMap::new(),
+            waiting: graph.deps.iter().map(Vec::len).collect(),
+            ready: Vec::new(),
+            pool_running: HashMap::new(),
+            running: HashSet::new(),
+        }
+    }
+
+    /// Sends `ev` to the run's listener, if any (dropped when its queue is full).
+    fn emit(&self, ev: RunEvent) {
+        if let Some(tx) = self.events {
+            let _ = tx.try_send(ev);
+        }
+    }
+
+    /// `at` as ms after the run started.
+    fn ms(&self, at: Instant) -> f64 {
+        at.duration_since(self.started).as_secs_f64() * 1e3
+    }
+
+    /// Marks call `i` skipped for `why`, unless it already has a result.
+    fn skip(&mut self, i: usize, why: SkipReason) {
+        if self.results[i].is_none() {
+            let node = &self.graph.nodes[i];
+            self.emit(RunEvent::Skipped { call_id: node.call_id.clone(), reason: why });
+            self.results[i] = Some(NodeResult {
+                call_id: node.call_id.clone(),
+                tool: node.tool.clone(),
+                status: NodeStatus::Skipped,
+                reason: Some(why),
+                result: None,
+                attempts: 0,
+                started_ms: None,
+                duration_ms: None,
+            });
+        }
+    }
+
+    /// Applies the policy's up-front `skips` and queues the calls with no dependencies.
+    fn skip_up_front(&mut self, skips: &HashMap<usize, SkipReason>) {
+        for &i in &self.graph.topo {
+            if let Some(&why) = skips.get(&i) {
+                self.skip(i, why);
+            }
+        }
+        let n = self.graph.nodes.len();
+        self.ready = (0..n).filter(|&i| self.waiting[i] == 0 && self.results[i].is_none()).collect();
+    }
+
+    /// Dispatches ready calls and records finished ones until nothing runs; returns why the run
+    /// stopped starting calls (deadline or cancel), if it did.
+    async fn drive(
+        &mut self,
+        dispatcher: &dyn Dispatch,
+        ctx: &ExecutionContext,
+        opts: &RunOptions,
+    ) -> Option<SkipReason> {
+        let run_cancel = CancelToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        let mut stop: Option<SkipReason> = None;
+        let deadline_sleep = async {
+            match ctx.deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(deadline_sleep);
+        let external_cancel = opts.cancel.clone();
+        let cancelled = async move {
+            match external_cancel {
+                Some(c) => c.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(cancelled);
+
+        loop {
+            if stop.is_none() {
+                self.dispatch_ready(dispatcher, ctx, &run_cancel, opts, &mut tasks);
+            }
+            if tasks.is_empty() {
+                break;
+            }
+            tokio::select! {
+                joined = tasks.join_next() => {
+                    let Some(joined) = joined else { break };
+                    let Some((i, at, r)) = task_outcome(joined, self.graph, ctx) else { continue };
+                    self.finish(i, at, r, stop);
+                }
+                _ = &mut deadline_sleep, if stop.is_none() => {
+                    // Running calls are bounded by the same deadline; nothing new starts.
+                    stop = Some(SkipReason::DeadlineExceeded);
+                }
+                _ = &mut cancelled, if stop.is_none() => {
+                    stop = Some(SkipReason::Cancelled);
+                    run_cancel.cancel();
+                }
+            }
+        }
+        stop
+    }
+
+    /// Dispatches what is ready and fits `max_parallel` and its pool; the rest stays ready.
+    fn dispatch_ready(
+        &mut self,
+        dispatcher: &dyn Dispatch,
+        ctx: &ExecutionContext,
+        run_cancel: &CancelToken,
+        opts: &RunOptions,
+        tasks: &mut tokio::task::JoinSet<TaskOutput>,
+    ) {
+        opts.policy.order(self.graph, &mut self.ready);
+        let mut held = Vec::new();
+        let max_parallel = opts.max_parallel.unwrap_or(usize::MAX).max(1);
+        for i in std::mem::take(&mut self.ready) {
+            if self.running.len() >= max_parallel {
+                held.push(i);
+                continue;
+            }
+            let node = &self.graph.nodes[i];
+            let pool = node.metadata.pool.as_deref();
+            let limit = pool.and_then(|p| self.spec.constraints.pool_limits.get(p)).copied();
+            if let (Some(p), Some(limit)) = (pool, limit)
+                && self.pool_running.get(p).copied().unwrap_or(0) >= limit
+            {
+                held.push(i);
+                continue;
+            }
+            if let Some(p) = pool {
+                *self.pool_running.entry(p.to_string()).or_default() += 1;
+            }
+            let args = refs::resolve(&node.args, &self.outputs).to_string();
+            let at = Instant::now();
+            self.emit(RunEvent::Started {
+                call_id: node.call_id.clone(),
+                tool: node.tool.clone(),
+                at_ms: self.ms(at),
+            });
+            self.running.insert(i);
+            let fut = dispatcher.dispatch(node.clone(), args, ctx.clone(), run_cancel.clone());
+            // A panic is this call's failure (`INTERNAL`), never a lost result.
+            tasks.spawn(async move { (i, at, std::panic::AssertUnwindSafe(fut).catch_unwind().await) });
+        }
+        self.ready = held;
+    }
+
+    /// Records call `i`'s result `r` (started `at`), frees its pool slot and releases, fails or
+    /// skips (once the run has `stop`ped) its dependents.
+    fn finish(&mut self, i: usize, at: Instant, r: CallResult, stop: Option<SkipReason>) {
+        let node = &self.graph.nodes[i];
+        self.running.remove(&i);
+        if let Some(p) = node.metadata.pool.as_deref()
+            && let Some(c) = self.pool_running.get_mut(p)
+        {
+            *c -= 1;
+        }
+        let ok = r.result.is_ok();
+        let json = r.to_json();
+        let node_result = NodeResult {
+            call_id: node.call_id.clone(),
+            tool: node.tool.clone(),
+            status: if ok { NodeStatus::Succeeded } else { NodeStatus::Failed },
+            reason: None,
+            result: Some(json.clone()),
+            attempts: r.attempts,
+            started_ms: Some(self.ms(at)),
+            duration_ms: Some(at.elapsed().as_secs_f64() * 1e3),
+        };
+        self.emit(RunEvent::Finished(Box::new(node_result.clone())));
+        self.results[i] = Some(node_result);
+        self.outputs.insert(node.call_id.clone(), json);
+        for &d in &self.graph.dependents[i] {
+            if self.results[d].is_some() {
+                continue;
+            }
+            if let Some(why) = stop {
+                // Cancelled or out of time: nothing new starts.
+                self.skip(d, why);
+                continue;
+            }
+            if !ok && !self.spec.continue_on_error {
+                self.skip(d, SkipReason::DependencyFailed);
+                for dd in self.graph.descendants(d) {
+                    self.skip(dd, SkipReason::DependencySkipped);
+                }
+                continue;
+            }
+            self.waiting[d] -= 1;
+            if self.waiting[d] == 0 {
+                self.ready.push(d);
+            }
+        }
+    }
+
+    /// Every call's result in submission order; calls that never ran are skipped for `stopped`
+    /// (the deadline when the run was not stopped).
+    fn into_calls(mut self, stopped: Option<SkipReason>) -> Vec<NodeResult> {
+        for &i in &self.graph.topo {
+            if self.results[i].is_none() {
+                self.skip(i, stopped.unwrap_or(SkipReason::DeadlineExceeded));
+            }
+        }
+        self.results.into_iter().map(|r| r.expect("every call has a result")).collect()
+    }
 }
 
 #[cfg(test)]
