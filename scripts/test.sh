@@ -26,6 +26,9 @@ cargo build --locked --tests --bins
 step "native tests of the C plugin's JSON reader (gcc with ASan/UBSan/LSan)"
 plugins/c/checksum/tests/run.sh
 
+step "the executor on its own: toolhost-exec built and tested without the rest of the workspace"
+cargo test --locked -p toolhost-exec
+
 step "running the host, SDK and integration tests"
 cargo test --locked
 cargo test --locked -p toolhost-sdk

@@ -185,7 +185,6 @@ impl BreakerConfig {
 
     /// [`validate`](Self::validate), each problem named at `path`
     /// (`policy.breaker.open_duration_ms must be ≥ 1`).
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         use toolhost_core::check::join;
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);

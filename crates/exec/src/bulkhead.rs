@@ -49,7 +49,6 @@ impl Limit {
 
 impl Limit {
     /// `max_concurrent >= 1` (0 would queue every call until its deadline).
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         p.at_least_one(u64::from(self.max_concurrent), toolhost_core::check::join(path, "max_concurrent"));
     }
@@ -57,7 +56,6 @@ impl Limit {
 
 impl BulkheadConfig {
     /// Checks every compartment's limit and pattern, naming its key path.
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         use toolhost_core::check::{glob, join, map_key};
         for (key, limit) in

@@ -68,7 +68,6 @@ impl PolicyOverride {
 
 impl PolicyOverride {
     /// Checks every set field, naming it at `path` (`policy.tools."x".timeout_ms must be ≥ 1`).
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         use toolhost_core::check::join;
         for (key, v) in [
@@ -115,7 +114,6 @@ pub struct PolicyConfig {
 
 impl PolicyConfig {
     /// Checks the global policy, every pattern (glob and fields) and every tool's.
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         use toolhost_core::check::{glob, join, map_key};
         self.global.check(path, p);

@@ -71,7 +71,6 @@ impl Quota {
     }
 
     /// [`validate`](Self::validate), each problem named at `path` (`rate_limits.global.rate must be ≥ 1`).
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         use toolhost_core::check::join;
         p.at_least_one(u64::from(self.rate), join(path, "rate"));

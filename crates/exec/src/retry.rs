@@ -82,7 +82,6 @@ impl RetryPolicy {
 impl RetryPolicy {
     /// Checks `max_attempts >= 1` (it counts the first call), naming it at `path`.
     /// Zero is read as written so that the check can name the key path.
-    /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         p.require(
             self.max_attempts >= 1,

@@ -114,13 +114,13 @@ impl Redis {
     }
 
     /// The multiplexed connection, for commands run through [`run`](Self::run).
-    pub fn conn(&self) -> ConnectionManager {
+    pub(crate) fn conn(&self) -> ConnectionManager {
         self.inner.conn.clone()
     }
 
     /// A dedicated connection (for blocking reads such as `XREADGROUP BLOCK`,
     /// which must not stall the shared one).
-    pub async fn dedicated(&self) -> Result<redis::aio::MultiplexedConnection, RedisError> {
+    pub(crate) async fn dedicated(&self) -> Result<redis::aio::MultiplexedConnection, RedisError> {
         let op = Duration::from_millis(self.inner.cfg.op_timeout_ms);
         let fut = self.inner.client.get_multiplexed_async_connection();
         let r = match tokio::time::timeout(op.max(Duration::from_secs(1)), fut).await {
@@ -133,7 +133,7 @@ impl Redis {
     }
 
     /// Runs one operation under `op_timeout_ms`, updating the health flag.
-    pub async fn run<T, F>(&self, op: F) -> Result<T, RedisError>
+    pub(crate) async fn run<T, F>(&self, op: F) -> Result<T, RedisError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
@@ -141,7 +141,7 @@ impl Redis {
     }
 
     /// Like [`run`](Self::run) with an explicit timeout (blocking reads).
-    pub async fn run_for<T, F>(&self, timeout: Duration, op: F) -> Result<T, RedisError>
+    pub(crate) async fn run_for<T, F>(&self, timeout: Duration, op: F) -> Result<T, RedisError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {
@@ -159,7 +159,7 @@ impl Redis {
     /// at once instead of spending another `op_timeout_ms` per operation,
     /// except for one probe per probe interval (`op_timeout_ms`, at least
     /// 200 ms), which restores normal operation when it succeeds.
-    pub async fn run_degradable<T, F>(&self, op: F) -> Result<T, RedisError>
+    pub(crate) async fn run_degradable<T, F>(&self, op: F) -> Result<T, RedisError>
     where
         F: Future<Output = redis::RedisResult<T>>,
     {

@@ -26,7 +26,7 @@ mod cache;
 pub mod checkpoint;
 mod config;
 mod conn;
-pub mod queue;
+mod queue;
 mod rate_limit;
 pub mod runs;
 pub mod worker;

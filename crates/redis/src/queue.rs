@@ -14,15 +14,15 @@ use redis::streams::{StreamAutoClaimReply, StreamId, StreamReadReply};
 use std::time::Duration;
 
 /// The consumer group every worker joins.
-pub const GROUP: &str = "workers";
+pub(crate) const GROUP: &str = "workers";
 
 /// One delivered queue entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delivery {
+pub(crate) struct Delivery {
     /// The stream entry id.
-    pub entry_id: String,
+    pub(crate) entry_id: String,
     /// The run it names (empty when the entry is malformed).
-    pub run_id: String,
+    pub(crate) run_id: String,
 }
 
 impl Delivery {
@@ -32,12 +32,12 @@ impl Delivery {
 }
 
 /// `{prefix}:runs`.
-pub fn stream_key(redis: &Redis) -> String {
+pub(crate) fn stream_key(redis: &Redis) -> String {
     redis.key("runs")
 }
 
 /// Adds an entry for `run_id`; returns the entry id.
-pub async fn enqueue(redis: &Redis, run_id: &str) -> Result<String, RedisError> {
+pub(crate) async fn enqueue(redis: &Redis, run_id: &str) -> Result<String, RedisError> {
     let key = stream_key(redis);
     let mut c = redis.conn();
     redis
@@ -47,7 +47,7 @@ pub async fn enqueue(redis: &Redis, run_id: &str) -> Result<String, RedisError> 
 
 /// One worker's view of the queue.
 #[derive(Debug, Clone)]
-pub struct Queue {
+pub(crate) struct Queue {
     redis: Redis,
     key: String,
     consumer: String,
@@ -63,7 +63,7 @@ return 1
 
 /// What a heartbeat found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ownership {
+pub(crate) enum Ownership {
     /// Still ours; its idle time was reset.
     Held,
     /// Another worker reclaimed it.
@@ -74,19 +74,19 @@ pub enum Ownership {
 
 impl Queue {
     /// The queue as consumer `consumer`.
-    pub fn new(redis: Redis, consumer: impl Into<String>) -> Queue {
+    pub(crate) fn new(redis: Redis, consumer: impl Into<String>) -> Queue {
         let key = stream_key(&redis);
         Queue { redis, key, consumer: consumer.into() }
     }
 
     /// This worker's consumer name.
-    pub fn consumer(&self) -> &str {
+    pub(crate) fn consumer(&self) -> &str {
         &self.consumer
     }
 
     /// Creates the stream and the group (reading from the start, so runs
     /// submitted before any worker existed are not skipped); an existing group is fine.
-    pub async fn ensure_group(&self) -> Result<(), RedisError> {
+    pub(crate) async fn ensure_group(&self) -> Result<(), RedisError> {
         let mut c = self.redis.conn();
         let r = self
             .redis
@@ -108,7 +108,7 @@ impl Queue {
     }
 
     /// A dedicated connection for blocking reads of up to `block`.
-    pub async fn reader(&self, block: Duration) -> Result<MultiplexedConnection, RedisError> {
+    pub(crate) async fn reader(&self, block: Duration) -> Result<MultiplexedConnection, RedisError> {
         let mut c = self.redis.dedicated().await?;
         c.set_response_timeout(
             block + Duration::from_millis(self.redis.config().op_timeout_ms) + Duration::from_secs(1),
@@ -117,7 +117,7 @@ impl Queue {
     }
 
     /// New entries for this consumer, waiting up to `block` for the first.
-    pub async fn read(
+    pub(crate) async fn read(
         &self,
         conn: &mut MultiplexedConnection,
         count: usize,
@@ -150,7 +150,11 @@ impl Queue {
 
     /// Takes over up to `count` entries idle longer than `min_idle` (their
     /// worker stopped heart-beating).
-    pub async fn reclaim(&self, count: usize, min_idle: Duration) -> Result<Vec<Delivery>, RedisError> {
+    pub(crate) async fn reclaim(
+        &self,
+        count: usize,
+        min_idle: Duration,
+    ) -> Result<Vec<Delivery>, RedisError> {
         let mut c = self.redis.conn();
         let reply: StreamAutoClaimReply = self
             .redis
@@ -172,7 +176,7 @@ impl Queue {
 
     /// Resets the idle time of an entry this worker holds, unless another
     /// worker has reclaimed it meanwhile.
-    pub async fn heartbeat(&self, entry_id: &str) -> Result<Ownership, RedisError> {
+    pub(crate) async fn heartbeat(&self, entry_id: &str) -> Result<Ownership, RedisError> {
         let mut c = self.redis.conn();
         let script = redis::Script::new(HEARTBEAT);
         let r: i64 = self
@@ -189,7 +193,7 @@ impl Queue {
     }
 
     /// Acknowledges and deletes a finished entry.
-    pub async fn ack(&self, entry_id: &str) -> Result<(), RedisError> {
+    pub(crate) async fn ack(&self, entry_id: &str) -> Result<(), RedisError> {
         let mut pipe = redis::pipe();
         pipe.cmd("XACK").arg(&self.key).arg(GROUP).arg(entry_id).ignore();
         pipe.cmd("XDEL").arg(&self.key).arg(entry_id).ignore();
@@ -199,7 +203,7 @@ impl Queue {
 
     /// Hands an unfinished run back: a new entry first (so it is never lost),
     /// then the old one is acknowledged, and any worker can take it at once.
-    pub async fn hand_back(&self, d: &Delivery) -> Result<(), RedisError> {
+    pub(crate) async fn hand_back(&self, d: &Delivery) -> Result<(), RedisError> {
         enqueue(&self.redis, &d.run_id).await?;
         self.ack(&d.entry_id).await
     }

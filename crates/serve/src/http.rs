@@ -19,7 +19,9 @@
 use crate::convert;
 use crate::inflight::{Inflight, InflightGuard};
 use crate::listener;
-use crate::mcp::{McpServer, Shared};
+use crate::mcp::McpServer;
+use crate::request::{admit, caller, error};
+use crate::state::Shared;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Query, Request, State};
@@ -40,7 +42,6 @@ use tokio_util::sync::CancellationToken;
 use toolhost::access::ServeConfig;
 use toolhost::access::auth::{Caller, Tokens};
 use toolhost::access::origin::{HostPolicy, OriginPolicy};
-use toolhost::context::ContextError;
 use toolhost::exec::parse::{ParseError, ParseLimits, parse_calls_within};
 use toolhost::{BatchOptions, CallEvent, CancelToken, Error, ExecutionContext, Host, Order, ToolCall};
 
@@ -48,7 +49,6 @@ use toolhost::{BatchOptions, CallEvent, CancelToken, Error, ExecutionContext, Ho
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) shared: Arc<Shared>,
-    pub(crate) runs: Arc<crate::runs::Runs>,
     tokens: Tokens,
     origins: OriginPolicy,
     hosts: HostPolicy,
@@ -86,7 +86,6 @@ impl HttpServer {
             origins: OriginPolicy::compile(&cfg.allowed_origins)?,
             hosts: HostPolicy::new(&cfg.allowed_hosts, bound.ip()),
             default_tenant: cfg.tenant.clone(),
-            runs: Default::default(),
         });
         let mcp_shutdown = CancellationToken::new();
         // Host/Origin are checked by our own middleware for every route.
@@ -104,20 +103,19 @@ impl HttpServer {
         let router = Router::new()
             .route("/v1/tools", get(list_tools))
             .route("/v1/calls", post(calls))
-            .route("/v1/runs", post(crate::runs::create))
-            .route("/v1/runs/{id}", get(crate::runs::get).delete(crate::runs::cancel))
             .route("/metrics", get(metrics))
             .route("/v1/stats", get(stats))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .nest_service("/mcp", mcp)
             .fallback(not_found)
-            .layer(middleware::from_fn_with_state(state.clone(), gate))
+            .with_state(state.clone())
+            .merge(crate::runs::routes(shared.clone()))
+            .layer(middleware::from_fn_with_state(state, gate))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(cfg.max_body_bytes))
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_millis(
                 cfg.body_timeout_ms,
-            )))
-            .with_state(state);
+            )));
         Ok(HttpServer { listener, router, shared, cfg, mcp_shutdown })
     }
 
@@ -202,10 +200,6 @@ fn require_operator(ext: &axum::http::Extensions) -> Result<(), Response> {
     ))
 }
 
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
-}
-
 async fn not_found() -> Response {
     error(
         StatusCode::NOT_FOUND,
@@ -214,40 +208,11 @@ async fn not_found() -> Response {
     )
 }
 
-/// The request context from propagated headers (`X-Request-ID`, `traceparent`,
-/// `X-Deadline-Seconds`, …); non-UTF-8 values are ignored.
-pub(crate) fn context_from_headers(headers: &HeaderMap) -> Result<ExecutionContext, ContextError> {
-    let pairs = headers.iter().filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)));
-    ExecutionContext::from_headers(pairs, Instant::now())
-}
-
-/// The authenticated tenant of a request (set by the gate).
-pub(crate) fn caller(req_ext: &axum::http::Extensions) -> String {
-    req_ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default()
-}
-
 async fn list_tools(State(s): State<Arc<AppState>>, ext: axum::http::Extensions) -> Response {
     let tenant = caller(&ext);
     let tools: Vec<Value> =
         s.shared.host.tools(Some(&tenant)).iter().map(toolhost::ToolEntry::to_json).collect();
     axum::Json(json!({ "tools": tools })).into_response()
-}
-
-/// What every call-running route needs: the request context from the
-/// propagated headers with the authenticated tenant, and an in-flight slot
-/// (refused while shutting down).
-pub(crate) fn admit(
-    s: &AppState,
-    ext: &axum::http::Extensions,
-    headers: &HeaderMap,
-) -> Result<(ExecutionContext, InflightGuard), Response> {
-    let mut ctx = context_from_headers(headers)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()))?;
-    ctx.tenant_id = Some(caller(ext));
-    let guard = s.shared.inflight.enter().ok_or_else(|| {
-        error(StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down; retry shortly")
-    })?;
-    Ok((ctx, guard))
 }
 
 /// Query of `POST /v1/calls`.
@@ -297,7 +262,7 @@ async fn calls(
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", &e.to_string()),
     };
-    let (ctx, guard) = match admit(&s, &ext, &headers) {
+    let (ctx, guard) = match admit(&s.shared, &ext, &headers) {
         Ok(a) => a,
         Err(r) => return r,
     };

@@ -18,7 +18,9 @@ pub mod http;
 pub mod inflight;
 mod listener;
 pub mod mcp;
+mod request;
 mod runs;
+mod state;
 pub mod stdio;
 
 pub use http::HttpServer;

@@ -16,7 +16,7 @@
 #![allow(deprecated)]
 
 use crate::convert;
-use crate::inflight::Inflight;
+use crate::state::Shared;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, Extensions, InitializeResult, ListToolsResult,
     LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, ProgressToken, ServerCapabilities,
@@ -35,15 +35,6 @@ use toolhost::{Error, ExecutionContext, Host};
 
 /// Guest events buffered per call before they are dropped (and counted).
 const EVENT_BUFFER: usize = 256;
-
-/// What every session of one server shares.
-#[derive(Debug)]
-pub(crate) struct Shared {
-    pub(crate) host: Host,
-    /// Tenant of sessions without HTTP request parts (stdio).
-    pub(crate) tenant: String,
-    pub(crate) inflight: Inflight,
-}
 
 /// One MCP session's handler. HTTP creates one per session (or per request
 /// when stateless); stdio has one.
@@ -81,7 +72,7 @@ impl McpServer {
     ) -> Result<ExecutionContext, McpError> {
         let tenant = self.tenant(ext)?;
         let mut ctx = match ext.get::<axum::http::request::Parts>() {
-            Some(parts) => crate::http::context_from_headers(&parts.headers)
+            Some(parts) => crate::request::context_from_headers(&parts.headers)
                 .map_err(|e| McpError::invalid_request(e.to_string(), None))?,
             None => ExecutionContext::new(),
         };

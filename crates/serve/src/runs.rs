@@ -11,13 +11,15 @@
 //! `?wait=true` waits at most `serve.run_wait_ms` (or the request's deadline,
 //! when sooner); past it the answer is 202 with the run id and its status.
 
-use crate::http::AppState;
-use crate::http::{admit, caller, error};
+use crate::request::{admit, caller, error};
+use crate::state::Shared;
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{self, post};
 use serde::Deserialize;
 use serde_json::json;
 use std::collections::{HashMap, VecDeque};
@@ -29,6 +31,22 @@ use toolhost::scheduler::{Greedy, RunEvent, RunOptions, RunResult, RunSpec};
 
 /// Finished runs kept for `GET /v1/runs/{id}`.
 const KEEP_FINISHED: usize = 1000;
+
+/// State of the run routes: the server's shared state and its in-memory runs.
+#[derive(Debug)]
+pub(crate) struct RunsApi {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) runs: Arc<Runs>,
+}
+
+/// `POST /v1/runs`, `GET` and `DELETE /v1/runs/{id}`.
+pub(crate) fn routes(shared: Arc<Shared>) -> Router {
+    let api = Arc::new(RunsApi { shared, runs: Arc::default() });
+    Router::new()
+        .route("/v1/runs", post(create))
+        .route("/v1/runs/{id}", routing::get(get).delete(cancel))
+        .with_state(api)
+}
 
 /// Runs started over HTTP.
 #[derive(Debug, Default)]
@@ -86,7 +104,7 @@ pub(crate) struct RunsQuery {
 }
 
 pub(crate) async fn create(
-    State(s): State<Arc<AppState>>,
+    State(s): State<Arc<RunsApi>>,
     ext: axum::http::Extensions,
     headers: HeaderMap,
     query: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
@@ -119,7 +137,7 @@ pub(crate) async fn create(
     if let Err(e) = toolhost::scheduler::Graph::build(&spec) {
         return error(StatusCode::UNPROCESSABLE_ENTITY, "INVALID_RUN", &e.to_string());
     }
-    let (ctx, guard) = match admit(&s, &ext, &headers) {
+    let (ctx, guard) = match admit(&s.shared, &ext, &headers) {
         Ok(a) => a,
         Err(r) => return r,
     };
@@ -188,7 +206,7 @@ fn stream(
 }
 
 pub(crate) async fn get(
-    State(s): State<Arc<AppState>>,
+    State(s): State<Arc<RunsApi>>,
     ext: axum::http::Extensions,
     Path(id): Path<String>,
 ) -> Response {
@@ -208,7 +226,7 @@ pub(crate) async fn get(
 }
 
 /// The durable run store, when Redis is configured.
-fn durable(s: &AppState) -> Option<RunStore> {
+fn durable(s: &RunsApi) -> Option<RunStore> {
     s.shared.host.backend().redis().cloned().map(RunStore::new)
 }
 
@@ -258,7 +276,7 @@ async fn create_durable(
 }
 
 pub(crate) async fn cancel(
-    State(s): State<Arc<AppState>>,
+    State(s): State<Arc<RunsApi>>,
     ext: axum::http::Extensions,
     Path(id): Path<String>,
 ) -> Response {

@@ -3,7 +3,8 @@
 //! lines longer than `[serve] max_message_bytes` are dropped.
 
 use crate::inflight::Inflight;
-use crate::mcp::{McpServer, Shared};
+use crate::mcp::McpServer;
+use crate::state::Shared;
 use rmcp::ServiceExt;
 use rmcp::transport::async_rw::AsyncRwTransport;
 use std::sync::Arc;
