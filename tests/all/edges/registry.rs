@@ -233,7 +233,7 @@ fn list_text_shows_failed_plugins() {
 
 // ---------------------------------------------------------------------------
 // Item 11 (registry part): a panic fails that plugin, never the watch
-// (a panicked load task itself: registry::tests in host/src/registry/mod.rs)
+// (a panicked load task itself: toolhost_registry::tests in crates/registry/src/lib.rs)
 // ---------------------------------------------------------------------------
 
 /// A panic while handling one reload (here in the embedder's progress

@@ -284,7 +284,7 @@ pub fn drift() -> Vec<String> {
     for (key, v) in &d {
         if !SETTINGS.iter().any(|s| s.key == key) {
             problems.push(format!(
-                "{key} (default {}) is not documented: add it to SETTINGS in host/src/config/reference.rs \
+                "{key} (default {}) is not documented: add it to SETTINGS in crates/toolhost/src/config/reference.rs \
                  (key, an example value, its meaning) and this row to the README's configuration reference: \
                  | `{key}` | `{}` | … |",
                 show(v),
@@ -294,7 +294,7 @@ pub fn drift() -> Vec<String> {
     }
     for s in SETTINGS.iter().filter(|s| !d.contains_key(s.key)) {
         problems.push(format!(
-            "{} is documented (host/src/config/reference.rs) but the code has no such key",
+            "{} is documented (crates/toolhost/src/config/reference.rs) but the code has no such key",
             s.key
         ));
     }
