@@ -1,0 +1,1 @@
+//! HTTP APIs described by OpenAPI 3 documents (see the helper).
