@@ -22,4 +22,5 @@ mod reload;
 mod sandbox;
 mod serve;
 mod top;
+mod upstream;
 mod warm;

@@ -10,23 +10,21 @@
 use rmcp::model::{CallToolResult, LoggingLevel, Tool};
 use serde_json::{Value, json};
 use toolhost::call::{Content, ToolOutput};
-use toolhost::registry::ToolEntry;
 use toolhost::{Error, ErrorCode};
 
 /// `_meta` key carrying the host's typed error on an `isError` result.
 pub(crate) const ERROR_META_KEY: &str = "dev.toolhost/error";
 
 /// A tool as MCP lists it.
-pub(crate) fn tool(entry: &ToolEntry) -> Option<Tool> {
-    let spec = &entry.tool;
+pub(crate) fn tool(spec: &toolhost::ToolListing) -> Option<Tool> {
     let mut v = json!({
         "name": spec.name,
         "description": spec.description,
-        "inputSchema": object_schema(&spec.input.document),
+        "inputSchema": object_schema(&spec.input_schema),
         "annotations": { "idempotentHint": spec.idempotent },
     });
-    if let Some(out) = &spec.output {
-        v["outputSchema"] = object_schema(&out.document);
+    if let Some(out) = &spec.output_schema {
+        v["outputSchema"] = object_schema(out);
     }
     match serde_json::from_value(v) {
         Ok(t) => Some(t),

@@ -211,7 +211,7 @@ async fn not_found() -> Response {
 async fn list_tools(State(s): State<Arc<AppState>>, ext: axum::http::Extensions) -> Response {
     let tenant = caller(&ext);
     let tools: Vec<Value> =
-        s.shared.host.tools(Some(&tenant)).iter().map(toolhost::ToolEntry::to_json).collect();
+        s.shared.host.list_tools(Some(&tenant)).iter().map(toolhost::ToolListing::to_json).collect();
     axum::Json(json!({ "tools": tools })).into_response()
 }
 

@@ -118,7 +118,10 @@ impl McpServer {
 
 /// What a tenant sees: tool names and the plugin version serving each.
 fn visible_tools(host: &Host, tenant: &str) -> Vec<(String, String)> {
-    host.tools(Some(tenant)).iter().map(|e| (e.tool.name.clone(), e.plugin.digest.clone())).collect()
+    let plugins =
+        host.tools(Some(tenant)).into_iter().map(|e| (e.tool.name.clone(), e.plugin.digest.clone()));
+    let upstream = host.list_tools(Some(tenant)).into_iter().filter(|t| t.source != "plugin");
+    plugins.chain(upstream.map(|t| (t.name, t.input_schema.to_string()))).collect()
 }
 
 /// Resolves once the peer's transport is gone.
@@ -154,7 +157,7 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let tenant = self.tenant(&context.extensions)?;
-        let tools = self.shared.host.tools(Some(&tenant)).iter().filter_map(convert::tool).collect();
+        let tools = self.shared.host.list_tools(Some(&tenant)).iter().filter_map(convert::tool).collect();
         Ok(ListToolsResult::with_all_items(tools))
     }
 
@@ -166,7 +169,7 @@ impl ServerHandler for McpServer {
         let ectx = self.exec_context(&context.extensions, &context.meta)?;
         let tenant = ectx.tenant_id.clone().unwrap_or_default();
         let name = request.name.to_string();
-        let Some(entry) = self.shared.host.registry().lookup(&tenant, &name) else {
+        let Some(target) = self.shared.host.find_tool(&tenant, &name) else {
             return Err(unknown_tool(&name));
         };
         let Some(guard) = self.shared.inflight.enter() else {
@@ -190,7 +193,7 @@ impl ServerHandler for McpServer {
             context.peer.clone(),
             context.meta.get_progress_token(),
             log_level,
-            entry.plugin.name.clone(),
+            target.origin().to_string(),
         ));
         let opts = CallOptions { cancel: Some(guard.token().clone()), events: Some(tx) };
         let started = Instant::now();

@@ -77,6 +77,9 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// How the shared Redis is used (`[redis]`).
     pub redis: toolhost_redis::RedisConfig,
+    /// Tools that live elsewhere (`[[upstreams]]`): HTTP APIs described by
+    /// an OpenAPI document, served as `<name>.<operationId>`. Default: none.
+    pub upstreams: Vec<toolhost_upstream::UpstreamConfig>,
 }
 
 impl Default for Config {
@@ -97,6 +100,7 @@ impl Default for Config {
             metrics: Default::default(),
             redis_url: None,
             redis: Default::default(),
+            upstreams: Vec::new(),
         }
     }
 }
@@ -150,7 +154,28 @@ impl Config {
         self.executor.check("executor", &mut p);
         self.serve.check("serve", &mut p);
         self.redis.check("redis", &mut p);
+        self.check_upstreams(&mut p);
         p.into_result()
+    }
+
+    /// Every `[[upstreams]]` entry, unique names, and only the kinds this
+    /// build serves.
+    fn check_upstreams(&self, p: &mut Problems) {
+        let mut seen = std::collections::BTreeSet::new();
+        for (i, u) in self.upstreams.iter().enumerate() {
+            let at = format!("upstreams[{i}]");
+            u.check(&at, p);
+            p.require(
+                seen.insert(u.name.as_str()),
+                toolhost_core::check::join(&at, "name"),
+                "is used by another upstream",
+            );
+            let mcp = matches!(
+                u.kind(),
+                Some(toolhost_upstream::config::Kind::McpStdio | toolhost_upstream::config::Kind::McpHttp)
+            );
+            p.require(!mcp, &at, "is an MCP server (`command`/`url`): MCP upstreams are not available in this build yet; use `openapi`");
+        }
     }
 
     /// The compile-cache folder this config resolves to (`None` = caching off).

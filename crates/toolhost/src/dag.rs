@@ -44,6 +44,6 @@ impl Dispatch for Host {
     }
 
     fn idempotent(&self, tenant: &str, tool: &str) -> Option<bool> {
-        self.registry().lookup(tenant, tool).map(|e| e.tool.idempotent)
+        self.find_tool(tenant, tool).map(|t| toolhost_exec::Attempt::info(self, &t).idempotent)
     }
 }

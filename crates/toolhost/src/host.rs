@@ -2,6 +2,8 @@
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::listing::ToolListing;
+use crate::upstreams::{UpstreamEntry, UpstreamStatus, Upstreams};
 use std::path::PathBuf;
 use std::sync::Arc;
 use toolhost_core::error::{Error, Result};
@@ -166,6 +168,7 @@ impl HostBuilder {
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock));
         let executor = Executor::new(sections, clock, backend.shared_state())?;
+        let upstreams = Upstreams::start(&cfg.upstreams, Tenants::compile(&cfg.tenants)?).await;
         let watcher = if cfg.watch && self.use_dir {
             Some(watch::watch(registry.clone()).map_err(|e| {
                 Error::Configuration(format!("cannot watch {}: {e}", cfg.plugins_dir.display()))
@@ -173,9 +176,8 @@ impl HostBuilder {
         } else {
             None
         };
-        Ok(Host {
-            inner: Arc::new(Inner { runtime, registry, executor, backend, _watcher: watcher, config: cfg }),
-        })
+        let inner = Inner { runtime, registry, executor, backend, upstreams, _watcher: watcher, config: cfg };
+        Ok(Host { inner: Arc::new(inner) })
     }
 }
 
@@ -188,6 +190,7 @@ struct Inner {
     registry: Arc<Registry>,
     executor: Executor,
     backend: Backend,
+    upstreams: Upstreams,
     _watcher: Option<watch::Watcher>,
     config: Config,
 }
@@ -233,6 +236,30 @@ impl Host {
     /// Tools visible to `tenant` (`None` = the default tenant), sorted by name.
     pub fn tools(&self, tenant: Option<&str>) -> Vec<ToolEntry> {
         self.inner.registry.tools(tenant.unwrap_or(DEFAULT_TENANT))
+    }
+
+    /// Every tool `tenant` (`None` = the default tenant) may call — plugin
+    /// tools, then upstream tools — sorted by name.
+    pub fn list_tools(&self, tenant: Option<&str>) -> Vec<ToolListing> {
+        let tenant = tenant.unwrap_or(DEFAULT_TENANT);
+        let mut out: Vec<ToolListing> =
+            self.inner.registry.tools(tenant).iter().map(ToolListing::from_plugin).collect();
+        let plugin_names: std::collections::HashSet<String> = out.iter().map(|t| t.name.clone()).collect();
+        out.extend(
+            self.inner.upstreams.listings(tenant).into_iter().filter(|t| !plugin_names.contains(&t.name)),
+        );
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// The tool `name` as `tenant` sees it: a plugin's, else an upstream's.
+    pub fn find_tool(&self, tenant: &str, name: &str) -> Option<Target> {
+        Attempt::lookup(self, tenant, name)
+    }
+
+    /// Each `[[upstreams]]` source: connected or not, tools, the latest error.
+    pub fn upstreams(&self) -> Vec<UpstreamStatus> {
+        self.inner.upstreams.status()
     }
 
     /// Where shared state lives (memory, or Redis with `redis_url`).
@@ -343,15 +370,14 @@ impl Host {
     /// the benchmarks.
     pub async fn invoke(&self, req: CallRequest) -> Result<CallResponse> {
         let tenant = req.tenant.as_deref().unwrap_or(DEFAULT_TENANT);
-        let entry = self
-            .inner
-            .registry
-            .lookup(tenant, &req.tool)
+        let entry = Attempt::lookup(self, tenant, &req.tool)
             .ok_or_else(|| Error::ToolNotFound { tool: toolhost_core::text::preview(&req.tool) })?;
         let ctx = req.context();
-        let (args, _) = parse_arguments(&entry, &Ok(req.arguments))?;
+        let (args, _) = Attempt::parse_arguments(self, &entry, &Ok(req.arguments))?;
         let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
-        let timeout = req.timeout.unwrap_or(entry.plugin.limits.timeout());
+        let info = Attempt::info(self, &entry);
+        let timeout = req.timeout.unwrap_or(info.timeout_override.unwrap_or(info.default_timeout));
+        let tool = info.name.to_string();
         let opts = CallOptions { cancel: req.cancel, events: req.events };
         let spec = AttemptSpec {
             args: &args,
@@ -361,15 +387,8 @@ impl Host {
             timeout,
             opts: &opts,
         };
-        let (result, stats) = self.run_attempt(&entry, spec).await;
-        Ok(CallResponse {
-            call_id,
-            tool: entry.tool.name.clone(),
-            output: Arc::new(result?),
-            stats,
-            attempts: 1,
-            cached: false,
-        })
+        let (result, stats) = Attempt::attempt(self, &entry, spec).await;
+        Ok(CallResponse { call_id, tool, output: Arc::new(result?), stats, attempts: 1, cached: false })
     }
 
     async fn run_attempt(&self, entry: &ToolEntry, a: AttemptSpec<'_>) -> (Result<ToolOutput>, CallStats) {
@@ -422,40 +441,95 @@ impl Host {
     }
 }
 
-/// The layer below the executor's policies: tools from the registry, one
-/// sandboxed attempt at a time from the runtime.
-impl Attempt for Host {
-    type Tool = ToolEntry;
+/// A tool the executor is asked to run: a plugin's, or an upstream's.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// A tool of a WASM plugin.
+    Plugin(ToolEntry),
+    /// A tool of an `[[upstreams]]` source.
+    Upstream(Arc<UpstreamEntry>),
+}
 
-    fn lookup(&self, tenant: &str, name: &str) -> Option<ToolEntry> {
-        self.inner.registry.lookup(tenant, name)
+impl Target {
+    /// The plugin (file stem) or the upstream source that serves the tool.
+    pub fn origin(&self) -> &str {
+        match self {
+            Target::Plugin(e) => &e.plugin.name,
+            Target::Upstream(u) => &u.tool.source,
+        }
+    }
+}
+
+/// The layer below the executor's policies: tools from the registry (or an
+/// upstream source), one sandboxed attempt at a time from the runtime (or
+/// one call to the upstream).
+impl Attempt for Host {
+    type Tool = Target;
+
+    fn lookup(&self, tenant: &str, name: &str) -> Option<Target> {
+        match self.inner.registry.lookup(tenant, name) {
+            Some(entry) => Some(Target::Plugin(entry)),
+            None => self.inner.upstreams.lookup(tenant, name).map(Target::Upstream),
+        }
     }
 
-    fn info<'t>(&self, entry: &'t ToolEntry) -> ToolInfo<'t> {
-        ToolInfo {
-            name: &entry.tool.name,
-            namespace: entry.tool.namespace.as_deref(),
-            idempotent: entry.tool.idempotent,
-            timeout_override: entry.plugin.timeout_override,
-            default_timeout: entry.plugin.limits.timeout(),
-            cache_digest: &entry.plugin.cache_digest,
+    fn info<'t>(&self, target: &'t Target) -> ToolInfo<'t> {
+        match target {
+            Target::Plugin(entry) => ToolInfo {
+                name: &entry.tool.name,
+                namespace: entry.tool.namespace.as_deref(),
+                idempotent: entry.tool.idempotent,
+                timeout_override: entry.plugin.timeout_override,
+                default_timeout: entry.plugin.limits.timeout(),
+                cache_digest: &entry.plugin.cache_digest,
+            },
+            Target::Upstream(u) => ToolInfo {
+                name: &u.tool.name,
+                namespace: Some(&u.tool.source),
+                idempotent: u.tool.idempotent,
+                timeout_override: None,
+                default_timeout: u.timeout,
+                cache_digest: &u.digest,
+            },
         }
     }
 
     fn parse_arguments(
         &self,
-        entry: &ToolEntry,
+        target: &Target,
         raw: &std::result::Result<String, String>,
     ) -> Result<(String, serde_json::Value)> {
-        parse_arguments(entry, raw)
+        match target {
+            Target::Plugin(entry) => parse_arguments(entry, raw),
+            Target::Upstream(u) => {
+                let invalid =
+                    |p: String| Error::InvalidArguments { tool: u.tool.name.clone(), problems: vec![p] };
+                let text = raw.as_ref().map_err(|p| invalid(p.clone()))?;
+                if text.len() > MAX_ARGUMENT_BYTES {
+                    return Err(invalid(format!(
+                        "arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}",
+                        text.len()
+                    )));
+                }
+                Ok((text.clone(), u.parse_arguments(text)?))
+            }
+        }
     }
 
     fn attempt<'a>(
         &'a self,
-        entry: &'a ToolEntry,
+        target: &'a Target,
         spec: AttemptSpec<'a>,
     ) -> BoxFuture<'a, (Result<ToolOutput>, CallStats)> {
-        Box::pin(self.run_attempt(entry, spec))
+        match target {
+            Target::Plugin(entry) => Box::pin(self.run_attempt(entry, spec)),
+            Target::Upstream(u) => Box::pin(async move {
+                let span = tracing::info_span!("upstream.call", source = %u.tool.source, tool = %u.tool.name, attempt = spec.attempt);
+                // Validated when admitted; parsed again here (cheap next to a network call).
+                let args = serde_json::from_str(spec.args).unwrap_or_default();
+                tracing::Instrument::instrument(u.attempt(&args, spec), span).await
+            }),
+        }
     }
 }
 

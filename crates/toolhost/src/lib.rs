@@ -21,7 +21,9 @@
 //! * `toolhost-scheduler` ([`scheduler`]) — DAG runs on the executor;
 //! * `toolhost-registry` ([`registry`]) — plugin files → validated tools;
 //!   manifests, tenants, hot reload;
-//! * `toolhost-redis` ([`backend::redis`]) — shared state for several processes.
+//! * `toolhost-redis` ([`backend::redis`]) — shared state for several processes;
+//! * `toolhost-upstream` ([`upstream`]) — tools that live elsewhere (HTTP APIs
+//!   described by OpenAPI), served next to the plugins' ([`upstreams`]).
 //!
 //! A call goes one way down: front door (`toolhost-serve`, `toolhost` CLI) →
 //! [`Host`] → executor layers (outermost first) → [`exec::Attempt`] → runtime.
@@ -45,16 +47,20 @@ mod batch;
 pub mod config;
 mod dag;
 mod host;
+mod listing;
 pub mod observe;
+pub mod upstreams;
 
 pub use toolhost_core::{call, context, error, events, text};
 pub use toolhost_exec as exec;
 pub use toolhost_registry as registry;
 pub use toolhost_runtime as runtime;
 pub use toolhost_scheduler as scheduler;
+pub use toolhost_upstream as upstream;
 
 pub use config::Config;
-pub use host::{Host, HostBuilder, MAX_ARGUMENT_BYTES};
+pub use host::{Host, HostBuilder, MAX_ARGUMENT_BYTES, Target};
+pub use listing::ToolListing;
 pub use toolhost_core::{
     CallRequest, CallResponse, CallStats, CancelToken, Content, Error, ErrorCode, ExecutionContext, Resource,
     Result, ToolErrorKind, ToolOutput,

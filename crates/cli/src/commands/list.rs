@@ -16,26 +16,28 @@ pub(crate) struct ListArgs {
 
 pub(crate) async fn run(args: ListArgs) -> Result<ExitCode> {
     let host = args.host.host().await?;
-    let tools = host.tools(args.host.tenant.as_deref());
+    let tools = host.list_tools(args.host.tenant.as_deref());
     if args.json {
-        let tools: Vec<_> = tools.iter().map(toolhost::ToolEntry::to_json).collect();
-        let doc = serde_json::json!({ "tools": tools, "plugins": host.catalog().plugins() });
+        let tools: Vec<_> = tools.iter().map(toolhost::ToolListing::to_json).collect();
+        let doc = serde_json::json!({ "tools": tools, "plugins": host.catalog().plugins(), "upstreams": host.upstreams() });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }
     if tools.is_empty() {
         println!("no tools (plugins folder: {})", host.config().plugins_dir.display());
     }
-    for e in &tools {
-        let flags = if e.tool.idempotent { " [idempotent]" } else { "" };
-        println!("{}{flags}  (plugin {})", e.tool.name, e.plugin.name);
-        println!("    {}", e.tool.description);
-        println!("    input: {}", serde_json::to_string(&e.tool.input.document)?);
-        if let Some(o) = &e.tool.output {
-            println!("    output: {}", serde_json::to_string(&o.document)?);
+    for t in &tools {
+        let flags = if t.idempotent { " [idempotent]" } else { "" };
+        let origin = if t.source == "plugin" { "plugin" } else { "upstream" };
+        println!("{}{flags}  ({origin} {})", t.name, t.origin);
+        println!("    {}", t.description);
+        println!("    input: {}", serde_json::to_string(&t.input_schema)?);
+        if let Some(o) = &t.output_schema {
+            println!("    output: {}", serde_json::to_string(o)?);
         }
     }
     print_failures(&host.catalog());
+    print_upstream_failures(&host.upstreams());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -53,5 +55,17 @@ fn print_failures(catalog: &toolhost::registry::Catalog) {
         for e in &p.errors {
             println!("    {}: {e}", e.code());
         }
+    }
+}
+
+/// Upstream sources that are down, with the latest error (retried in the background).
+fn print_upstream_failures(upstreams: &[toolhost::upstreams::UpstreamStatus]) {
+    for u in upstreams.iter().filter(|u| !u.connected) {
+        println!(
+            "upstream {} ({}): unavailable: {}",
+            u.name,
+            u.kind,
+            u.error.as_deref().unwrap_or("connecting")
+        );
     }
 }

@@ -36,7 +36,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
             }
         })
         .await?;
-    let tools = host.tools(Some(&host.config().serve.tenant)).len();
+    let tools = host.list_tools(Some(&host.config().serve.tenant)).len();
     if args.stdio {
         eprintln!("toolhost: serving {tools} tools over MCP stdio (tenant {})", host.config().serve.tenant);
         serve_stdio(host, shutdown_signal()).await?;

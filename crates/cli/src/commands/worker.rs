@@ -47,7 +47,7 @@ pub(crate) async fn run(a: WorkerArgs) -> Result<ExitCode> {
     };
     let url = redis.display_url();
     let worker = Worker::new(std::sync::Arc::new(host.clone()), redis, opts).on_event(print_event);
-    let tools = host.tools(None).len();
+    let tools = host.list_tools(None).len();
     eprintln!(
         "toolhost worker {}: waiting for runs on {url} ({tools} tools, concurrency {}, grace {} ms)",
         worker.consumer(),

@@ -217,6 +217,11 @@ pub const SETTINGS: &[Setting] = &[
         "5000",
         "single-flight lease of a cache miss: other processes wait for its result at most this long (0: they do not wait)",
     ),
+    s(
+        "upstreams",
+        r#"[{ name = "billing", openapi = "http://127.0.0.1:8080/openapi.json" }]"#,
+        "`[[upstreams]]` `{name, openapi, base_url, headers, retry_on_status = [429, 502, 503, 504], max_concurrency, timeout_ms = 30000, max_response_bytes = 1048576}`: HTTP APIs served as `<name>.<operationId>` (see \"Upstream tools\")",
+    ),
 ];
 
 /// Keys whose value is a table the reference lists as one row (their fields

@@ -35,7 +35,7 @@ pub fn snapshot(host: &crate::Host) -> Snapshot {
             .iter()
             .filter(|p| p.state == toolhost_registry::PluginState::Loaded)
             .count(),
-        tools: host.tools(None).len(),
+        tools: host.list_tools(None).len(),
         health: match host.backend_health() {
             crate::backend::Health::Ok => "ok",
             crate::backend::Health::Degraded => "degraded",
