@@ -524,7 +524,14 @@ impl Attempt for Host {
         match target {
             Target::Plugin(entry) => Box::pin(self.run_attempt(entry, spec)),
             Target::Upstream(u) => Box::pin(async move {
-                let span = tracing::info_span!("upstream.call", source = %u.tool.source, tool = %u.tool.name, attempt = spec.attempt);
+                let kind = u.source.kind().as_str();
+                let span = tracing::info_span!(
+                    "upstream.call",
+                    source = kind,
+                    upstream = %u.tool.source,
+                    tool = %u.tool.name,
+                    attempt = spec.attempt
+                );
                 // Validated when admitted; parsed again here (cheap next to a network call).
                 let args = serde_json::from_str(spec.args).unwrap_or_default();
                 tracing::Instrument::instrument(u.attempt(&args, spec), span).await
