@@ -198,3 +198,49 @@ fn upstream_entries_are_validated_with_their_key_paths() {
     let none = bad("[[upstreams]]\nname = \"a\"\n");
     assert!(none.contains("exactly one of"), "{none}");
 }
+
+#[tokio::test]
+async fn a_dag_mixes_plugin_and_upstream_calls() {
+    let (addr, _seen) = api().await;
+    let (host, _f) = host_with(&upstream_toml(addr, "")).await;
+    let spec: toolhost::scheduler::RunSpec = serde_json::from_value(json!({ "calls": [
+        { "call_id": "inv", "tool": "billing.getInvoice", "args": { "id": "d-1" } },
+        { "call_id": "echo", "tool": "ok", "depends_on": ["inv"], "args": { "total": { "$ref": "inv#/value/total" } } }
+    ]}))
+    .unwrap();
+    let ctx = toolhost::ExecutionContext::new();
+    let run = host.run_dag(&ctx, &spec, Default::default()).await.unwrap();
+    let echo = run.calls.iter().find(|c| c.call_id == "echo").expect("echo ran");
+    let result = echo.result.as_ref().expect("echo has a result");
+    assert_eq!(result["value"], json!({ "total": 42.5 }), "{run:?}");
+}
+
+#[tokio::test]
+async fn the_cli_lists_and_calls_upstream_tools() {
+    let (addr, _seen) = api().await;
+    let folder = common::Folder::new();
+    folder.wasm("h", &common::hostile());
+    let cfg = folder.path().join("toolhost.toml");
+    let text = format!(
+        "plugins_dir = {:?}\ncache_dir = {:?}\n{}",
+        folder.path(),
+        common::shared_cache(),
+        upstream_toml(addr, "")
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let toolhost = |args: &[&str]| {
+        let mut c = tokio::process::Command::new(crate::cli::bin());
+        c.args(args).arg("--config").arg(&cfg).env_remove("RUST_LOG");
+        c.output()
+    };
+    let out = toolhost(&["list", "--json"]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let tool = doc["tools"].as_array().unwrap().iter().find(|t| t["name"] == "billing.getInvoice").cloned();
+    assert_eq!(tool.expect("listed")["plugin"], "billing");
+    assert_eq!(doc["upstreams"][0]["connected"], true, "{doc}");
+    let out = toolhost(&["call", "billing.getInvoice", r#"{"id":"cli"}"#, "--json"]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["value"], json!({ "id": "cli", "total": 42.5 }), "{v}");
+}
