@@ -116,7 +116,11 @@ impl UpstreamConfig {
             p.at_least_one(n as u64, join(path, "max_concurrency"));
         }
         for s in &self.retry_on_status {
-            p.require((100..=599).contains(s), join(path, "retry_on_status"), "holds HTTP statuses (100–599)");
+            p.require(
+                (100..=599).contains(s),
+                join(path, "retry_on_status"),
+                "holds HTTP statuses (100–599)",
+            );
         }
         let refs = self.headers.iter().chain(&self.env);
         for (k, v) in refs {
