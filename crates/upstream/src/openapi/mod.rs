@@ -45,6 +45,9 @@ use toolhost_core::{Error, ToolOutput};
 /// Longest time to set up a TCP (and TLS) connection to an upstream.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Most redirects followed for one request.
+const MAX_REDIRECTS: usize = 5;
+
 /// An HTTP API as a [`Source`] of tools, one per operation.
 pub struct OpenApiSource {
     name: String,
@@ -93,8 +96,8 @@ async fn connect_inner(cfg: &UpstreamConfig) -> Result<OpenApiSource, ConnectErr
     let headers = configured_headers(&cfg.headers)?;
     let client = http_client()?;
     let doc = document::load(&client, location, cfg.timeout()).await?;
-    let base_url = document::base_url(cfg.base_url.as_deref(), &doc)?;
     let operations = operations::build(&cfg.name, &doc)?;
+    let base_url = document::base_url(cfg.base_url.as_deref(), &doc)?;
     let by_name = operations.iter().enumerate().map(|(i, op)| (op.tool.name.clone(), i)).collect();
     Ok(OpenApiSource {
         name: cfg.name.clone(),
@@ -117,9 +120,26 @@ fn http_client() -> Result<reqwest::Client, ConnectError> {
     }
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
+        .redirect(redirect_policy())
         .user_agent(concat!("toolhost/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ConnectError::Client(response::error_chain(e)))
+}
+
+/// Redirects are followed within the origin of the request only (the
+/// configured headers may hold secrets); one to another origin is answered as
+/// the 3xx it is.
+fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > MAX_REDIRECTS {
+            attempt.error("too many redirects")
+        } else if first == Some(attempt.url().origin()) {
+            attempt.follow()
+        } else {
+            attempt.stop()
+        }
+    })
 }
 
 /// The `headers` of the entry with `env:` values resolved, all marked

@@ -3,7 +3,7 @@
 //! [`Error`].
 
 use reqwest::Response;
-use reqwest::header::{CONTENT_TYPE, RETRY_AFTER};
+use reqwest::header::{CONTENT_TYPE, LOCATION, RETRY_AFTER};
 use serde_json::{Value, json};
 use std::error::Error as _;
 use std::time::SystemTime;
@@ -114,10 +114,17 @@ async fn status_error(response: &mut Response, judge: &Judge<'_>) -> Error {
         .get(RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| retry_after_ms(v, SystemTime::now()));
+    let location = status
+        .is_redirection()
+        .then(|| response.headers().get(LOCATION).and_then(|v| v.to_str().ok()).map(preview))
+        .flatten();
     let body = preview(String::from_utf8_lossy(&read_prefix(response, ERROR_BODY_BYTES).await).trim());
     let code = status.as_u16();
     let retryable = judge.retry_on_status.contains(&code);
     let mut message = format!("HTTP {status} from {}", judge.operation);
+    if let Some(to) = &location {
+        message = format!("{message} (a redirect to {to}, not followed: another origin)");
+    }
     if !body.is_empty() {
         message = format!("{message}: {body}");
     }
@@ -128,7 +135,10 @@ async fn status_error(response: &mut Response, judge: &Judge<'_>) -> Error {
         message,
         retryable,
         retry_after_ms,
-        details: Some(json!({ "status": code, "body": body })),
+        details: Some(match location {
+            Some(to) => json!({ "status": code, "body": body, "location": to }),
+            None => json!({ "status": code, "body": body }),
+        }),
     }
 }
 
