@@ -250,6 +250,16 @@ async fn an_unreachable_api_is_transient_and_retryable() {
 }
 
 #[tokio::test]
+async fn tls_to_a_plain_http_port_is_a_transient_error() {
+    let server = serve().await;
+    let mut cfg = config(&format!("{}/openapi.json", server.base));
+    cfg.base_url = Some(server.base.replace("http://", "https://"));
+    let source = connect(&cfg).await.unwrap();
+    let got = call(&source, "billing.text", json!({}), T, None, &ExecutionContext::new()).await;
+    assert_eq!(tool_error(got), (ToolErrorKind::Transient, true, None, Value::Null));
+}
+
+#[tokio::test]
 async fn bad_documents_are_configuration_errors_naming_the_upstream() {
     let server = serve().await;
     let at = |path: &str| config(&format!("{}{path}", server.base));

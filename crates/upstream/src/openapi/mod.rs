@@ -112,7 +112,7 @@ async fn connect_inner(cfg: &UpstreamConfig) -> Result<OpenApiSource, ConnectErr
 }
 
 /// The HTTP client: rustls with the ring provider (installed as the process
-/// default when none is), webpki roots.
+/// default when none is; reqwest falls back to ring anyway), webpki roots.
 fn http_client() -> Result<reqwest::Client, ConnectError> {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Losing a race with another installer is fine: a provider is set either way.
