@@ -1,1 +1,0 @@
-//! HTTP APIs described by OpenAPI 3 documents (see the helper).
