@@ -101,16 +101,12 @@ pub(crate) fn parse(location: &str, text: &str, url: Option<Url>) -> Result<Docu
 
 /// The base URL of the API, without a trailing `/`: `configured`, else the
 /// document's first server (its variables set to their defaults, a relative
-/// URL resolved against the document's URL).
+/// URL resolved against the document's URL); a document without `servers`
+/// means `/` (OpenAPI 3.0 §4.7.1), i.e. the origin it was fetched from.
 pub(crate) fn base_url(configured: Option<&str>, doc: &Document) -> Result<String, ConnectError> {
     let raw = match configured {
         Some(url) => url.to_string(),
-        None => {
-            let server = doc.spec.servers.first().ok_or_else(|| {
-                ConnectError::BaseUrl("set `base_url` or give the document a `servers` entry".into())
-            })?;
-            server_url(server)
-        }
+        None => doc.spec.servers.first().map_or_else(|| "/".to_string(), server_url),
     };
     let url = match (Url::parse(&raw), &doc.url) {
         (Ok(url), _) => url,
@@ -160,6 +156,8 @@ mod tests {
         let from_file = doc(r#"[{"url": "/api"}]"#, None);
         assert!(matches!(base_url(None, &from_file), Err(ConnectError::BaseUrl(_))));
         assert!(matches!(base_url(None, &doc("[]", None)), Err(ConnectError::BaseUrl(_))));
+        // No `servers`: `/` of the document's origin.
+        assert_eq!(base_url(None, &doc("[]", Some("http://h:8/docs/openapi.json"))).unwrap(), "http://h:8");
         assert!(matches!(base_url(Some("ftp://h/"), &d), Err(ConnectError::BaseUrl(_))));
     }
 
