@@ -14,6 +14,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod config;
+pub mod mcp;
 pub mod openapi;
 
 pub use config::UpstreamConfig;
@@ -100,4 +101,28 @@ pub trait Source: Send + Sync + std::fmt::Debug {
     fn tools(&self) -> Vec<Arc<UpstreamTool>>;
     /// Calls one tool.
     fn call<'a>(&'a self, call: UpstreamCall<'a>) -> BoxFuture<'a, Result<ToolOutput, Error>>;
+
+    /// A counter that moves whenever [`tools`](Self::tools) may have changed
+    /// (an MCP `notifications/tools/list_changed`, a reconnect); the host
+    /// re-reads the list then. Default: the list never changes.
+    fn changes(&self) -> Option<tokio::sync::watch::Receiver<u64>> {
+        None
+    }
+
+    /// Whether the source can take calls now, how often it was restarted,
+    /// and the latest failure. Default: always up.
+    fn health(&self) -> SourceHealth {
+        SourceHealth { up: true, restarts: 0, error: None }
+    }
+}
+
+/// A source's health, as `toolhost list`, `/readyz` and the metrics show it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SourceHealth {
+    /// Can take calls now (an MCP server process is running and initialized).
+    pub up: bool,
+    /// Times the source was restarted or reconnected after it died.
+    pub restarts: u32,
+    /// The latest failure, while it lasts.
+    pub error: Option<String>,
 }
