@@ -101,6 +101,8 @@ async fn an_openapi_upstream_is_listed_and_called_like_a_plugin() {
     assert_eq!(e.code(), ErrorCode::ToolValidationError);
     let status = host.upstreams();
     assert!(status[0].connected && status[0].tools == 3, "{status:?}");
+    let metrics = toolhost::observe::metrics::render_host(&host);
+    assert!(metrics.contains("toolhost_upstreams{upstream=\"billing\",kind=\"http\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
@@ -184,6 +186,8 @@ async fn a_source_that_is_down_never_blocks_the_plugins() {
     );
     let e = common::call(&host, "gone.anything", json!({})).await.unwrap_err();
     assert_eq!(e.code(), ErrorCode::ToolNotFound);
+    let metrics = toolhost::observe::metrics::render_host(&host);
+    assert!(metrics.contains("toolhost_upstreams{upstream=\"gone\",kind=\"http\"} 0"), "{metrics}");
 }
 
 #[test]

@@ -424,6 +424,12 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
             json!({ "plugin": p.name, "state": p.state, "codes": codes })
         })
         .collect();
+    let upstreams = host.upstreams();
+    let down: Vec<_> = upstreams
+        .iter()
+        .filter(|u| !u.connected)
+        .map(|u| json!({ "upstream": u.name, "kind": u.kind }))
+        .collect();
     let ready = !draining && ticker_ok;
     // Probe Redis now (bounded by op_timeout_ms) so recovery shows without traffic.
     let backend = host.check_backend().await;
@@ -444,6 +450,8 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
         "plugins": catalog.plugins().len(),
         "plugins_failed": failed,
         "plugin_failures": if operator { json!(failures) } else { json!(failures.len()) },
+        "upstreams": upstreams.len(),
+        "upstream_failures": if operator { json!(down) } else { json!(down.len()) },
         "inflight": s.shared.inflight.count(),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -19,8 +19,10 @@
 //! | `toolhost_plugins` | gauge | `state` (`loaded`, `stale`, `failed`) |
 //! | `toolhost_redis_fallbacks_total` | counter | `operation` (`cache_get`, `cache_put`, `cache_lease`, `cache_release`, `rate_limit`): Redis failed, the local fallback answered |
 //! | `toolhost_backend_degraded` | gauge | 1 while the shared backend (Redis) is failing, else 0 |
+//! | `toolhost_upstreams` | gauge | `upstream`, `kind` (`http`, `mcp`): 1 while the source is up, else 0 |
+//! | `toolhost_upstream_restarts` | gauge | `upstream`: times the source was restarted or reconnected |
 //!
-//! Gauges are read from the host when `/metrics` is scraped ([`render_host`]).
+//! Gauges are read from the host when `/metrics` is scraped (`toolhost::observe::metrics::render_host`).
 //!
 //! `tenant` is `_` when tenant labels are off (`[metrics] tenant_labels = false`).
 
@@ -99,6 +101,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "toolhost_plugins",
     "toolhost_redis_fallbacks_total",
     "toolhost_backend_degraded",
+    "toolhost_upstreams",
+    "toolhost_upstream_restarts",
 ];
 
 /// Applies `[metrics]` (process-wide, like the registry).

@@ -62,5 +62,33 @@ pub fn render_host(host: &crate::Host) -> String {
     gauge(&mut out, "toolhost_backend_degraded", "gauge", "1 while the shared backend (Redis) is failing");
     let degraded = host.backend_health() == crate::backend::Health::Degraded;
     let _ = writeln!(out, "toolhost_backend_degraded {}", u8::from(degraded));
+    upstream_gauges(&mut out, &host.upstreams());
     out
+}
+
+/// `toolhost_upstreams{upstream,kind}` (1 up, 0 down) and
+/// `toolhost_upstream_restarts{upstream}`.
+fn upstream_gauges(out: &mut String, upstreams: &[crate::upstreams::UpstreamStatus]) {
+    use toolhost_core::observe::metrics::escape;
+    let _ = writeln!(
+        out,
+        "# HELP toolhost_upstreams 1 while the upstream source is up\n# TYPE toolhost_upstreams gauge"
+    );
+    for u in upstreams {
+        let _ = writeln!(
+            out,
+            "toolhost_upstreams{{upstream=\"{}\",kind=\"{}\"}} {}",
+            escape(&u.name),
+            u.kind,
+            u8::from(u.connected)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP toolhost_upstream_restarts Restarts or reconnects of the upstream source\n# TYPE toolhost_upstream_restarts gauge"
+    );
+    for u in upstreams {
+        let _ =
+            writeln!(out, "toolhost_upstream_restarts{{upstream=\"{}\"}} {}", escape(&u.name), u.restarts);
+    }
 }

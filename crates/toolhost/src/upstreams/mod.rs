@@ -34,14 +34,16 @@ pub struct UpstreamStatus {
     pub connected: bool,
     /// Tools served.
     pub tools: usize,
-    /// Why the latest connection attempt failed, while it is down.
+    /// Times the source was restarted or reconnected after it died.
+    pub restarts: u32,
+    /// Why it is down (the latest failure), while it is.
     pub error: Option<String>,
 }
 
 #[derive(Debug, Default)]
 struct SlotState {
+    source: Option<Arc<dyn Source>>,
     tools: BTreeMap<String, Arc<UpstreamEntry>>,
-    connected: bool,
     error: Option<String>,
 }
 
@@ -111,20 +113,23 @@ impl Upstreams {
 impl Slot {
     fn status(&self) -> UpstreamStatus {
         let state = self.state.read().unwrap_or_else(|e| e.into_inner());
+        let health = state.source.as_ref().map(|s| s.health()).unwrap_or_default();
         UpstreamStatus {
             name: self.cfg.name.clone(),
             kind: match self.cfg.kind() {
                 Some(Kind::OpenApi) => "http",
                 _ => "mcp",
             },
-            connected: state.connected,
+            connected: state.source.is_some() && health.up,
             tools: state.tools.len(),
-            error: state.error.clone(),
+            restarts: health.restarts,
+            error: health.error.or_else(|| state.error.clone()),
         }
     }
 
-    /// One connection attempt, within `timeout_ms`; records the outcome.
-    async fn connect_once(&self) -> bool {
+    /// One connection attempt, within `timeout_ms`; records the outcome and,
+    /// once connected, follows the source's tool-list changes.
+    async fn connect_once(self: &Arc<Self>) -> bool {
         let attempt = tokio::time::timeout(self.cfg.timeout(), connect(&self.cfg)).await;
         let result = attempt.unwrap_or_else(|_| {
             Err(Error::Configuration(format!(
@@ -132,11 +137,15 @@ impl Slot {
                 self.cfg.name, self.cfg.timeout_ms
             )))
         });
-        match result.map(|source| self.entries(source)) {
-            Ok(tools) => {
+        match result {
+            Ok(source) => {
+                let tools = self.entries(&source);
                 tracing::info!(upstream = %self.cfg.name, tools = tools.len(), "upstream connected");
+                if let Some(changes) = source.changes() {
+                    tokio::spawn(follow_changes(Arc::downgrade(self), source.clone(), changes));
+                }
                 *self.state.write().unwrap_or_else(|e| e.into_inner()) =
-                    SlotState { tools, connected: true, error: None };
+                    SlotState { source: Some(source), tools, error: None };
                 true
             }
             Err(e) => {
@@ -162,7 +171,7 @@ impl Slot {
 
     /// The source's tools, ready to call (a tool whose schema does not
     /// compile is left out, logged).
-    fn entries(&self, source: Arc<dyn Source>) -> BTreeMap<String, Arc<UpstreamEntry>> {
+    fn entries(&self, source: &Arc<dyn Source>) -> BTreeMap<String, Arc<UpstreamEntry>> {
         let mut out = BTreeMap::new();
         for tool in source.tools() {
             let name = tool.name.clone();
@@ -176,6 +185,21 @@ impl Slot {
             }
         }
         out
+    }
+}
+
+/// Re-reads a source's tools whenever it says they changed (an MCP
+/// `tools/list_changed`, a restart), until the host or the source is gone.
+async fn follow_changes(
+    slot: std::sync::Weak<Slot>,
+    source: Arc<dyn Source>,
+    mut changes: tokio::sync::watch::Receiver<u64>,
+) {
+    while changes.changed().await.is_ok() {
+        let Some(slot) = slot.upgrade() else { return };
+        let tools = slot.entries(&source);
+        tracing::info!(upstream = %slot.cfg.name, tools = tools.len(), "upstream tool list changed");
+        slot.state.write().unwrap_or_else(|e| e.into_inner()).tools = tools;
     }
 }
 
