@@ -143,6 +143,7 @@ async fn every_policy_and_attempt_is_a_child_span_of_tool_execute() {
     assert_eq!(f["tool"], "flaky");
     assert_eq!(f["tenant"], "acme");
     assert_eq!(f["call_id"], "c-1");
+    assert_eq!(f["source"], "plugin", "the span says what serves the tool");
     assert_eq!(f["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     assert_eq!(
         (f["cached"].as_str(), f["attempts"].as_str(), f["outcome"].as_str()),

@@ -103,6 +103,8 @@ async fn an_openapi_upstream_is_listed_and_called_like_a_plugin() {
     assert!(status[0].connected && status[0].tools == 3, "{status:?}");
     let metrics = toolhost::observe::metrics::render_host(&host);
     assert!(metrics.contains("toolhost_upstreams{upstream=\"billing\",kind=\"http\"} 1"), "{metrics}");
+    let calls = "tool_executions_total{tool=\"billing.getInvoice\",namespace=\"billing\",source=\"http\"";
+    assert!(metrics.contains(calls), "{metrics}");
 }
 
 #[tokio::test]

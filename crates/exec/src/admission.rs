@@ -54,6 +54,8 @@ impl Executor {
             return res;
         };
         let info = host.info(&tool);
+        // The enclosing `tool.execute` span (when the caller opened one) learns what serves the tool.
+        tracing::Span::current().record("source", info.source);
         let eff = self.policies.resolve_cached(
             info.name,
             info.idempotent,
@@ -89,7 +91,7 @@ impl Executor {
         (res.attempts, res.stats) = (attempts, stats);
         (res.result, res.fallback_for) = with_fallback(result, &eff);
         res.duration = self.clock.now().saturating_duration_since(started);
-        toolhost_core::observe::metrics::call_finished(&res, info.namespace, tenant);
+        toolhost_core::observe::metrics::call_finished(&res, info.namespace, info.source, tenant);
         toolhost_core::observe::logs::payload(&res, &call.arguments);
         res
     }

@@ -24,6 +24,8 @@ pub struct ToolInfo<'a> {
     pub default_timeout: Duration,
     /// Digest of the tool's code and configuration (part of every cache key).
     pub cache_digest: &'a str,
+    /// What serves it (`plugin`, `mcp`, `http`): a label of metrics and spans.
+    pub source: &'static str,
 }
 
 /// One sandboxed attempt, as the executor asks for it.

@@ -193,6 +193,7 @@ fn panicked(
     toolhost_core::observe::metrics::call_finished(
         &result,
         result.tool.split_once('.').map(|(ns, _)| ns),
+        "unknown",
         tenant,
     );
     result

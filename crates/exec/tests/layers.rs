@@ -51,6 +51,7 @@ impl Attempt for Fake {
             timeout_override: None,
             default_timeout: Duration::from_secs(30),
             cache_digest: "digest",
+            source: "fake",
         }
     }
 

@@ -334,6 +334,7 @@ impl Host {
             tool = %call.tool,
             tenant,
             call_id = %call_id,
+            source = tracing::field::Empty,
             request_id = %ctx.request_id,
             traceparent = ctx.traceparent.as_deref().unwrap_or(""),
             cached = tracing::field::Empty,
@@ -482,6 +483,7 @@ impl Attempt for Host {
                 timeout_override: entry.plugin.timeout_override,
                 default_timeout: entry.plugin.limits.timeout(),
                 cache_digest: &entry.plugin.cache_digest,
+                source: "plugin",
             },
             Target::Upstream(u) => ToolInfo {
                 name: &u.tool.name,
@@ -490,6 +492,7 @@ impl Attempt for Host {
                 timeout_override: None,
                 default_timeout: u.timeout,
                 cache_digest: &u.digest,
+                source: u.source.kind().as_str(),
             },
         }
     }

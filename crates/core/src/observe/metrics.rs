@@ -4,7 +4,7 @@
 //!
 //! | metric | type | labels |
 //! |---|---|---|
-//! | `tool_executions_total` | counter | `tool`, `namespace`, `tenant`, `status` (`success` or the error code) |
+//! | `tool_executions_total` | counter | `tool`, `namespace`, `source` (`plugin`, `http`, `mcp`), `tenant`, `status` (`success` or the error code) |
 //! | `tool_execution_duration_seconds` | histogram | `tool` |
 //! | `tool_cache_operations_total` | counter | `operation` (`get`), `result` (`hit`, `miss`) |
 //! | `tool_retry_attempts_total` | counter | `tool` (attempts after the first) |
@@ -130,7 +130,7 @@ fn observe(name: &'static str, labels: Labels, bounds: &'static [f64], v: f64) {
 }
 
 /// One finished call (through the executor).
-pub fn call_finished(res: &CallResult, namespace: Option<&str>, tenant: &str) {
+pub fn call_finished(res: &CallResult, namespace: Option<&str>, source: &str, tenant: &str) {
     if !super::enabled() {
         return;
     }
@@ -145,6 +145,7 @@ pub fn call_finished(res: &CallResult, namespace: Option<&str>, tenant: &str) {
         vec![
             ("tool", res.tool.clone()),
             ("namespace", namespace.unwrap_or("").to_string()),
+            ("source", source.to_string()),
             ("tenant", tenant.to_string()),
             ("status", status.to_string()),
         ],
