@@ -70,7 +70,7 @@ pub(crate) async fn run(shared: &Shared, call: &UpstreamCall<'_>) -> Result<Tool
             Err(timeout(call))
         }
         Outcome::Done(Ok(ServerResult::CallToolResult(result))) => {
-            output(&shared.name, tool, result, shared.max_response_bytes)
+            output(&shared.name, (tool, &call.tool.remote_name), result, shared.max_response_bytes)
         }
         Outcome::Done(Ok(_)) => Err(tool_error(
             tool,

@@ -137,13 +137,13 @@ impl Connection {
         self.child.as_ref().and_then(|(c, _)| c.id())
     }
 
-    /// Resolves when the connection is gone, with why ("exit status: 3",
-    /// "the server closed the connection") and, for a child, its last
+    /// Resolves when the connection is gone, with what happened ("exited
+    /// (exit status: 3)", "closed the connection") and, for a child, its last
     /// stderr lines. Cancel-safe.
     pub(crate) async fn ended(&mut self) -> (String, Option<String>) {
         let Some((child, stderr)) = self.child.as_mut() else {
             serving_ended(&mut self.serving).await;
-            return ("the server closed the connection".to_string(), None);
+            return ("closed the connection".to_string(), None);
         };
         let exited = tokio::select! {
             status = child.wait() => status,
@@ -156,8 +156,8 @@ impl Connection {
             },
         };
         let why = match exited {
-            Ok(status) => status.to_string(),
-            Err(e) => format!("cannot wait for the process: {e}"),
+            Ok(status) => format!("exited ({status})"),
+            Err(e) => format!("exited (cannot wait for the process: {e})"),
         };
         (why, stderr.text())
     }

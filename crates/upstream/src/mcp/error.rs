@@ -68,14 +68,14 @@ pub(crate) enum ConnectError {
     ListTools(String),
 }
 
-/// The error a failed tool call maps to. `ended` is why the connection ended,
-/// when it did (the exit status of a stdio server).
+/// The error a failed tool call maps to. `ended` is what happened to the
+/// connection, when it ended ("exited (exit status: 3)").
 pub(crate) fn call_error(upstream: &str, tool: &str, e: ServiceError, ended: Option<String>) -> Error {
     match e {
         ServiceError::McpError(data) => json_rpc_error(upstream, tool, data),
         ServiceError::TransportClosed => {
-            let why = ended.unwrap_or_else(|| "the connection closed".to_string());
-            transient(tool, format!("upstream '{upstream}' exited ({why}) while the call was in flight"))
+            let what = ended.unwrap_or_else(|| "closed the connection".to_string());
+            transient(tool, format!("upstream '{upstream}' {what} while the call was in flight"))
         }
         ServiceError::TransportSend(e) => transient(
             tool,
@@ -162,7 +162,12 @@ mod tests {
 
     #[test]
     fn a_closed_transport_is_a_retryable_exit() {
-        let e = call_error("fs", "fs.read", ServiceError::TransportClosed, Some("exit status: 3".into()));
+        let e = call_error(
+            "fs",
+            "fs.read",
+            ServiceError::TransportClosed,
+            Some("exited (exit status: 3)".into()),
+        );
         assert_eq!(kind(&e), ToolErrorKind::Transient);
         assert!(e.retryable());
         assert!(e.to_string().contains("upstream 'fs' exited (exit status: 3)"), "{e}");

@@ -11,7 +11,9 @@
 //!   for the model to read and correct: [`ToolErrorKind::InvalidInput`], not
 //!   retryable (retrying the same arguments fails the same way) and not
 //!   counted against the circuit breaker; the message is the text content,
-//!   the details hold `structuredContent` when present.
+//!   the details hold `structuredContent` when present. (An error text naming
+//!   the tool as unknown — `Tool x not found`, `Unknown tool: x`, how the SDKs
+//!   answer a call of a tool they do not have — is [`ToolErrorKind::NotFound`].)
 //! * A result larger than `max_response_bytes` (as JSON) is
 //!   [`Error::OutputTooLarge`].
 
@@ -25,10 +27,10 @@ use toolhost_core::{Bytes, Content, Error, ToolErrorKind, ToolOutput};
 /// Longest error message taken from an `isError` result, bytes.
 const MAX_ERROR_MESSAGE: usize = 4096;
 
-/// The output (or tool error) for `result` of `tool`.
+/// The output (or tool error) for `result` of `tool` (full and remote name).
 pub(crate) fn output(
     upstream: &str,
-    tool: &str,
+    (tool, remote): (&str, &str),
     result: CallToolResult,
     max_bytes: u64,
 ) -> Result<ToolOutput, Error> {
@@ -45,14 +47,19 @@ pub(crate) fn output(
         })?);
     }
     if result.is_error == Some(true) {
-        return Err(reported_error(upstream, tool, &content, result.structured_content));
+        return Err(reported_error(upstream, (tool, remote), &content, result.structured_content));
     }
     let value = result.structured_content.or_else(|| single_text_value(&content));
     Ok(ToolOutput { value, content })
 }
 
 /// The tool's own failure (`isError: true`).
-fn reported_error(upstream: &str, tool: &str, content: &[Content], structured: Option<Value>) -> Error {
+fn reported_error(
+    upstream: &str,
+    (tool, remote): (&str, &str),
+    content: &[Content],
+    structured: Option<Value>,
+) -> Error {
     let text: Vec<&str> = content
         .iter()
         .filter_map(|c| match c {
@@ -66,7 +73,19 @@ fn reported_error(upstream: &str, tool: &str, content: &[Content], structured: O
         bounded_to(&text.join("\n"), MAX_ERROR_MESSAGE)
     };
     let details = structured.map(|v| json!({ "structuredContent": v }));
-    tool_error(tool, ToolErrorKind::InvalidInput, message, details)
+    let kind = if names_unknown_tool(&message, remote) {
+        ToolErrorKind::NotFound
+    } else {
+        ToolErrorKind::InvalidInput
+    };
+    tool_error(tool, kind, message, details)
+}
+
+/// Whether an error text is the SDKs' answer to an unknown tool (`Tool x not
+/// found` from the TypeScript SDK, `Unknown tool: x` from the Python one).
+fn names_unknown_tool(message: &str, remote: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains(&remote.to_ascii_lowercase()) && (m.contains("not found") || m.contains("unknown tool"))
 }
 
 /// The value of a result that is one text block: its JSON, or the string.
@@ -130,16 +149,21 @@ mod tests {
 
     #[test]
     fn text_json_and_images() {
-        let out =
-            output("u", "u.t", result(json!({"content": [{"type": "text", "text": "{\"n\": 1}"}]})), 1 << 20)
-                .unwrap();
+        let out = output(
+            "u",
+            ("u.t", "t"),
+            result(json!({"content": [{"type": "text", "text": "{\"n\": 1}"}]})),
+            1 << 20,
+        )
+        .unwrap();
         assert_eq!(out.value, Some(json!({"n": 1})));
-        let out = output("u", "u.t", result(json!({"content": [{"type": "text", "text": "hi"}]})), 1 << 20)
-            .unwrap();
+        let out =
+            output("u", ("u.t", "t"), result(json!({"content": [{"type": "text", "text": "hi"}]})), 1 << 20)
+                .unwrap();
         assert_eq!(out.value, Some(json!("hi")));
         let out = output(
             "u",
-            "u.t",
+            ("u.t", "t"),
             result(json!({"content": [{"type": "text", "text": "a"}, {"type": "image", "data": "AAEC", "mimeType": "image/png"}],
                 "structuredContent": {"k": true}})),
             1 << 20,
@@ -156,19 +180,25 @@ mod tests {
     fn is_error_is_the_tools_own_failure() {
         let e = output(
             "u",
-            "u.t",
+            ("u.t", "t"),
             result(json!({"content": [{"type": "text", "text": "no such file"}], "isError": true})),
             1 << 20,
         )
         .unwrap_err();
         let Error::Tool { kind, retryable, message, .. } = e else { panic!() };
         assert_eq!((kind, retryable, message.as_str()), (ToolErrorKind::InvalidInput, false, "no such file"));
+        let unknown =
+            result(json!({"content": [{"type": "text", "text": "Tool t not found"}], "isError": true}));
+        let Error::Tool { kind, .. } = output("u", ("u.t", "t"), unknown, 1 << 20).unwrap_err() else {
+            panic!()
+        };
+        assert_eq!(kind, ToolErrorKind::NotFound);
     }
 
     #[test]
     fn too_large_and_malformed() {
         let big = result(json!({"content": [{"type": "text", "text": "x".repeat(100)}]}));
-        assert!(matches!(output("u", "u.t", big, 50), Err(Error::OutputTooLarge { limit: 50, .. })));
+        assert!(matches!(output("u", ("u.t", "t"), big, 50), Err(Error::OutputTooLarge { limit: 50, .. })));
         let bad = to_content(&json!({"type": "image", "data": "!!", "mimeType": "image/png"}));
         assert!(bad.unwrap_err().contains("base64"));
     }

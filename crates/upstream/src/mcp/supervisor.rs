@@ -27,6 +27,9 @@ pub const MAX_DELAY: Duration = Duration::from_secs(30);
 /// A connection up this long resets the backoff.
 pub const STABLE_AFTER: Duration = Duration::from_secs(60);
 
+/// How long a connection that fails a ping gets to report that it ended.
+const ENDED_GRACE: Duration = Duration::from_secs(3);
+
 /// Capped exponential backoff.
 #[derive(Debug, Clone)]
 pub(crate) struct Backoff {
@@ -121,7 +124,11 @@ async fn watch_connection(
             () = shared.list_changed.notified() => relist(shared, conn.peer()).await,
             () = shared.suspect.notified() => {
                 if let Err(e) = ping(conn.peer(), shared.timeout).await {
-                    break (format!("it stopped answering: {e}"), None);
+                    // A process that died says so (with its exit status) at once.
+                    match tokio::time::timeout(ENDED_GRACE, conn.ended()).await {
+                        Ok(ended) => break ended,
+                        Err(_) => break (format!("stopped answering ({e})"), None),
+                    }
                 }
             }
         }
@@ -130,8 +137,8 @@ async fn watch_connection(
     tracing::warn!(upstream, transport, why, stderr, "MCP upstream went down; restarting it");
     let _ = ended.send(Some(why.clone()));
     let health = match stderr {
-        Some(tail) => format!("exited ({why}); stderr: {tail}"),
-        None => format!("exited ({why})"),
+        Some(tail) => format!("{why}; stderr: {tail}"),
+        None => why,
     };
     shared.go_down(Some(health));
     conn.close().await;
