@@ -158,6 +158,7 @@ def serve_http(port: int, required: str | None) -> None:
     sock = socket.socket()
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", port))
+    sock.listen(128)
     port = sock.getsockname()[1]
     print(f"listening on http://127.0.0.1:{port}/mcp", flush=True)
     config = uvicorn.Config(app, log_level="warning", lifespan="on")

@@ -29,9 +29,8 @@ const ENDED_WAIT: Duration = Duration::from_secs(3);
 /// Time given to deliver a `notifications/cancelled`.
 const CANCEL_SEND: Duration = Duration::from_secs(5);
 
-/// How a call's wait ended.
-enum Outcome {
-    Done(Result<ServerResult, ServiceError>),
+/// Why a call stopped waiting before its answer.
+enum Interrupted {
     Cancelled,
     TimedOut,
 }
@@ -55,30 +54,30 @@ pub(crate) async fn run(shared: &Shared, call: &UpstreamCall<'_>) -> Result<Tool
     let (peer, id) = (handle.peer.clone(), handle.id.clone());
     let outcome = tokio::select! {
         biased;
-        () = cancelled(call.cancel) => Outcome::Cancelled,
-        () = tokio::time::sleep_until(deadline) => Outcome::TimedOut,
-        result = handle.await_response() => Outcome::Done(result),
+        () = cancelled(call.cancel) => Err(Interrupted::Cancelled),
+        () = tokio::time::sleep_until(deadline) => Err(Interrupted::TimedOut),
+        result = handle.await_response() => Ok(result),
     };
     drop(registration);
     match outcome {
-        Outcome::Cancelled => {
+        Err(Interrupted::Cancelled) => {
             cancel_upstream(peer, id, "cancelled by the caller");
             Err(Error::Cancelled { tool: tool.to_string() })
         }
-        Outcome::TimedOut => {
+        Err(Interrupted::TimedOut) => {
             cancel_upstream(peer, id, "timed out");
             Err(timeout(call))
         }
-        Outcome::Done(Ok(ServerResult::CallToolResult(result))) => {
+        Ok(Ok(ServerResult::CallToolResult(result))) => {
             output(&shared.name, (tool, &call.tool.remote_name), result, shared.max_response_bytes)
         }
-        Outcome::Done(Ok(_)) => Err(tool_error(
+        Ok(Ok(_)) => Err(tool_error(
             tool,
             ToolErrorKind::Internal,
             format!("upstream '{}' answered tools/call with something else than a tool result", shared.name),
             None,
         )),
-        Outcome::Done(Err(e)) => Err(failed(shared, &live, tool, e).await),
+        Ok(Err(e)) => Err(failed(shared, &live, tool, e).await),
     }
 }
 

@@ -1,7 +1,7 @@
 //! One connection to an MCP server: the child process (stdio) or the HTTP
 //! session, rmcp's client running over it, and how it ends.
 
-use super::error::ConnectError;
+use super::error::{ConnectError, describe};
 use super::handler::Handler;
 use super::http::HttpClient;
 use super::routes::Routes;
@@ -91,7 +91,7 @@ impl Launcher {
                 let service = tokio::time::timeout(timeout, handler.serve(transport))
                     .await
                     .map_err(|_| ConnectError::InitializeTimeout(timeout_ms))?
-                    .map_err(|e| ConnectError::Initialize(toolhost_core::text::preview(&e.to_string())))?;
+                    .map_err(|e| ConnectError::Initialize(toolhost_core::text::preview(&describe(&e))))?;
                 (service, None)
             }
         };
@@ -109,7 +109,7 @@ async fn serving_ended(serving: &mut Option<Serving>) {
 
 /// A failed handshake, with the child's last stderr lines when it has any.
 fn handshake_error(e: rmcp::service::ClientInitializeError, stderr: &StderrTail) -> ConnectError {
-    let mut reason = toolhost_core::text::preview(&e.to_string());
+    let mut reason = toolhost_core::text::preview(&describe(&e));
     if let Some(tail) = stderr.text() {
         reason.push_str("; stderr: ");
         reason.push_str(&tail);

@@ -16,6 +16,7 @@
 use rmcp::ErrorData;
 use rmcp::model::ErrorCode;
 use rmcp::service::ServiceError;
+use rmcp::transport::streamable_http_client::StreamableHttpError;
 use serde_json::json;
 use toolhost_core::text::preview;
 use toolhost_core::{Error, ToolErrorKind};
@@ -68,6 +69,46 @@ pub(crate) enum ConnectError {
     ListTools(String),
 }
 
+/// `e` and its causes (each once), without rmcp's transport type names.
+pub(crate) fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = cause_of(e);
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text = format!("{text}: {cause_text}");
+        }
+        source = cause_of(cause);
+    }
+    without_type_names(&text)
+}
+
+/// The cause of `e`; for the HTTP transport's client failures (which rmcp
+/// does not chain), the reqwest error.
+fn cause_of<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e.downcast_ref::<StreamableHttpError<reqwest::Error>>() {
+        Some(StreamableHttpError::Client(inner)) => Some(inner),
+        _ => e.source(),
+    }
+}
+
+/// `text` without ` [path::To::Type<…>]` insertions.
+fn without_type_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(" [") {
+        let Some(len) = rest[start..].find(']') else { break };
+        let inner = &rest[start + 2..start + len];
+        out.push_str(&rest[..start]);
+        if !inner.contains("::") {
+            out.push_str(&rest[start..=start + len]);
+        }
+        rest = &rest[start + len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The error a failed tool call maps to. `ended` is what happened to the
 /// connection, when it ended ("exited (exit status: 3)").
 pub(crate) fn call_error(upstream: &str, tool: &str, e: ServiceError, ended: Option<String>) -> Error {
@@ -77,10 +118,9 @@ pub(crate) fn call_error(upstream: &str, tool: &str, e: ServiceError, ended: Opt
             let what = ended.unwrap_or_else(|| "closed the connection".to_string());
             transient(tool, format!("upstream '{upstream}' {what} while the call was in flight"))
         }
-        ServiceError::TransportSend(e) => transient(
-            tool,
-            format!("upstream '{upstream}' could not be reached: {}", preview(&e.to_string())),
-        ),
+        ServiceError::TransportSend(e) => {
+            transient(tool, format!("upstream '{upstream}' could not be reached: {}", preview(&describe(&e))))
+        }
         ServiceError::Cancelled { reason } => transient(
             tool,
             format!(
@@ -158,6 +198,19 @@ mod tests {
         assert_eq!(kind(&internal), ToolErrorKind::Transient);
         assert!(internal.retryable());
         assert!(!e(ErrorCode::INVALID_PARAMS, "bad").retryable());
+    }
+
+    #[test]
+    fn descriptions_drop_type_names_and_repeats() {
+        let text = "Send message error Transport [rmcp::transport::worker::WorkerTransport<a::B<c::D>>] error: \
+            Client error: error sending request";
+        assert_eq!(
+            without_type_names(text),
+            "Send message error Transport error: Client error: error sending request"
+        );
+        assert_eq!(without_type_names("keep [this] one"), "keep [this] one");
+        let io = std::io::Error::other("refused");
+        assert_eq!(describe(&io), "refused");
     }
 
     #[test]

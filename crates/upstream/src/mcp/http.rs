@@ -75,6 +75,11 @@ fn headers(configured: &BTreeMap<String, String>) -> Result<HeaderMap, ConnectEr
     Ok(map)
 }
 
+/// A reqwest failure, without its URL (it may carry a token).
+fn client_error(e: reqwest::Error) -> HttpError {
+    StreamableHttpError::Client(e.without_url())
+}
+
 /// Adds the optional bearer token, rmcp's per-request headers and the session.
 fn prepare(
     mut request: reqwest::RequestBuilder,
@@ -126,7 +131,7 @@ async fn read_bounded(response: &mut reqwest::Response, max: usize) -> Result<Ve
         return Err(StreamableHttpError::ResponseBodyTooLarge { max_size: max });
     }
     let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(StreamableHttpError::Client)? {
+    while let Some(chunk) = response.chunk().await.map_err(client_error)? {
         if chunk.len() > max - body.len() {
             return Err(StreamableHttpError::ResponseBodyTooLarge { max_size: max });
         }
@@ -223,7 +228,7 @@ impl StreamableHttpClient for HttpClient {
             request = request.header(HEADER_LAST_EVENT_ID, id);
         }
         let request = prepare(request, session_id.as_deref(), auth_token, custom_headers);
-        let mut response = request.send().await.map_err(StreamableHttpError::Client)?;
+        let mut response = request.send().await.map_err(client_error)?;
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             return Err(StreamableHttpError::ServerDoesNotSupportSse);
         }
@@ -253,12 +258,12 @@ impl StreamableHttpClient for HttpClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
     ) -> Result<(), HttpError> {
         let request = prepare(self.client.delete(uri.as_ref()), Some(&session), auth_token, custom_headers);
-        let response = request.send().await.map_err(StreamableHttpError::Client)?;
+        let response = request.send().await.map_err(client_error)?;
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             tracing::debug!("the MCP server does not support deleting its session");
             return Ok(());
         }
-        response.error_for_status().map(drop).map_err(StreamableHttpError::Client)
+        response.error_for_status().map(drop).map_err(client_error)
     }
 
     async fn post_message(
@@ -302,7 +307,7 @@ impl StreamableHttpClient for HttpClient {
         let request = self.client.post(uri.as_ref()).header(ACCEPT, accept).json(&message);
         let has_session = session_id.is_some();
         let request = prepare(request, session_id.as_deref(), auth_token, custom_headers);
-        let response = request.send().await.map_err(StreamableHttpError::Client)?;
+        let response = request.send().await.map_err(client_error)?;
         post_response(response, &message, has_session, limits).await
     }
 }
