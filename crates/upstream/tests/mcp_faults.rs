@@ -82,19 +82,23 @@ async fn a_hang_times_out_is_cancelled_upstream_and_the_server_still_answers() {
     let err = call_with(&source, "fault.hang", json!({}), &opts).await.unwrap_err();
     assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
 
-    // Both calls were cancelled at the server (notifications/cancelled) —
-    // except that an already-cancelled token may stop the second before it is sent.
+    // A call whose future is dropped (the caller gave up) is cancelled too.
+    let dropped =
+        tokio::time::timeout(Duration::from_millis(300), call(&source, "fault.hang", json!({}))).await;
+    assert!(dropped.is_err());
+
+    // The timed-out and the dropped call were cancelled at the server
+    // (notifications/cancelled); the pre-cancelled one was never sent.
     let mut cancelled = 0;
-    for _ in 0..40 {
-        cancelled = call(&source, "fault.cancellations", json!({})).await.unwrap().value.unwrap()["result"]
-            .as_i64()
-            .unwrap();
-        if cancelled >= 1 {
+    for _ in 0..60 {
+        let out = call(&source, "fault.cancellations", json!({})).await.unwrap();
+        cancelled = out.value.unwrap()["result"].as_i64().unwrap();
+        if cancelled >= 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(cancelled >= 1, "the server saw no notifications/cancelled");
+    assert_eq!(cancelled, 2, "the server saw {cancelled} notifications/cancelled");
     assert_eq!(source.health().restarts, 0);
 }
 

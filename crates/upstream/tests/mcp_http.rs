@@ -61,6 +61,7 @@ async fn lists_and_calls_over_streamable_http_with_a_header_from_env() {
     let server = serve(0, "tok-123").await;
     let source = connect(&http("remote", &server.url, "TOOLHOST_TEST_HTTP_TOKEN")).await;
     assert_eq!(source.transport(), "http");
+    assert!(!format!("{source:?}").contains("tok-123"), "the header's value stays out of debug output");
     let names: Vec<String> = source.tools().iter().map(|t| t.name.clone()).collect();
     assert!(
         names.contains(&"remote.echo".to_string()) && names.contains(&"remote.hang".to_string()),

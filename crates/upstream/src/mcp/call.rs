@@ -4,9 +4,11 @@
 //! `_meta` carries the context's `traceparent` and `tracestate` and a
 //! `progressToken` (rmcp gives every request one; progress is passed on when
 //! the call has an event sink). When `call.cancel` fires or `call.timeout`
-//! passes, a `notifications/cancelled` for the request is sent in the
-//! background — best effort: the server may ignore it or have finished — and
-//! the call returns [`Error::Cancelled`] / [`Error::Timeout`] at once.
+//! passes, the call returns [`Error::Cancelled`] / [`Error::Timeout`] at
+//! once and a `notifications/cancelled` for the request is sent in the
+//! background (so is one for a call whose future is dropped unanswered).
+//! That is best effort: the server may ignore it or have finished already,
+//! and a late answer is discarded.
 
 use super::error::{call_error, tool_error};
 use super::output::output;
@@ -51,7 +53,7 @@ pub(crate) async fn run(shared: &Shared, call: &UpstreamCall<'_>) -> Result<Tool
         Ok(sent) => sent,
         Err(e) => return Err(failed(shared, &live, tool, e).await),
     };
-    let (peer, id) = (handle.peer.clone(), handle.id.clone());
+    let mut pending = Pending { peer: Some(handle.peer.clone()), id: handle.id.clone(), reason: "abandoned" };
     let outcome = tokio::select! {
         biased;
         () = cancelled(call.cancel) => Err(Interrupted::Cancelled),
@@ -61,23 +63,39 @@ pub(crate) async fn run(shared: &Shared, call: &UpstreamCall<'_>) -> Result<Tool
     drop(registration);
     match outcome {
         Err(Interrupted::Cancelled) => {
-            cancel_upstream(peer, id, "cancelled by the caller");
+            pending.reason = "cancelled by the caller";
             Err(Error::Cancelled { tool: tool.to_string() })
         }
         Err(Interrupted::TimedOut) => {
-            cancel_upstream(peer, id, "timed out");
+            pending.reason = "timed out";
             Err(timeout(call))
         }
-        Ok(Ok(ServerResult::CallToolResult(result))) => {
+        Ok(result) => {
+            pending.peer = None;
+            answer(shared, &live, call, result).await
+        }
+    }
+}
+
+/// The call's result (or error) for the server's answer.
+async fn answer(
+    shared: &Shared,
+    live: &Live,
+    call: &UpstreamCall<'_>,
+    result: Result<ServerResult, ServiceError>,
+) -> Result<ToolOutput, Error> {
+    let tool = call.tool.name.as_str();
+    match result {
+        Ok(ServerResult::CallToolResult(result)) => {
             output(&shared.name, (tool, &call.tool.remote_name), result, shared.max_response_bytes)
         }
-        Ok(Ok(_)) => Err(tool_error(
+        Ok(_) => Err(tool_error(
             tool,
             ToolErrorKind::Internal,
             format!("upstream '{}' answered tools/call with something else than a tool result", shared.name),
             None,
         )),
-        Ok(Err(e)) => Err(failed(shared, &live, tool, e).await),
+        Err(e) => Err(failed(shared, live, tool, e).await),
     }
 }
 
@@ -149,12 +167,26 @@ fn timeout(call: &UpstreamCall<'_>) -> Error {
     Error::Timeout { tool: call.tool.name.clone(), timeout_ms }
 }
 
-/// Sends `notifications/cancelled` for request `id` in the background.
-fn cancel_upstream(peer: Peer<RoleClient>, id: RequestId, reason: &str) {
-    let param = CancelledNotificationParam::new(Some(id), Some(reason.to_string()));
-    tokio::spawn(async move {
-        let _ = tokio::time::timeout(CANCEL_SEND, peer.notify_cancelled(param)).await;
-    });
+/// A request sent and not answered yet: when dropped unanswered (the call
+/// was cancelled, timed out, or its future was dropped), a
+/// `notifications/cancelled` for it is sent in the background.
+struct Pending {
+    /// `None` once answered.
+    peer: Option<Peer<RoleClient>>,
+    id: RequestId,
+    reason: &'static str,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let (Some(peer), Ok(runtime)) = (self.peer.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let param = CancelledNotificationParam::new(Some(self.id.clone()), Some(self.reason.to_string()));
+        runtime.spawn(async move {
+            let _ = tokio::time::timeout(CANCEL_SEND, peer.notify_cancelled(param)).await;
+        });
+    }
 }
 
 /// The error for a request that failed; a transport failure also asks the
