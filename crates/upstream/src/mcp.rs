@@ -1,1 +1,0 @@
-//! Remote MCP servers as upstream sources (being written).
