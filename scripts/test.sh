@@ -29,6 +29,9 @@ plugins/c/checksum/tests/run.sh
 step "the executor on its own: toolhost-exec built and tested without the rest of the workspace"
 cargo test --locked -p toolhost-exec
 
+step "installing the real upstream MCP servers the tests start (server-everything, the Python mcp SDK)"
+crates/upstream/tests/setup.sh
+
 step "running the host, SDK and integration tests"
 cargo test --locked
 cargo test --locked -p toolhost-sdk

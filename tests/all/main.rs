@@ -23,4 +23,5 @@ mod sandbox;
 mod serve;
 mod top;
 mod upstream;
+mod upstream_mcp;
 mod warm;

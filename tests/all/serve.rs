@@ -403,7 +403,7 @@ async fn mcp_sessions_are_scoped_to_the_token_tenant() {
 }
 
 /// The last JSON-RPC message of a response body (JSON or SSE).
-fn last_message(body: &str) -> Value {
+pub(crate) fn last_message(body: &str) -> Value {
     if let Ok(v) = serde_json::from_str::<Value>(body) {
         return v;
     }

@@ -195,8 +195,10 @@ async fn a_source_that_is_down_never_blocks_the_plugins() {
 #[test]
 fn upstream_entries_are_validated_with_their_key_paths() {
     let bad = |toml: &str| toolhost::Config::from_toml(toml).unwrap_err().to_string();
-    let mcp = bad("[[upstreams]]\nname = \"gh\"\ncommand = [\"npx\", \"server\"]\n");
-    assert!(mcp.contains("upstreams[0]") && mcp.contains("MCP"), "{mcp}");
+    let two = bad(
+        "[[upstreams]]\nname = \"gh\"\ncommand = [\"npx\", \"server\"]\nurl = \"http://127.0.0.1:1/mcp\"\n",
+    );
+    assert!(two.contains("upstreams[0]") && two.contains("exactly one of"), "{two}");
     let dup = bad(
         "[[upstreams]]\nname = \"a\"\nopenapi = \"x.json\"\n[[upstreams]]\nname = \"a\"\nopenapi = \"y.json\"\n",
     );

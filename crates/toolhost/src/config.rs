@@ -77,8 +77,9 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// How the shared Redis is used (`[redis]`).
     pub redis: toolhost_redis::RedisConfig,
-    /// Tools that live elsewhere (`[[upstreams]]`): HTTP APIs described by
-    /// an OpenAPI document, served as `<name>.<operationId>`. Default: none.
+    /// Tools that live elsewhere (`[[upstreams]]`): MCP servers (stdio child
+    /// process or streamable HTTP) and HTTP APIs described by an OpenAPI
+    /// document, served as `<name>.<tool>`. Default: none.
     pub upstreams: Vec<toolhost_upstream::UpstreamConfig>,
 }
 
@@ -158,8 +159,7 @@ impl Config {
         p.into_result()
     }
 
-    /// Every `[[upstreams]]` entry, unique names, and only the kinds this
-    /// build serves.
+    /// Every `[[upstreams]]` entry, and unique names.
     fn check_upstreams(&self, p: &mut Problems) {
         let mut seen = std::collections::BTreeSet::new();
         for (i, u) in self.upstreams.iter().enumerate() {
@@ -170,11 +170,6 @@ impl Config {
                 toolhost_core::check::join(&at, "name"),
                 "is used by another upstream",
             );
-            let mcp = matches!(
-                u.kind(),
-                Some(toolhost_upstream::config::Kind::McpStdio | toolhost_upstream::config::Kind::McpHttp)
-            );
-            p.require(!mcp, &at, "is an MCP server (`command`/`url`): MCP upstreams are not available in this build yet; use `openapi`");
         }
     }
 

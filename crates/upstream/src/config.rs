@@ -30,9 +30,11 @@ pub struct UpstreamConfig {
     pub url: Option<String>,
     /// An HTTP API: URL or path of its OpenAPI 3 document (JSON or YAML).
     pub openapi: Option<String>,
-    /// Base URL of the HTTP API. Default: the document's `servers[0].url`.
+    /// Base URL of the HTTP API. Default: the document's `servers[0].url`, else
+    /// the origin the document was fetched from.
     pub base_url: Option<String>,
-    /// Headers sent with every request to an HTTP upstream; a value
+    /// Headers sent with every request to an HTTP API or an MCP server over
+    /// HTTP; a value
     /// `env:NAME` is read from the host's environment when the source starts
     /// (secrets stay out of the file and out of logs).
     pub headers: BTreeMap<String, String>,
@@ -48,8 +50,8 @@ pub struct UpstreamConfig {
     /// Time per call, ms (the executor's per-tool and per-call policies may
     /// set less). Default: 30000.
     pub timeout_ms: u64,
-    /// Largest response body read from an HTTP upstream, bytes; a longer one
-    /// fails the call. Default: 1 MiB.
+    /// Largest response read from an upstream (an HTTP body, an MCP result as
+    /// JSON), bytes; a longer one fails the call. Default: 1 MiB.
     pub max_response_bytes: u64,
 }
 

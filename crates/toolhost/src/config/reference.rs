@@ -220,7 +220,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "upstreams",
         r#"[{ name = "billing", openapi = "http://127.0.0.1:8080/openapi.json" }]"#,
-        "`[[upstreams]]` `{name, openapi, base_url, headers, retry_on_status = [429, 502, 503, 504], max_concurrency, timeout_ms = 30000, max_response_bytes = 1048576}`: HTTP APIs served as `<name>.<operationId>` (see \"Upstream tools\")",
+        "`[[upstreams]]` `{name, command \\| url \\| openapi, headers, env, base_url, retry_on_status = [429, 502, 503, 504], max_concurrency, timeout_ms = 30000, max_response_bytes = 1048576}`: MCP servers and HTTP APIs served as `<name>.<tool>` (see \"Upstream tools\")",
     ),
 ];
 

@@ -207,8 +207,9 @@ async fn follow_changes(
 async fn connect(cfg: &UpstreamConfig) -> Result<Arc<dyn Source>, Error> {
     match cfg.kind() {
         Some(Kind::OpenApi) => Ok(toolhost_upstream::openapi::connect(cfg).await?),
-        _ => Err(Error::Configuration(format!(
-            "upstream {}: MCP upstreams (`command`, `url`) are not available in this build yet",
+        Some(Kind::McpStdio | Kind::McpHttp) => Ok(toolhost_upstream::mcp::connect(cfg).await?),
+        None => Err(Error::Configuration(format!(
+            "upstream {}: needs exactly one of `command`, `url` or `openapi`",
             cfg.name
         ))),
     }
