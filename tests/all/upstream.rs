@@ -251,4 +251,13 @@ async fn the_cli_lists_and_calls_upstream_tools() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["value"], json!({ "id": "cli", "total": 42.5 }), "{v}");
+    // `toolhost run`: a batch mixing an upstream call and a plugin call.
+    let batch = folder.path().join("batch.json");
+    let calls = json!([{ "id": "a", "tool": "billing.getInvoice", "arguments": { "id": "run" } },
+                       { "id": "b", "tool": "ok", "arguments": { "x": 1 } }]);
+    std::fs::write(&batch, calls.to_string()).unwrap();
+    let out = toolhost(&["run", batch.to_str().unwrap(), "--json"]).await.unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""total":42.5"#) && text.contains(r#""x":1"#), "{text}");
 }
