@@ -261,3 +261,24 @@ async fn the_cli_lists_and_calls_upstream_tools() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(r#""total":42.5"#) && text.contains(r#""x":1"#), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_run_mixes_upstream_and_plugin_calls_on_a_worker() {
+    let (addr, _seen) = api().await;
+    let redis = common::RedisServer::start();
+    let setup = crate::durable::Setup::new(&redis, "");
+    let mut text = std::fs::read_to_string(&setup.config).unwrap();
+    text.push_str(&upstream_toml(addr, ""));
+    std::fs::write(&setup.config, text).unwrap();
+    let _worker = setup.worker(&[]);
+    let spec = json!({ "calls": [
+        { "call_id": "inv", "tool": "billing.getInvoice", "args": { "id": "durable" } },
+        { "call_id": "echo", "tool": "ok", "depends_on": ["inv"], "args": { "id": { "$ref": "inv#/value/id" } } }
+    ]});
+    let run_id = setup.submit_ok(&spec);
+    let rec = setup.wait_done(&run_id).await;
+    assert_eq!(rec.status, "succeeded", "{rec:?}");
+    let echo = rec.result.as_ref().and_then(|r| r["calls"].as_array().cloned()).unwrap_or_default();
+    let echo = echo.iter().find(|c| c["call_id"] == "echo").cloned().expect("echo in the result");
+    assert_eq!(echo["result"]["value"], json!({ "id": "durable" }), "{echo}");
+}
