@@ -158,3 +158,29 @@ fn run_with_xml_tags_from_stdin() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("ok ok") && text.contains("\"x\""), "{text}");
 }
+
+#[test]
+fn bench_reports_throughput_latency_and_cost_per_call() {
+    let f = hostile_folder();
+    let out = run(&["bench", "ok", r#"{"n":1}"#, "--calls", "40", "--concurrency", "2", "--json"], &f);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (r["calls"].as_u64(), r["ok"].as_u64(), r["mode"].as_str()),
+        (Some(40), Some(40), Some("executor"))
+    );
+    let l = &r["latency_us"];
+    let (p50, p99, max) =
+        (l["p50"].as_f64().unwrap(), l["p99"].as_f64().unwrap(), l["max"].as_f64().unwrap());
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{r}");
+    assert!(
+        r["calls_per_sec"].as_f64().unwrap() > 0.0 && r["memory_peak_bytes"]["max"].as_u64().unwrap() > 0
+    );
+    // Failures are counted by code, and the exit status says so.
+    let out = run(&["bench", "fail", r#"{"kind":"internal"}"#, "--calls", "5", "--bare", "--json"], &f);
+    assert_eq!(out.status.code(), Some(1));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((r["ok"].as_u64(), r["errors"]["TOOL_EXECUTION_FAILED"].as_u64()), (Some(0), Some(5)), "{r}");
+    let out = run(&["bench", "no.such.tool"], &f);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no tool"));
+}

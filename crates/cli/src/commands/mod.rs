@@ -1,5 +1,6 @@
 //! The `toolhost` command line: a thin consumer of the library.
 
+mod bench;
 mod call;
 mod config;
 mod dag;
@@ -52,6 +53,10 @@ enum Command {
     List(list::ListArgs),
     /// Call one tool and print its result (exit status 0 only on success).
     Call(call::CallArgs),
+    /// Load-test one tool: N calls at concurrency C through the executor (or
+    /// bare attempts with `--bare`); prints throughput, p50/p90/p99/max
+    /// latency, fuel and memory per call (`--json` for scripts).
+    Bench(bench::BenchArgs),
     /// Run a batch of calls (JSON list, OpenAI, Anthropic or XML-tag input)
     /// through every executor policy; exit status 0 only if all succeed.
     Run(run::RunArgs),
@@ -146,6 +151,7 @@ pub(crate) fn main() -> ExitCode {
         match cli.command {
             Command::List(a) => list::run(a).await,
             Command::Call(a) => call::run(a).await,
+            Command::Bench(a) => bench::run(a).await,
             Command::Run(a) => run::run(a).await,
             Command::Serve(a) => serve::run(a).await,
             Command::Top(a) => top::run(a).await,
