@@ -21,6 +21,8 @@ pub(crate) struct Admitted<'a, T> {
     pub(crate) eff: &'a Effective,
     /// Validated arguments (JSON text).
     pub(crate) args: &'a str,
+    /// The same arguments, parsed.
+    pub(crate) value: &'a serde_json::Value,
     pub(crate) ctx: &'a ExecutionContext,
     pub(crate) tenant: &'a str,
     pub(crate) call_id: &'a str,
@@ -77,13 +79,14 @@ impl Executor {
                     info,
                     eff: &eff,
                     args: &args_text,
+                    value: &args_value,
                     ctx,
                     tenant,
                     call_id: &call_id,
                     deadline,
                     opts,
                 };
-                let (r, attempts, stats, cached) = self.cache_layer(host, &a, &args_value, started).await;
+                let (r, attempts, stats, cached) = self.cache_layer(host, &a, started).await;
                 res.cached = cached;
                 (r, attempts, stats)
             }
@@ -104,14 +107,13 @@ impl Executor {
         &self,
         host: &A,
         a: &Admitted<'_, A::Tool>,
-        args: &serde_json::Value,
         started: Instant,
     ) -> (Result<Arc<ToolOutput>, Error>, u32, Option<CallStats>, bool) {
         let Some(cache) = self.cache.as_ref().filter(|_| a.eff.cache && a.eff.idempotent) else {
             let (r, attempts, st) = self.limited_and_retried(host, a).await;
             return (r.map(Arc::new), attempts, st, false);
         };
-        let key = CacheKey::new(a.tenant, a.info.name, a.info.cache_digest, args);
+        let key = CacheKey::new(a.tenant, a.info.name, a.info.cache_digest, a.value);
         let ran = Mutex::new((0u32, None));
         // `cache.lookup` covers the lookup and, on a miss, the run it leads
         // (whose spans nest under it).

@@ -31,8 +31,10 @@ pub struct ToolInfo<'a> {
 /// One sandboxed attempt, as the executor asks for it.
 #[derive(Debug)]
 pub struct AttemptSpec<'a> {
-    /// Validated arguments (JSON text).
+    /// Validated arguments (JSON text, as the caller sent it).
     pub args: &'a str,
+    /// The same arguments, parsed (once, when they were validated).
+    pub value: &'a serde_json::Value,
     /// The request context.
     pub ctx: &'a ExecutionContext,
     /// The call's id.

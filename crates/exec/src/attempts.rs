@@ -131,8 +131,15 @@ impl Executor {
         let timeout =
             self.remaining(a.deadline).map_or(a.eff.attempt_timeout, |r| a.eff.attempt_timeout.min(r));
         let t0 = self.clock.now();
-        let spec =
-            AttemptSpec { args: a.args, ctx: a.ctx, call_id: a.call_id, attempt, timeout, opts: a.opts };
+        let spec = AttemptSpec {
+            args: a.args,
+            value: a.value,
+            ctx: a.ctx,
+            call_id: a.call_id,
+            attempt,
+            timeout,
+            opts: a.opts,
+        };
         let (result, stats) =
             tracing::Instrument::instrument(host.attempt(a.tool, spec), attempt_span.clone()).await;
         attempt_span.record("outcome", result.as_ref().err().map_or("success", |e| e.code().as_str()));

@@ -44,9 +44,7 @@ impl Quota {
         let scale = |n: u32| ((f64::from(n) * share).floor() as u32).max(1);
         Quota { rate: scale(self.rate), per: self.per, burst: scale(self.burst) }
     }
-}
 
-impl Quota {
     /// Emission interval `T = per / rate`, rounded *up* to the nanosecond so
     /// the long-run rate never exceeds `rate / per`. `Duration::MAX` if `rate == 0`.
     pub fn emission_interval(&self) -> Duration {

@@ -443,7 +443,7 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
         "status": verdict,
         "ready": ready,
         // The kind only: the probe is unauthenticated, so no address.
-        "backend": if host.backend().redis().is_some() { "redis" } else { "memory" },
+        "backend": host.backend().kind(),
         "backend_health": backend,
         "draining": draining,
         "epoch_ticker": if ticker_ok { "ok" } else { "stalled" },

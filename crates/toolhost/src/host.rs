@@ -4,6 +4,7 @@ use crate::backend::Backend;
 use crate::config::Config;
 use crate::listing::ToolListing;
 use crate::upstreams::{UpstreamEntry, UpstreamStatus, Upstreams};
+use crate::validate;
 use std::path::PathBuf;
 use std::sync::Arc;
 use toolhost_core::error::{Error, Result};
@@ -18,9 +19,6 @@ use toolhost_exec::{Attempt, AttemptSpec, Executor, ExecutorSections, TokioClock
 use toolhost_registry::tenant::Tenants;
 use toolhost_registry::{Catalog, PluginSource, ProgressFn, Registry, ToolEntry, watch};
 use toolhost_runtime::{CallSpec, GuestContext, Resolver, Runtime};
-
-/// Largest arguments document accepted, bytes.
-pub const MAX_ARGUMENT_BYTES: usize = 1024 * 1024;
 
 /// Builds a [`Host`].
 ///
@@ -374,7 +372,7 @@ impl Host {
         let entry = Attempt::lookup(self, tenant, &req.tool)
             .ok_or_else(|| Error::ToolNotFound { tool: toolhost_core::text::preview(&req.tool) })?;
         let ctx = req.context();
-        let (args, _) = Attempt::parse_arguments(self, &entry, &Ok(req.arguments))?;
+        let (args, value) = Attempt::parse_arguments(self, &entry, &Ok(req.arguments))?;
         let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
         let info = Attempt::info(self, &entry);
         let timeout = req.timeout.unwrap_or(info.timeout_override.unwrap_or(info.default_timeout));
@@ -382,6 +380,7 @@ impl Host {
         let opts = CallOptions { cancel: req.cancel, events: req.events };
         let spec = AttemptSpec {
             args: &args,
+            value: &value,
             ctx: &ctx,
             call_id: &call_id,
             attempt: req.attempt.max(1),
@@ -393,7 +392,7 @@ impl Host {
     }
 
     async fn run_attempt(&self, entry: &ToolEntry, a: AttemptSpec<'_>) -> (Result<ToolOutput>, CallStats) {
-        let AttemptSpec { args, ctx, call_id, attempt, timeout: budget, opts } = a;
+        let AttemptSpec { args, ctx, call_id, attempt, timeout: budget, opts, .. } = a;
         let plugin = &entry.plugin;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
         let span = tracing::info_span!("guest.call", plugin = %plugin.name, tool = %entry.tool.name, attempt);
@@ -429,15 +428,8 @@ impl Host {
             span,
         )
         .await;
-        let result = result.and_then(|output| {
-            if let (Some(schema), Some(value)) = (&entry.tool.output, &output.value) {
-                schema.check(value).map_err(|problems| Error::InvalidOutput {
-                    tool: entry.tool.name.clone(),
-                    reason: format!("value violates the output schema: {}", problems.join("; ")),
-                })?;
-            }
-            Ok(output)
-        });
+        let result =
+            result.and_then(|out| validate::output(&entry.tool.name, entry.tool.output.as_ref(), out));
         (result, stats)
     }
 }
@@ -503,19 +495,8 @@ impl Attempt for Host {
         raw: &std::result::Result<String, String>,
     ) -> Result<(String, serde_json::Value)> {
         match target {
-            Target::Plugin(entry) => parse_arguments(entry, raw),
-            Target::Upstream(u) => {
-                let invalid =
-                    |p: String| Error::InvalidArguments { tool: u.tool.name.clone(), problems: vec![p] };
-                let text = raw.as_ref().map_err(|p| invalid(p.clone()))?;
-                if text.len() > MAX_ARGUMENT_BYTES {
-                    return Err(invalid(format!(
-                        "arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}",
-                        text.len()
-                    )));
-                }
-                Ok((text.clone(), u.parse_arguments(text)?))
-            }
+            Target::Plugin(entry) => validate::arguments(&entry.tool.name, &entry.tool.input, raw),
+            Target::Upstream(u) => validate::arguments(&u.tool.name, &u.input, raw),
         }
     }
 
@@ -535,34 +516,10 @@ impl Attempt for Host {
                     tool = %u.tool.name,
                     attempt = spec.attempt
                 );
-                // Validated when admitted; parsed again here (cheap next to a network call).
-                let args = serde_json::from_str(spec.args).unwrap_or_default();
-                tracing::Instrument::instrument(u.attempt(&args, spec), span).await
+                tracing::Instrument::instrument(u.attempt(spec), span).await
             }),
         }
     }
-}
-
-/// Strict parse + schema check of a call's arguments; returns the text (as
-/// given) and the parsed value. Malformed arguments are never "repaired".
-fn parse_arguments(
-    entry: &ToolEntry,
-    raw: &std::result::Result<String, String>,
-) -> Result<(String, serde_json::Value)> {
-    let tool = &entry.tool.name;
-    let invalid = |p: String| Error::InvalidArguments { tool: tool.clone(), problems: vec![p] };
-    let raw = raw.as_ref().map_err(|p| invalid(p.clone()))?;
-    if raw.len() > MAX_ARGUMENT_BYTES {
-        return Err(invalid(format!("arguments are {} bytes; the limit is {MAX_ARGUMENT_BYTES}", raw.len())));
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(raw).map_err(|e| invalid(format!("arguments are not valid JSON: {e}")))?;
-    entry
-        .tool
-        .input
-        .check(&value)
-        .map_err(|problems| Error::InvalidArguments { tool: tool.clone(), problems })?;
-    Ok((raw.clone(), value))
 }
 
 /// The plugin's limits with the request's `X-Budget` as a fuel ceiling (the

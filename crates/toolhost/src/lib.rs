@@ -50,6 +50,7 @@ mod host;
 mod listing;
 pub mod observe;
 pub mod upstreams;
+mod validate;
 
 pub use toolhost_core::{call, context, error, events, text};
 pub use toolhost_exec as exec;
@@ -59,7 +60,7 @@ pub use toolhost_scheduler as scheduler;
 pub use toolhost_upstream as upstream;
 
 pub use config::Config;
-pub use host::{Host, HostBuilder, MAX_ARGUMENT_BYTES, Target};
+pub use host::{Host, HostBuilder, Target};
 pub use listing::ToolListing;
 pub use toolhost_core::{
     CallRequest, CallResponse, CallStats, CancelToken, Content, Error, ErrorCode, ExecutionContext, Resource,
@@ -69,3 +70,4 @@ pub use toolhost_exec::batch::{BatchOptions, CallEvent, Order};
 pub use toolhost_exec::{CallOptions, CallResult, ToolCall};
 pub use toolhost_registry::{LoadProgress, PluginSource, PluginState, PluginStatus, ToolEntry};
 pub use toolhost_runtime::{Limits, RuntimeConfig};
+pub use validate::MAX_ARGUMENT_BYTES;

@@ -84,6 +84,16 @@ pub enum Kind {
     OpenApi,
 }
 
+impl Kind {
+    /// What serves the tools: an MCP server or an HTTP API.
+    pub fn source_kind(self) -> crate::SourceKind {
+        match self {
+            Kind::McpStdio | Kind::McpHttp => crate::SourceKind::Mcp,
+            Kind::OpenApi => crate::SourceKind::Http,
+        }
+    }
+}
+
 impl UpstreamConfig {
     /// Which kind of source this is (`None` unless exactly one of
     /// `command`, `url`, `openapi` is set).

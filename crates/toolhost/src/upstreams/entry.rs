@@ -67,24 +67,10 @@ impl UpstreamEntry {
         }
     }
 
-    /// Strict parse and schema check of the arguments.
-    pub(crate) fn parse_arguments(&self, raw: &str) -> Result<serde_json::Value, Error> {
-        let invalid =
-            |problems: Vec<String>| Error::InvalidArguments { tool: self.tool.name.clone(), problems };
-        let value: serde_json::Value = serde_json::from_str(raw)
-            .map_err(|e| invalid(vec![format!("arguments are not valid JSON: {e}")]))?;
-        self.input.check(&value).map_err(invalid)?;
-        Ok(value)
-    }
-
     /// One attempt: a slot under the source's `max_concurrency` (waiting at
     /// most the attempt's budget), then the upstream call, bounded by the
     /// same budget whatever the source does.
-    pub(crate) async fn attempt(
-        &self,
-        args: &serde_json::Value,
-        a: AttemptSpec<'_>,
-    ) -> (Result<ToolOutput, Error>, CallStats) {
+    pub(crate) async fn attempt(&self, a: AttemptSpec<'_>) -> (Result<ToolOutput, Error>, CallStats) {
         let started = Instant::now();
         let deadline = started + a.timeout;
         let name = &self.tool.name;
@@ -106,7 +92,7 @@ impl UpstreamEntry {
         let left = deadline.saturating_duration_since(Instant::now());
         let call = UpstreamCall {
             tool: &self.tool,
-            args,
+            args: a.value,
             ctx: a.ctx,
             call_id: a.call_id,
             timeout: left,
@@ -115,20 +101,10 @@ impl UpstreamEntry {
         };
         let timeout_ms = a.timeout.as_millis() as u64;
         let result = match tokio::time::timeout(left, self.source.call(call)).await {
-            Ok(r) => r.and_then(|out| self.check_output(out)),
+            Ok(r) => r.and_then(|out| crate::validate::output(name, self.output.as_ref(), out)),
             Err(_) => Err(Error::Timeout { tool: name.clone(), timeout_ms }),
         };
         (result, stats(started))
-    }
-
-    fn check_output(&self, out: ToolOutput) -> Result<ToolOutput, Error> {
-        if let (Some(schema), Some(value)) = (&self.output, &out.value) {
-            schema.check(value).map_err(|problems| Error::InvalidOutput {
-                tool: self.tool.name.clone(),
-                reason: format!("value violates the output schema: {}", problems.join("; ")),
-            })?;
-        }
-        Ok(out)
     }
 }
 

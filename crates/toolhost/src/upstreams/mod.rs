@@ -116,10 +116,7 @@ impl Slot {
         let health = state.source.as_ref().map(|s| s.health()).unwrap_or_default();
         UpstreamStatus {
             name: self.cfg.name.clone(),
-            kind: match self.cfg.kind() {
-                Some(Kind::OpenApi) => "http",
-                _ => "mcp",
-            },
+            kind: self.cfg.kind().map_or("mcp", |k| k.source_kind().as_str()),
             connected: state.source.is_some() && health.up,
             tools: state.tools.len(),
             restarts: health.restarts,
