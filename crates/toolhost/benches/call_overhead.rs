@@ -56,6 +56,8 @@ mod bare {
 
 use bare::{Bare, Plugin, PluginPre};
 
+mod interp;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").to_path_buf()
 }
@@ -87,6 +89,14 @@ fn main() {
 }
 
 async fn run() {
+    // `… -- interp…`: the interpreter guests only (see benches/interp/mod.rs).
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.iter().position(|a| a.starts_with("interp")) {
+        Some(i) if argv[i] == "interp-profile" => return interp::profile(&argv[i + 1..]).await,
+        Some(i) if argv[i] == "interp-rss" => return interp::rss(&argv[i + 1..]).await,
+        Some(_) => return interp::figures().await,
+        None => {}
+    }
     let fixture = repo().join("build/fixtures/hostile.wasm");
     let bytes = std::fs::read(&fixture)
         .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", fixture.display()));
@@ -493,6 +503,7 @@ fresh vs warm instance per call (µs, Host::invoke, example plugins):"
             us[0] / us[1]
         );
     }
+    interp::figures().await;
 }
 
 /// Peak resident set size of this process (VmHWM), KiB.
