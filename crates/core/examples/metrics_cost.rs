@@ -45,13 +45,14 @@ fn main() {
         metrics::call_finished(&other, Some(&format!("other{i}")), "plugin", "default");
     }
     let res = result("echo.echo");
+    let update: Box<dyn Fn()> = match kind.as_str() {
+        "call" => Box::new(|| metrics::call_finished(black_box(&res), Some("echo"), "plugin", "default")),
+        "cache" => Box::new(|| metrics::cache_get(black_box(true))),
+        "rate" => Box::new(|| metrics::rate_limit_check(black_box(true))),
+        other => panic!("unknown kind {other}"),
+    };
     for _ in 0..n {
-        match kind.as_str() {
-            "call" => metrics::call_finished(black_box(&res), Some("echo"), "plugin", "default"),
-            "cache" => metrics::cache_get(black_box(true)),
-            "rate" => metrics::rate_limit_check(black_box(true)),
-            other => panic!("unknown kind {other}"),
-        }
+        update();
     }
     black_box(metrics::render().len());
 }
