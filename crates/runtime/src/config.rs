@@ -127,6 +127,12 @@ pub struct RuntimeConfig {
     pub max_memory_mib: u64,
     /// Concurrent instances in the pool (process-wide admission). Default: 256.
     pub pool_instances: u32,
+    /// Linear memory a pool slot keeps resident between calls, KiB: the pages
+    /// a call dirtied are reset in place (no `madvise`, no page faults on the
+    /// next call) up to this much; the rest is returned to the kernel. Idle RSS
+    /// is bounded by slots used × this. Default: 2048 (a Rust guest's stack
+    /// and data).
+    pub keep_resident_kib: usize,
     /// Refuse plugins that import `wasi:sockets` or `wasi:http` at load instead
     /// of denying every connection at run time. Default: `false`.
     pub deny_network_imports: bool,
@@ -147,6 +153,7 @@ impl Default for RuntimeConfig {
             max_wasm_stack_kib: 512,
             max_memory_mib: 512,
             pool_instances: 256,
+            keep_resident_kib: 2048,
             deny_network_imports: false,
             max_plugin_mib: 128,
             compile_concurrency: 2,
@@ -169,6 +176,11 @@ impl RuntimeConfig {
         );
         p.at_least_one(self.max_memory_mib, at("max_memory_mib"));
         p.at_least_one(u64::from(self.pool_instances), at("pool_instances"));
+        p.require(
+            self.keep_resident_kib as u64 <= self.max_memory_mib * 1024,
+            at("keep_resident_kib"),
+            "must be at most runtime.max_memory_mib × 1024",
+        );
         p.at_least_one(self.max_plugin_mib, at("max_plugin_mib"));
         p.at_least_one(self.compile_concurrency as u64, at("compile_concurrency"));
         p.at_least_one(self.describe_timeout_ms, at("describe_timeout_ms"));

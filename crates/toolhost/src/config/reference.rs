@@ -56,6 +56,11 @@ pub const SETTINGS: &[Setting] = &[
     s("runtime.max_wasm_stack_kib", "256", "wasm stack"),
     s("runtime.max_memory_mib", "256", "largest memory any plugin may be granted"),
     s("runtime.pool_instances", "32", "concurrent instances in the process"),
+    s(
+        "runtime.keep_resident_kib",
+        "512",
+        "memory a pool slot keeps resident between calls (dirty pages reset in place)",
+    ),
     s("runtime.deny_network_imports", "true", "refuse `wasi:sockets` and `wasi:http` importers at load"),
     s("runtime.max_plugin_mib", "16", "largest plugin file"),
     s("runtime.compile_concurrency", "1", "parallel compilations"),
