@@ -126,3 +126,31 @@ async fn bad_instance_settings_are_configuration_errors() {
     let errs = load_errors(&host, "h");
     assert!(errs.iter().any(|e| e.to_string().contains("max_calls")), "{errs:?}");
 }
+
+/// The plugin `h` as a host whose config is `toml`, with manifest `manifest`.
+async fn host_with_manifest(toml: &str, manifest: &str) -> (Host, Folder) {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    f.manifest("h", manifest);
+    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = f.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    let host = Host::builder().config(cfg).build().await.unwrap();
+    assert_loaded(&host, "h");
+    (host, f)
+}
+
+/// Idle instances hold pool slots: with a two-slot pool, the idle instances
+/// of tenants a and c must not leave tenant b without a slot.
+#[tokio::test]
+async fn idle_warm_instances_leave_half_of_the_pool_free() {
+    let (host, _f) =
+        host_with_manifest("[runtime]\npool_instances = 2\n", "[instances]\nmode = \"warm\"\n").await;
+    assert_eq!(count(&host, "a").await, 1);
+    assert_eq!(count(&host, "c").await, 1);
+    let b = host.call(CallRequest::json("counter", &json!({})).tenant("b")).await;
+    assert!(b.is_ok(), "tenant b finds no slot: {b:?}");
+    assert_eq!(stats(&host).idle, 1, "one slot of two may stay idle");
+    assert_eq!(count(&host, "a").await, 2, "the first idle instance was kept");
+    assert_eq!(count(&host, "c").await, 1, "the second was retired: the idle budget was spent");
+}
