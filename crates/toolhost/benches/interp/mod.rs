@@ -8,9 +8,12 @@
 //! - `cargo bench --bench call_overhead -- interp`: the table only;
 //! - `-- interp-profile py|js bare|fresh|warm N`: N calls of one kind (for
 //!   `perf record` or `valgrind --tool=callgrind`);
-//! - `-- interp-rss py|js fresh|warm N`: one N-call batch through
-//!   `Host::run_batch` (default policies, max_parallel 64), then peak RSS and
+//! - `-- interp-rss py|js fresh|warm N [PARALLEL]`: one N-call batch through
+//!   `Host::run_batch` (default policies, max_parallel 64 unless PARALLEL), then peak RSS and
 //!   the pool's resident bytes as one line of JSON.
+//!
+//! `INTERP_CONFIG='[runtime]…'` adds host configuration (TOML) to every host
+//! here, to compare pool settings.
 
 use super::bare::{Bare, PluginPre};
 use super::{measure, peak_rss_kib, repo};
@@ -74,8 +77,10 @@ async fn host(g: &Guest, bytes: &[u8], mode: &str, cache: &Path) -> (Host, tempf
     std::fs::write(dir.path().join(format!("{}.toml", g.plugin)), toml::to_string(&manifest).unwrap())
         .unwrap();
     std::fs::write(dir.path().join(format!("{}.wasm", g.plugin)), bytes).unwrap();
-    let host =
-        Host::builder().plugins_dir(dir.path()).cache_dir(Some(cache.to_path_buf())).build().await.unwrap();
+    // INTERP_CONFIG: extra host configuration (TOML), e.g. `[runtime]` pool settings to compare.
+    let mut cfg = toolhost::Config::from_toml(&std::env::var("INTERP_CONFIG").unwrap_or_default()).unwrap();
+    cfg.plugins_dir = dir.path().to_path_buf();
+    let host = Host::builder().config(cfg).cache_dir(Some(cache.to_path_buf())).build().await.unwrap();
     (host, dir)
 }
 
@@ -250,6 +255,11 @@ pub(crate) async fn profile(args: &[String]) {
         sides.one(g, kind).await;
     }
     println!("{} {kind}: {:.1} µs/call", g.tool, t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    let engine = if kind == "warm" { sides.warm.runtime().engine() } else { sides.fresh.runtime().engine() };
+    if let Some(m) = engine.pooling_allocator_metrics() {
+        let (slots, kib) = (m.unused_warm_memories(), m.unused_memory_bytes_resident() >> 10);
+        println!("  pool: {slots} unused warm memory slots keep {kib} KiB resident");
+    }
 }
 
 /// `interp-rss KEY MODE N`: one N-call batch, then one line of JSON.
@@ -257,24 +267,108 @@ pub(crate) async fn rss(args: &[String]) {
     let g = guest(args.first().map(String::as_str).unwrap_or("py"));
     let mode = args.get(1).map(String::as_str).unwrap_or("fresh");
     let n: usize = args.get(2).and_then(|v| v.parse().ok()).unwrap_or(200);
+    let parallel: Option<usize> = args.get(3).and_then(|v| v.parse().ok());
     let bytes = wasm(g).expect("guest built");
     let (host, _dir) = host(g, &bytes, mode, &cache_dir()).await;
+    // INTERP_REPEAT=R: R batches in a row in this process (does anything pile up?).
+    let repeat: usize = std::env::var("INTERP_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    for _ in 0..repeat {
+        let line = batch(&host, g, n, parallel).await;
+        println!("{}", serde_json::json!({"tool": g.tool, "mode": mode, "calls": n, "batch": line}));
+    }
+    if std::env::var_os("INTERP_SMAPS").is_some() {
+        print_smaps();
+    }
+}
+
+/// One batch of `n` calls of `g`: what it cost and the memory it took.
+async fn batch(host: &Host, g: &Guest, n: usize, parallel: Option<usize>) -> serde_json::Value {
     let before = peak_rss_kib();
     let calls: Vec<ToolCall> = (0..n).map(|i| ToolCall::new(g.tool, (g.batch_args)(i))).collect();
+    let sampler = Sampler::start(host.runtime().engine().clone());
     let t = Instant::now();
-    let done = host.run_batch(&ExecutionContext::new(), calls, BatchOptions::default()).await;
+    let mut ctx = ExecutionContext::new();
+    ctx.max_parallel = parallel;
+    let done = host.run_batch(&ctx, calls, BatchOptions::default()).await;
     let took = t.elapsed();
-    let ok = done.iter().filter(|r| r.result.is_ok()).count();
+    let peaks = sampler.stop();
     let m = host.runtime().engine().pooling_allocator_metrics();
-    let line = serde_json::json!({
-        "tool": g.tool, "mode": mode, "calls": n, "ok": ok,
+    serde_json::json!({
+        "ok": done.iter().filter(|r| r.result.is_ok()).count(),
         "before_mib": before / 1024, "peak_mib": peak_rss_kib() / 1024, "rss_mib": rss_kib() / 1024,
         "ms_per_call": took.as_secs_f64() * 1e3 / n as f64,
         "pool_unused_warm_memories": m.as_ref().map(|m| m.unused_warm_memories()),
         "pool_unused_memory_resident_mib": m.as_ref().map(|m| m.unused_memory_bytes_resident() >> 20),
-        "pool_unused_warm_stacks": m.as_ref().map(|m| m.unused_warm_stacks()),
-    });
-    println!("{line}");
+        "peak_anon_mib": peaks[0] / 1024, "peak_file_mib": peaks[1] / 1024,
+        "peak_live_memories": peaks[3],
+    })
+}
+
+/// The mappings holding the most resident memory (INTERP_SMAPS=1), on stderr.
+fn print_smaps() {
+    let text = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut maps: Vec<(u64, u64, String)> = vec![];
+    for line in text.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            let (a, b) = first.split_once('-').unwrap();
+            let size = u64::from_str_radix(b, 16).unwrap_or(0) - u64::from_str_radix(a, 16).unwrap_or(0);
+            maps.push((
+                0,
+                0,
+                format!(
+                    "{} MiB {}",
+                    size >> 20,
+                    line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ")
+                ),
+            ));
+        } else if first == "Rss:" {
+            maps.last_mut().unwrap().0 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        } else if first == "Anonymous:" {
+            maps.last_mut().unwrap().1 = words.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        }
+    }
+    maps.sort_by(|a, b| b.0.cmp(&a.0));
+    for (rss, anon, name) in maps.iter().take(12) {
+        eprintln!("  rss {:>7} KiB  anon {:>7} KiB  {name}", rss, anon);
+    }
+}
+
+/// Samples, every millisecond on a thread of its own, the largest RssAnon,
+/// RssFile and RssShmem (KiB) of this process and the most linear memories
+/// live in the pool at once.
+struct Sampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<[u64; 4]>,
+}
+
+impl Sampler {
+    fn start(engine: Engine) -> Sampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peaks = [0u64; 4];
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+                for (i, key) in ["RssAnon:", "RssFile:", "RssShmem:"].iter().enumerate() {
+                    let v = status.lines().find(|l| l.starts_with(key));
+                    let v = v.and_then(|l| l.split_whitespace().nth(1)?.parse().ok()).unwrap_or(0);
+                    peaks[i] = peaks[i].max(v);
+                }
+                let live = engine.pooling_allocator_metrics().map_or(0, |m| m.memories() as u64);
+                peaks[3] = peaks[3].max(live);
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            peaks
+        });
+        Sampler { stop, thread }
+    }
+
+    fn stop(self) -> [u64; 4] {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap()
+    }
 }
 
 /// Current resident set size of this process (VmRSS), KiB.
