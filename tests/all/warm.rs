@@ -1,5 +1,7 @@
-//! Warm instances (`[instances] mode = "warm"`): reused per tenant, never
-//! across tenants, retired after max_calls, after any failure, when idle.
+//! Warm instances (`[instances] mode = "warm"`, the default of a plugin that
+//! declares `stateless = true`): reused per tenant, never across tenants,
+//! retired after max_calls, after any failure, when idle; the idle ones of all
+//! plugins never hold more than half of the instance pool.
 //! The hostile guest's `counter` tool keeps a counter in the instance, so its
 //! value shows which instance served a call.
 
@@ -125,6 +127,28 @@ async fn bad_instance_settings_are_configuration_errors() {
     let host = f.host().await;
     let errs = load_errors(&host, "h");
     assert!(errs.iter().any(|e| e.to_string().contains("max_calls")), "{errs:?}");
+}
+
+/// `stateless = true` makes warm the default: the counter carries over.
+#[tokio::test]
+async fn a_stateless_plugin_gets_warm_instances_by_default() {
+    let (host, _f) = hostile_host(Some("[instances]\nstateless = true\n")).await;
+    assert_eq!(count(&host, "a").await, 1);
+    assert_eq!(count(&host, "a").await, 2, "the instance was reused");
+    assert_eq!(count(&host, "b").await, 1, "never across tenants");
+    let s = stats(&host);
+    assert_eq!((s.created, s.reused), (2, 1), "{s:?}");
+}
+
+/// An explicit `mode = "fresh"` wins over `stateless = true`.
+#[tokio::test]
+async fn an_explicit_fresh_mode_wins_over_stateless() {
+    let (host, _f) = hostile_host(Some("[instances]\nstateless = true\nmode = \"fresh\"\n")).await;
+    for _ in 0..3 {
+        assert_eq!(count(&host, "a").await, 1);
+    }
+    let entry = host.tools(None).into_iter().find(|e| e.plugin.name == "h").unwrap();
+    assert!(entry.plugin.warm.is_none(), "no warm pool for a fresh plugin");
 }
 
 /// The plugin `h` as a host whose config is `toml`, with manifest `manifest`.
