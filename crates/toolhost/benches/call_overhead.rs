@@ -458,7 +458,9 @@ const SAMPLES: [(&str, &str, &str, &str); 4] = [
 ];
 
 /// Per-call latency of each language's example tool with a fresh instance per
-/// call vs a warm instance (`[instances] mode = "warm"`), through `Host::invoke`.
+/// call vs a warm instance (`[instances] mode = "fresh"` vs `"warm"` written
+/// over the example manifest), through `Host::invoke`; then the interpreter
+/// guests against a bare wasmtime call, and their batches' RSS.
 async fn fresh_vs_warm() {
     println!(
         "
@@ -477,8 +479,8 @@ fresh vs warm instance per call (µs, Host::invoke, example plugins):"
         for (i, warm) in [false, true].into_iter().enumerate() {
             let folder = tempfile::tempdir().unwrap();
             std::fs::write(folder.path().join(format!("{plugin}.wasm")), &bytes).unwrap();
-            let extra = if warm { "\n[instances]\nmode = \"warm\"\nmax_calls = 100000\n" } else { "" };
-            std::fs::write(folder.path().join(format!("{plugin}.toml")), format!("{manifest}{extra}"))
+            let mode = if warm { "warm" } else { "fresh" };
+            std::fs::write(folder.path().join(format!("{plugin}.toml")), interp::with_mode(&manifest, mode))
                 .unwrap();
             let host = Host::builder()
                 .plugins_dir(folder.path())

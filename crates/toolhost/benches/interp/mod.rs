@@ -69,19 +69,24 @@ async fn host(g: &Guest, bytes: &[u8], mode: &str, cache: &Path) -> (Host, tempf
     let dir = tempfile::tempdir().unwrap();
     let text =
         std::fs::read_to_string(repo().join(format!("build/plugins/{}.toml", g.plugin))).unwrap_or_default();
-    let mut manifest: toml::Table = toml::from_str(&text).unwrap();
-    let instances = manifest.entry("instances").or_insert_with(|| toml::Table::new().into());
-    let instances = instances.as_table_mut().unwrap();
-    instances.insert("mode".into(), mode.into());
-    instances.insert("max_calls".into(), 1_000_000.into());
-    std::fs::write(dir.path().join(format!("{}.toml", g.plugin)), toml::to_string(&manifest).unwrap())
-        .unwrap();
+    std::fs::write(dir.path().join(format!("{}.toml", g.plugin)), with_mode(&text, mode)).unwrap();
     std::fs::write(dir.path().join(format!("{}.wasm", g.plugin)), bytes).unwrap();
     // INTERP_CONFIG: extra host configuration (TOML), e.g. `[runtime]` pool settings to compare.
     let mut cfg = toolhost::Config::from_toml(&std::env::var("INTERP_CONFIG").unwrap_or_default()).unwrap();
     cfg.plugins_dir = dir.path().to_path_buf();
     let host = Host::builder().config(cfg).cache_dir(Some(cache.to_path_buf())).build().await.unwrap();
     (host, dir)
+}
+
+/// `manifest` with `[instances] mode = MODE` (an explicit mode wins over
+/// `stateless`) and no retirement by call count; every other key kept.
+pub(crate) fn with_mode(manifest: &str, mode: &str) -> String {
+    let mut manifest: toml::Table = toml::from_str(manifest).unwrap();
+    let instances = manifest.entry("instances").or_insert_with(|| toml::Table::new().into());
+    let instances = instances.as_table_mut().unwrap();
+    instances.insert("mode".into(), mode.into());
+    instances.insert("max_calls".into(), 1_000_000.into());
+    toml::to_string(&manifest).unwrap()
 }
 
 /// A compile cache kept between runs (compiling CPython takes a while).
