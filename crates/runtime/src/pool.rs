@@ -45,7 +45,9 @@ impl IdleBudget {
 
     /// Counts one more idle instance, unless the budget is spent.
     fn try_reserve(&self) -> bool {
-        self.idle.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1)).is_ok()
+        self.idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1))
+            .is_ok()
     }
 
     /// `n` idle instances left the pools (taken or retired).
