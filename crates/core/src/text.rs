@@ -14,6 +14,18 @@ pub fn escape_control(s: &str) -> String {
     out
 }
 
+/// `prefix` followed by `n` as 32 lower-case hex digits, without the
+/// formatting machinery (ids are minted on every call).
+pub fn hex_id(prefix: &str, n: u128) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(prefix.len() + 32);
+    out.push_str(prefix);
+    for shift in (0..32).rev() {
+        out.push(DIGITS[((n >> (shift * 4)) & 0xf) as usize] as char);
+    }
+    out
+}
+
 /// At most 256 bytes of `s` (on a char boundary), for error messages.
 pub fn preview(s: &str) -> String {
     let mut end = s.len().min(256);
@@ -21,4 +33,14 @@ pub fn preview(s: &str) -> String {
         end -= 1;
     }
     escape_control(&s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_id_is_the_formatted_number() {
+        for n in [0u128, 1, 0xdead_beef, u128::MAX, 0x0123_4567_89ab_cdef_0011_2233_4455_6677] {
+            assert_eq!(super::hex_id("call_", n), format!("call_{n:032x}"));
+        }
+    }
 }
