@@ -111,8 +111,9 @@ fn measure_lanes(lanes: &[Lane], rounds: usize, per_round: usize) -> Vec<Sample>
         on_threads(lane.threads, (per_round / 5).max(lane.threads) / lane.threads, &lane.call);
     }
     let mut acc: Vec<Sample> = lanes.iter().map(|_| Sample::default()).collect();
+    eprint!("  rounds of {per_round} calls per path:");
     for round in 0..rounds {
-        eprint!("\r  round {}/{rounds}", round + 1);
+        eprint!(" {}", round + 1);
         for (lane, sample) in lanes.iter().zip(acc.iter_mut()) {
             sample.add(on_threads(lane.threads, per_round / lane.threads, &lane.call));
         }

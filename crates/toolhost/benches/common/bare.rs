@@ -106,6 +106,8 @@ pub(crate) fn compile_cached(engine: &Engine, bytes: &[u8], dir: &Path) -> Compo
     }
     let compiled = engine.precompile_component(bytes).unwrap();
     std::fs::create_dir_all(dir).unwrap();
+    // Private to this user: what is in it gets deserialized (mapped as code).
+    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let tmp = dir.join(format!(".tmp.{}", std::process::id()));
     std::fs::write(&tmp, &compiled).unwrap();
     std::fs::rename(&tmp, &path).unwrap();
