@@ -33,17 +33,18 @@ type CallFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync>;
 /// The arguments of the next call.
 type ArgsFn = Arc<dyn Fn() -> String + Send + Sync>;
 
-/// Per-call latencies and wall time of one or more rounds of one path.
+/// Per-call latencies and per-round wall times of one path.
 #[derive(Default)]
 struct Sample {
     lat: Vec<Duration>,
-    wall: Duration,
+    /// (calls, wall time) of each round.
+    rounds: Vec<(usize, Duration)>,
 }
 
 impl Sample {
     fn add(&mut self, other: Sample) {
         self.lat.extend(other.lat);
-        self.wall += other.wall;
+        self.rounds.extend(other.rounds);
     }
 
     /// The `q` quantile of the per-call latencies, µs (nearest rank).
@@ -54,11 +55,19 @@ impl Sample {
         v[i].as_secs_f64() * 1e6
     }
 
+    /// Throughput: the median of the rounds' calls / wall time (a round that
+    /// other load on a shared machine hit does not drag the figure).
+    fn calls_per_s(&self) -> f64 {
+        let mut v: Vec<f64> = self.rounds.iter().map(|(n, w)| *n as f64 / w.as_secs_f64()).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
     fn json(&self) -> Value {
         json!({
             "calls": self.lat.len(),
-            "wall_s": self.wall.as_secs_f64(),
-            "calls_per_s": self.lat.len() as f64 / self.wall.as_secs_f64(),
+            "rounds": self.rounds.len(),
+            "calls_per_s": self.calls_per_s(),
             "p50_us": self.quantile_us(0.50),
             "p99_us": self.quantile_us(0.99),
         })
@@ -101,7 +110,8 @@ fn on_threads(threads: usize, per_thread: usize, call: &CallFn) -> Sample {
     });
     let start = runs.iter().map(|r| r.0).min().unwrap();
     let end = runs.iter().map(|r| r.1).max().unwrap();
-    Sample { lat: runs.into_iter().flat_map(|r| r.2).collect(), wall: end - start }
+    let lat: Vec<Duration> = runs.into_iter().flat_map(|r| r.2).collect();
+    Sample { rounds: vec![(lat.len(), end - start)], lat }
 }
 
 /// Warms every lane up, then runs `rounds` rounds of `per_round` calls per
@@ -202,14 +212,21 @@ async fn fixture_host(toml: &str, bytes: &[u8], empty: &Path) -> Host {
 /// The result cache switched on for every tool, whatever the defaults are.
 const CACHE_ON: &str = "[cache]\nenabled = true\n[policy]\ncache = true\n";
 
-/// Bare, `Host::invoke`, `Host::call` and a cache hit, on 1 and 2 threads.
-fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64) -> Value {
+/// A host over the fixture with `toml` as its config, and a bare caller of
+/// the same component on the host's engine.
+fn fixture(rt: &tokio::runtime::Runtime, toml: &str, bytes: &[u8]) -> (Host, bare::BareCaller) {
     let empty = tempfile::tempdir().unwrap();
-    let host = rt.block_on(fixture_host("", bytes, empty.path()));
-    let cached = rt.block_on(fixture_host(CACHE_ON, bytes, empty.path()));
+    let host = rt.block_on(fixture_host(toml, bytes, empty.path()));
     let engine = host.runtime().engine().clone();
     let component = wasmtime::component::Component::from_binary(&engine, bytes).unwrap();
     let caller = bare::BareCaller::new(&engine, &component, host.config().runtime.fuel);
+    (host, caller)
+}
+
+/// Bare, `Host::invoke`, `Host::call` and a cache hit, on 1 and 2 threads.
+fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64) -> Value {
+    let (host, caller) = fixture(rt, "", bytes);
+    let (cached, _) = fixture(rt, CACHE_ON, bytes);
     let args = unique(r#"{"n":{i}}"#);
     let same: ArgsFn = Arc::new(|| r#"{"same":true}"#.to_string());
     rt.block_on(cached.call(CallRequest::new("ok", same()))).unwrap();
@@ -233,11 +250,7 @@ fn scaled(n: usize, scale: f64) -> usize {
 /// `Host::run_batch` of `calls` `ok` calls (default policies, the executor's
 /// own worker threads) vs the same number of bare calls on 2 OS threads.
 fn batch(rt: &tokio::runtime::Runtime, bytes: &[u8], calls: usize) -> Value {
-    let empty = tempfile::tempdir().unwrap();
-    let host = rt.block_on(fixture_host("", bytes, empty.path()));
-    let engine = host.runtime().engine().clone();
-    let component = wasmtime::component::Component::from_binary(&engine, bytes).unwrap();
-    let caller = bare::BareCaller::new(&engine, &component, host.config().runtime.fuel);
+    let (host, caller) = fixture(rt, "", bytes);
     let bare = bare_fn(&caller, "ok", unique(r#"{"n":{i}}"#));
     let n = AtomicU64::new(0);
     let run = || {
@@ -253,18 +266,18 @@ fn batch(rt: &tokio::runtime::Runtime, bytes: &[u8], calls: usize) -> Value {
     eprintln!("==> batch of {calls} calls through the executor vs bare on 2 threads");
     run();
     on_threads(2, calls / 10, &bare);
-    let rounds = 3;
-    let (mut toolhost, mut floor) = (Duration::ZERO, Sample::default());
+    let rounds = 5;
+    let (mut toolhost, mut floor) = (Sample::default(), Sample::default());
     for _ in 0..rounds {
         floor.add(on_threads(2, calls / 2, &bare));
-        toolhost += run();
+        toolhost.rounds.push((calls, run()));
     }
     json!({
         "calls": calls,
         "rounds": rounds,
         "max_parallel": host.config().executor.max_parallel,
-        "toolhost_calls_per_s": (calls * rounds) as f64 / toolhost.as_secs_f64(),
-        "bare_2t_calls_per_s": floor.lat.len() as f64 / floor.wall.as_secs_f64(),
+        "toolhost_calls_per_s": toolhost.calls_per_s(),
+        "bare_2t_calls_per_s": floor.calls_per_s(),
     })
 }
 
@@ -344,11 +357,10 @@ fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 0.1 } else { 1.0 };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let fixture = repo().join("build/fixtures/hostile.wasm");
-    let bytes = std::fs::read(&fixture)
-        .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", fixture.display()));
-    let empty = tempfile::tempdir().unwrap();
-    let probe = rt.block_on(fixture_host("", &bytes, empty.path()));
+    let path = repo().join("build/fixtures/hostile.wasm");
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", path.display()));
+    let (probe, _) = fixture(&rt, "", &bytes);
     let meta = json!({
         "allocator": format!("{:?}", probe.runtime().allocator()),
         "fuel": probe.config().runtime.fuel,
