@@ -17,44 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use toolhost::{BatchOptions, CallRequest, ExecutionContext, Host, ToolCall};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
 
-/// Bindings for the bare-wasmtime side, kept apart from the `toolhost` crate name.
-mod bare {
-    use wasmtime::component::ResourceTable;
-    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "plugin",
-        exports: { default: async },
-    });
-
-    pub(crate) struct Bare {
-        pub(crate) wasi: WasiCtx,
-        pub(crate) table: ResourceTable,
-    }
-
-    impl WasiView for Bare {
-        fn ctx(&mut self) -> WasiCtxView<'_> {
-            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-        }
-    }
-
-    impl self::toolhost::plugin::types::Host for Bare {}
-    impl self::toolhost::plugin::host::Host for Bare {
-        fn log(&mut self, _: self::toolhost::plugin::host::LogLevel, _: String) {}
-        fn progress(&mut self, _: f64, _: Option<f64>, _: Option<String>) {}
-        fn emit(&mut self, _: String) {}
-        fn config(&mut self, _: String) -> Option<String> {
-            None
-        }
-    }
-}
-
-use bare::{Bare, Plugin, PluginPre};
+#[path = "common/bare.rs"]
+mod bare;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").to_path_buf()
@@ -152,38 +117,13 @@ async fn run() {
 
     // Bare wasmtime on the very same engine (same config, pooling, epochs, fuel).
     let engine = host.runtime().engine().clone();
-    let mut linker = Linker::<Bare>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     let component = wasmtime::component::Component::from_binary(&engine, &bytes).unwrap();
-    let pre = PluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
-    let fuel = host.config().runtime.fuel;
+    let caller = bare::BareCaller::new(&engine, &component, host.config().runtime.fuel);
 
     let bare = || {
-        let pre = pre.clone();
-        let engine = engine.clone();
+        let caller = caller.clone();
         async move {
-            let mut store =
-                Store::new(&engine, Bare { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
-            store.set_epoch_deadline(2);
-            store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(2)));
-            if fuel {
-                store.set_fuel(u64::MAX).unwrap();
-            }
-            let p = pre.instantiate_async(&mut store).await.unwrap();
-            let ctx = bare::exports::toolhost::plugin::tool::CallContext {
-                call_id: "c".into(),
-                request_id: None,
-                tenant_id: None,
-                user_id: None,
-                traceparent: None,
-                deadline_ms: Some(30_000),
-                attempt: 1,
-                metadata: vec![],
-            };
-            let r =
-                p.toolhost_plugin_tool().call_call(&mut store, "ok", &"{}".to_string(), &ctx).await.unwrap();
-            assert!(r.is_ok());
+            assert!(caller.call("ok", "{}".to_string()).await);
         }
     };
     let invoke = || {
