@@ -25,6 +25,17 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").to_path_buf()
 }
 
+/// `n` sequential calls of `f`.
+async fn profile<F, Fut>(n: usize, f: &F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..n {
+        f().await;
+    }
+}
+
 /// Median of per-round mean latencies, in µs.
 async fn measure<F, Fut>(rounds: usize, per_round: usize, mut f: F) -> f64
 where
@@ -159,6 +170,22 @@ async fn run() {
         }
     };
 
+    // `… -- profile bare|invoke|call|hit N`: N calls on one path, for
+    // per-call instruction counts under `valgrind --tool=callgrind
+    // --toggle-collect='*Host::call*'` (or the bare closure).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "profile") {
+        let n: usize = args.get(i + 2).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let t = Instant::now();
+        match args.get(i + 1).map(String::as_str) {
+            Some("bare") => profile(n, &bare).await,
+            Some("invoke") => profile(n, &invoke).await,
+            Some("hit") => profile(n, &pipeline_hit).await,
+            _ => profile(n, &call_defaults).await,
+        }
+        println!("{:.2} µs/call", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        return;
+    }
     let (rounds, per) = (21, 300);
     let mut results: Vec<(&str, Vec<f64>)> =
         ["bare", "invoke", "call", "miss", "hit"].iter().map(|n| (*n, vec![])).collect();
