@@ -121,6 +121,44 @@ fn the_readme_slo_recipe_parses() {
     assert!(cfg.cache.enabled);
 }
 
+/// The README's plugin manifest example, line by line: every `key = value`
+/// parses at its `[section]` (unknown keys are refused) and lands in that very
+/// field of the parsed manifest, and the whole example parses.
+#[test]
+fn every_documented_manifest_key_parses_at_its_path() {
+    let text = std::fs::read_to_string(crate::common::repo().join("README.md")).unwrap();
+    let start = text.find("## Plugin manifest").expect("manifest section");
+    let block = &text[start..];
+    let s = block.find("```toml\n").unwrap() + 8;
+    let e = block[s..].find("```").unwrap() + s;
+    let example = &block[s..e];
+    let parsed = toolhost::registry::manifest::Manifest::parse(example);
+    assert!(parsed.is_ok(), "the README's manifest example: {parsed:?}");
+    let (mut section, mut problems, mut keys) = (String::new(), vec![], 0);
+    for line in example.lines().map(|l| l.split(" #").next().unwrap().trim()) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            section = name.to_string();
+            continue;
+        }
+        let Some((key, value)) = line.split_once(" = ") else { continue };
+        keys += 1;
+        let doc = format!("[{section}]\n{key} = {value}\n");
+        let want: Value = serde_json::to_value(toml::from_str::<toml::Table>(&doc).unwrap()).unwrap();
+        let path = format!("/{}/{key}", section.replace('.', "/"));
+        match toolhost::registry::manifest::Manifest::parse(&doc) {
+            Err(e) => problems.push(format!("{section}.{key}: `{value}` does not parse: {e}")),
+            Ok(m) => {
+                let got = serde_json::to_value(&m).unwrap().pointer(&path).cloned();
+                if got.as_ref() != want.pointer(&path) {
+                    problems.push(format!("{section}.{key} = {value} parsed as {got:?}"));
+                }
+            }
+        }
+    }
+    assert!(keys >= 15, "only {keys} keys found in the README's manifest example");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// The Grafana dashboard only queries metrics the host exports.
 #[test]
 fn the_grafana_dashboard_uses_exported_metric_names() {

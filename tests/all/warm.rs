@@ -1,5 +1,7 @@
-//! Warm instances (`[instances] mode = "warm"`): reused per tenant, never
-//! across tenants, retired after max_calls, after any failure, when idle.
+//! Warm instances (`[instances] mode = "warm"`, the default of a plugin that
+//! declares `stateless = true`): reused per tenant, never across tenants,
+//! retired after max_calls, after any failure, when idle; the idle ones of all
+//! plugins never hold more than half of the instance pool.
 //! The hostile guest's `counter` tool keeps a counter in the instance, so its
 //! value shows which instance served a call.
 
@@ -125,4 +127,54 @@ async fn bad_instance_settings_are_configuration_errors() {
     let host = f.host().await;
     let errs = load_errors(&host, "h");
     assert!(errs.iter().any(|e| e.to_string().contains("max_calls")), "{errs:?}");
+}
+
+/// `stateless = true` makes warm the default: the counter carries over.
+#[tokio::test]
+async fn a_stateless_plugin_gets_warm_instances_by_default() {
+    let (host, _f) = hostile_host(Some("[instances]\nstateless = true\n")).await;
+    assert_eq!(count(&host, "a").await, 1);
+    assert_eq!(count(&host, "a").await, 2, "the instance was reused");
+    assert_eq!(count(&host, "b").await, 1, "never across tenants");
+    let s = stats(&host);
+    assert_eq!((s.created, s.reused), (2, 1), "{s:?}");
+}
+
+/// An explicit `mode = "fresh"` wins over `stateless = true`.
+#[tokio::test]
+async fn an_explicit_fresh_mode_wins_over_stateless() {
+    let (host, _f) = hostile_host(Some("[instances]\nstateless = true\nmode = \"fresh\"\n")).await;
+    for _ in 0..3 {
+        assert_eq!(count(&host, "a").await, 1);
+    }
+    let entry = host.tools(None).into_iter().find(|e| e.plugin.name == "h").unwrap();
+    assert!(entry.plugin.warm.is_none(), "no warm pool for a fresh plugin");
+}
+
+/// The plugin `h` as a host whose config is `toml`, with manifest `manifest`.
+async fn host_with_manifest(toml: &str, manifest: &str) -> (Host, Folder) {
+    let f = Folder::new();
+    f.wasm("h", &hostile());
+    f.manifest("h", manifest);
+    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
+    cfg.plugins_dir = f.path().to_path_buf();
+    cfg.cache_dir = Some(shared_cache());
+    let host = Host::builder().config(cfg).build().await.unwrap();
+    assert_loaded(&host, "h");
+    (host, f)
+}
+
+/// Idle instances hold pool slots: with a two-slot pool, the idle instances
+/// of tenants a and c must not leave tenant b without a slot.
+#[tokio::test]
+async fn idle_warm_instances_leave_half_of_the_pool_free() {
+    let (host, _f) =
+        host_with_manifest("[runtime]\npool_instances = 2\n", "[instances]\nmode = \"warm\"\n").await;
+    assert_eq!(count(&host, "a").await, 1);
+    assert_eq!(count(&host, "c").await, 1);
+    let b = host.call(CallRequest::json("counter", &json!({})).tenant("b")).await;
+    assert!(b.is_ok(), "tenant b finds no slot: {b:?}");
+    assert_eq!(stats(&host).idle, 1, "one slot of two may stay idle");
+    assert_eq!(count(&host, "a").await, 2, "the first idle instance was kept");
+    assert_eq!(count(&host, "c").await, 1, "the second was retired: the idle budget was spent");
 }

@@ -97,7 +97,7 @@ pub(crate) async fn load(
         tools,
         source,
         load_time: started.elapsed(),
-        warm: (manifest.instances.mode == toolhost_runtime::InstanceMode::Warm)
+        warm: (manifest.instances.mode() == toolhost_runtime::InstanceMode::Warm)
             .then(|| runtime.warm_pool(manifest.instances.clone())),
     })
 }

@@ -14,6 +14,10 @@
 //! env = { API_BASE = "https://api.example.com" }
 //! inherit_env = ["LANG"]   # copy these from the host's environment
 //! dirs = [{ host = "/srv/data", guest = "/data" }]   # read-only
+//!
+//! [instances]              # how calls get an instance
+//! stateless = true         # the tools keep nothing between calls: warm by default
+//! # mode = "fresh"         # an explicit mode wins over `stateless`
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -32,7 +36,8 @@ pub struct Manifest {
     pub config: BTreeMap<String, String>,
     /// Capabilities granted to the plugin.
     pub grants: Grants,
-    /// Fresh instance per call (default) or warm instances per tenant.
+    /// Fresh instance per call or warm instances per tenant (the default of a
+    /// plugin that declares itself `stateless`).
     pub instances: InstancePolicy,
 }
 
@@ -88,6 +93,17 @@ mod tests {
         assert_eq!(m.limits.timeout_ms, Some(50));
         assert_eq!(m.config["greeting"], "hi");
         assert_eq!(m.grants.env["A"], "b");
+    }
+
+    #[test]
+    fn stateless_makes_warm_the_default_unless_a_mode_is_given() {
+        use toolhost_runtime::InstanceMode;
+        assert_eq!(Manifest::parse("").unwrap().instances.mode(), InstanceMode::Fresh);
+        let stateless = Manifest::parse("[instances]\nstateless = true\n").unwrap();
+        assert_eq!(stateless.instances.mode(), InstanceMode::Warm);
+        let fresh = Manifest::parse("[instances]\nstateless = true\nmode = \"fresh\"\n").unwrap();
+        assert_eq!(fresh.instances.mode(), InstanceMode::Fresh);
+        assert!(Manifest::parse("[instances]\nstateless = \"yes\"\n").is_err());
     }
 
     #[test]

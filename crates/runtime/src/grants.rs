@@ -8,17 +8,26 @@ use std::path::PathBuf;
 
 /// `[instances]`: how calls get an instance.
 ///
-/// `fresh` (default): a new instance per call, nothing survives a call.
+/// `fresh`: a new instance per call, nothing survives a call.
 /// `warm`: up to `max_idle` instances kept per tenant (never shared across
 /// tenants) and reused; an instance is retired after `max_calls` calls, after
 /// any error, trap or timeout, and after `idle_ms` without a call. The
 /// trade-off: guest state (globals, caches, module-level variables) carries
 /// over between calls *of the same tenant*.
+///
+/// Without `mode`, the manifest's `stateless` decides: `warm` when the plugin
+/// declares its tools stateless, `fresh` otherwise. An explicit `mode` wins.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct InstancePolicy {
-    /// `fresh` or `warm`.
-    pub mode: InstanceMode,
+    /// `fresh` or `warm`; unset: see [`InstancePolicy::mode`].
+    #[serde(rename = "mode", skip_serializing_if = "Option::is_none")]
+    pub explicit_mode: Option<InstanceMode>,
+    /// The plugin declares that its tools keep no state between calls that a
+    /// later call could observe (no module-level caches of arguments, no
+    /// counters): reusing an instance cannot change a result. Makes `warm` the
+    /// default mode. Default: false.
+    pub stateless: bool,
     /// Idle warm instances kept per tenant. Default: 2.
     pub max_idle: usize,
     /// Calls an instance serves before it is retired. Default: 1000.
@@ -40,7 +49,25 @@ pub enum InstanceMode {
 
 impl Default for InstancePolicy {
     fn default() -> Self {
-        InstancePolicy { mode: InstanceMode::Fresh, max_idle: 2, max_calls: 1000, idle_ms: 60_000 }
+        InstancePolicy {
+            explicit_mode: None,
+            stateless: false,
+            max_idle: 2,
+            max_calls: 1000,
+            idle_ms: 60_000,
+        }
+    }
+}
+
+impl InstancePolicy {
+    /// The mode in effect: the explicit `mode`, else `warm` for a stateless
+    /// plugin and `fresh` for any other.
+    pub fn mode(&self) -> InstanceMode {
+        match (self.explicit_mode, self.stateless) {
+            (Some(mode), _) => mode,
+            (None, true) => InstanceMode::Warm,
+            (None, false) => InstanceMode::Fresh,
+        }
     }
 }
 
@@ -106,5 +133,19 @@ impl Grants {
     /// Whether the plugin may send outbound HTTP (a compiled `[grants.http]`).
     pub fn allows_http(&self) -> bool {
         self.http_policy.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stateless_makes_warm_the_default_and_an_explicit_mode_wins() {
+        let p = |stateless, explicit_mode| InstancePolicy { stateless, explicit_mode, ..Default::default() };
+        assert_eq!(p(false, None).mode(), InstanceMode::Fresh);
+        assert_eq!(p(true, None).mode(), InstanceMode::Warm);
+        assert_eq!(p(true, Some(InstanceMode::Fresh)).mode(), InstanceMode::Fresh);
+        assert_eq!(p(false, Some(InstanceMode::Warm)).mode(), InstanceMode::Warm);
     }
 }

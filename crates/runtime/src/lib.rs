@@ -191,7 +191,8 @@ impl Runtime {
             cfg: cfg.clone(),
             allocator,
             max_table_elements,
-            pools: pool::Pools::default(),
+            // Idle warm instances hold pool slots: half the pool stays for calls.
+            pools: pool::Pools::new(cfg.pool_instances as usize / 2),
             resolver: Arc::new(SystemResolver),
         })
     }

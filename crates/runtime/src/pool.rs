@@ -8,12 +8,17 @@
 //! tenant, each serves at most `max_calls` calls, and one idle longer than
 //! `idle_ms` is dropped (by the next `take`, and by the sweeper thread).
 //! Instances never cross tenants: the pool is keyed by tenant.
+//!
+//! Every idle instance holds an instance slot of the engine's pool (and the
+//! memory in it), so all pools together keep at most half of
+//! `runtime.pool_instances` idle: past that, an instance is retired instead
+//! of kept, and fresh instances always find slots.
 
 use super::bindings::Plugin;
 use super::state::StoreState;
 use crate::InstancePolicy;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use wasmtime::Store;
@@ -26,9 +31,37 @@ pub(crate) struct Warm {
     idle_since: Instant,
 }
 
+/// How many idle instances all the pools of a runtime may keep together.
+#[derive(Debug)]
+pub(crate) struct IdleBudget {
+    idle: AtomicUsize,
+    max: usize,
+}
+
+impl IdleBudget {
+    pub(crate) fn new(max: usize) -> IdleBudget {
+        IdleBudget { idle: AtomicUsize::new(0), max }
+    }
+
+    /// Counts one more idle instance, unless the budget is spent.
+    fn try_reserve(&self) -> bool {
+        self.idle
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < self.max).then_some(n + 1))
+            .is_ok()
+    }
+
+    /// `n` idle instances left the pools (taken or retired).
+    fn release(&self, n: usize) {
+        if n > 0 {
+            self.idle.fetch_sub(n, Ordering::AcqRel);
+        }
+    }
+}
+
 /// Idle instances of one plugin version, per tenant.
 pub struct WarmPool {
     policy: InstancePolicy,
+    budget: Arc<IdleBudget>,
     idle: Mutex<HashMap<Arc<str>, Vec<Warm>>>,
     reused: AtomicU64,
     created: AtomicU64,
@@ -55,9 +88,10 @@ pub struct WarmStats {
 }
 
 impl WarmPool {
-    pub(crate) fn new(policy: InstancePolicy) -> WarmPool {
+    pub(crate) fn new(policy: InstancePolicy, budget: Arc<IdleBudget>) -> WarmPool {
         WarmPool {
             policy,
+            budget,
             idle: Mutex::new(HashMap::new()),
             reused: AtomicU64::new(0),
             created: AtomicU64::new(0),
@@ -94,6 +128,7 @@ impl WarmPool {
             }
             found
         };
+        self.budget.release(expired.len() + usize::from(found.is_some()));
         self.retire(expired);
         match &found {
             Some(_) => self.reused.fetch_add(1, Ordering::Relaxed),
@@ -102,9 +137,10 @@ impl WarmPool {
         found
     }
 
-    /// Puts an instance back after a clean call (`calls` already counts it).
+    /// Puts an instance back after a clean call (`calls` already counts it),
+    /// unless it has served `max_calls` or the runtime keeps enough idle ones.
     pub(crate) fn put(&self, tenant: &Arc<str>, store: Store<StoreState>, plugin: Plugin, calls: u32) {
-        if calls >= self.policy.max_calls {
+        if calls >= self.policy.max_calls || !self.budget.try_reserve() {
             self.retire([Warm { store, plugin, calls, idle_since: Instant::now() }]);
             return;
         }
@@ -114,6 +150,7 @@ impl WarmPool {
             list.push(Warm { store, plugin, calls, idle_since: Instant::now() });
             if list.len() > self.policy.max_idle { Some(list.remove(0)) } else { None }
         };
+        self.budget.release(usize::from(overflow.is_some()));
         self.retire(overflow);
     }
 
@@ -132,6 +169,7 @@ impl WarmPool {
             idle.retain(|_, l| !l.is_empty());
             out
         };
+        self.budget.release(expired.len());
         self.retire(expired);
     }
 
@@ -142,16 +180,29 @@ impl WarmPool {
     }
 }
 
+impl Drop for WarmPool {
+    /// A pool dropped with its plugin version gives its idle instances' budget back.
+    fn drop(&mut self) {
+        let idle = self.idle.get_mut().unwrap_or_else(|e| e.into_inner());
+        self.budget.release(idle.values().map(Vec::len).sum());
+    }
+}
+
 /// Every live pool, swept once a second by one background thread.
-#[derive(Default)]
 pub(crate) struct Pools {
     pools: Arc<Mutex<Vec<Weak<WarmPool>>>>,
+    budget: Arc<IdleBudget>,
 }
 
 impl Pools {
+    /// No pools yet; together they will keep at most `max_idle` idle instances.
+    pub(crate) fn new(max_idle: usize) -> Pools {
+        Pools { pools: Arc::default(), budget: Arc::new(IdleBudget::new(max_idle)) }
+    }
+
     /// A new pool, registered for sweeping.
     pub(crate) fn create(&self, policy: InstancePolicy) -> Arc<WarmPool> {
-        let pool = Arc::new(WarmPool::new(policy));
+        let pool = Arc::new(WarmPool::new(policy, self.budget.clone()));
         let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
         if pools.is_empty() {
             self.start_sweeper();

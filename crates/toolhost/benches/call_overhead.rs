@@ -21,6 +21,8 @@ use toolhost::{BatchOptions, CallRequest, ExecutionContext, Host, ToolCall};
 #[path = "common/bare.rs"]
 mod bare;
 
+mod interp;
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").to_path_buf()
 }
@@ -63,6 +65,14 @@ fn main() {
 }
 
 async fn run() {
+    // `… -- interp…`: the interpreter guests only (see benches/interp/mod.rs).
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    match argv.iter().position(|a| a.starts_with("interp")) {
+        Some(i) if argv[i] == "interp-profile" => return interp::profile(&argv[i + 1..]).await,
+        Some(i) if argv[i] == "interp-rss" => return interp::rss(&argv[i + 1..]).await,
+        Some(_) => return interp::figures().await,
+        None => {}
+    }
     let fixture = repo().join("build/fixtures/hostile.wasm");
     let bytes = std::fs::read(&fixture)
         .unwrap_or_else(|_| panic!("{} missing: run scripts/build-plugins.sh", fixture.display()));
@@ -415,7 +425,9 @@ const SAMPLES: [(&str, &str, &str, &str); 4] = [
 ];
 
 /// Per-call latency of each language's example tool with a fresh instance per
-/// call vs a warm instance (`[instances] mode = "warm"`), through `Host::invoke`.
+/// call vs a warm instance (`[instances] mode = "fresh"` vs `"warm"` written
+/// over the example manifest), through `Host::invoke`; then the interpreter
+/// guests against a bare wasmtime call, and their batches' RSS.
 async fn fresh_vs_warm() {
     println!(
         "
@@ -434,8 +446,8 @@ fresh vs warm instance per call (µs, Host::invoke, example plugins):"
         for (i, warm) in [false, true].into_iter().enumerate() {
             let folder = tempfile::tempdir().unwrap();
             std::fs::write(folder.path().join(format!("{plugin}.wasm")), &bytes).unwrap();
-            let extra = if warm { "\n[instances]\nmode = \"warm\"\nmax_calls = 100000\n" } else { "" };
-            std::fs::write(folder.path().join(format!("{plugin}.toml")), format!("{manifest}{extra}"))
+            let mode = if warm { "warm" } else { "fresh" };
+            std::fs::write(folder.path().join(format!("{plugin}.toml")), interp::with_mode(&manifest, mode))
                 .unwrap();
             let host = Host::builder()
                 .plugins_dir(folder.path())
@@ -460,6 +472,7 @@ fresh vs warm instance per call (µs, Host::invoke, example plugins):"
             us[0] / us[1]
         );
     }
+    interp::figures().await;
 }
 
 /// Peak resident set size of this process (VmHWM), KiB.
