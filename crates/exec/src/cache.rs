@@ -44,7 +44,7 @@ impl CacheKey {
             h.json(v);
         }
         h.0.update(b"}");
-        CacheKey(hex::encode(h.0.finalize()))
+        CacheKey(toolhost_core::text::hex("", &h.0.finalize()))
     }
 }
 
