@@ -30,7 +30,15 @@ def row(path, calls_per_s="—", p50="—", p99="—", ratio="—", goals="", no
     return f"| {path} | {calls_per_s} | {p50} | {p99} | {ratio} | {goals} | {note} |"
 
 
+def cpu(on, waited):
+    """Where the measuring threads' wall time went; flagged when other load kept them waiting for a core."""
+    text = f"on CPU {on:.0%}, waiting for a core {waited:.0%}"
+    return text if waited < 0.15 else f"**{text}: other load**"
+
+
 def lane(path, s, ratio="—", goals="", note=""):
+    if "on_cpu_share" in s:
+        note = f"{note}; {cpu(s['on_cpu_share'], s['cpu_wait_share'])}"
     return row(path, cps(s["calls_per_s"]), us(s["p50_us"]), us(s["p99_us"]), ratio, goals, note)
 
 
@@ -75,7 +83,9 @@ def batch_rows(side, proc):
     return [
         row(f"`host.run_batch`, {b['calls']:,} `ok` calls", cps(th), ratio=f"{times(th / floor)} of bare 2 threads",
             goals=goal("≥ 0.7", th / floor >= 0.7),
-            note=f"executor, default policies, max_parallel {b['max_parallel']}; bare 2t here: {cps(floor)}/s"),
+            note=f"executor, default policies, max_parallel {b['max_parallel']}, 2 worker threads "
+                 f"({cpu(b['toolhost_on_cpu_share'], b['toolhost_cpu_wait_share'])}); bare on 2 threads "
+                 f"here: {cps(floor)}/s ({cpu(b['bare_2t_on_cpu_share'], b['bare_2t_cpu_wait_share'])})"),
         row(f"`toolhost serve`, {small:,}-call POST /v1/calls", cps(serve_small),
             ratio=f"{times(serve_small / floor)} of bare 2 threads",
             note=f"{proc['serve_small'] * 1e3:,.0f} ms a batch; loopback HTTP, no process start"),
