@@ -114,6 +114,10 @@ ensure_guests
 build_host
 ensure_chuk
 LOAD_START="$(cut -d' ' -f1-3 /proc/loadavg)"
+if python3 -c "import os, sys; sys.exit(os.getloadavg()[0] <= os.cpu_count() / 2)"; then
+  echo "bench.sh: load average $LOAD_START on $(nproc) cores: other processes will skew the figures" \
+    "(verdicts taken under load are marked)" >&2
+fi
 
 step "measuring in process: bare wasmtime, Host::invoke, Host::call, cache hit, run_batch, languages"
 quick=(); [ "$QUICK" = 1 ] && quick=(--quick)

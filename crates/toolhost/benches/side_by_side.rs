@@ -33,18 +33,69 @@ type CallFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>> + Send + Sync>;
 /// The arguments of the next call.
 type ArgsFn = Arc<dyn Fn() -> String + Send + Sync>;
 
+/// Scheduler accounting of threads (`/proc/<task>/schedstat`): time on a
+/// CPU and time runnable but waiting for one. On a machine shared with other
+/// load, the wait is what that load took; time in neither was spent blocked
+/// (locks, I/O, sleeps).
+#[derive(Default, Clone, Copy)]
+struct Sched {
+    on_cpu: Duration,
+    waited: Duration,
+}
+
+impl Sched {
+    fn read(path: &Path) -> Sched {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut f = text.split_whitespace().map(|v| Duration::from_nanos(v.parse().unwrap_or(0)));
+        Sched { on_cpu: f.next().unwrap_or_default(), waited: f.next().unwrap_or_default() }
+    }
+
+    /// This thread so far.
+    fn thread() -> Sched {
+        Sched::read(Path::new("/proc/thread-self/schedstat"))
+    }
+
+    /// Every thread of this process so far.
+    fn process() -> Sched {
+        let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten().filter_map(|t| t.ok());
+        tasks.map(|t| Sched::read(&t.path().join("schedstat"))).fold(Sched::default(), |a, b| a.plus(b))
+    }
+
+    fn plus(self, o: Sched) -> Sched {
+        Sched { on_cpu: self.on_cpu + o.on_cpu, waited: self.waited + o.waited }
+    }
+
+    fn since(self, earlier: Sched) -> Sched {
+        Sched {
+            on_cpu: self.on_cpu.saturating_sub(earlier.on_cpu),
+            waited: self.waited.saturating_sub(earlier.waited),
+        }
+    }
+}
+
 /// Per-call latencies and per-round wall times of one path.
 #[derive(Default)]
 struct Sample {
     lat: Vec<Duration>,
     /// (calls, wall time) of each round.
     rounds: Vec<(usize, Duration)>,
+    /// The measuring threads' scheduler accounting and wall time, summed.
+    sched: Sched,
+    thread_wall: Duration,
 }
 
 impl Sample {
     fn add(&mut self, other: Sample) {
         self.lat.extend(other.lat);
         self.rounds.extend(other.rounds);
+        self.sched = self.sched.plus(other.sched);
+        self.thread_wall += other.thread_wall;
+    }
+
+    /// Shares of the measuring threads' wall time on a CPU and waiting for one.
+    fn shares(&self) -> (f64, f64) {
+        let wall = self.thread_wall.as_secs_f64().max(1e-9);
+        (self.sched.on_cpu.as_secs_f64() / wall, self.sched.waited.as_secs_f64() / wall)
     }
 
     /// The `q` quantile of the per-call latencies, µs (nearest rank).
@@ -64,12 +115,15 @@ impl Sample {
     }
 
     fn json(&self) -> Value {
+        let (on_cpu, waited) = self.shares();
         json!({
             "calls": self.lat.len(),
             "rounds": self.rounds.len(),
             "calls_per_s": self.calls_per_s(),
             "p50_us": self.quantile_us(0.50),
             "p99_us": self.quantile_us(0.99),
+            "on_cpu_share": on_cpu,
+            "cpu_wait_share": waited,
         })
     }
 }
@@ -78,7 +132,35 @@ impl Sample {
 struct Lane {
     name: &'static str,
     threads: usize,
+    /// Calls per round, in rounds' base counts: fast paths run more so a
+    /// round lasts long enough to time (and to read the CPU time of).
+    weight: usize,
     call: CallFn,
+}
+
+/// What one measuring thread saw.
+struct ThreadRun {
+    start: Instant,
+    end: Instant,
+    lat: Vec<Duration>,
+    sched: Sched,
+}
+
+/// `calls` calls on this thread, on its own current-thread tokio runtime,
+/// once every thread of the round is ready.
+fn one_thread(calls: usize, call: &CallFn, barrier: &std::sync::Barrier) -> ThreadRun {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut lat = Vec::with_capacity(calls);
+    barrier.wait();
+    let (start, sched) = (Instant::now(), Sched::thread());
+    rt.block_on(async {
+        for _ in 0..calls {
+            let t = Instant::now();
+            call().await;
+            lat.push(t.elapsed());
+        }
+    });
+    ThreadRun { start, end: Instant::now(), lat, sched: Sched::thread().since(sched) }
 }
 
 /// Runs `per_thread` calls on each of `threads` OS threads started together,
@@ -86,46 +168,31 @@ struct Lane {
 /// on either side). Wall time: first start to last end.
 fn on_threads(threads: usize, per_thread: usize, call: &CallFn) -> Sample {
     let barrier = std::sync::Barrier::new(threads);
-    let runs: Vec<(Instant, Instant, Vec<Duration>)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let (call, barrier) = (call.clone(), &barrier);
-                s.spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-                    let mut lat = Vec::with_capacity(per_thread);
-                    barrier.wait();
-                    let start = Instant::now();
-                    rt.block_on(async {
-                        for _ in 0..per_thread {
-                            let t = Instant::now();
-                            call().await;
-                            lat.push(t.elapsed());
-                        }
-                    });
-                    (start, Instant::now(), lat)
-                })
-            })
-            .collect();
+    let runs: Vec<ThreadRun> = std::thread::scope(|s| {
+        let handles: Vec<_> =
+            (0..threads).map(|_| s.spawn(|| one_thread(per_thread, call, &barrier))).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let start = runs.iter().map(|r| r.0).min().unwrap();
-    let end = runs.iter().map(|r| r.1).max().unwrap();
-    let lat: Vec<Duration> = runs.into_iter().flat_map(|r| r.2).collect();
-    Sample { rounds: vec![(lat.len(), end - start)], lat }
+    let start = runs.iter().map(|r| r.start).min().unwrap();
+    let end = runs.iter().map(|r| r.end).max().unwrap();
+    let sched = runs.iter().fold(Sched::default(), |a, r| a.plus(r.sched));
+    let thread_wall = runs.iter().map(|r| r.end - r.start).sum();
+    let lat: Vec<Duration> = runs.into_iter().flat_map(|r| r.lat).collect();
+    Sample { rounds: vec![(lat.len(), end - start)], lat, sched, thread_wall }
 }
 
 /// Warms every lane up, then runs `rounds` rounds of `per_round` calls per
 /// lane, lanes interleaved within each round.
 fn measure_lanes(lanes: &[Lane], rounds: usize, per_round: usize) -> Vec<Sample> {
     for lane in lanes {
-        on_threads(lane.threads, (per_round / 5).max(lane.threads) / lane.threads, &lane.call);
+        on_threads(lane.threads, (lane.weight * per_round / 5).max(lane.threads) / lane.threads, &lane.call);
     }
     let mut acc: Vec<Sample> = lanes.iter().map(|_| Sample::default()).collect();
-    eprint!("  rounds of {per_round} calls per path:");
+    eprint!("  rounds of {per_round} calls per path (more on fast paths):");
     for round in 0..rounds {
         eprint!(" {}", round + 1);
         for (lane, sample) in lanes.iter().zip(acc.iter_mut()) {
-            sample.add(on_threads(lane.threads, per_round / lane.threads, &lane.call));
+            sample.add(on_threads(lane.threads, lane.weight * per_round / lane.threads, &lane.call));
         }
     }
     eprintln!();
@@ -231,12 +298,17 @@ fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64) -> Value {
     let same: ArgsFn = Arc::new(|| r#"{"same":true}"#.to_string());
     rt.block_on(cached.call(CallRequest::new("ok", same()))).unwrap();
     let lanes = [
-        Lane { name: "bare_1t", threads: 1, call: bare_fn(&caller, "ok", args.clone()) },
-        Lane { name: "invoke_1t", threads: 1, call: host_fn(&host, How::Invoke, "ok", args.clone()) },
-        Lane { name: "call_1t", threads: 1, call: host_fn(&host, How::Call, "ok", args.clone()) },
-        Lane { name: "hit_1t", threads: 1, call: host_fn(&cached, How::CacheHit, "ok", same) },
-        Lane { name: "bare_2t", threads: 2, call: bare_fn(&caller, "ok", args.clone()) },
-        Lane { name: "call_2t", threads: 2, call: host_fn(&host, How::Call, "ok", args) },
+        Lane { name: "bare_1t", threads: 1, weight: 1, call: bare_fn(&caller, "ok", args.clone()) },
+        Lane {
+            name: "invoke_1t",
+            threads: 1,
+            weight: 1,
+            call: host_fn(&host, How::Invoke, "ok", args.clone()),
+        },
+        Lane { name: "call_1t", threads: 1, weight: 1, call: host_fn(&host, How::Call, "ok", args.clone()) },
+        Lane { name: "hit_1t", threads: 1, weight: 10, call: host_fn(&cached, How::CacheHit, "ok", same) },
+        Lane { name: "bare_2t", threads: 2, weight: 1, call: bare_fn(&caller, "ok", args.clone()) },
+        Lane { name: "call_2t", threads: 2, weight: 1, call: host_fn(&host, How::Call, "ok", args) },
     ];
     eprintln!("==> call paths (bare, invoke, call, cache hit; 1 and 2 threads)");
     let samples = measure_lanes(&lanes, 10, scaled(4000, scale));
@@ -257,11 +329,12 @@ fn batch(rt: &tokio::runtime::Runtime, bytes: &[u8], calls: usize) -> Value {
         let batch: Vec<ToolCall> = (0..calls)
             .map(|_| ToolCall::new("ok", format!(r#"{{"b":{}}}"#, n.fetch_add(1, Ordering::Relaxed))))
             .collect();
-        let t = Instant::now();
+        let (t, sched) = (Instant::now(), Sched::process());
         let done = rt.block_on(host.run_batch(&ExecutionContext::new(), batch, BatchOptions::default()));
-        let took = t.elapsed();
+        let (took, sched) = (t.elapsed(), Sched::process().since(sched));
         assert_eq!(done.iter().filter(|r| r.result.is_ok()).count(), calls, "every batch call succeeds");
-        took
+        // The executor's two worker threads: measured like two bare threads.
+        Sample { lat: vec![], rounds: vec![(calls, took)], sched, thread_wall: took * 2 }
     };
     eprintln!("==> batch of {calls} calls through the executor vs bare on 2 threads");
     run();
@@ -270,7 +343,7 @@ fn batch(rt: &tokio::runtime::Runtime, bytes: &[u8], calls: usize) -> Value {
     let (mut toolhost, mut floor) = (Sample::default(), Sample::default());
     for _ in 0..rounds {
         floor.add(on_threads(2, calls / 2, &bare));
-        toolhost.rounds.push((calls, run()));
+        toolhost.add(run());
     }
     json!({
         "calls": calls,
@@ -278,6 +351,10 @@ fn batch(rt: &tokio::runtime::Runtime, bytes: &[u8], calls: usize) -> Value {
         "max_parallel": host.config().executor.max_parallel,
         "toolhost_calls_per_s": toolhost.calls_per_s(),
         "bare_2t_calls_per_s": floor.calls_per_s(),
+        "bare_2t_on_cpu_share": floor.shares().0,
+        "bare_2t_cpu_wait_share": floor.shares().1,
+        "toolhost_on_cpu_share": toolhost.shares().0,
+        "toolhost_cpu_wait_share": toolhost.shares().1,
     })
 }
 
@@ -337,9 +414,9 @@ fn language(
     let component = bare::compile_cached(&engine, &bytes, &cache_root().join("bare"));
     let caller = bare::BareCaller::new(&engine, &component, fresh.config().runtime.fuel);
     let lanes = [
-        Lane { name: "fresh", threads: 1, call: host_fn(&fresh, How::Call, tool, unique(args)) },
-        Lane { name: "warm", threads: 1, call: host_fn(&warm, How::Call, tool, unique(args)) },
-        Lane { name: "bare", threads: 1, call: bare_fn(&caller, tool, unique(args)) },
+        Lane { name: "fresh", threads: 1, weight: 1, call: host_fn(&fresh, How::Call, tool, unique(args)) },
+        Lane { name: "warm", threads: 1, weight: 10, call: host_fn(&warm, How::Call, tool, unique(args)) },
+        Lane { name: "bare", threads: 1, weight: 1, call: bare_fn(&caller, tool, unique(args)) },
     ];
     let interpreter = matches!(lang, "Python" | "JavaScript");
     eprintln!("==> {lang} {tool}: fresh vs warm vs bare");
