@@ -88,7 +88,7 @@ where
     tokio::spawn(async move {
         let slots = Arc::new(Semaphore::new(parallel));
         let ctx = Arc::new(ctx);
-        let mut calls: Vec<ToolCall> = calls
+        let calls: Vec<ToolCall> = calls
             .into_iter()
             .map(|mut c| {
                 c.call_id.get_or_insert_with(toolhost_core::new_call_id);
@@ -102,40 +102,60 @@ where
         let follower_ids: HashMap<usize, String> =
             follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
         let mut set = tokio::task::JoinSet::new();
-        for (i, call) in calls.drain(..).enumerate() {
-            if follower_set.contains(&i) {
-                continue;
+        let mut queue = calls.into_iter().enumerate().filter(|(i, _)| !follower_set.contains(i)).peekable();
+        // A call's future is built only once it has a slot, so at most
+        // `parallel` exist at once: the batch's memory does not grow with its length.
+        loop {
+            tokio::select! {
+                biased;
+                Some(done) = set.join_next() => match done {
+                    Ok(result) => send_finished(result, &followers, &follower_ids, &ctx, &tx).await,
+                    // Panics are caught inside the task; only a runtime shutdown ends one early.
+                    Err(e) => tracing::warn!(error = %e, "a batch task ended without a result"),
+                },
+                slot = slots.clone().acquire_owned(), if queue.peek().is_some() => {
+                    let (i, call) = queue.next().expect("peeked");
+                    let slot = slot.expect("never closed");
+                    let id = call.call_id.clone().unwrap_or_default();
+                    let events = guest_events.then(|| forward_guest_events(id, tx.clone()));
+                    let opts = CallOptions { cancel: opts.cancel.clone(), events };
+                    set.spawn(start_call(ctx.clone(), call, i, opts, &run, tx.clone(), slot));
+                }
+                else => break,
             }
-            let (ctx, tx) = (ctx.clone(), tx.clone());
-            let slot = slots.clone().acquire_owned();
-            // The ids outlive the call, for its result should it panic.
-            let call_id = call.call_id.clone().unwrap_or_default();
-            let tool = call.tool.clone();
-            let events = guest_events.then(|| forward_guest_events(call_id.clone(), tx.clone()));
-            let running = run(ctx.clone(), call, i, CallOptions { cancel: opts.cancel.clone(), events });
-            set.spawn(async move {
-                let _slot = slot.await.expect("never closed");
-                let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
-                let _ = tx.send(started).await;
-                match std::panic::AssertUnwindSafe(running).catch_unwind().await {
-                    Ok(result) => result,
-                    Err(panic) => panicked(i, call_id, tool, &ctx, &*panic),
-                }
-            });
-        }
-        while let Some(done) = set.join_next().await {
-            let result = match done {
-                Ok(result) => result,
-                // Panics are caught inside the task; only a runtime shutdown ends one early.
-                Err(e) => {
-                    tracing::warn!(error = %e, "a batch task ended without a result");
-                    continue;
-                }
-            };
-            send_finished(result, &followers, &follower_ids, &ctx, &tx).await;
         }
     });
     rx
+}
+
+/// One call of a batch, holding its `slot` until it finishes: announces its
+/// start, runs it, and turns a panic into a result of its own.
+fn start_call<R, Fut>(
+    ctx: Arc<ExecutionContext>,
+    call: ToolCall,
+    i: usize,
+    opts: CallOptions,
+    run: &R,
+    tx: mpsc::Sender<CallEvent>,
+    slot: tokio::sync::OwnedSemaphorePermit,
+) -> impl Future<Output = CallResult> + Send + 'static
+where
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut,
+    Fut: Future<Output = CallResult> + Send + 'static,
+{
+    // The ids outlive the call, for its result should it panic.
+    let call_id = call.call_id.clone().unwrap_or_default();
+    let tool = call.tool.clone();
+    let running = run(ctx.clone(), call, i, opts);
+    async move {
+        let _slot = slot;
+        let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
+        let _ = tx.send(started).await;
+        match std::panic::AssertUnwindSafe(running).catch_unwind().await {
+            Ok(result) => result,
+            Err(panic) => panicked(i, call_id, tool, &ctx, &*panic),
+        }
+    }
 }
 
 /// For identical calls (same tool and canonical arguments), the first one's index → the
@@ -272,5 +292,44 @@ mod tests {
             assert_eq!((e.code(), r.tool.as_str()), (toolhost_core::ErrorCode::Internal, "boom"), "{r:?}");
         }
         assert_eq!(done[2].result.as_ref().unwrap().value, Some(serde_json::json!({"n": 2})));
+    }
+
+    /// A batch's memory is bounded by its parallelism, not its length: a call's
+    /// future (the whole call path's state) exists only once the call has a slot.
+    #[tokio::test]
+    async fn only_parallel_calls_exist_at_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        struct Live(Arc<(AtomicUsize, AtomicUsize)>);
+        impl Drop for Live {
+            fn drop(&mut self) {
+                self.0.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let counts = Arc::new((AtomicUsize::new(0), AtomicUsize::new(0)));
+        let c = counts.clone();
+        let counted = move |ctx, call, index, opts| {
+            let now = c.0.fetch_add(1, Ordering::SeqCst) + 1;
+            c.1.fetch_max(now, Ordering::SeqCst);
+            let live = Live(c.clone());
+            let inner = run(ctx, call, index, opts);
+            async move {
+                tokio::task::yield_now().await;
+                let r = inner.await;
+                drop(live);
+                r
+            }
+        };
+        let calls: Vec<ToolCall> = (0..200).map(|i| ToolCall::new("ok", format!(r#"{{"n":{i}}}"#))).collect();
+        let mut rx = spawn_batch(ExecutionContext::new(), calls, BatchOptions::default(), false, 3, counted);
+        let mut finished = 0;
+        while let Some(ev) = rx.recv().await {
+            finished += usize::from(matches!(ev, CallEvent::Finished(_)));
+        }
+        assert_eq!(finished, 200);
+        assert!(
+            counts.1.load(Ordering::SeqCst) <= 3,
+            "{} calls existed at once",
+            counts.1.load(Ordering::SeqCst)
+        );
     }
 }
