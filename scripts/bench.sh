@@ -83,12 +83,12 @@ build() {
 # What the measured executables are built from: the code, not the docs.
 MEASURED=(crates sdk plugins tests wit Cargo.toml Cargo.lock)
 
-# A key for the executables of a clean tree (the tree's hash, rustc and this
-# checkout's path, which the bench reads its guests from), or nothing when the
-# measured files have uncommitted or untracked changes.
+# A key for the executables of clean measured files (their committed hashes,
+# rustc and this checkout's path, which the bench reads its guests from), or
+# nothing when they have uncommitted or untracked changes.
 clean_key() {
   [ -z "$(git status --porcelain -- "${MEASURED[@]}")" ] || return 0
-  echo "$(git rev-parse 'HEAD^{tree}' | cut -c1-16)-$({ rustc -V; echo "$ROOT"; } | cksum | cut -d' ' -f1)"
+  { git ls-tree HEAD -- "${MEASURED[@]}"; rustc -V; echo "$ROOT"; } | sha256sum | cut -c1-24
 }
 
 build_host() {
@@ -99,7 +99,7 @@ build_host() {
   # Other checkouts sharing the target dir make cargo rebuild often: executables
   # already built from this very tree are reused.
   if [ -n "$key" ] && [ -x "$kept/side_by_side" ] && [ -x "$kept/toolhost" ]; then
-    step "reusing the executables built from this tree ($kept)"
+    step "reusing the executables built from these sources ($kept)"
     BENCH_BIN="$kept/side_by_side" TOOLHOST_BIN="$kept/toolhost"
     return
   fi
