@@ -100,7 +100,7 @@ def batch_rows(side, proc):
                  f"({cpu(b['toolhost_on_cpu_share'], b['toolhost_cpu_wait_share'])}); bare on 2 threads "
                  f"here: {cps(floor)}/s ({cpu(b['bare_2t_on_cpu_share'], b['bare_2t_cpu_wait_share'])})"),
         row(f"`toolhost serve`, {small:,}-call POST /v1/calls", cps(serve_small),
-            ratio=f"{times(serve_small / floor)} of bare 2 threads",
+            ratio=f"{times(serve_small / floor)} of bare 2 threads (not interleaved)",
             note=f"{proc['serve_small'] * 1e3:,.0f} ms a batch; loopback HTTP, no process start"),
         row(f"`toolhost serve`, {n:,}-call POST /v1/calls", cps(serve),
             ratio=f"{times(serve / chuk_batch)} of chuk in-process", goals=goal("≥ 5×", serve / chuk_batch >= 5),
