@@ -184,3 +184,25 @@ fn bench_reports_throughput_latency_and_cost_per_call() {
     let out = run(&["bench", "no.such.tool"], &f);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("no tool"));
 }
+
+/// `[runtime] keep_resident_kib` takes effect: with the pool keeping a slot's
+/// dirtied pages resident, a call of the same tool no longer faults its guest
+/// memory back in; with 0 every call does (the pool returns it to the kernel).
+#[test]
+fn keep_resident_kib_keeps_guest_pages_resident_between_calls() {
+    let f = hostile_folder();
+    let faults = |kib: u64| {
+        let cfg = f.path().join(format!("keep-{kib}.toml"));
+        std::fs::write(&cfg, format!("[runtime]\nallocator = \"pooling\"\nkeep_resident_kib = {kib}\n"))
+            .unwrap();
+        let cfg = cfg.to_string_lossy().to_string();
+        let args = ["bench", "ok", r#"{"n":1}"#, "--calls", "200", "--warmup", "20", "--json"];
+        let out = run(&[&args[..], &["--config", &cfg]].concat(), &f);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+        r["minor_faults_per_call"].as_f64().unwrap()
+    };
+    let (kept, returned) = (faults(2048), faults(0));
+    // The guest dirties a few pages of stack and heap per call (~4 faults when returned).
+    assert!(returned >= 2.0 && kept * 4.0 < returned, "kept {kept}, returned {returned} faults per call");
+}

@@ -356,5 +356,5 @@ pub const DEFAULT_TENANT: &str = "default";
 
 /// A random 128-bit call id, hex.
 pub fn new_call_id() -> String {
-    format!("call_{:032x}", rand::random::<u128>())
+    crate::text::hex_id("call_", rand::random::<u128>())
 }

@@ -437,7 +437,7 @@ fn check_metadata(map: &BTreeMap<String, String>) -> Result<(), ContextError> {
 
 /// A fresh request id: 128 random bits as 32 lowercase hex digits.
 fn new_request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    crate::text::hex_id("", rand::random::<u128>())
 }
 
 /// Checks one header value and returns it trimmed of spaces and tabs.

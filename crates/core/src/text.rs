@@ -14,6 +14,23 @@ pub fn escape_control(s: &str) -> String {
     out
 }
 
+/// `prefix` followed by `n` as 32 lower-case hex digits, without the
+/// formatting machinery (ids are minted on every call).
+pub fn hex_id(prefix: &str, n: u128) -> String {
+    hex(prefix, &n.to_be_bytes())
+}
+
+/// `prefix` followed by `bytes` in lower-case hex.
+pub fn hex(prefix: &str, bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = Vec::with_capacity(prefix.len() + 2 * bytes.len());
+    out.extend_from_slice(prefix.as_bytes());
+    for b in bytes {
+        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
+    }
+    String::from_utf8(out).expect("a str and ASCII digits")
+}
+
 /// At most 256 bytes of `s` (on a char boundary), for error messages.
 pub fn preview(s: &str) -> String {
     let mut end = s.len().min(256);
@@ -21,4 +38,16 @@ pub fn preview(s: &str) -> String {
         end -= 1;
     }
     escape_control(&s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hex_id_is_the_formatted_number() {
+        for n in [0u128, 1, 0xdead_beef, u128::MAX, 0x0123_4567_89ab_cdef_0011_2233_4455_6677] {
+            assert_eq!(super::hex_id("call_", n), format!("call_{n:032x}"));
+            let le: String = n.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(super::hex("", &n.to_le_bytes()), le);
+        }
+    }
 }

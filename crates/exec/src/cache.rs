@@ -33,47 +33,76 @@ impl CacheKey {
     /// The key of a call. `args` is parsed JSON; object keys are sorted at every depth.
     pub fn new(tenant: &str, tool: &str, plugin_digest: &str, args: &Value) -> CacheKey {
         // The canonical document {"args":…,"digest":…,"tenant":…,"tool":…},
-        // hashed as it is written (no intermediate copy of the arguments).
-        let mut h = Sha256::new();
-        h.update(b"{\"args\":");
+        // hashed as it is written (no intermediate copy of anything).
+        let mut h = Hashing(Sha256::new());
+        h.0.update(b"{\"args\":");
         write_canonical(args, &mut h);
-        for (k, v) in [("digest", plugin_digest), ("tenant", tenant), ("tool", tool)] {
-            h.update(format!(",\"{k}\":").as_bytes());
-            h.update(Value::from(v).to_string().as_bytes());
+        for (k, v) in
+            [(&b",\"digest\":"[..], plugin_digest), (b",\"tenant\":", tenant), (b",\"tool\":", tool)]
+        {
+            h.0.update(k);
+            h.json(v);
         }
-        h.update(b"}");
-        CacheKey(hex::encode(h.finalize()))
+        h.0.update(b"}");
+        CacheKey(toolhost_core::text::hex("", &h.0.finalize()))
+    }
+}
+
+/// Feeds JSON text straight into the hash.
+struct Hashing(Sha256);
+
+impl std::io::Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Hashing {
+    /// A string or scalar as JSON text (escaped like serde_json writes it).
+    fn json<T: Serialize + ?Sized>(&mut self, v: &T) {
+        serde_json::to_writer(&mut *self, v).expect("JSON values and strings serialize");
     }
 }
 
 /// Writes `v` as JSON with object keys sorted, whatever map type serde_json uses.
-fn write_canonical(v: &Value, h: &mut Sha256) {
+fn write_canonical(v: &Value, h: &mut Hashing) {
     match v {
         Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            h.update(b"{");
-            for (i, k) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    h.update(b",");
+            h.0.update(b"{");
+            let mut first = true;
+            let mut entry = |k: &String, v: &Value| {
+                if !std::mem::take(&mut first) {
+                    h.0.update(b",");
                 }
-                h.update(serde_json::to_string(k).expect("string serializes").as_bytes());
-                h.update(b":");
-                write_canonical(&m[k], h);
+                h.json(k);
+                h.0.update(b":");
+                write_canonical(v, h);
+            };
+            if m.keys().is_sorted() {
+                m.iter().for_each(|(k, v)| entry(k, v));
+            } else {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort();
+                keys.into_iter().for_each(|k| entry(k, &m[k]));
             }
-            h.update(b"}");
+            h.0.update(b"}");
         }
         Value::Array(a) => {
-            h.update(b"[");
+            h.0.update(b"[");
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    h.update(b",");
+                    h.0.update(b",");
                 }
                 write_canonical(x, h);
             }
-            h.update(b"]");
+            h.0.update(b"]");
         }
-        other => h.update(other.to_string().as_bytes()),
+        other => h.json(other),
     }
 }
 
@@ -402,6 +431,36 @@ mod tests {
     use super::*;
     use serde_json::json;
     use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[test]
+    fn the_key_is_the_sha256_of_the_canonical_document() {
+        fn canonical(v: &Value) -> String {
+            match v {
+                Value::Object(m) => {
+                    let mut keys: Vec<&String> = m.keys().collect();
+                    keys.sort();
+                    let items: Vec<String> = keys
+                        .into_iter()
+                        .map(|k| format!("{}:{}", serde_json::to_string(k).unwrap(), canonical(&m[k])))
+                        .collect();
+                    format!("{{{}}}", items.join(","))
+                }
+                Value::Array(a) => format!("[{}]", a.iter().map(canonical).collect::<Vec<_>>().join(",")),
+                other => other.to_string(),
+            }
+        }
+        let args =
+            json!({"z": [1, 2.5, null, true], "a\"\n": {"é": "\u{1}x", "b": -0.0}, "m": {"y": 1, "x": 2}});
+        let doc = format!(
+            r#"{{"args":{},"digest":{},"tenant":{},"tool":{}}}"#,
+            canonical(&args),
+            Value::from("d\"1"),
+            Value::from("t"),
+            Value::from("x.y")
+        );
+        let want = hex::encode(Sha256::digest(doc.as_bytes()));
+        assert_eq!(CacheKey::new("t", "x.y", "d\"1", &args).0, want);
+    }
 
     #[test]
     fn keys_ignore_object_key_order_but_not_anything_else() {

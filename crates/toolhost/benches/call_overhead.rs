@@ -17,49 +17,25 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use toolhost::{BatchOptions, CallRequest, ExecutionContext, Host, ToolCall};
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime::{Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtx;
 
-/// Bindings for the bare-wasmtime side, kept apart from the `toolhost` crate name.
-mod bare {
-    use wasmtime::component::ResourceTable;
-    use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "plugin",
-        exports: { default: async },
-    });
-
-    pub(crate) struct Bare {
-        pub(crate) wasi: WasiCtx,
-        pub(crate) table: ResourceTable,
-    }
-
-    impl WasiView for Bare {
-        fn ctx(&mut self) -> WasiCtxView<'_> {
-            WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
-        }
-    }
-
-    impl self::toolhost::plugin::types::Host for Bare {}
-    impl self::toolhost::plugin::host::Host for Bare {
-        fn log(&mut self, _: self::toolhost::plugin::host::LogLevel, _: String) {}
-        fn progress(&mut self, _: f64, _: Option<f64>, _: Option<String>) {}
-        fn emit(&mut self, _: String) {}
-        fn config(&mut self, _: String) -> Option<String> {
-            None
-        }
-    }
-}
-
-use bare::{Bare, Plugin, PluginPre};
+#[path = "common/bare.rs"]
+mod bare;
 
 mod interp;
 
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").to_path_buf()
+}
+
+/// `n` sequential calls of `f`.
+async fn profile<F, Fut>(n: usize, f: &F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    for _ in 0..n {
+        f().await;
+    }
 }
 
 /// Median of per-round mean latencies, in µs.
@@ -162,38 +138,13 @@ async fn run() {
 
     // Bare wasmtime on the very same engine (same config, pooling, epochs, fuel).
     let engine = host.runtime().engine().clone();
-    let mut linker = Linker::<Bare>::new(&engine);
-    wasmtime_wasi::p2::add_to_linker_async(&mut linker).unwrap();
-    Plugin::add_to_linker::<_, HasSelf<_>>(&mut linker, |s| s).unwrap();
     let component = wasmtime::component::Component::from_binary(&engine, &bytes).unwrap();
-    let pre = PluginPre::new(linker.instantiate_pre(&component).unwrap()).unwrap();
-    let fuel = host.config().runtime.fuel;
+    let caller = bare::BareCaller::new(&engine, &component, host.config().runtime.fuel);
 
     let bare = || {
-        let pre = pre.clone();
-        let engine = engine.clone();
+        let caller = caller.clone();
         async move {
-            let mut store =
-                Store::new(&engine, Bare { wasi: WasiCtx::builder().build(), table: ResourceTable::new() });
-            store.set_epoch_deadline(2);
-            store.epoch_deadline_callback(|_| Ok(UpdateDeadline::Yield(2)));
-            if fuel {
-                store.set_fuel(u64::MAX).unwrap();
-            }
-            let p = pre.instantiate_async(&mut store).await.unwrap();
-            let ctx = bare::exports::toolhost::plugin::tool::CallContext {
-                call_id: "c".into(),
-                request_id: None,
-                tenant_id: None,
-                user_id: None,
-                traceparent: None,
-                deadline_ms: Some(30_000),
-                attempt: 1,
-                metadata: vec![],
-            };
-            let r =
-                p.toolhost_plugin_tool().call_call(&mut store, "ok", &"{}".to_string(), &ctx).await.unwrap();
-            assert!(r.is_ok());
+            assert!(caller.call("ok", "{}".to_string()).await);
         }
     };
     let invoke = || {
@@ -229,6 +180,22 @@ async fn run() {
         }
     };
 
+    // `… -- profile bare|invoke|call|hit N`: N calls on one path, for
+    // per-call instruction counts under `valgrind --tool=callgrind
+    // --toggle-collect='*Host::call*'` (or the bare closure).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "profile") {
+        let n: usize = args.get(i + 2).and_then(|v| v.parse().ok()).unwrap_or(1000);
+        let t = Instant::now();
+        match args.get(i + 1).map(String::as_str) {
+            Some("bare") => profile(n, &bare).await,
+            Some("invoke") => profile(n, &invoke).await,
+            Some("hit") => profile(n, &pipeline_hit).await,
+            _ => profile(n, &call_defaults).await,
+        }
+        println!("{:.2} µs/call", t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        return;
+    }
     let (rounds, per) = (21, 300);
     let mut results: Vec<(&str, Vec<f64>)> =
         ["bare", "invoke", "call", "miss", "hit"].iter().map(|n| (*n, vec![])).collect();

@@ -65,8 +65,11 @@ pub(crate) async fn run(a: BenchArgs) -> Result<ExitCode> {
         bail!("no tool {:?} for this tenant; `toolhost list` shows the tools", a.tool);
     }
     let (_, _) = drive(&host, &a, a.warmup).await;
+    let faults_before = minor_faults();
     let (samples, wall) = drive(&host, &a, a.calls).await;
-    let report = report(&a, &samples, wall);
+    let faults = minor_faults().zip(faults_before).map(|(after, before)| after.saturating_sub(before));
+    let mut report = report(&a, &samples, wall);
+    report["minor_faults_per_call"] = json!(faults.map(|f| f as f64 / a.calls as f64));
     if a.json {
         println!("{report}");
     } else {
@@ -110,6 +113,14 @@ async fn drive(host: &Host, a: &BenchArgs, calls: usize) -> (Samples, Duration) 
     let wall = started.elapsed();
     let samples = Arc::try_unwrap(samples).ok().map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()));
     (samples.unwrap_or_default(), wall)
+}
+
+/// Minor page faults of this process so far (`/proc/self/stat`, Linux only):
+/// memory a call touched that was not resident, pool slot resets included.
+fn minor_faults() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; minflt is the 10th field overall.
+    stat.rsplit_once(')')?.1.split_whitespace().nth(7)?.parse().ok()
 }
 
 /// The JSON report: throughput, latency quantiles (µs), fuel and memory per call, errors.
@@ -157,6 +168,7 @@ fn print_table(r: &Value) {
     println!("  fuel/call    mean {}   max {}", num(&r["fuel"]["mean"]), num(&r["fuel"]["max"]));
     let m = &r["memory_peak_bytes"];
     println!("  memory peak  mean {} B   max {} B", num(&m["mean"]), num(&m["max"]));
+    println!("  page faults  {} per call (minor)", num(&r["minor_faults_per_call"]));
     if r["errors"].as_object().is_some_and(|e| !e.is_empty()) {
         println!("  errors       {}", r["errors"]);
     }

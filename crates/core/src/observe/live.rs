@@ -15,8 +15,16 @@ struct Running {
     started: Instant,
 }
 
-static INFLIGHT: LazyLock<Mutex<HashMap<u64, Running>>> = LazyLock::new(Default::default);
+/// Shards of the in-flight list: concurrent calls (on different worker
+/// threads) rarely take the same lock.
+const SHARDS: usize = 16;
+type Shard = Mutex<HashMap<u64, Running>>;
+static INFLIGHT: LazyLock<[Shard; SHARDS]> = LazyLock::new(Default::default);
 static NEXT: AtomicU64 = AtomicU64::new(0);
+
+fn shard(id: u64) -> std::sync::MutexGuard<'static, HashMap<u64, Running>> {
+    INFLIGHT[id as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// Removes its call from the in-flight list when dropped (also when the
 /// call's future is cancelled).
@@ -26,7 +34,7 @@ pub struct Tracked(Option<u64>);
 impl Drop for Tracked {
     fn drop(&mut self) {
         if let Some(id) = self.0 {
-            INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            shard(id).remove(&id);
         }
     }
 }
@@ -43,7 +51,7 @@ pub fn track(call_id: &str, tool: &str, tenant: &str) -> Tracked {
         tenant: tenant.to_string(),
         started: Instant::now(),
     };
-    INFLIGHT.lock().unwrap_or_else(|e| e.into_inner()).insert(id, r);
+    shard(id).insert(id, r);
     Tracked(Some(id))
 }
 
@@ -135,14 +143,17 @@ pub fn mark_start() {
 /// The calls in flight in this process, longest first.
 pub fn inflight() -> Vec<InflightCall> {
     let now = Instant::now();
-    let g = INFLIGHT.lock().unwrap_or_else(|e| e.into_inner());
-    let mut v: Vec<InflightCall> = g
-        .values()
-        .map(|r| InflightCall {
-            call_id: r.call_id.clone(),
-            tool: r.tool.clone(),
-            tenant: r.tenant.clone(),
-            elapsed_ms: now.saturating_duration_since(r.started).as_millis() as u64,
+    let mut v: Vec<InflightCall> = (0..SHARDS as u64)
+        .flat_map(|i| {
+            shard(i)
+                .values()
+                .map(|r| InflightCall {
+                    call_id: r.call_id.clone(),
+                    tool: r.tool.clone(),
+                    tenant: r.tenant.clone(),
+                    elapsed_ms: now.saturating_duration_since(r.started).as_millis() as u64,
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     v.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms).then_with(|| a.call_id.cmp(&b.call_id)));
