@@ -238,11 +238,13 @@ fn rss_child(g: &Guest, mode: &str, calls: usize) -> String {
     let Ok(v) = serde_json::from_str::<serde_json::Value>(line.trim()) else {
         return format!("{calls} calls: failed ({})", String::from_utf8_lossy(&out.stderr).trim());
     };
+    let b = &v["batch"];
     format!(
-        "{calls} calls {} MiB ({} MiB before, {:.2} ms/call)",
-        v["peak_mib"],
-        v["before_mib"],
-        v["ms_per_call"].as_f64().unwrap_or(0.0)
+        "{calls} calls: peak {} MiB ({} MiB loaded, {} memories live at most, {:.2} ms/call)",
+        b["peak_mib"],
+        b["before_mib"],
+        b["peak_live_memories"],
+        b["ms_per_call"].as_f64().unwrap_or(0.0)
     )
 }
 
