@@ -102,8 +102,16 @@ pub async fn hostile_host(manifest: Option<&str>) -> (Host, Folder) {
 /// A host over the hostile guest (plugin `h`) configured by `toml` (a
 /// `toolhost.toml` text; plugins folder and compile cache are filled in).
 pub async fn host_with(toml: &str) -> (Host, Folder) {
+    host_with_manifest(toml, None).await
+}
+
+/// [`host_with`], and `h.toml` holding `manifest` when given.
+pub async fn host_with_manifest(toml: &str, manifest: Option<&str>) -> (Host, Folder) {
     let f = Folder::new();
     f.wasm("h", &hostile());
+    if let Some(m) = manifest {
+        f.manifest("h", m);
+    }
     let mut cfg = toolhost::Config::from_toml(toml).unwrap();
     cfg.plugins_dir = f.path().to_path_buf();
     cfg.cache_dir = Some(shared_cache());

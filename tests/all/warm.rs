@@ -151,25 +151,12 @@ async fn an_explicit_fresh_mode_wins_over_stateless() {
     assert!(entry.plugin.warm.is_none(), "no warm pool for a fresh plugin");
 }
 
-/// The plugin `h` as a host whose config is `toml`, with manifest `manifest`.
-async fn host_with_manifest(toml: &str, manifest: &str) -> (Host, Folder) {
-    let f = Folder::new();
-    f.wasm("h", &hostile());
-    f.manifest("h", manifest);
-    let mut cfg = toolhost::Config::from_toml(toml).unwrap();
-    cfg.plugins_dir = f.path().to_path_buf();
-    cfg.cache_dir = Some(shared_cache());
-    let host = Host::builder().config(cfg).build().await.unwrap();
-    assert_loaded(&host, "h");
-    (host, f)
-}
-
 /// Idle instances hold pool slots: with a two-slot pool, the idle instances
 /// of tenants a and c must not leave tenant b without a slot.
 #[tokio::test]
 async fn idle_warm_instances_leave_half_of_the_pool_free() {
     let (host, _f) =
-        host_with_manifest("[runtime]\npool_instances = 2\n", "[instances]\nmode = \"warm\"\n").await;
+        host_with_manifest("[runtime]\npool_instances = 2\n", Some("[instances]\nmode = \"warm\"\n")).await;
     assert_eq!(count(&host, "a").await, 1);
     assert_eq!(count(&host, "c").await, 1);
     let b = host.call(CallRequest::json("counter", &json!({})).tenant("b")).await;
