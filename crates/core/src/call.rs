@@ -34,6 +34,8 @@ pub struct CallRequest {
     pub cancel: Option<CancelToken>,
     /// Receives the guest's log/progress/emit events.
     pub events: Option<crate::events::EventSink>,
+    /// Answers the guest's questions (elicitation, sampling).
+    pub interact: Option<std::sync::Arc<dyn crate::interact::Interact>>,
 }
 
 impl CallRequest {
@@ -89,6 +91,21 @@ impl CallRequest {
     pub fn events(mut self, sink: crate::events::EventSink) -> Self {
         self.events = Some(sink);
         self
+    }
+
+    /// Sets who answers the guest's questions.
+    pub fn interact(mut self, interact: std::sync::Arc<dyn crate::interact::Interact>) -> Self {
+        self.interact = Some(interact);
+        self
+    }
+
+    /// The call's hooks (cancellation, events, questions).
+    pub fn options(&self) -> CallOptions {
+        CallOptions {
+            cancel: self.cancel.clone(),
+            events: self.events.clone(),
+            interact: self.interact.clone(),
+        }
     }
 }
 
@@ -342,13 +359,17 @@ impl CallResult {
     }
 }
 
-/// Hooks for one call: cancellation and guest events.
+/// Hooks for one call: cancellation, guest events, and who answers the
+/// guest's questions.
 #[derive(Debug, Clone, Default)]
 pub struct CallOptions {
     /// Cancels the call (and its retries).
     pub cancel: Option<CancelToken>,
     /// Receives the guest's log/progress/emit events.
     pub events: Option<crate::events::EventSink>,
+    /// Answers the guest's `elicit`/`sample` (none: the call ends with
+    /// `INPUT_REQUIRED` at the first question).
+    pub interact: Option<std::sync::Arc<dyn crate::interact::Interact>>,
 }
 
 /// The tenant of a call that names none.

@@ -24,6 +24,8 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum ErrorCode {
     /// No such tool for this tenant.
     ToolNotFound,
+    /// No such prompt or resource for this tenant.
+    NotFound,
     /// Arguments are not valid JSON or violate the tool's input schema.
     ToolValidationError,
     /// The tool reported a failure (its own `tool-error`).
@@ -57,6 +59,9 @@ pub enum ErrorCode {
     /// A non-idempotent call was in flight when its durable-run worker
     /// stopped; it is not run again (it may or may not have taken effect).
     Interrupted,
+    /// The tool asked its caller for input (elicitation, sampling) that
+    /// nobody could give during the call; answer it and call again.
+    InputRequired,
     /// A bug in the host (a panicked task); the message names what it hit.
     Internal,
 }
@@ -66,6 +71,7 @@ impl ErrorCode {
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::ToolNotFound => "TOOL_NOT_FOUND",
+            ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::ToolValidationError => "TOOL_VALIDATION_ERROR",
             ErrorCode::ToolExecutionFailed => "TOOL_EXECUTION_FAILED",
             ErrorCode::ToolTimeout => "TOOL_TIMEOUT",
@@ -82,6 +88,7 @@ impl ErrorCode {
             ErrorCode::ToolCircuitOpen => "TOOL_CIRCUIT_OPEN",
             ErrorCode::BulkheadFull => "BULKHEAD_FULL",
             ErrorCode::Interrupted => "INTERRUPTED",
+            ErrorCode::InputRequired => "INPUT_REQUIRED",
             ErrorCode::Internal => "INTERNAL",
         }
     }
@@ -167,6 +174,15 @@ pub enum Error {
     ToolNotFound {
         /// The name that was asked for.
         tool: String,
+    },
+
+    /// No prompt or resource of that name or URI is visible to the caller's tenant.
+    #[error("{kind} '{name}' was not found; list the available {kind}s and use one of those exactly")]
+    NotFound {
+        /// `prompt` or `resource`.
+        kind: &'static str,
+        /// The name or URI that was asked for.
+        name: String,
     },
 
     /// The arguments were not accepted; nothing ran.
@@ -346,6 +362,20 @@ pub enum Error {
         tool: String,
     },
 
+    /// The tool asked a question (elicitation or sampling) that nobody could
+    /// answer while it ran; the call stopped. Call again with the answer
+    /// (under the request's `key`): the tool runs again from the start and
+    /// gets it.
+    #[error("tool '{tool}' needs input from its caller ({}): answer it and call again with the answer under key '{key}'", request_summary(.request))]
+    InputRequired {
+        /// The tool that asked.
+        tool: String,
+        /// The request's stable key ([`InputRequest::key`](crate::interact::InputRequest::key)).
+        key: String,
+        /// The question.
+        request: Box<crate::interact::InputRequest>,
+    },
+
     /// A bug in the host, not in the tool: a task panicked. Only what it was
     /// doing (one call, run node or plugin load) failed; logged with its ids.
     #[error("internal error: {0}; this is a bug in toolhost, not in the tool (the host log has details)")]
@@ -372,6 +402,19 @@ fn stderr_hint(tail: &Option<String>) -> String {
     match tail {
         Some(t) if !t.is_empty() => format!(" (stderr: {})", t.trim_end()),
         _ => String::new(),
+    }
+}
+
+fn request_summary(request: &crate::interact::InputRequest) -> String {
+    use crate::interact::{ElicitRequest, InputRequest};
+    match request {
+        InputRequest::Elicit(ElicitRequest::Form { message, .. }) => {
+            format!("a form: {}", crate::text::preview(message))
+        }
+        InputRequest::Elicit(ElicitRequest::Url { message, url, .. }) => {
+            format!("visit {}: {}", crate::text::preview(url), crate::text::preview(message))
+        }
+        InputRequest::Sample(_) => "a completion from the client's model".to_string(),
     }
 }
 
@@ -411,6 +454,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::ToolNotFound { .. } => ErrorCode::ToolNotFound,
+            Error::NotFound { .. } => ErrorCode::NotFound,
             Error::InvalidArguments { .. } => ErrorCode::ToolValidationError,
             Error::Tool { .. } => ErrorCode::ToolExecutionFailed,
             Error::Timeout { .. } => ErrorCode::ToolTimeout,
@@ -427,6 +471,7 @@ impl Error {
             Error::CircuitOpen { .. } => ErrorCode::ToolCircuitOpen,
             Error::BulkheadFull { .. } => ErrorCode::BulkheadFull,
             Error::Interrupted { .. } => ErrorCode::Interrupted,
+            Error::InputRequired { .. } => ErrorCode::InputRequired,
             Error::Internal(_) => ErrorCode::Internal,
             Error::Recorded { code, .. } => *code,
         }
@@ -487,6 +532,9 @@ impl Error {
                 Some(serde_json::json!({ "trap": reason, "stderr_tail": stderr_tail }))
             }
             Error::Recorded { details, .. } => details.clone(),
+            Error::InputRequired { key, request, .. } => {
+                Some(serde_json::json!({ "input_requests": { key.as_str(): request } }))
+            }
             _ => None,
         };
         if let Some(d) = details {

@@ -12,10 +12,12 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod call;
+pub mod catalog;
 pub mod check;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod interact;
 pub mod observe;
 pub mod text;
 

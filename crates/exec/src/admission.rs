@@ -148,7 +148,12 @@ fn with_fallback(
     eff: &Effective,
 ) -> (Result<Arc<ToolOutput>, Error>, Option<Error>) {
     match (result, &eff.fallback) {
-        (Err(e), Some(fb)) if !matches!(e, Error::InvalidArguments { .. } | Error::Cancelled { .. }) => {
+        (Err(e), Some(fb))
+            if !matches!(
+                e,
+                Error::InvalidArguments { .. } | Error::Cancelled { .. } | Error::InputRequired { .. }
+            ) =>
+        {
             (Ok(Arc::new(ToolOutput { value: Some(fb.clone()), content: vec![] })), Some(e))
         }
         (r, _) => (r, None),

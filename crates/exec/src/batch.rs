@@ -118,7 +118,7 @@ where
                     let slot = slot.expect("never closed");
                     let id = call.call_id.clone().unwrap_or_default();
                     let events = guest_events.then(|| forward_guest_events(id, tx.clone()));
-                    let opts = CallOptions { cancel: opts.cancel.clone(), events };
+                    let opts = CallOptions { cancel: opts.cancel.clone(), events, interact: None };
                     set.spawn(start_call(ctx.clone(), call, i, opts, &run, tx.clone(), slot));
                 }
                 else => break,

@@ -37,10 +37,18 @@ pub struct ToolSpec {
     pub name: String,
     /// Text before the first dot, if any.
     pub namespace: Option<String>,
+    /// Human-readable name (0.2).
+    pub title: Option<String>,
     /// Description for the model.
     pub description: String,
     /// Safe to cache and retry.
     pub idempotent: bool,
+    /// Behaviour hints (0.2 plugins; `None` for 0.1, which could not say).
+    pub annotations: Option<toolhost_core::catalog::ToolAnnotations>,
+    /// Icons (0.2).
+    pub icons: Vec<toolhost_core::catalog::Icon>,
+    /// Usually runs longer than a client waits (0.2): offered as a task.
+    pub long_running: bool,
     /// Name of the plugin that provides it.
     pub plugin: String,
     /// Compiled input schema.
@@ -82,6 +90,12 @@ pub struct Plugin {
     pub load_time: Duration,
     /// Warm instances, when the manifest asks for them (`[instances] mode = "warm"`).
     pub warm: Option<Arc<toolhost_runtime::WarmPool>>,
+    /// Contract version and optional exports.
+    pub capabilities: toolhost_runtime::Capabilities,
+    /// Its prompts (read at load).
+    pub prompts: Vec<toolhost_core::catalog::PromptDescriptor>,
+    /// Its resource templates (read at load).
+    pub templates: Vec<toolhost_core::catalog::ResourceTemplate>,
 }
 
 /// A tool and the plugin version that serves it.
@@ -103,6 +117,10 @@ impl ToolEntry {
             "input_schema": self.tool.input.document,
             "output_schema": self.tool.output.as_ref().map(|s| &s.document),
             "idempotent": self.tool.idempotent,
+            "title": self.tool.title,
+            "annotations": self.tool.annotations,
+            "icons": self.tool.icons,
+            "long_running": self.tool.long_running,
             "plugin": self.plugin.name,
         })
     }
@@ -148,6 +166,8 @@ fn errors_json<S: serde::Serializer>(errors: &[Error], s: S) -> std::result::Res
 pub struct Catalog {
     tools: BTreeMap<String, ToolEntry>,
     plugins: Vec<PluginStatus>,
+    /// The version served of each plugin file, by name.
+    served: BTreeMap<String, Arc<Plugin>>,
 }
 
 impl Catalog {
@@ -246,6 +266,13 @@ impl Registry {
     pub fn lookup(&self, tenant: &str, name: &str) -> Option<ToolEntry> {
         let cat = self.catalog.load();
         cat.tools.get(name).filter(|e| self.tenants.allows(tenant, &e.plugin.name, name)).cloned()
+    }
+
+    /// Every served plugin `tenant` may use, by name (for prompts, resources
+    /// and completion, which follow the tenant's `plugins` list).
+    pub fn plugins_for(&self, tenant: &str) -> Vec<Arc<Plugin>> {
+        let cat = self.catalog.load();
+        cat.served.values().filter(|p| self.tenants.allows_plugin(tenant, &p.name)).cloned().collect()
     }
 
     /// Every tool `tenant` may see, sorted by name.

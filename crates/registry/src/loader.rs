@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use toolhost_core::catalog::{PromptDescriptor, ResourceTemplate};
 use toolhost_core::error::{Error, Result};
 use toolhost_runtime::{CallSpec, Runtime};
 use toolhost_runtime::{Limits, RuntimeConfig};
@@ -83,6 +84,10 @@ pub(crate) async fn load(
         e => load_error(path, format!("describe() failed: {e}")),
     })?;
     let tools = tool_specs(path, &name, raw)?;
+    let capabilities = code.capabilities();
+    let (prompts, templates) = offers(runtime, &code, &name, &limits, &manifest.grants, &config, rt)
+        .await
+        .map_err(|e| load_error(path, e.to_string()))?;
     Ok(Plugin {
         name,
         path: path.to_path_buf(),
@@ -99,7 +104,39 @@ pub(crate) async fn load(
         load_time: started.elapsed(),
         warm: (manifest.instances.mode() == toolhost_runtime::InstanceMode::Warm)
             .then(|| runtime.warm_pool(manifest.instances.clone())),
+        capabilities,
+        prompts,
+        templates,
     })
+}
+
+/// A 0.2 plugin's prompts and resource templates, read once at load, with
+/// their names checked like tool names (and URI templates non-empty).
+async fn offers(
+    runtime: &Runtime,
+    code: &toolhost_runtime::PluginCode,
+    name: &str,
+    limits: &Limits,
+    grants: &toolhost_runtime::Grants,
+    config: &Arc<std::collections::BTreeMap<String, String>>,
+    rt: &RuntimeConfig,
+) -> Result<(Vec<PromptDescriptor>, Vec<ResourceTemplate>)> {
+    let caps = code.capabilities();
+    let spec = || describe_spec(name, limits, grants, config.clone(), rt);
+    let prompts = if caps.prompts { runtime.list_prompts(code, spec()).await? } else { vec![] };
+    let templates = if caps.resources { runtime.list_templates(code, spec()).await? } else { vec![] };
+    let mut seen = BTreeSet::new();
+    for p in &prompts {
+        if !valid_name(&p.name) || !seen.insert(p.name.as_str()) {
+            let what = toolhost_core::text::preview(&p.name);
+            return Err(Error::Configuration(format!("prompt name {what:?} is invalid or described twice")));
+        }
+    }
+    if let Some(t) = templates.iter().find(|t| t.uri_template.is_empty() || !t.uri_template.contains("://")) {
+        let what = toolhost_core::text::preview(&t.uri_template);
+        return Err(Error::Configuration(format!("resource template {what:?} is not a URI template")));
+    }
+    Ok((prompts, templates))
 }
 
 /// Refuses an invalid plugin name or a component over `runtime.max_plugin_mib`.
@@ -148,6 +185,8 @@ fn describe_spec<'a>(
         budget: Duration::from_millis(rt.describe_timeout_ms),
         warm: None,
         outbound_headers: &[],
+        interact: None,
+        resource_updates: None,
     }
 }
 
@@ -191,8 +230,12 @@ fn tool_spec(path: &Path, plugin: &str, d: toolhost_runtime::RawDescriptor) -> R
     Ok(Arc::new(ToolSpec {
         name: d.name,
         namespace,
+        title: d.title,
         description: d.description,
         idempotent: d.idempotent,
+        annotations: d.annotations,
+        icons: d.icons,
+        long_running: d.long_running,
         plugin: plugin.to_string(),
         input,
         output,

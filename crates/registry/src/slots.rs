@@ -200,7 +200,11 @@ pub(super) fn build(slots: &BTreeMap<String, Slot>, prev: &Owners) -> Catalog {
     }
     let mut tools = BTreeMap::new();
     let mut plugins = Vec::with_capacity(slots.len());
+    let mut served_plugins = BTreeMap::new();
     for (name, slot) in slots {
+        if let Some(p) = &slot.good {
+            served_plugins.insert(name.clone(), p.clone());
+        }
         let mut errors: Vec<Error> = slot.error.iter().cloned().collect();
         let mut served = vec![];
         let mut lost = vec![];
@@ -238,5 +242,5 @@ pub(super) fn build(slots: &BTreeMap<String, Slot>, prev: &Owners) -> Catalog {
             errors,
         });
     }
-    Catalog { tools, plugins }
+    Catalog { tools, plugins, served: served_plugins }
 }

@@ -62,6 +62,12 @@ impl Tenants {
         Ok(Tenants { policies })
     }
 
+    /// Whether `tenant` may use plugin `plugin` at all (its prompts and
+    /// resources follow this; its tools also need `tools`/`deny_tools`).
+    pub fn allows_plugin(&self, tenant: &str, plugin: &str) -> bool {
+        self.policies.is_empty() || self.policies.get(tenant).is_some_and(|p| p.plugins.is_match(plugin))
+    }
+
     /// Whether `tenant` may see `tool` of `plugin`.
     pub fn allows(&self, tenant: &str, plugin: &str, tool: &str) -> bool {
         if self.policies.is_empty() {

@@ -32,6 +32,9 @@ pub(super) fn outcome<T>(o: Outcome<T>, state: &StoreState, spec: &CallSpec<'_>)
         Some(Stop::Timeout) => return Err(timeout()),
         None => {}
     }
+    if let Some((key, request)) = &state.input_required {
+        return Err(Error::InputRequired { tool, key: key.clone(), request: Box::new(request.clone()) });
+    }
     if let Some(d) = state.limiter.denial {
         return Err(Error::ResourceExhausted {
             tool: Some(tool),

@@ -14,12 +14,15 @@ pub(crate) mod bindings;
 mod cache;
 mod classify;
 mod config;
+mod contract;
+mod convert;
 mod egress;
 mod engine;
 mod grants;
 pub(crate) mod http;
 mod limiter;
 mod mac;
+mod offers;
 mod pool;
 mod state;
 mod stdio;
@@ -28,13 +31,15 @@ mod wasi;
 
 pub use classify::HOSTCALL_FUEL_TEXT;
 pub use config::{Allocator, Limits, LimitsOverride, RuntimeConfig};
+pub use contract::Capabilities;
+pub use convert::RawDescriptor;
 pub use engine::AllocatorKind;
 pub use grants::{DirGrant, Grants, HttpGrant, InstanceMode, InstancePolicy};
 pub use pool::{WarmPool, WarmStats};
 pub use toolhost_core::events::{EventSink, GuestEvent};
 
-use bindings::{PluginPre, ToolDescriptor};
 use cache::CompileCache;
+use contract::{LinkError, Linked, Live, Op, Raw};
 pub use egress::{Resolver, SystemResolver};
 pub use http::split_host_port;
 use limiter::CallLimiter;
@@ -45,8 +50,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use stdio::CapturedOutput;
 use ticker::EpochTicker;
-use toolhost_core::call::{CallStats, CancelToken, Content, ToolOutput};
-use toolhost_core::error::{Error, Result, ToolErrorKind};
+use toolhost_core::call::{CallStats, CancelToken, ToolOutput};
+use toolhost_core::catalog::ResourceUpdates;
+use toolhost_core::error::{Error, Result};
+use toolhost_core::interact::Interact;
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, UpdateDeadline};
 
@@ -58,14 +65,18 @@ const YIELD_EVERY_TICKS: u64 = 2;
 /// content framing).
 const HOSTCALL_HEADROOM: usize = 64 * 1024;
 
-/// The WIT export every plugin must provide.
-pub(crate) const TOOL_EXPORT: &str = "toolhost:plugin/tool@0.1.0";
-
 /// A compiled and linked plugin, ready to instantiate. Cheap to clone;
 /// in-flight calls keep the version they started with alive.
 #[derive(Clone)]
 pub struct PluginCode {
-    pre: PluginPre<StoreState>,
+    linked: Arc<Linked>,
+}
+
+impl PluginCode {
+    /// The contract version it was built against and its optional exports.
+    pub fn capabilities(&self) -> Capabilities {
+        self.linked.capabilities()
+    }
 }
 
 impl std::fmt::Debug for PluginCode {
@@ -82,17 +93,6 @@ pub enum CompileSource {
     Compiled,
     /// Loaded from the compile cache.
     Cache,
-}
-
-/// A tool as its plugin describes it (raw, before validation).
-#[derive(Debug, Clone)]
-#[allow(missing_docs)]
-pub struct RawDescriptor {
-    pub name: String,
-    pub description: String,
-    pub input_schema: String,
-    pub output_schema: Option<String>,
-    pub idempotent: bool,
 }
 
 /// Everything one call needs besides the code.
@@ -113,6 +113,10 @@ pub struct CallSpec<'a> {
     pub warm: Option<&'a WarmPool>,
     /// The request context's headers, set on every outbound HTTP request the guest makes.
     pub outbound_headers: &'a [(&'static str, String)],
+    /// Answers the guest's `elicit`/`sample` (none: `INPUT_REQUIRED`).
+    pub interact: Option<Arc<dyn Interact>>,
+    /// Where the guest's `resource-updated` goes.
+    pub resource_updates: Option<ResourceUpdates>,
 }
 
 /// The request context handed to the guest.
@@ -126,16 +130,6 @@ pub struct GuestContext {
     pub deadline_ms: Option<u64>,
     pub attempt: u32,
     pub metadata: Vec<(String, String)>,
-}
-
-enum Op<'a> {
-    Describe,
-    Call { name: &'a str, args: &'a str, ctx: bindings::CallContext },
-}
-
-enum Raw {
-    Descriptors(Vec<ToolDescriptor>),
-    Call(std::result::Result<bindings::ToolOutput, bindings::ToolError>),
 }
 
 /// The process-wide wasm runtime.
@@ -168,8 +162,10 @@ impl Runtime {
         // Linked for everyone, denied per request unless the manifest grants the host.
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)
             .map_err(|e| Error::Configuration(format!("linking wasi:http: {e}")))?;
-        bindings::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
-            .map_err(|e| Error::Configuration(format!("linking host API: {e}")))?;
+        bindings::v1::Plugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| Error::Configuration(format!("linking host API 0.1: {e}")))?;
+        bindings::v2::Server::add_to_linker::<_, wasmtime::component::HasSelf<_>>(&mut linker, |s| s)
+            .map_err(|e| Error::Configuration(format!("linking host API 0.2: {e}")))?;
         let cache = match cache_dir {
             Some(dir) => match CompileCache::open(dir, &engine) {
                 Ok(c) => Some(Arc::new(c)),
@@ -238,17 +234,23 @@ impl Runtime {
         sniff(path, &bytes)?;
         let (component, source) = self.compile(path, bytes, digest).await?;
         self.check_imports(path, &component)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| Error::Incompatible {
-            path: path.to_path_buf(),
-            expected: "imports from WASI 0.2 and toolhost:plugin@0.1.0".into(),
-            found: format!("{e:#}"),
+        let linked = Linked::link(&self.linker, &component).map_err(|e| match e {
+            LinkError::Imports(found) => Error::Incompatible {
+                path: path.to_path_buf(),
+                expected: "imports from WASI 0.2 and toolhost:plugin@0.2.0 or @0.1.0".into(),
+                found,
+            },
+            LinkError::Exports(e) => Error::Incompatible {
+                path: path.to_path_buf(),
+                expected: format!(
+                    "world `plugin` exporting {} (or {})",
+                    contract::TOOL_EXPORT_V2,
+                    contract::TOOL_EXPORT_V1
+                ),
+                found: format!("exports [{}] ({e})", export_names(&self.engine, &component).join(", ")),
+            },
         })?;
-        let pre = PluginPre::new(pre).map_err(|e| Error::Incompatible {
-            path: path.to_path_buf(),
-            expected: format!("world `plugin` exporting {TOOL_EXPORT}"),
-            found: format!("exports [{}] ({e})", export_names(&self.engine, &component).join(", ")),
-        })?;
-        Ok((PluginCode { pre }, source))
+        Ok((PluginCode { linked: Arc::new(linked) }, source))
     }
 
     async fn compile(
@@ -299,7 +301,10 @@ impl Runtime {
             // Built against another version of the contract.
             Err(Error::Incompatible {
                 path: path.to_path_buf(),
-                expected: format!("toolhost:plugin@0.1.x (world `plugin` exporting {TOOL_EXPORT})"),
+                expected: format!(
+                    "toolhost:plugin@0.2.x or @0.1.x (world `plugin` exporting {})",
+                    contract::TOOL_EXPORT_V2
+                ),
                 found: refused.join(", "),
             })
         } else {
@@ -323,23 +328,16 @@ impl Runtime {
 
     /// Runs `describe()` in a fresh store.
     pub async fn describe(&self, code: &PluginCode, spec: CallSpec<'_>) -> Result<Vec<RawDescriptor>> {
-        let (raw, _) = self.run(code, spec, Op::Describe).await;
-        match raw? {
-            Raw::Descriptors(d) => Ok(d
-                .into_iter()
-                .map(|d| RawDescriptor {
-                    name: d.name,
-                    description: d.description,
-                    input_schema: d.input_schema,
-                    output_schema: d.output_schema,
-                    idempotent: d.idempotent,
-                })
-                .collect()),
-            Raw::Call(_) => unreachable!("describe returns descriptors"),
-        }
+        self.op(code, spec, Op::Describe, |raw, _| match raw {
+            Raw::Descriptors(d, annotated) => {
+                Ok(d.into_iter().map(|d| convert::descriptor(d, annotated)).collect())
+            }
+            _ => unreachable!("describe returns descriptors"),
+        })
+        .await
     }
 
-    /// Runs one tool call in a fresh store and converts its result.
+    /// Runs one tool call and converts its result.
     pub async fn call(
         &self,
         code: &PluginCode,
@@ -350,24 +348,28 @@ impl Runtime {
     ) -> (Result<ToolOutput>, CallStats) {
         let tool = spec.tool.to_string();
         let cap = spec.limits.output_bytes;
-        let ctx = bindings::CallContext {
-            call_id: ctx.call_id,
-            request_id: ctx.request_id,
-            tenant_id: ctx.tenant_id,
-            user_id: ctx.user_id,
-            traceparent: ctx.traceparent,
-            deadline_ms: ctx.deadline_ms,
-            attempt: ctx.attempt,
-            metadata: ctx.metadata,
-        };
-        let (raw, stats) = self.run(code, spec, Op::Call { name, args, ctx }).await;
+        let (raw, stats) = self.run(code, spec, Op::Call { name, args, ctx: ctx.into() }).await;
         let result = match raw {
-            Ok(Raw::Call(Ok(out))) => convert_output(&tool, out, cap),
-            Ok(Raw::Call(Err(e))) => Err(convert_tool_error(&tool, e)),
-            Ok(Raw::Descriptors(_)) => unreachable!("call returns a result"),
+            Ok(Raw::Call(Ok(out))) => convert::output(&tool, out, cap),
+            Ok(Raw::Call(Err(e))) => Err(convert::tool_error(&tool, e)),
+            Ok(_) => unreachable!("call returns a result"),
             Err(e) => Err(e),
         };
         (result, stats)
+    }
+
+    /// Runs one operation in a fresh store and picks its answer with `take`
+    /// (given the raw answer and `spec.tool`, the name errors use).
+    async fn op<T>(
+        &self,
+        code: &PluginCode,
+        spec: CallSpec<'_>,
+        op: Op<'_>,
+        take: impl FnOnce(Raw, &str) -> Result<T>,
+    ) -> Result<T> {
+        let subject = spec.tool.to_string();
+        let (raw, _) = self.run(code, spec, op).await;
+        take(raw?, &subject)
     }
 
     fn new_store(&self, spec: &CallSpec<'_>) -> Result<Store<StoreState>> {
@@ -404,6 +406,9 @@ impl Runtime {
             deadline,
             cancel: spec.cancel.clone(),
             stop: None,
+            interact: spec.interact.clone(),
+            resource_updates: spec.resource_updates.clone(),
+            input_required: None,
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -452,6 +457,9 @@ impl Runtime {
         s.http_hooks.deadline = deadline;
         s.http_hooks.context = spec.outbound_headers.to_vec();
         s.stop = None;
+        s.interact = spec.interact.clone();
+        s.resource_updates = spec.resource_updates.clone();
+        s.input_required = None;
         s.log_lines = 0;
         s.dropped_events = 0;
         s.stdout.reset();
@@ -499,6 +507,7 @@ impl Runtime {
                     let s = store.data_mut();
                     s.events = None; // the listener must see the call end
                     s.cancel = None;
+                    s.interact = None;
                     let tenant = s.tenant.clone();
                     pool.put(&tenant, store, plugin, calls + 1);
                 }
@@ -511,15 +520,8 @@ impl Runtime {
 
     /// The store of a call with its instance and call count: a warm one taken from the pool and
     /// rearmed (calls only), else a fresh store with nothing instantiated yet.
-    fn store_for(
-        &self,
-        spec: &CallSpec<'_>,
-        op: &Op<'_>,
-    ) -> Result<(Store<StoreState>, Option<bindings::Plugin>, u32)> {
-        let warm = match op {
-            Op::Call { .. } => spec.warm.and_then(|p| p.take(spec.tenant)),
-            Op::Describe => None,
-        };
+    fn store_for(&self, spec: &CallSpec<'_>, op: &Op<'_>) -> Result<(Store<StoreState>, Option<Live>, u32)> {
+        let warm = if op.is_call() { spec.warm.and_then(|p| p.take(spec.tenant)) } else { None };
         match warm {
             Some(w) => {
                 let mut store = w.store;
@@ -548,25 +550,34 @@ impl Runtime {
     }
 }
 
-/// Instantiates the plugin in `store` (unless `instance` is a warm one) and calls `op` on it.
+/// Instantiates the plugin in `store` (unless `instance` is a warm one) and runs `op` on it.
 async fn invoke(
     code: &PluginCode,
     store: &mut Store<StoreState>,
-    instance: Option<bindings::Plugin>,
+    instance: Option<Live>,
     op: Op<'_>,
-) -> wasmtime::Result<(Raw, bindings::Plugin)> {
-    let plugin = match instance {
+) -> wasmtime::Result<(Raw, Live)> {
+    let live = match instance {
         Some(p) => p,
-        None => code.pre.instantiate_async(&mut *store).await?,
+        None => code.linked.instantiate(&mut *store).await?,
     };
-    let tool = plugin.toolhost_plugin_tool();
-    let raw = match op {
-        Op::Describe => tool.call_describe(&mut *store).await.map(Raw::Descriptors),
-        Op::Call { name, args, ctx } => {
-            tool.call_call(&mut *store, name, &args.to_string(), &ctx).await.map(Raw::Call)
+    let raw = code.linked.run(store, &live, op).await?;
+    Ok((raw, live))
+}
+
+impl From<GuestContext> for bindings::CallContext {
+    fn from(c: GuestContext) -> bindings::CallContext {
+        bindings::CallContext {
+            call_id: c.call_id,
+            request_id: c.request_id,
+            tenant_id: c.tenant_id,
+            user_id: c.user_id,
+            traceparent: c.traceparent,
+            deadline_ms: c.deadline_ms,
+            attempt: c.attempt,
+            metadata: c.metadata,
         }
-    }?;
-    Ok((raw, plugin))
+    }
 }
 
 fn load_error(path: &Path, reason: String) -> Error {
@@ -612,78 +623,13 @@ fn import_allowed(name: &str, deny_network: bool) -> bool {
         Some(("wasi", p)) if WASI.contains(&p) => {
             version.starts_with("0.2.") && !(deny_network && (p == "sockets" || p == "http"))
         }
-        Some(("toolhost", "plugin")) => version.starts_with("0.1."),
+        Some(("toolhost", "plugin")) => version.starts_with("0.1.") || version.starts_with("0.2."),
         _ => false,
     }
 }
 
 fn export_names(engine: &Engine, component: &Component) -> Vec<String> {
     component.component_type().exports(engine).map(|(n, _)| n.to_string()).collect()
-}
-
-fn convert_output(tool: &str, out: bindings::ToolOutput, cap: u64) -> Result<ToolOutput> {
-    let size: usize = out.value.as_ref().map_or(0, String::len)
-        + out
-            .content
-            .iter()
-            .map(|c| match c {
-                bindings::Content::Text(t) => t.len(),
-                bindings::Content::Image(m) | bindings::Content::Audio(m) => m.data.len() + m.mime_type.len(),
-                bindings::Content::Embedded(r) => {
-                    r.uri.len() + r.text.as_ref().map_or(0, String::len) + r.blob.as_ref().map_or(0, Vec::len)
-                }
-            })
-            .sum::<usize>();
-    if size as u64 > cap {
-        return Err(Error::OutputTooLarge { tool: tool.to_string(), limit: cap });
-    }
-    let value = match out.value {
-        None => None,
-        Some(text) => Some(serde_json::from_str(&text).map_err(|e| Error::InvalidOutput {
-            tool: tool.to_string(),
-            reason: format!("value is not valid JSON ({e}); starts with {:?}", preview(&text)),
-        })?),
-    };
-    let content = out
-        .content
-        .into_iter()
-        .map(|c| match c {
-            bindings::Content::Text(text) => Content::Text { text },
-            bindings::Content::Image(m) => {
-                Content::Image { mime_type: m.mime_type, data: toolhost_core::call::Bytes(m.data) }
-            }
-            bindings::Content::Audio(m) => {
-                Content::Audio { mime_type: m.mime_type, data: toolhost_core::call::Bytes(m.data) }
-            }
-            bindings::Content::Embedded(r) => Content::Resource {
-                uri: r.uri,
-                mime_type: r.mime_type,
-                text: r.text,
-                blob: r.blob.map(toolhost_core::call::Bytes),
-            },
-        })
-        .collect();
-    Ok(ToolOutput { value, content })
-}
-
-fn convert_tool_error(tool: &str, e: bindings::ToolError) -> Error {
-    let kind = match e.kind {
-        bindings::ErrorKind::InvalidInput => ToolErrorKind::InvalidInput,
-        bindings::ErrorKind::NotFound => ToolErrorKind::NotFound,
-        bindings::ErrorKind::Denied => ToolErrorKind::Denied,
-        bindings::ErrorKind::Transient => ToolErrorKind::Transient,
-        bindings::ErrorKind::RateLimited => ToolErrorKind::RateLimited,
-        bindings::ErrorKind::Internal => ToolErrorKind::Internal,
-    };
-    let details = e.details.map(|d| serde_json::from_str(&d).unwrap_or(serde_json::Value::String(d)));
-    Error::Tool {
-        tool: tool.to_string(),
-        kind,
-        message: stdio::escape_control(&e.message),
-        retryable: e.retryable.unwrap_or(kind.retryable_by_default()),
-        retry_after_ms: e.retry_after_ms,
-        details,
-    }
 }
 
 pub use toolhost_core::text::preview;
@@ -698,7 +644,8 @@ mod tests {
         assert!(import_allowed("wasi:sockets/tcp@0.2.0", false));
         assert!(!import_allowed("wasi:sockets/tcp@0.2.0", true));
         assert!(import_allowed("toolhost:plugin/host@0.1.0", false));
-        assert!(!import_allowed("toolhost:plugin/host@0.2.0", false));
+        assert!(import_allowed("toolhost:plugin/host@0.2.0", false));
+        assert!(!import_allowed("toolhost:plugin/host@0.3.0", false));
         assert!(import_allowed("wasi:http/outgoing-handler@0.2.0", false));
         assert!(!import_allowed("wasi:http/outgoing-handler@0.2.0", true));
         assert!(!import_allowed("evil:net/raw@1.0.0", false));

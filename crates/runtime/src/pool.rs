@@ -14,7 +14,7 @@
 //! `runtime.pool_instances` idle: past that, an instance is retired instead
 //! of kept, and fresh instances always find slots.
 
-use super::bindings::Plugin;
+use super::contract::Live as Plugin;
 use super::state::StoreState;
 use crate::InstancePolicy;
 use std::collections::HashMap;

@@ -17,12 +17,29 @@ pub(crate) const ERROR_META_KEY: &str = "dev.toolhost/error";
 
 /// A tool as MCP lists it.
 pub(crate) fn tool(spec: &toolhost::ToolListing) -> Option<Tool> {
+    let annotations = match &spec.annotations {
+        // A 0.1 plugin or an upstream tool: only what its `idempotent` flag says.
+        None => json!({ "idempotentHint": spec.idempotent }),
+        Some(a) => json!({
+            "readOnlyHint": a.read_only,
+            "destructiveHint": a.destructive,
+            "idempotentHint": a.idempotent,
+            "openWorldHint": a.open_world,
+        }),
+    };
     let mut v = json!({
         "name": spec.name,
         "description": spec.description,
         "inputSchema": object_schema(&spec.input_schema),
-        "annotations": { "idempotentHint": spec.idempotent },
+        "annotations": annotations,
     });
+    if let Some(title) = &spec.title {
+        v["title"] = title.clone().into();
+        v["annotations"]["title"] = title.clone().into();
+    }
+    if !spec.icons.is_empty() {
+        v["icons"] = json!(spec.icons);
+    }
     if let Some(out) = &spec.output_schema {
         v["outputSchema"] = object_schema(out);
     }
@@ -47,6 +64,22 @@ fn object_schema(schema: &Value) -> Value {
         }
         _ => json!({ "type": "object" }),
     }
+}
+
+/// A content block from MCP's JSON form (a sampling result's content).
+pub(crate) fn from_content_block(v: &Value) -> Option<Content> {
+    use base64::Engine as _;
+    let bytes = |key: &str| {
+        let text = v.get(key)?.as_str()?;
+        base64::engine::general_purpose::STANDARD.decode(text).ok().map(toolhost::call::Bytes)
+    };
+    let mime = || v.get("mimeType").and_then(Value::as_str).map(str::to_string);
+    Some(match v.get("type")?.as_str()? {
+        "text" => Content::Text { text: v.get("text")?.as_str()?.to_string() },
+        "image" => Content::Image { mime_type: mime()?, data: bytes("data")? },
+        "audio" => Content::Audio { mime_type: mime()?, data: bytes("data")? },
+        _ => return None,
+    })
 }
 
 /// One content block in MCP's JSON form.

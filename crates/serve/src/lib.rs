@@ -16,8 +16,10 @@
 mod convert;
 pub mod http;
 pub mod inflight;
+mod interact;
 mod listener;
 pub mod mcp;
+mod mcp_offers;
 mod request;
 mod runs;
 mod state;

@@ -16,11 +16,15 @@
 #![allow(deprecated)]
 
 use crate::convert;
+use crate::mcp_offers::{self, Subscriptions};
 use crate::state::Shared;
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, Extensions, InitializeResult, ListToolsResult,
-    LoggingLevel, LoggingMessageNotificationParam, PaginatedRequestParams, ProgressToken, ServerCapabilities,
-    SetLevelRequestParams, SubscriptionFilter,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
+    Extensions, GetPromptRequestParams, GetPromptResponse, InitializeResult, ListPromptsResult,
+    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
+    LoggingMessageNotificationParam, PaginatedRequestParams, ProgressToken, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams,
+    SubscriptionFilter, UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
@@ -43,11 +47,41 @@ pub struct McpServer {
     shared: Arc<Shared>,
     /// Minimum level of `notifications/message` (`logging/setLevel`).
     log_level: Arc<Mutex<LoggingLevel>>,
+    /// Resource URIs this session subscribed to.
+    subscriptions: Subscriptions,
 }
 
 impl McpServer {
     pub(crate) fn new(shared: Arc<Shared>) -> McpServer {
-        McpServer { shared, log_level: Arc::new(Mutex::new(LoggingLevel::Info)) }
+        McpServer {
+            shared,
+            log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
+            subscriptions: Subscriptions::default(),
+        }
+    }
+
+    /// Sends `notifications/resources/updated` for this session's
+    /// subscriptions until the peer is gone.
+    async fn forward_resource_updates(&self, tenant: String, peer: Peer<RoleServer>) {
+        let mut updates = self.shared.host.resource_updates();
+        let stop = closed(peer.clone());
+        tokio::pin!(stop);
+        loop {
+            let update = tokio::select! {
+                _ = &mut stop => return,
+                u = updates.recv() => u,
+            };
+            match update {
+                Ok(u) if self.subscriptions.wants(&tenant, &u) => {
+                    let param = serde_json::from_value(json!({ "uri": u.uri })).expect("static shape");
+                    if peer.notify_resource_updated(param).await.is_err() {
+                        return;
+                    }
+                }
+                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            }
+        }
     }
 
     /// The caller's tenant: from the authenticated HTTP request, else the listener's.
@@ -133,9 +167,14 @@ async fn closed(peer: Peer<RoleServer>) {
 
 impl ServerHandler for McpServer {
     fn get_info(&self) -> InitializeResult {
-        let caps: ServerCapabilities =
-            serde_json::from_value(json!({ "tools": { "listChanged": true }, "logging": {} }))
-                .expect("static capabilities");
+        let caps: ServerCapabilities = serde_json::from_value(json!({
+            "tools": { "listChanged": true },
+            "logging": {},
+            "prompts": { "listChanged": false },
+            "resources": { "subscribe": true, "listChanged": false },
+            "completions": {},
+        }))
+        .expect("static capabilities");
         let mut info = InitializeResult::new(caps);
         info.server_info = serde_json::from_value(json!({
             "name": "toolhost",
@@ -195,7 +234,14 @@ impl ServerHandler for McpServer {
             log_level,
             target.origin().to_string(),
         ));
-        let opts = CallOptions { cancel: Some(guard.token().clone()), events: Some(tx) };
+        // Up to 2025-11-25 the guest's questions go to the client as requests;
+        // 2026-07-28 forbids those (the call ends with INPUT_REQUIRED).
+        let interact: Option<Arc<dyn toolhost::interact::Interact>> = if modern {
+            None
+        } else {
+            Some(Arc::new(crate::interact::PeerInteract { peer: context.peer.clone() }))
+        };
+        let opts = CallOptions { cancel: Some(guard.token().clone()), events: Some(tx), interact };
         let started = Instant::now();
         let result = {
             let run = self.shared.host.execute(&ectx, ToolCall::new(name.clone(), args), &opts);
@@ -229,10 +275,84 @@ impl ServerHandler for McpServer {
         Ok(())
     }
 
+    async fn list_prompts(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        mcp_offers::list_prompts(&self.shared.host, &self.tenant(&context.extensions)?)
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let ctx = self.exec_context(&context.extensions, &context.meta)?;
+        mcp_offers::get_prompt(&self.shared.host, &ctx, request).await.map(GetPromptResponse::Complete)
+    }
+
+    async fn list_resources(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        let ctx = self.exec_context(&context.extensions, &context.meta)?;
+        mcp_offers::list_resources(&self.shared.host, &ctx).await
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        mcp_offers::list_templates(&self.shared.host, &self.tenant(&context.extensions)?)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let ctx = self.exec_context(&context.extensions, &context.meta)?;
+        mcp_offers::read_resource(&self.shared.host, &ctx, &request.uri)
+            .await
+            .map(ReadResourceResponse::Complete)
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let ctx = self.exec_context(&context.extensions, &context.meta)?;
+        self.subscriptions.subscribe(&self.shared.host, &ctx, &request.uri).await
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let ctx = self.exec_context(&context.extensions, &context.meta)?;
+        self.subscriptions.unsubscribe(&self.shared.host, &ctx, &request.uri).await
+    }
+
+    async fn complete(
+        &self,
+        request: CompleteRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CompleteResult, McpError> {
+        let ctx = self.exec_context(&context.extensions, &context.meta)?;
+        mcp_offers::complete(&self.shared.host, &ctx, request).await
+    }
+
     async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
         let Ok(tenant) = self.tenant(&context.extensions) else { return };
         let this = self.clone();
         let peer = context.peer;
+        let (updates, updates_peer, updates_tenant) = (self.clone(), peer.clone(), tenant.clone());
+        tokio::spawn(async move { updates.forward_resource_updates(updates_tenant, updates_peer).await });
         tokio::spawn(async move {
             let notify = || {
                 let peer = peer.clone();

@@ -39,7 +39,7 @@ impl Dispatch for Host {
         let host = self.clone();
         Box::pin(async move {
             let call = node_call(node, args);
-            host.execute(&ctx, call, &CallOptions { cancel: Some(cancel), events: None }).await
+            host.execute(&ctx, call, &CallOptions { cancel: Some(cancel), ..Default::default() }).await
         })
     }
 

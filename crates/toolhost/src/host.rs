@@ -174,7 +174,16 @@ impl HostBuilder {
         } else {
             None
         };
-        let inner = Inner { runtime, registry, executor, backend, upstreams, _watcher: watcher, config: cfg };
+        let inner = Inner {
+            resource_updates: tokio::sync::broadcast::channel(256).0,
+            runtime,
+            registry,
+            executor,
+            backend,
+            upstreams,
+            _watcher: watcher,
+            config: cfg,
+        };
         Ok(Host { inner: Arc::new(inner) })
     }
 }
@@ -184,6 +193,8 @@ fn absolute(p: &std::path::Path) -> PathBuf {
 }
 
 struct Inner {
+    /// Where guests' `resource-updated` goes; every MCP session subscribes.
+    resource_updates: toolhost_core::catalog::ResourceUpdates,
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
     executor: Executor,
@@ -219,6 +230,18 @@ impl Host {
     /// The registry (reload, subscribe to changes).
     pub fn registry(&self) -> &Arc<Registry> {
         &self.inner.registry
+    }
+
+    /// Resource updates the guests report (`host.resource-updated`), for
+    /// front doors that notify subscribers.
+    pub fn resource_updates(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<toolhost_core::catalog::ResourceUpdated> {
+        self.inner.resource_updates.subscribe()
+    }
+
+    pub(crate) fn resource_sender(&self) -> toolhost_core::catalog::ResourceUpdates {
+        self.inner.resource_updates.clone()
     }
 
     /// The runtime (allocator, health).
@@ -287,6 +310,7 @@ impl Host {
     /// attempt timeout, the highest-precedence policy.
     pub async fn call(&self, req: CallRequest) -> Result<CallResponse> {
         let ctx = req.context();
+        let opts = req.options();
         let call = ToolCall {
             call_id: req.call_id,
             tool: req.tool,
@@ -296,7 +320,6 @@ impl Host {
                 ..Default::default()
             },
         };
-        let opts = CallOptions { cancel: req.cancel, events: req.events };
         let r = self.execute_at(&ctx, call, 0, &opts).await;
         Ok(CallResponse {
             call_id: r.call_id,
@@ -372,12 +395,12 @@ impl Host {
         let entry = Attempt::lookup(self, tenant, &req.tool)
             .ok_or_else(|| Error::ToolNotFound { tool: toolhost_core::text::preview(&req.tool) })?;
         let ctx = req.context();
+        let opts = req.options();
         let (args, value) = Attempt::parse_arguments(self, &entry, &Ok(req.arguments))?;
         let call_id = req.call_id.clone().unwrap_or_else(new_call_id);
         let info = Attempt::info(self, &entry);
         let timeout = req.timeout.unwrap_or(info.timeout_override.unwrap_or(info.default_timeout));
         let tool = info.name.to_string();
-        let opts = CallOptions { cancel: req.cancel, events: req.events };
         let spec = AttemptSpec {
             args: &args,
             value: &value,
@@ -412,17 +435,10 @@ impl Host {
             budget,
             warm: plugin.warm.as_deref(),
             outbound_headers: &outbound,
+            interact: opts.interact.clone(),
+            resource_updates: Some(self.inner.resource_updates.clone()),
         };
-        let guest_ctx = GuestContext {
-            call_id: call_id.to_string(),
-            request_id: (!ctx.request_id.is_empty()).then(|| ctx.request_id.clone()),
-            tenant_id: Some(tenant.to_string()),
-            user_id: ctx.user_id.clone(),
-            traceparent: ctx.traceparent.clone(),
-            deadline_ms: Some(budget.as_millis() as u64),
-            attempt,
-            metadata: guest_metadata(ctx),
-        };
+        let guest_ctx = guest_context(ctx, call_id, budget, attempt);
         let (result, stats) = tracing::Instrument::instrument(
             self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx),
             span,
@@ -535,6 +551,25 @@ fn budget_limits(
 
 /// The context's metadata plus the fields `call-context` has no slot for
 /// (`correlation_id`, `tracestate`, `budget`), so they reach the guest too.
+/// The request context as the guest sees it.
+pub(crate) fn guest_context(
+    ctx: &ExecutionContext,
+    call_id: &str,
+    budget: std::time::Duration,
+    attempt: u32,
+) -> GuestContext {
+    GuestContext {
+        call_id: call_id.to_string(),
+        request_id: (!ctx.request_id.is_empty()).then(|| ctx.request_id.clone()),
+        tenant_id: Some(ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT).to_string()),
+        user_id: ctx.user_id.clone(),
+        traceparent: ctx.traceparent.clone(),
+        deadline_ms: Some(budget.as_millis() as u64),
+        attempt,
+        metadata: guest_metadata(ctx),
+    }
+}
+
 fn guest_metadata(ctx: &ExecutionContext) -> Vec<(String, String)> {
     let mut m: Vec<(String, String)> = ctx.metadata.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if let Some(c) = &ctx.correlation_id {

@@ -49,10 +49,11 @@ mod dag;
 mod host;
 mod listing;
 pub mod observe;
+mod offers;
 pub mod upstreams;
 mod validate;
 
-pub use toolhost_core::{call, context, error, events, text};
+pub use toolhost_core::{call, catalog, context, error, events, interact, text};
 pub use toolhost_exec as exec;
 pub use toolhost_registry as registry;
 pub use toolhost_runtime as runtime;

@@ -25,6 +25,14 @@ pub struct ToolListing {
     pub source: &'static str,
     /// The plugin (file stem) or the `[[upstreams]]` name that serves it.
     pub origin: String,
+    /// Human-readable name, when the tool gave one.
+    pub title: Option<String>,
+    /// Behaviour hints, when the tool gave them (0.2 plugins).
+    pub annotations: Option<toolhost_core::catalog::ToolAnnotations>,
+    /// Icons.
+    pub icons: Vec<toolhost_core::catalog::Icon>,
+    /// Usually runs longer than a client waits: offered as a task.
+    pub long_running: bool,
 }
 
 impl ToolListing {
@@ -39,6 +47,10 @@ impl ToolListing {
             idempotent: e.tool.idempotent,
             source: "plugin",
             origin: e.plugin.name.clone(),
+            title: e.tool.title.clone(),
+            annotations: e.tool.annotations,
+            icons: e.tool.icons.clone(),
+            long_running: e.tool.long_running,
         }
     }
 
@@ -55,6 +67,10 @@ impl ToolListing {
             "idempotent": self.idempotent,
             "source": self.source,
             "plugin": self.origin,
+            "title": self.title,
+            "annotations": self.annotations,
+            "icons": self.icons,
+            "long_running": self.long_running,
         })
     }
 }

@@ -16,7 +16,7 @@ async fn cancelled_after(host: &Host, tool: &str, args: serde_json::Value, after
         tokio::time::sleep(after).await;
         c.cancel();
     });
-    let opts = CallOptions { cancel: Some(cancel), events: None };
+    let opts = CallOptions { cancel: Some(cancel), ..Default::default() };
     host.execute(&ExecutionContext::new(), ToolCall::new(tool, args.to_string()), &opts).await
 }
 
@@ -130,7 +130,7 @@ async fn a_call_cancelled_before_admission_charges_no_rate_limit_token() {
         host_with("[policy.tools.ok]\nrate_limit = { rate = 1, per_ms = 60000, burst = 1 }\n").await;
     let cancel = CancelToken::new();
     cancel.cancel();
-    let opts = CallOptions { cancel: Some(cancel), events: None };
+    let opts = CallOptions { cancel: Some(cancel), ..Default::default() };
     let r = host.execute(&ExecutionContext::new(), ToolCall::new("ok", "{}"), &opts).await;
     assert_eq!(r.result.unwrap_err().code(), ErrorCode::ToolCancelled);
     let next = exec(&host, "ok", json!({})).await;
@@ -235,7 +235,7 @@ async fn a_follower_does_not_inherit_its_leaders_cancellation() {
         tokio::time::sleep(Duration::from_millis(400)).await;
         c.cancel();
     });
-    let opts = CallOptions { cancel: Some(cancel), events: None };
+    let opts = CallOptions { cancel: Some(cancel), ..Default::default() };
     let (leader, follower) = leader_then_follower(&host, ExecutionContext::new(), opts).await;
     assert_eq!(leader.result.unwrap_err().code(), ErrorCode::ToolCancelled);
     assert_ran_itself(&follower);

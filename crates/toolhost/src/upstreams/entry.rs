@@ -64,6 +64,10 @@ impl UpstreamEntry {
             idempotent: t.idempotent,
             source: self.source.kind().as_str(),
             origin: t.source.clone(),
+            title: None,
+            annotations: None,
+            icons: vec![],
+            long_running: false,
         }
     }
 
