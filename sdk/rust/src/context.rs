@@ -4,13 +4,16 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::{Level, ToolError, host};
+use crate::{
+    ElicitRequest, ElicitResponse, InteractionError, Level, SamplingRequest, SamplingResponse, ToolError,
+    host,
+};
 
 /// The request context of one call (the WIT `call-context`), handed to every tool function.
 ///
 /// Besides the identifiers it offers the host helpers: [`log`](Self::log) (and
-/// [`info`](Self::info) etc.), [`progress`](Self::progress), [`emit`](Self::emit) and
-/// [`config`](Self::config).
+/// [`info`](Self::info) etc.), [`progress`](Self::progress), [`emit`](Self::emit),
+/// [`config`](Self::config), [`elicit`](Self::elicit) and [`sample`](Self::sample).
 ///
 /// In native unit tests build one with [`Context::new`] and the `with_*` setters.
 #[derive(Debug, Clone)]
@@ -205,6 +208,48 @@ impl Context {
     /// The operator's config value for `key`, or `default` when unset.
     pub fn config_or(&self, key: &str, default: &str) -> String {
         host::config(key).unwrap_or_else(|| default.to_owned())
+    }
+
+    /// Asks the user for input ([`ElicitRequest::form`] or [`ElicitRequest::url`]) and waits
+    /// for the answer.
+    ///
+    /// When the caller cannot answer now, the host ends this call and runs it again from the
+    /// start once the answer arrives: ask before doing anything that must not happen twice.
+    /// An [`InteractionError`] converts into a [`ToolError`], so `?` works in tools.
+    ///
+    /// ```
+    /// use toolhost_sdk::prelude::*;
+    /// use toolhost_sdk::{ElicitRequest, testing, ElicitResponse};
+    ///
+    /// fn confirm(ctx: &Context) -> Result<bool, ToolError> {
+    ///     let schema = json!({
+    ///         "type": "object",
+    ///         "properties": { "ok": { "type": "boolean" } },
+    ///         "required": ["ok"],
+    ///     });
+    ///     let answer = ctx.elicit(&ElicitRequest::form("Really delete?", schema))?;
+    ///     Ok(answer.is_accepted() && answer.content.as_ref().is_some_and(|c| c["ok"] == true))
+    /// }
+    /// testing::answer_elicit(Ok(ElicitResponse::accept(json!({ "ok": true }))));
+    /// assert!(confirm(&Context::new("c1")).unwrap());
+    /// ```
+    pub fn elicit(&self, request: &ElicitRequest) -> Result<ElicitResponse, InteractionError> {
+        host::elicit(request)
+    }
+
+    /// Asks the client's language model for one completion and waits for it.
+    ///
+    /// ```
+    /// use toolhost_sdk::prelude::*;
+    /// use toolhost_sdk::{SamplingRequest, SamplingResponse, testing};
+    ///
+    /// testing::answer_sample(Ok(SamplingResponse::text("test-model", "Paris")));
+    /// let ctx = Context::new("c1");
+    /// let answer = ctx.sample(&SamplingRequest::new(50).user("Capital of France?")).unwrap();
+    /// assert_eq!(answer.as_text(), Some("Paris"));
+    /// ```
+    pub fn sample(&self, request: &SamplingRequest) -> Result<SamplingResponse, InteractionError> {
+        host::sample(request)
     }
 }
 

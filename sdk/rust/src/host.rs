@@ -1,10 +1,13 @@
-//! Host helpers: logging, progress, streamed chunks and operator config.
+//! Host helpers: logging, progress, streamed chunks, operator config, asking the user or the
+//! client's model, and resource change notifications.
 //!
 //! Inside a component these call the `toolhost:plugin/host` imports. Compiled for any other
 //! target (e.g. `cargo test` on the build machine) they go to the thread-local fake in
 //! [`testing`](crate::testing), so tools can be unit-tested natively.
 
 use std::fmt;
+
+use crate::{ElicitRequest, ElicitResponse, InteractionError, SamplingRequest, SamplingResponse};
 
 /// Severity of a log line (the WIT `log-level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,10 +60,32 @@ pub fn config(key: &str) -> Option<String> {
     imp::config(key)
 }
 
+/// Asks the user for input and waits for the answer (within the call's deadline).
+///
+/// Prefer [`Context::elicit`](crate::Context::elicit).
+pub fn elicit(request: &ElicitRequest) -> Result<ElicitResponse, InteractionError> {
+    imp::elicit(request)
+}
+
+/// Asks the client's language model for one completion.
+///
+/// Prefer [`Context::sample`](crate::Context::sample).
+pub fn sample(request: &SamplingRequest) -> Result<SamplingResponse, InteractionError> {
+    imp::sample(request)
+}
+
+/// Tells subscribed clients that the resource at `uri` changed (e.g. after a tool wrote it).
+///
+/// The host keeps the subscriber list; calling this for a URI nobody watches is cheap.
+pub fn resource_updated(uri: &str) {
+    imp::resource_updated(uri);
+}
+
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::Level;
     use crate::bindings::toolhost::plugin::host as wit;
+    use crate::{ElicitRequest, ElicitResponse, InteractionError, SamplingRequest, SamplingResponse};
 
     pub(super) fn log(level: Level, message: &str) {
         let level = match level {
@@ -84,12 +109,25 @@ mod imp {
     pub(super) fn config(key: &str) -> Option<String> {
         wit::config(key)
     }
+
+    pub(super) fn elicit(request: &ElicitRequest) -> Result<ElicitResponse, InteractionError> {
+        wit::elicit(&request.into()).map(Into::into).map_err(Into::into)
+    }
+
+    pub(super) fn sample(request: &SamplingRequest) -> Result<SamplingResponse, InteractionError> {
+        wit::sample(&request.into()).map(Into::into).map_err(Into::into)
+    }
+
+    pub(super) fn resource_updated(uri: &str) {
+        wit::resource_updated(uri);
+    }
 }
 
 #[cfg(not(target_arch = "wasm32"))]
 mod imp {
     use super::Level;
     use crate::testing::{self, HostEvent};
+    use crate::{ElicitRequest, ElicitResponse, InteractionError, SamplingRequest, SamplingResponse};
 
     pub(super) fn log(level: Level, message: &str) {
         testing::record(HostEvent::Log { level, message: message.to_owned() });
@@ -105,6 +143,20 @@ mod imp {
 
     pub(super) fn config(key: &str) -> Option<String> {
         testing::config_value(key)
+    }
+
+    pub(super) fn elicit(request: &ElicitRequest) -> Result<ElicitResponse, InteractionError> {
+        testing::record(HostEvent::Elicit(request.clone()));
+        testing::next_elicit_answer()
+    }
+
+    pub(super) fn sample(request: &SamplingRequest) -> Result<SamplingResponse, InteractionError> {
+        testing::record(HostEvent::Sample(request.clone()));
+        testing::next_sample_answer()
+    }
+
+    pub(super) fn resource_updated(uri: &str) {
+        testing::record(HostEvent::ResourceUpdated(uri.to_owned()));
     }
 }
 

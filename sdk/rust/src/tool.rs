@@ -1,4 +1,4 @@
-//! Tool definitions ([`tool`], [`Tool`], [`ToolDef`]) and the plugin's [`Registry`].
+//! Tool definitions: [`tool`], [`Tool`], [`ToolDef`] and [`ToolDescriptor`].
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -7,24 +7,36 @@ use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::meta::wit_icons;
 use crate::output::IntoOutput;
 use crate::schema::{input_schema_for, output_schema_for, parse_args};
-use crate::{Context, Output, ToolError};
+use crate::{Annotations, Context, Icon, Output, ToolError};
 
 /// What a plugin says about one tool (mirrors the WIT `tool-descriptor`, with schemas as JSON
 /// values).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// Build one by hand (for [`ToolDef::raw`]) with `..Default::default()` for the fields you do
+/// not need.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ToolDescriptor {
     /// Unique tool name, `^[A-Za-z0-9_.-]{1,64}$`; a dot makes a namespace (`text.upper`).
     pub name: String,
+    /// Human-readable name for user interfaces.
+    pub title: Option<String>,
     /// What the tool does, written for a language model.
     pub description: String,
     /// JSON Schema of the arguments object.
     pub input_schema: Value,
     /// JSON Schema of the output value, if declared.
     pub output_schema: Option<Value>,
-    /// Same input, same effect: safe to cache and to retry.
+    /// Same input, same effect: the host may cache and retry it.
     pub idempotent: bool,
+    /// Behaviour hints for clients (and for the host's destructive-tool policy).
+    pub annotations: Annotations,
+    /// Icons for user interfaces.
+    pub icons: Vec<Icon>,
+    /// Usually runs longer than a client waits: MCP clients that support tasks call it as one.
+    pub long_running: bool,
 }
 
 /// Starts a typed tool definition: `name`, a `description` for the model, and the function.
@@ -44,9 +56,15 @@ pub struct ToolDescriptor {
 ///     Ok(a.text.to_uppercase())
 /// }
 ///
-/// let def: ToolDef = tool("text.upper", "Uppercase the text", upper).idempotent().into();
-/// assert_eq!(def.descriptor().name, "text.upper");
-/// assert!(def.descriptor().idempotent);
+/// let def: ToolDef = tool("text.upper", "Uppercase the text", upper)
+///     .title("Uppercase")
+///     .read_only()
+///     .idempotent()
+///     .into();
+/// let d = def.descriptor();
+/// assert_eq!(d.name, "text.upper");
+/// assert_eq!(d.title.as_deref(), Some("Uppercase"));
+/// assert!(d.idempotent && d.annotations.idempotent && d.annotations.read_only);
 /// ```
 pub fn tool<A, T, F>(name: impl Into<String>, description: impl Into<String>, handler: F) -> Tool<A, T, F>
 where
@@ -55,11 +73,12 @@ where
     F: Fn(A, &Context) -> Result<T, ToolError> + Send + Sync + 'static,
 {
     Tool {
-        name: name.into(),
-        description: description.into(),
+        descriptor: ToolDescriptor {
+            name: name.into(),
+            description: description.into(),
+            ..ToolDescriptor::default()
+        },
         handler,
-        idempotent: false,
-        output_schema: None,
         input_schema: None,
         _types: PhantomData,
     }
@@ -67,21 +86,16 @@ where
 
 /// A typed tool definition under construction; see [`tool`]. Converts into a [`ToolDef`].
 pub struct Tool<A, T, F> {
-    name: String,
-    description: String,
+    /// Everything but the input schema, which is derived from `A` unless set explicitly.
+    descriptor: ToolDescriptor,
     handler: F,
-    idempotent: bool,
-    output_schema: Option<Value>,
     input_schema: Option<Value>,
     _types: PhantomData<fn(A) -> T>,
 }
 
 impl<A, T, F> fmt::Debug for Tool<A, T, F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Tool")
-            .field("name", &self.name)
-            .field("idempotent", &self.idempotent)
-            .finish_non_exhaustive()
+        f.debug_struct("Tool").field("descriptor", &self.descriptor).finish_non_exhaustive()
     }
 }
 
@@ -91,16 +105,59 @@ where
     T: IntoOutput + 'static,
     F: Fn(A, &Context) -> Result<T, ToolError> + Send + Sync + 'static,
 {
-    /// Marks the tool idempotent: same input, same effect, safe to cache and retry.
+    /// Marks the tool idempotent: same input, same effect. Sets both the host's caching and
+    /// retry flag and the `idempotent` hint for clients.
     #[must_use]
     pub fn idempotent(self) -> Self {
         self.set_idempotent(true)
     }
 
-    /// Sets idempotency explicitly (the default is `false`).
+    /// Sets idempotency explicitly, flag and hint (the default is `false`).
     #[must_use]
     pub fn set_idempotent(mut self, idempotent: bool) -> Self {
-        self.idempotent = idempotent;
+        self.descriptor.idempotent = idempotent;
+        self.descriptor.annotations.idempotent = idempotent;
+        self
+    }
+
+    crate::meta::display_setters!();
+
+    /// Hints that the tool does not modify its environment (clears [`destructive`](Self::destructive)).
+    #[must_use]
+    pub fn read_only(mut self) -> Self {
+        self.descriptor.annotations.read_only = true;
+        self.descriptor.annotations.destructive = false;
+        self
+    }
+
+    /// Hints that the tool may destroy data (clears [`read_only`](Self::read_only)). With
+    /// `[policy] confirm_destructive = true` the host asks the user before running it.
+    #[must_use]
+    pub fn destructive(mut self) -> Self {
+        self.descriptor.annotations.destructive = true;
+        self.descriptor.annotations.read_only = false;
+        self
+    }
+
+    /// Hints that the tool talks to an open world of external entities (the web, ...).
+    #[must_use]
+    pub fn open_world(mut self) -> Self {
+        self.descriptor.annotations.open_world = true;
+        self
+    }
+
+    /// Replaces all the annotations at once (the idempotent *flag* is left alone).
+    #[must_use]
+    pub fn annotations(mut self, annotations: Annotations) -> Self {
+        self.descriptor.annotations = annotations;
+        self
+    }
+
+    /// Marks the tool long-running: MCP clients that support tasks are asked to call it as a
+    /// task. Report progress with [`Context::progress`].
+    #[must_use]
+    pub fn long_running(mut self) -> Self {
+        self.descriptor.long_running = true;
         self
     }
 
@@ -110,14 +167,14 @@ where
     where
         T: JsonSchema,
     {
-        self.output_schema = Some(output_schema_for::<T>());
+        self.descriptor.output_schema = Some(output_schema_for::<T>());
         self
     }
 
     /// Declares an explicit output schema.
     #[must_use]
     pub fn output_schema_value(mut self, schema: Value) -> Self {
-        self.output_schema = Some(schema);
+        self.descriptor.output_schema = Some(schema);
         self
     }
 
@@ -176,11 +233,8 @@ where
         let handler = t.handler;
         ToolDef {
             descriptor: ToolDescriptor {
-                name: t.name,
-                description: t.description,
                 input_schema: t.input_schema.unwrap_or_else(input_schema_for::<A>),
-                output_schema: t.output_schema,
-                idempotent: t.idempotent,
+                ..t.descriptor
             },
             handler: Box::new(move |args: &str, ctx: &Context| {
                 let args = parse_args::<A>(args)?;
@@ -196,69 +250,18 @@ pub fn is_valid_tool_name(name: &str) -> bool {
         && name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-/// The tools of one plugin, looked up by name. [`plugin!`](crate::plugin) builds one; use it
-/// directly to test a plugin natively.
-#[derive(Debug)]
-pub struct Registry {
-    tools: Vec<ToolDef>,
-}
-
-impl Registry {
-    /// A registry of `tools`.
-    ///
-    /// # Panics
-    ///
-    /// When a name is invalid (see [`is_valid_tool_name`]) or used twice: a plugin with such a
-    /// bug traps at load, where the host reports it.
-    pub fn new(tools: impl IntoIterator<Item = ToolDef>) -> Self {
-        let tools: Vec<ToolDef> = tools.into_iter().collect();
-        for (i, t) in tools.iter().enumerate() {
-            let name = &t.descriptor.name;
-            assert!(
-                is_valid_tool_name(name),
-                "toolhost-sdk: invalid tool name {name:?} (want ^[A-Za-z0-9_.-]{{1,64}}$)"
-            );
-            assert!(
-                !tools[..i].iter().any(|o| &o.descriptor.name == name),
-                "toolhost-sdk: tool name {name:?} is defined twice"
-            );
-        }
-        Registry { tools }
-    }
-
-    /// The descriptors, in definition order.
-    pub fn descriptors(&self) -> impl Iterator<Item = &ToolDescriptor> {
-        self.tools.iter().map(|t| &t.descriptor)
-    }
-
-    /// The tool called `name`.
-    pub fn get(&self, name: &str) -> Option<&ToolDef> {
-        self.tools.iter().find(|t| t.descriptor.name == name)
-    }
-
-    /// Runs tool `name` with JSON `args`; an unknown name is a not-found error listing the tools.
-    pub fn call(&self, name: &str, args: &str, ctx: &Context) -> Result<Output, ToolError> {
-        match self.get(name) {
-            Some(t) => t.call(args, ctx),
-            None => {
-                let known: Vec<&str> = self.descriptors().map(|d| d.name.as_str()).collect();
-                Err(ToolError::not_found(format!(
-                    "unknown tool `{name}`; this plugin provides: {}",
-                    known.join(", ")
-                )))
-            }
-        }
-    }
-}
-
 impl From<&ToolDescriptor> for crate::bindings::toolhost::plugin::types::ToolDescriptor {
     fn from(d: &ToolDescriptor) -> Self {
         crate::bindings::toolhost::plugin::types::ToolDescriptor {
             name: d.name.clone(),
+            title: d.title.clone(),
             description: d.description.clone(),
             input_schema: d.input_schema.to_string(),
             output_schema: d.output_schema.as_ref().map(Value::to_string),
             idempotent: d.idempotent,
+            annotations: d.annotations.into(),
+            icons: wit_icons(&d.icons),
+            long_running: d.long_running,
         }
     }
 }

@@ -147,5 +147,10 @@ toolhost_sdk::plugin! {
          Only hosts the operator allowed can be reached.",
         fetch,
     )
+    // A GET changes nothing here but reaches the open web; the page may change between
+    // calls, so it is not marked idempotent (no caching).
+    .title("Fetch URL")
+    .read_only()
+    .open_world()
     .output_schema(),
 }

@@ -130,9 +130,13 @@ fn validate(a: ValidateArgs, _ctx: &Context) -> Result<Validation, ToolError> {
 
 toolhost_sdk::plugin! {
     tool("json.query", "Select values from a JSON document with a JSON Pointer (/a/0/b) or a dotted path (a[0].b, a[*].b).", query)
+        .title("Query JSON")
+        .read_only()
         .idempotent()
         .output_schema(),
     tool("json.validate", "Check whether a text is well-formed JSON; report the error position if not.", validate)
+        .title("Validate JSON")
+        .read_only()
         .idempotent()
         .output_schema(),
 }

@@ -160,12 +160,19 @@ fn random(a: RandomArgs, _ctx: &Context) -> Result<RandomResult, ToolError> {
 
 toolhost_sdk::plugin! {
     tool("math.eval", "Evaluate an arithmetic expression safely, e.g. \"2 * (3 + 4) ^ 2\" or \"sqrt(x) + pi\" with variables.", eval)
+        .title("Evaluate expression")
+        .read_only()
         .idempotent()
         .output_schema(),
     tool("math.convert", "Convert a quantity between units of length, mass, temperature, time or data size.", convert)
+        .title("Convert units")
+        .read_only()
         .idempotent()
         .output_schema(),
+    // Changes nothing, but every call draws new numbers: read-only, not idempotent.
     tool("math.random", "Draw random numbers (uniform float or integer) or random UUIDs (v4).", random)
+        .title("Random numbers")
+        .read_only()
         .output_schema(),
 }
 

@@ -148,14 +148,21 @@ fn greet(a: GreetArgs, ctx: &Context) -> Result<String, ToolError> {
 }
 
 toolhost_sdk::plugin! {
-    tool("text.upper", "Uppercase the text.", upper).idempotent(),
+    // Pure text functions: nothing changes anywhere, same input, same output.
+    tool("text.upper", "Uppercase the text.", upper).title("Uppercase").read_only().idempotent(),
     tool("text.word_count", "Count the words, lines, characters and UTF-8 bytes of a text.", word_count)
+        .title("Word count")
+        .read_only()
         .idempotent()
         .output_schema(),
     tool("text.slugify", "Turn a text into a lowercase ASCII URL slug, e.g. \"Héllo, World!\" -> \"hello-world\".", slugify)
+        .title("Slugify")
+        .read_only()
         .idempotent(),
-    tool("text.echo", "Return the arguments object unchanged (for testing).", echo).idempotent(),
+    tool("text.echo", "Return the arguments object unchanged (for testing).", echo).title("Echo").read_only().idempotent(),
     tool("text.greet", "Greet someone by name, with the greeting the operator configured.", greet)
+        .title("Greet")
+        .read_only()
         .idempotent(),
 }
 

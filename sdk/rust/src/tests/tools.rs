@@ -1,4 +1,4 @@
-//! Unit tests of the pure parts: schemas, argument errors, output and error mapping.
+//! Tools: schemas, argument errors, descriptors, output and error mapping.
 
 use serde_json::json;
 
@@ -287,4 +287,71 @@ fn duplicate_names_panic() {
 #[should_panic(expected = "invalid tool name")]
 fn invalid_names_panic() {
     Registry::new([ToolDef::from(tool("has space", "x", upper))]);
+}
+
+#[test]
+fn tools_default_to_no_hints() {
+    let reg = registry();
+    let d = reg.get("t.count").unwrap().descriptor();
+    assert_eq!(d.title, None);
+    assert_eq!(d.annotations, crate::Annotations::default());
+    assert!(d.icons.is_empty());
+    assert!(!d.long_running);
+}
+
+#[test]
+fn builder_options_fill_the_descriptor() {
+    let def: ToolDef = tool("t.purge", "Delete everything", upper)
+        .title("Purge")
+        .destructive()
+        .open_world()
+        .idempotent()
+        .icon("https://example.com/trash.svg", "image/svg+xml", ["any"])
+        .long_running()
+        .into();
+    let d = def.descriptor();
+    assert_eq!(d.title.as_deref(), Some("Purge"));
+    let hints =
+        crate::Annotations { read_only: false, destructive: true, idempotent: true, open_world: true };
+    assert_eq!(d.annotations, hints);
+    assert!(d.idempotent, "idempotent() sets the caching flag too");
+    assert!(d.long_running);
+    assert_eq!(d.icons[0].mime_type.as_deref(), Some("image/svg+xml"));
+
+    let w: wit::ToolDescriptor = d.into();
+    assert_eq!(w.title.as_deref(), Some("Purge"));
+    assert!(w.annotations.destructive && w.annotations.idempotent && w.annotations.open_world);
+    assert!(!w.annotations.read_only);
+    assert!(w.idempotent && w.long_running);
+    assert_eq!(w.icons.len(), 1);
+    assert_eq!(w.icons[0].src, "https://example.com/trash.svg");
+    assert_eq!(w.icons[0].sizes, ["any"]);
+}
+
+#[test]
+fn read_only_and_destructive_exclude_each_other() {
+    let d = ToolDef::from(tool("a", "x", upper).destructive().read_only()).descriptor().annotations;
+    assert!(d.read_only && !d.destructive);
+    let d = ToolDef::from(tool("a", "x", upper).read_only().destructive()).descriptor().annotations;
+    assert!(!d.read_only && d.destructive);
+}
+
+#[test]
+fn set_idempotent_false_clears_flag_and_hint() {
+    let def = ToolDef::from(tool("a", "x", upper).idempotent().set_idempotent(false));
+    assert!(!def.descriptor().idempotent);
+    assert!(!def.descriptor().annotations.idempotent);
+}
+
+#[test]
+fn raw_descriptors_default_the_new_fields() {
+    let d = crate::ToolDescriptor {
+        name: "raw".into(),
+        description: "Raw".into(),
+        input_schema: json!({ "type": "object" }),
+        ..Default::default()
+    };
+    let def = ToolDef::raw(d, |args, _ctx| Ok(Output::text(args)));
+    let reg = Registry::new([def]);
+    assert_eq!(reg.call("raw", "{}", &Context::new("c")).unwrap().content(), [Content::Text("{}".into())]);
 }
