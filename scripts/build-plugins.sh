@@ -134,12 +134,14 @@ prepare_legacy() {
     touch "$legacy_src/.complete"
 }
 
-# Builds the fixture with the old Cargo.lock's versions, from crates already downloaded.
+# Builds the fixture with the old Cargo.lock's versions, from crates already downloaded (the
+# workspace build above fetched them), else from the registry.
 build_legacy() {
     prepare_legacy || return 1
-    CARGO_TARGET_DIR="$legacy_target" cargo build --quiet --offline \
-        --manifest-path "$legacy_src/Cargo.toml" -p plugin-text \
-        --target "$target" --profile "$profile" || return 1
+    local args=(build --quiet --manifest-path "$legacy_src/Cargo.toml" -p plugin-text
+        --target "$target" --profile "$profile")
+    CARGO_TARGET_DIR="$legacy_target" cargo "${args[@]}" --offline ||
+        CARGO_TARGET_DIR="$legacy_target" cargo "${args[@]}" || return 1
     local artifact="$legacy_target/$target/$profile/plugin_text.wasm"
     [[ -f "$artifact" ]] || { echo "no $artifact"; return 1; }
     # It must really be a 0.1 component (checked when a WIT printer is at hand).
