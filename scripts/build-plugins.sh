@@ -11,6 +11,9 @@
 #                       installs componentize-py / componentize-js+jco / wit-bindgen+clang)
 #   build/fixtures/hostile.wasm       the hostile guest (tests/fixtures/guest)
 #   build/fixtures/conformance.wasm   the MCP conformance tools (tests/fixtures/conformance)
+#   build/fixtures/legacy-text-0.1.wasm   plugins/rust/text as of commit 86406b4, the last one
+#                       on toolhost:plugin@0.1.0 (sources taken with `git archive`; skipped
+#                       when the clone lacks that commit, e.g. a shallow clone)
 #
 # Environment:
 #   TOOLHOST_GUEST_TARGET   cargo target dir for guest builds
@@ -21,7 +24,7 @@
 set -euo pipefail
 
 usage() {
-    sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -86,7 +89,79 @@ for fixture in "guest hostile-guest hostile" "conformance conformance-fixture co
     fi
 done
 
-total=${#packages[@]}
+# A 0.1 plugin built from an old commit's sources: the host must keep listing and calling
+# plugins built against the frozen contract (wit/v0.1). Built in its own tiny workspace
+# (the old root manifest lists members the archive does not hold) and its own target dir
+# (its artifact has the same name as today's plugin-text).
+legacy_commit=86406b4
+legacy_dest="$fixtures_dir/legacy-text-0.1.wasm"
+legacy_src="$CARGO_TARGET_DIR/legacy-$legacy_commit/src"
+legacy_target="$CARGO_TARGET_DIR/legacy-$legacy_commit/target"
+legacy=0
+if git -C "$root" cat-file -e "$legacy_commit^{commit}" 2>/dev/null; then
+    legacy=1
+else
+    legacy_skip="commit $legacy_commit is not in this clone (shallow?); fetch it to build the 0.1 fixture"
+fi
+
+# Extracts the old sources once (a commit never changes) and writes the workspace manifest:
+# the old [workspace.package], the workspace dependencies the two crates use, the guest profile.
+prepare_legacy() {
+    [[ -f "$legacy_src/.complete" ]] && return 0
+    rm -rf "$legacy_src"
+    mkdir -p "$legacy_src"
+    git -C "$root" archive "$legacy_commit" wit sdk/rust plugins/rust/text Cargo.toml Cargo.lock |
+        tar -x -C "$legacy_src" || return 1
+    mv "$legacy_src/Cargo.toml" "$legacy_src/Cargo.toml.orig"
+    awk '
+        /^\[/ { section = $0 }
+        section == "[workspace.package]" || section == "[profile.guest]" ||
+        section == "[profile.release]" { print; next }
+        section == "[workspace.dependencies]" {
+            if ($0 == section) { print; next }
+            if ($1 ~ /^(wit-bindgen|serde|serde_json|schemars|serde_path_to_error)$/) print
+        }
+    ' "$legacy_src/Cargo.toml.orig" >"$legacy_src/Cargo.toml.tail" || return 1
+    {
+        echo "# Written by scripts/build-plugins.sh: a standalone workspace for the $legacy_commit sources."
+        echo '[workspace]'
+        echo 'resolver = "3"'
+        echo 'members = ["sdk/rust", "plugins/rust/text"]'
+        echo
+        cat "$legacy_src/Cargo.toml.tail"
+    } >"$legacy_src/Cargo.toml"
+    rm -f "$legacy_src/Cargo.toml.tail"
+    touch "$legacy_src/.complete"
+}
+
+# Builds the fixture with the old Cargo.lock's versions, from crates already downloaded (the
+# workspace build above fetched them), else from the registry.
+build_legacy() {
+    prepare_legacy || return 1
+    local args=(build --quiet --manifest-path "$legacy_src/Cargo.toml" -p plugin-text
+        --target "$target" --profile "$profile")
+    CARGO_TARGET_DIR="$legacy_target" cargo "${args[@]}" --offline ||
+        CARGO_TARGET_DIR="$legacy_target" cargo "${args[@]}" || return 1
+    local artifact="$legacy_target/$target/$profile/plugin_text.wasm"
+    [[ -f "$artifact" ]] || { echo "no $artifact"; return 1; }
+    # It must really be a 0.1 component (checked when a WIT printer is at hand).
+    local jco="$HOME/.cache/toolhost/tools/jco/node_modules/.bin/jco" wit=""
+    if command -v wasm-tools >/dev/null; then
+        wit="$(wasm-tools component wit "$artifact")" || return 1
+    elif [[ -x "$jco" ]] && command -v node >/dev/null; then
+        wit="$("$jco" wit "$artifact")" || return 1
+    fi
+    if [[ -n "$wit" ]] && ! { grep -q '^ *import toolhost:plugin/host@0\.1\.0;' <<<"$wit" &&
+        grep -q '^ *export toolhost:plugin/tool@0\.1\.0;' <<<"$wit"; }; then
+        echo "$artifact does not import toolhost:plugin/host@0.1.0 and export toolhost:plugin/tool@0.1.0:"
+        grep -E '^ *(import|export) ' <<<"$wit"
+        return 1
+    fi
+    mkdir -p "$fixtures_dir"
+    cp "$artifact" "$legacy_dest"
+}
+
+total=$((${#packages[@]} + legacy))
 if [[ $total -eq 0 ]]; then
     echo "error: nothing to build" >&2
     exit 1
@@ -139,6 +214,28 @@ for i in "${!packages[@]}"; do
     fi
     rm -f "$log"
 done
+if [[ $legacy -eq 1 ]]; then
+    printf '[%d/%d] building fixture legacy-text-0.1 (toolhost:plugin@0.1.0, commit %s) ... ' \
+        "$total" "$total" "$legacy_commit"
+    log="$(mktemp)"
+    t0=$(now_ms)
+    if build_legacy >"$log" 2>&1; then
+        t1=$(now_ms)
+        bytes=$(stat -c %s "$legacy_dest")
+        total_bytes=$((total_bytes + bytes))
+        kb=$(((bytes + 1023) / 1024))
+        echo "ok (${kb} KB, $(awk -v ms="$((t1 - t0))" 'BEGIN { printf "%.1f", ms / 1000 }') s)"
+        summary+=("$(printf '  %-28s %7d KB' "${legacy_dest#"$root"/}" "$kb")")
+        [[ -s "$log" ]] && sed 's/^/    /' "$log"
+    else
+        echo "FAILED"
+        sed 's/^/    /' "$log" >&2
+        failed=$((failed + 1))
+    fi
+    rm -f "$log"
+else
+    echo "skipped fixture legacy-text-0.1: $legacy_skip"
+fi
 end_all=$(now_ms)
 
 echo

@@ -5,7 +5,7 @@
 #
 # A plugin is a directory plugins/c/<name>/ that holds the manifest <name>.toml; every
 # *.c file directly in it is compiled (tests/ is not). For each plugin it writes
-#   OUT_DIR/<name>.wasm   the component (world toolhost:plugin/plugin@0.1.0)
+#   OUT_DIR/<name>.wasm   the component (world toolhost:plugin/plugin@0.2.0)
 #   OUT_DIR/<name>.toml   a copy of the manifest
 # and prints one line, e.g. "[c] checksum ... ok (25 KB, 1.4 s)". A plugin whose .wasm is
 # newer than all its inputs (its files, wit/*.wit, this script) is not rebuilt.

@@ -9,6 +9,8 @@
  * `encoding: "hex"` means `text` holds the bytes as hex digits (whitespace between
  * bytes allowed), so binary data can be checked too.
  *
+ * Contract: toolhost:plugin@0.2.0 (wit/plugin.wit, world `plugin`).
+ *
  * Ownership (wit-bindgen C): the arguments of an export belong to the callee, so
  * `call` frees `name`, `args` and `ctx`; everything returned is malloc'd and freed
  * by the generated post-return functions after the host has copied it.
@@ -346,12 +348,14 @@ static const char TEXT_PROP[] =
 
 static const struct {
     const char *name;
+    const char *title;
     const char *description;
     const char *input_schema;
     const char *output_schema;
 } TOOLS[] = {
     {
         "c.checksum",
+        "Checksum",
         "Compute a 32-bit checksum (crc32 as in zlib/PNG, adler32 as in zlib, or FNV-1a) of a text's "
         "UTF-8 bytes or of hex-encoded bytes. Returns the checksum as a number and as 8 hex digits.",
         "{\"type\":\"object\",\"properties\":{",
@@ -364,6 +368,7 @@ static const struct {
     },
     {
         "c.hexdump",
+        "Hex dump",
         "Show the bytes of a text (or of hex-encoded bytes) as a `hexdump -C` style block: offset, "
         "16 bytes in hex, and their printable ASCII.",
         "{\"type\":\"object\",\"properties\":{",
@@ -391,6 +396,8 @@ void exports_toolhost_plugin_tool_describe(exports_toolhost_plugin_tool_list_too
     if (d == NULL) abort(); /* nothing useful to return without memory */
     for (size_t i = 0; i < N_TOOLS; i++) {
         plugin_string_dup(&d[i].name, TOOLS[i].name);
+        d[i].title.is_some = true;
+        plugin_string_dup(&d[i].title.val, TOOLS[i].title);
         plugin_string_dup(&d[i].description, TOOLS[i].description);
         json_buf s;
         jb_init(&s);
@@ -402,6 +409,13 @@ void exports_toolhost_plugin_tool_describe(exports_toolhost_plugin_tool_list_too
         d[i].output_schema.is_some = true;
         plugin_string_dup(&d[i].output_schema.val, TOOLS[i].output_schema);
         d[i].idempotent = true;
+        /* Pure functions of the arguments: nothing changed, nothing outside reached. */
+        d[i].annotations.read_only = true;
+        d[i].annotations.destructive = false;
+        d[i].annotations.idempotent = true;
+        d[i].annotations.open_world = false;
+        /* icons: none ({NULL, 0} from calloc); long_running: false. */
+        d[i].long_running = false;
     }
     ret->ptr = d;
     ret->len = N_TOOLS;

@@ -5,13 +5,15 @@
 // | `js.markdown_table` | `{"rows", "columns"?}` | `{"markdown","rows","columns"}` (+ the table as a text block) |
 // | `js.csv_parse` | `{"csv", "header"?, "delimiter"?}` | `{"columns"?,"rows","count"}` |
 //
+// Contract: toolhost:plugin@0.2.0 (<repo>/wit/plugin.wit, world `plugin`).
+//
 // Binding conventions of componentize-js 0.23:
 // - the `tool` export is an object named `tool` with `describe()` and `call()`;
 // - WIT records are objects with camelCase fields, enums are strings ('invalid-input'),
 //   variants are `{ tag, val }`, `option<T>` is `undefined` for none, u64 is a BigInt;
 // - for `result<tool-output, tool-error>`, returning a value is `ok`, throwing is `err`:
 //   the thrown value itself must be the `tool-error` record (a plain object, not an Error).
-import { log } from 'toolhost:plugin/host@0.1.0';
+import { log } from 'toolhost:plugin/host@0.2.0';
 
 const SCHEMA = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -278,6 +280,7 @@ function csvParse(args) {
 
 const TOOLS = {
   'js.markdown_table': {
+    title: 'Markdown table',
     description:
       'Render rows of data (an array of objects) as a GitHub-flavoured Markdown table. ' +
       'Use it to show tabular results to a user; numeric columns are right-aligned.',
@@ -286,6 +289,7 @@ const TOOLS = {
     run: markdownTable,
   },
   'js.csv_parse': {
+    title: 'Parse CSV',
     description:
       'Parse CSV text into rows: objects keyed by the header line (default) or arrays of fields. ' +
       'Handles quoted fields with commas, escaped quotes ("") and line breaks. All values are strings.',
@@ -306,14 +310,22 @@ function toolError(kind, message, details) {
   };
 }
 
+// Both tools only transform their arguments: they change nothing, give the same answer for
+// the same input and reach nothing outside the call.
+const PURE = { readOnly: true, destructive: false, idempotent: true, openWorld: false };
+
 export const tool = {
   describe() {
     return Object.entries(TOOLS).map(([name, t]) => ({
       name,
+      title: t.title,
       description: t.description,
       inputSchema: JSON.stringify(t.input),
       outputSchema: JSON.stringify(t.output),
       idempotent: true,
+      annotations: PURE,
+      icons: [],
+      longRunning: false,
     }));
   },
 

@@ -27,6 +27,20 @@ void __wasm_import_toolhost_plugin_host_config(uint8_t *p, size_t n, uint8_t *re
     (void)p; (void)n;
     *ret = 0; /* none */
 }
+/* 0.2 imports the plugin never calls; the generated wrappers still reference them. */
+void __wasm_import_toolhost_plugin_host_elicit(int32_t a, uint8_t *b, size_t c, uint8_t *d, size_t e, uint8_t *f,
+                                               size_t g, uint8_t *ret) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)ret;
+    abort();
+}
+void __wasm_import_toolhost_plugin_host_sample(uint8_t *a, size_t b, int32_t c, uint8_t *d, size_t e, int32_t f,
+                                               int32_t g, double h, uint8_t *i, size_t j, uint8_t *k, size_t l,
+                                               uint8_t *ret) {
+    (void)a; (void)b; (void)c; (void)d; (void)e; (void)f; (void)g; (void)h; (void)i; (void)j; (void)k; (void)l;
+    (void)ret;
+    abort();
+}
+void __wasm_import_toolhost_plugin_host_resource_updated(uint8_t *p, size_t n) { (void)p; (void)n; abort(); }
 
 /* Defined natively by wit-bindgen's wasm object, which a native link cannot use. */
 void __component_type_object_force_link_plugin(void) {}
@@ -86,6 +100,16 @@ int main(void) {
     exports_toolhost_plugin_tool_describe(&d);
     checks++;
     if (d.len != 2) failures++;
+    for (size_t i = 0; i < d.len; i++) {
+        const toolhost_plugin_types_tool_descriptor_t *t = &d.ptr[i];
+        checks++;
+        if (!t->title.is_some || t->title.val.len == 0 || !t->idempotent || !t->annotations.read_only ||
+            t->annotations.destructive || !t->annotations.idempotent || t->annotations.open_world ||
+            t->icons.len != 0 || t->long_running) {
+            failures++;
+            printf("FAIL descriptor %zu: title, annotations, icons or long-running\n", i);
+        }
+    }
     exports_toolhost_plugin_tool_list_tool_descriptor_free(&d);
 
     expect("c.checksum", "{\"text\":\"hello\"}", 1, "\"value\":907060870");

@@ -1,4 +1,5 @@
 /* The `{{name}}` toolhost plugin: one tool, `{{name}}.hello`.
+ * The contract is wit/plugin.wit (toolhost:plugin@0.2.0, world `plugin`).
  * Bindings come from `wit-bindgen c wit --world plugin` (see build.sh). Ownership rules of the
  * generated code: export arguments are owned by this function (free them), results are owned
  * by the caller (allocate them with malloc / plugin_string_dup). */
@@ -13,12 +14,21 @@ void exports_toolhost_plugin_tool_describe(exports_toolhost_plugin_tool_list_too
     toolhost_plugin_types_tool_descriptor_t *d = calloc(1, sizeof *d);
     if (d == NULL) abort();
     plugin_string_dup(&d->name, TOOL);
+    d->title.is_some = true;
+    plugin_string_dup(&d->title.val, "Say hello");
     plugin_string_dup(&d->description, "Greet someone by name.");
     plugin_string_dup(&d->input_schema,
                       "{\"type\":\"object\",\"properties\":{\"name\":{\"type\":\"string\","
                       "\"pattern\":\"^[^\\\"\\\\\\\\]*$\",\"description\":\"Who to greet\"}},"
                       "\"required\":[\"name\"]}");
     d->idempotent = true;
+    /* Hints for clients: it changes nothing, the same name gives the same greeting, and it
+     * reaches nothing outside the call. icons stay empty ({NULL, 0}), long_running false. */
+    d->annotations.read_only = true;
+    d->annotations.destructive = false;
+    d->annotations.idempotent = true;
+    d->annotations.open_world = false;
+    d->long_running = false;
     ret->ptr = d;
     ret->len = 1;
 }

@@ -1,8 +1,8 @@
 // The `{{name}}` toolhost plugin: one tool, `{{name}}.hello`.
-// Built with componentize-js against wit/plugin.wit (toolhost:plugin@0.1.0, world `plugin`).
+// Built with componentize-js against wit/plugin.wit (toolhost:plugin@0.2.0, world `plugin`).
 // Host imports need the version in the specifier. A thrown {kind, message} object becomes the
 // WIT tool-error; any other exception traps the call.
-import { log } from 'toolhost:plugin/host@0.1.0';
+import { log } from 'toolhost:plugin/host@0.2.0';
 
 const SCHEMA = {
   type: 'object',
@@ -18,10 +18,16 @@ export const tool = {
   describe() {
     return [{
       name: '{{name}}.hello',
+      title: 'Say hello',
       description: 'Greet someone by name.',
       inputSchema: JSON.stringify(SCHEMA),
       outputSchema: undefined,
       idempotent: true,
+      // Hints for clients: it changes nothing, the same name gives the same greeting, and it
+      // reaches nothing outside the call.
+      annotations: { readOnly: true, destructive: false, idempotent: true, openWorld: false },
+      icons: [],
+      longRunning: false,
     }];
   },
 

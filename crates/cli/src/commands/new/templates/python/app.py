@@ -1,6 +1,6 @@
 """The `{{name}}` toolhost plugin: one tool, `{{name}}.hello`.
 
-Built with componentize-py against wit/plugin.wit (toolhost:plugin@0.1.0, world `plugin`).
+Built with componentize-py against wit/plugin.wit (toolhost:plugin@0.2.0, world `plugin`).
 Import every module you need at the top: the component has no standard library files at
 run time, so a module first imported inside a call fails.
 """
@@ -11,7 +11,7 @@ from componentize_py_types import Err
 from wit_world import exports
 from wit_world.imports import host
 from wit_world.imports.host import LogLevel
-from wit_world.imports.types import CallContext, ErrorKind, ToolDescriptor, ToolError, ToolOutput
+from wit_world.imports.types import Annotations, CallContext, ErrorKind, ToolDescriptor, ToolError, ToolOutput
 
 SCHEMA = {
     "type": "object",
@@ -29,10 +29,16 @@ class Tool(exports.Tool):
         return [
             ToolDescriptor(
                 name="{{name}}.hello",
+                title="Say hello",
                 description="Greet someone by name.",
                 input_schema=json.dumps(SCHEMA),
                 output_schema=None,
                 idempotent=True,
+                # Hints for clients: it changes nothing, the same name gives the same greeting,
+                # and it reaches nothing outside the call.
+                annotations=Annotations(read_only=True, destructive=False, idempotent=True, open_world=False),
+                icons=[],
+                long_running=False,
             )
         ]
 

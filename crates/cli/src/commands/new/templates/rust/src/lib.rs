@@ -1,11 +1,11 @@
 //! The `{{name}}` toolhost plugin: one tool, `{{name}}.hello`.
-//! The contract is wit/plugin.wit (toolhost:plugin@0.1.0, world `plugin`).
+//! The contract is wit/plugin.wit (toolhost:plugin@0.2.0, world `plugin`).
 
 wit_bindgen::generate!({ path: "wit", world: "plugin" });
 
 use exports::toolhost::plugin::tool::Guest;
 use toolhost::plugin::host::{LogLevel, log};
-use toolhost::plugin::types::{CallContext, ErrorKind, ToolDescriptor, ToolError, ToolOutput};
+use toolhost::plugin::types::{Annotations, CallContext, ErrorKind, ToolDescriptor, ToolError, ToolOutput};
 
 struct Plugin;
 
@@ -17,10 +17,16 @@ impl Guest for Plugin {
     fn describe() -> Vec<ToolDescriptor> {
         vec![ToolDescriptor {
             name: "{{name}}.hello".into(),
+            title: Some("Say hello".into()),
             description: "Greet someone by name.".into(),
             input_schema: r#"{"type":"object","properties":{"name":{"type":"string","description":"Who to greet"}},"required":["name"]}"#.into(),
             output_schema: None,
             idempotent: true,
+            // Hints for clients: it changes nothing, the same name gives the same greeting,
+            // and it reaches nothing outside the call.
+            annotations: Annotations { read_only: true, destructive: false, idempotent: true, open_world: false },
+            icons: vec![],
+            long_running: false,
         }]
     }
 
