@@ -9,7 +9,12 @@ Runs the same scenario over stdio and streamable HTTP, in both connection modes 
 - cancel a long call: the guest is interrupted and its bulkhead slot freed at once
   (a second call of the same single-slot tool is admitted right away);
 - hot reload: a plugin dropped into the folder reaches the client as
-  `notifications/tools/list_changed` (legacy sessions) and in `tools/list`.
+  `notifications/tools/list_changed` (legacy sessions) and in `tools/list`;
+- contract 0.2 from a plugin: prompts (list, get with arguments), resources (list, read text and
+  blob, templates, an update notification after subscribing: `resources/subscribe` on legacy
+  sessions, `subscriptions/listen` on 2026-07-28), argument completion, elicitation and sampling
+  answered by the client's callbacks (server-to-client requests on legacy sessions, multi-round
+  `input_required` results on 2026-07-28), and tool titles/annotations.
 
 Usage: python_client.py --bin target/debug/toolhost --fixtures build/fixtures --plugins build/plugins
 Exit status 0 when every check passes; each check prints one line.
@@ -29,8 +34,14 @@ import time
 import urllib.request
 from pathlib import Path
 
+import warnings
+
 import anyio
 import mcp
+from mcp.shared.exceptions import MCPDeprecationWarning
+
+# Legacy sessions use what 2026-07-28 deprecates (resources/subscribe, logging/setLevel) on purpose.
+warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 from mcp.client.stdio import StdioServerParameters
 
 CONFIG = """
@@ -56,6 +67,73 @@ def text_of(result) -> str:
     return " ".join(getattr(c, "text", "") or "" for c in result.content)
 
 
+async def on_elicit(context, params):
+    import mcp_types as types
+
+    props = sorted((getattr(params, "requested_schema", None) or {}).get("properties", {}))
+    return types.ElicitResult(action="accept", content={"username": "ada", "email": "ada@example.com", "fields": ",".join(props)})
+
+
+async def on_sample(context, params):
+    import mcp_types as types
+
+    asked = " ".join(getattr(m.content, "text", "") for m in params.messages)
+    return types.CreateMessageResult(
+        role="assistant", content=types.TextContent(type="text", text=f"sampled({asked})"), model="test-model"
+    )
+
+
+async def offers(client, tag: str, modern: bool, hooks: list) -> None:
+    """Contract 0.2 from the conformance plugin: prompts, resources, completion, elicitation, sampling."""
+    prompts = {p.name for p in (await client.list_prompts()).prompts}
+    check({"test_simple_prompt", "test_prompt_with_arguments"} <= prompts, f"{tag} prompts/list")
+    got = await client.get_prompt("test_prompt_with_arguments", {"arg1": "alpha", "arg2": "beta"})
+    text = " ".join(getattr(m.content, "text", "") for m in got.messages)
+    check("alpha" in text and "beta" in text, f"{tag} prompts/get fills in the arguments ({text!r})")
+    resources = {str(r.uri) for r in (await client.list_resources()).resources}
+    check({"test://static-text", "test://static-binary"} <= resources, f"{tag} resources/list")
+    r = await client.read_resource("test://static-text")
+    check(bool(getattr(r.contents[0], "text", "")), f"{tag} resources/read text")
+    r = await client.read_resource("test://static-binary")
+    check(bool(getattr(r.contents[0], "blob", "")), f"{tag} resources/read blob")
+    templates = [t.uri_template for t in (await client.list_resource_templates()).resource_templates]
+    check("test://template/{id}/data" in templates, f"{tag} resources/templates/list")
+    r = await client.read_resource("test://template/42/data")
+    check('"42"' in getattr(r.contents[0], "text", ""), f"{tag} a template URI reads with its variable")
+    c = await client.complete({"type": "ref/prompt", "name": "test_prompt_with_arguments"}, {"name": "arg1", "value": "pa"})
+    check(c.completion.values and all(v.startswith("pa") for v in c.completion.values), f"{tag} completion/complete ({c.completion.values})")
+    await resource_update(client, tag, modern, hooks)
+    r = await client.call_tool("test_elicitation", {"message": "Who are you?"})
+    check(not r.is_error and "ada" in text_of(r), f"{tag} elicitation answered by the client ({text_of(r)[:80]!r})")
+    r = await client.call_tool("test_sampling", {"prompt": "hello model"})
+    check(not r.is_error and "sampled(" in text_of(r), f"{tag} sampling answered by the client ({text_of(r)[:80]!r})")
+
+
+async def resource_update(client, tag: str, modern: bool, hooks: list) -> None:
+    """Subscribe to test://watched-resource, call the tool that changes it, expect the notification."""
+    uri = "test://watched-resource"
+    if modern:
+        async with client.listen(resource_subscriptions=[uri]) as sub:
+            await client.call_tool("test_update_watched_resource", {})
+            event = None
+            with anyio.move_on_after(5):
+                async for event in sub:
+                    break
+        check(event is not None and uri in str(event), f"{tag} subscriptions/listen delivers the resource update ({event})")
+        return
+    updated = asyncio.Event()
+    hooks.append(updated.set)  # the session's message handler calls it on notifications/resources/updated
+    await client.subscribe_resource(uri)
+    await client.call_tool("test_update_watched_resource", {})
+    try:
+        await asyncio.wait_for(updated.wait(), 5)
+        got = True
+    except asyncio.TimeoutError:
+        got = False
+    check(got, f"{tag} notifications/resources/updated after resources/subscribe")
+    await client.unsubscribe_resource(uri)
+
+
 async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: Path) -> None:
     logs: list = []
     changed = asyncio.Event()
@@ -67,6 +145,11 @@ async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: P
         root = getattr(message, "root", message)
         if getattr(root, "method", None) == "notifications/tools/list_changed":
             changed.set()
+        if getattr(root, "method", None) == "notifications/resources/updated":
+            for f in list(hooks):
+                f()
+
+    hooks: list = []
 
     async with mcp.Client(
         target,
@@ -75,8 +158,11 @@ async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: P
         logging_callback=on_log,
         message_handler=on_message,
         log_level="debug" if mode != "legacy" else None,
+        elicitation_callback=on_elicit,
+        sampling_callback=on_sample,
     ) as client:
         tag = f"[{label}/{mode} {client.protocol_version}]"
+        await offers(client, tag, str(client.protocol_version) >= "2026-07-28", hooks)
         tools = (await client.list_tools()).tools
         names = {t.name for t in tools}
         check({"test_simple_text", "test_error_handling", "test_slow"} <= names, f"{tag} tools/list has the fixture tools")
@@ -207,7 +293,7 @@ async def main() -> None:
     stdio = StdioServerParameters(
         command=args.bin,
         args=["serve", "--stdio", "--plugins", str(plugins), "--config", str(config), "--cache-dir", str(cache)],
-        env={**os.environ, "TOOLHOST_LOG": "warn"},
+        env={**os.environ, "TOOLHOST_LOG": os.environ.get("DBG_LOG", "warn")},
     )
     for mode in ("legacy", "auto"):
         await scenario(stdio, "stdio", mode, plugins, extra)

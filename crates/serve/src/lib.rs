@@ -20,6 +20,7 @@ mod interact;
 mod listener;
 pub mod mcp;
 mod mcp_offers;
+mod mrtr;
 mod request;
 mod runs;
 mod state;

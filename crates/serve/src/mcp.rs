@@ -49,7 +49,13 @@ pub struct McpServer {
     log_level: Arc<Mutex<LoggingLevel>>,
     /// Resource URIs this session subscribed to.
     subscriptions: Subscriptions,
+    /// Update receivers made when a `subscriptions/listen` filter is accepted,
+    /// before rmcp acknowledges it, taken in order by `listen`: an update
+    /// right after the acknowledgment is never missed.
+    listen_updates: Arc<Mutex<std::collections::VecDeque<ResourceReceiver>>>,
 }
+
+type ResourceReceiver = tokio::sync::broadcast::Receiver<toolhost::catalog::ResourceUpdated>;
 
 impl McpServer {
     pub(crate) fn new(shared: Arc<Shared>) -> McpServer {
@@ -57,14 +63,25 @@ impl McpServer {
             shared,
             log_level: Arc::new(Mutex::new(LoggingLevel::Info)),
             subscriptions: Subscriptions::default(),
+            listen_updates: Default::default(),
         }
     }
 
-    /// Sends `notifications/resources/updated` for this session's
-    /// subscriptions until the peer is gone.
-    async fn forward_resource_updates(&self, tenant: String, peer: Peer<RoleServer>) {
-        let mut updates = self.shared.host.resource_updates();
-        let stop = closed(peer.clone());
+    /// Sends `notifications/resources/updated` through `notify` for the
+    /// updates of `tenant` that `wants` accepts, until `notify` fails or
+    /// `stop` resolves.
+    async fn forward_resource_updates<F, Fut>(
+        &self,
+        mut updates: ResourceReceiver,
+        tenant: String,
+        wants: impl Fn(&toolhost::catalog::ResourceUpdated) -> bool,
+        notify: F,
+        stop: impl Future<Output = ()>,
+    ) where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = bool>,
+    {
+        use tokio::sync::broadcast::error::RecvError;
         tokio::pin!(stop);
         loop {
             let update = tokio::select! {
@@ -72,14 +89,13 @@ impl McpServer {
                 u = updates.recv() => u,
             };
             match update {
-                Ok(u) if self.subscriptions.wants(&tenant, &u) => {
-                    let param = serde_json::from_value(json!({ "uri": u.uri })).expect("static shape");
-                    if peer.notify_resource_updated(param).await.is_err() {
+                Ok(u) if u.tenant == tenant && wants(&u) => {
+                    if !notify(u.uri).await {
                         return;
                     }
                 }
-                Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return,
             }
         }
     }
@@ -113,6 +129,10 @@ impl McpServer {
         meta_context(&mut ctx, meta).map_err(|e| McpError::invalid_params(format!("_meta: {e}"), None))?;
         ctx.tenant_id = Some(tenant);
         Ok(ctx)
+    }
+
+    fn state_key(&self) -> Option<&str> {
+        self.shared.host.config().serve.request_state_key.as_deref()
     }
 
     fn min_level(&self) -> LoggingLevel {
@@ -235,12 +255,16 @@ impl ServerHandler for McpServer {
             target.origin().to_string(),
         ));
         // Up to 2025-11-25 the guest's questions go to the client as requests;
-        // 2026-07-28 forbids those (the call ends with INPUT_REQUIRED).
-        let interact: Option<Arc<dyn toolhost::interact::Interact>> = if modern {
-            None
-        } else {
-            Some(Arc::new(crate::interact::PeerInteract { peer: context.peer.clone() }))
+        // 2026-07-28 forbids those: the answers come in rounds (`input_required`).
+        let round = match modern {
+            true => Some(crate::mrtr::Round::open(&tenant, &args, &request, self.state_key())?),
+            false => None,
         };
+        let interact: Arc<dyn toolhost::interact::Interact> = match &round {
+            Some(r) => r.interact(),
+            None => Arc::new(crate::interact::PeerInteract { peer: context.peer.clone() }),
+        };
+        let interact = Some(interact);
         let opts = CallOptions { cancel: Some(guard.token().clone()), events: Some(tx), interact };
         let started = Instant::now();
         let result = {
@@ -262,6 +286,10 @@ impl ServerHandler for McpServer {
         match &result.result {
             Ok(out) => Ok(CallToolResponse::Complete(convert::success(out))),
             Err(Error::ToolNotFound { .. }) => Err(unknown_tool(&name)),
+            Err(Error::InputRequired { key, request, .. }) if round.is_some() => {
+                let round = round.as_ref().expect("checked above");
+                Ok(CallToolResponse::InputRequired(round.ask(key, request)?))
+            }
             Err(e) => Ok(CallToolResponse::Complete(convert::failure(e))),
         }
     }
@@ -351,8 +379,20 @@ impl ServerHandler for McpServer {
         let Ok(tenant) = self.tenant(&context.extensions) else { return };
         let this = self.clone();
         let peer = context.peer;
-        let (updates, updates_peer, updates_tenant) = (self.clone(), peer.clone(), tenant.clone());
-        tokio::spawn(async move { updates.forward_resource_updates(updates_tenant, updates_peer).await });
+        let (this2, peer2, tenant2) = (self.clone(), peer.clone(), tenant.clone());
+        tokio::spawn(async move {
+            let subs = this2.subscriptions.clone();
+            let notify = |uri: String| {
+                let peer = peer2.clone();
+                async move {
+                    let param = serde_json::from_value(json!({ "uri": uri })).expect("static shape");
+                    peer.notify_resource_updated(param).await.is_ok()
+                }
+            };
+            let wants = |u: &toolhost::catalog::ResourceUpdated| subs.wants(u);
+            let updates = this2.shared.host.resource_updates();
+            this2.forward_resource_updates(updates, tenant2, wants, notify, closed(peer2.clone())).await;
+        });
         tokio::spawn(async move {
             let notify = || {
                 let peer = peer.clone();
@@ -365,13 +405,34 @@ impl ServerHandler for McpServer {
     fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
         let mut accepted = SubscriptionFilter::new();
         accepted.tools_list_changed = requested.tools_list_changed;
+        accepted.resource_subscriptions = requested.resource_subscriptions.clone();
+        let rx = self.shared.host.resource_updates();
+        self.listen_updates.lock().unwrap_or_else(|e| e.into_inner()).push_back(rx);
         Some(accepted)
     }
 
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         let tenant = self.tenant(&context.request_context().extensions)?;
-        let notify = || async { context.sink().notify_tool_list_changed().await.is_ok() };
-        self.watch_tools(tenant, notify, context.cancelled()).await;
+        let accepted = context.accepted().clone();
+        let queued = self.listen_updates.lock().unwrap_or_else(|e| e.into_inner()).pop_front();
+        let updates = queued.unwrap_or_else(|| self.shared.host.resource_updates());
+        let tools = async {
+            if accepted.tools_list_changed == Some(true) {
+                let notify = || async { context.sink().notify_tool_list_changed().await.is_ok() };
+                self.watch_tools(tenant.clone(), notify, context.cancelled()).await;
+            }
+        };
+        let uris = accepted.resource_subscriptions.clone().unwrap_or_default();
+        let resources = async {
+            if !uris.is_empty() {
+                let wants = |u: &toolhost::catalog::ResourceUpdated| uris.contains(&u.uri);
+                let sink = context.sink();
+                let notify = |uri: String| async move { sink.notify_resource_updated(uri).await.is_ok() };
+                self.forward_resource_updates(updates, tenant.clone(), wants, notify, context.cancelled())
+                    .await;
+            }
+        };
+        tokio::join!(tools, resources);
         Ok(())
     }
 }

@@ -18,7 +18,10 @@ use std::sync::{Arc, Mutex};
 use toolhost::catalog::{CompletionRef, ResourceUpdated};
 use toolhost::{Error, ErrorCode, ExecutionContext, Host};
 
-fn from_json<T: DeserializeOwned>(v: Value) -> Result<T, McpError> {
+/// A result from its JSON form, `resultType: complete` included: 2026-07-28
+/// peers require it, and rmcp strips it for older ones.
+fn from_json<T: DeserializeOwned>(mut v: Value) -> Result<T, McpError> {
+    v["resultType"] = "complete".into();
     serde_json::from_value(v)
         .map_err(|e| McpError::internal_error(format!("building the MCP result: {e}"), None))
 }
@@ -158,8 +161,8 @@ impl Subscriptions {
         Ok(())
     }
 
-    /// Whether this session of `tenant` wants to hear about `update`.
-    pub(crate) fn wants(&self, tenant: &str, update: &ResourceUpdated) -> bool {
-        update.tenant == tenant && self.set().contains(&update.uri)
+    /// Whether this session subscribed to the resource of `update`.
+    pub(crate) fn wants(&self, update: &ResourceUpdated) -> bool {
+        self.set().contains(&update.uri)
     }
 }

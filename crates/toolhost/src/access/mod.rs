@@ -50,6 +50,11 @@ pub struct ServeConfig {
     /// Most tool calls in one `POST /v1/calls` batch or `POST /v1/runs` run
     /// (413 beyond, naming this key). Default: 1024. `toolhost run` has no limit.
     pub max_batch_calls: usize,
+    /// Key (≥ 32 bytes) that signs the `requestState` of MCP multi-round-trip
+    /// requests (protocol 2026-07-28: a tool that asks the user answers
+    /// `input_required` and the client calls again). Every replica behind one
+    /// endpoint needs the same key. Default: a random key per process.
+    pub request_state_key: Option<String>,
 }
 
 impl Default for ServeConfig {
@@ -66,6 +71,7 @@ impl Default for ServeConfig {
             shutdown_grace_ms: 10_000,
             run_wait_ms: 60_000,
             max_batch_calls: toolhost_exec::parse::MAX_CALLS,
+            request_state_key: None,
         }
     }
 }
@@ -120,6 +126,8 @@ impl ServeConfig {
         p.at_least_one(self.body_timeout_ms, join(path, "body_timeout_ms"));
         p.at_least_one(self.max_batch_calls as u64, join(path, "max_batch_calls"));
         p.at_least_one(self.run_wait_ms, join(path, "run_wait_ms"));
+        let short = self.request_state_key.as_deref().is_some_and(|k| k.len() < 32);
+        p.require(!short, join(path, "request_state_key"), "must be at least 32 bytes");
     }
 
     /// The 413 answer to a batch or run of `calls` calls over `max_batch_calls`.

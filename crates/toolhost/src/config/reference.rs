@@ -195,6 +195,11 @@ pub const SETTINGS: &[Setting] = &[
         "most calls in one `POST /v1/calls` batch or `POST /v1/runs` run (413 beyond); `toolhost run` has no limit",
     ),
     s(
+        "serve.request_state_key",
+        r#""use-32-or-more-random-bytes-shared-by-replicas""#,
+        "signs MCP `requestState` (2026-07-28 multi-round-trip input); the same on every replica; none = random per process",
+    ),
+    s(
         "redis_url",
         r#""redis://127.0.0.1:6379/0""#,
         "shared Redis (`redis://host:port/db`, or `--redis URL` / `TOOLHOST_REDIS_URL`): result cache and rate limits shared by every process; none = all in this process",
