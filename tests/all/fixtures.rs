@@ -29,8 +29,8 @@
 //! | [`misaligned_list_output`]      | ok `content` list pointer not 4-aligned                      | invalid output |
 //! | [`error_output`]                | tool `flaky`: a well-formed `err` with every field set       | report the tool error |
 //! | [`unknown_import`]              | imports `evil:net/raw@1.0.0`                                 | reject at load (forbidden import) |
-//! | [`wrong_version`]               | exports `toolhost:plugin/tool@0.2.0`, no imports             | reject at load (incompatible) |
-//! | [`wrong_version_importing_host`]| as above, also imports `toolhost:plugin/host@0.2.0`          | reject at load |
+//! | [`wrong_version`]               | exports `toolhost:plugin/tool@0.3.0`, no imports             | reject at load (incompatible) |
+//! | [`wrong_version_importing_host`]| as above, also imports `toolhost:plugin/host@0.3.0`          | reject at load |
 //! | [`wrong_world`]                 | exports only `other:thing/greeter@1.0.0`                     | reject at load (incompatible) |
 //! | [`empty_world`]                 | a component with no imports and no exports                   | reject at load (incompatible) |
 //!
@@ -199,9 +199,11 @@ fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The text of `wit/plugin.wit`.
+/// The text of the frozen 0.1 contract (`wit/v0.1/plugin.wit`): these
+/// hand-written core modules use its ABI, so they also keep the host's 0.1
+/// path under hostile input.
 fn plugin_wit() -> String {
-    let path = repo_root().join("wit/plugin.wit");
+    let path = repo_root().join("wit/v0.1/plugin.wit");
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
 }
 
@@ -736,32 +738,33 @@ world evil-plugin {
     encode(&module.wat(), &resolve, world)
 }
 
-/// `wit/plugin.wit` with the package version changed to 0.2.0.
-fn plugin_wit_v0_2() -> String {
+/// The 0.1 contract with the package version changed to 0.3.0 (a contract
+/// this host does not know).
+fn plugin_wit_v0_3() -> String {
     let wit = plugin_wit();
-    let edited = wit.replace("package toolhost:plugin@0.1.0;", "package toolhost:plugin@0.2.0;");
+    let edited = wit.replace("package toolhost:plugin@0.1.0;", "package toolhost:plugin@0.3.0;");
     assert_ne!(wit, edited, "plugin.wit no longer declares @0.1.0");
     edited
 }
 
-/// [`minimal_plugin`] built against `toolhost:plugin@0.2.0`: exports
-/// `toolhost:plugin/tool@0.2.0` and imports nothing, so it instantiates but
-/// has no `toolhost:plugin/tool@0.1.0` export (0.x versions are not
-/// semver-compatible across minors).
+/// [`minimal_plugin`] built against `toolhost:plugin@0.3.0`: exports
+/// `toolhost:plugin/tool@0.3.0` and imports nothing, so it instantiates but
+/// has neither a `tool@0.2.0` nor a `tool@0.1.0` export (0.x versions are
+/// not semver-compatible across minors).
 pub fn wrong_version() -> Vec<u8> {
-    let (resolve, world) = resolve(&plugin_wit_v0_2(), None, "toolhost:plugin/plugin@0.2.0");
-    encode(&echo_module("0.2.0").wat(), &resolve, world)
+    let (resolve, world) = resolve(&plugin_wit_v0_3(), None, "toolhost:plugin/plugin@0.3.0");
+    encode(&echo_module("0.3.0").wat(), &resolve, world)
 }
 
 /// Like [`wrong_version`] but the core module also imports
-/// `toolhost:plugin/host@0.2.0#log`, so linking fails too.
+/// `toolhost:plugin/host@0.3.0#log`, so linking fails too.
 pub fn wrong_version_importing_host() -> Vec<u8> {
-    let mut module = echo_module("0.2.0");
+    let mut module = echo_module("0.3.0");
     // log: func(level: log-level, message: string) → (i32 i32 i32).
     module.imports =
-        r#"(import "toolhost:plugin/host@0.2.0" "log" (func $log (param i32 i32 i32)))"#.to_string();
+        r#"(import "toolhost:plugin/host@0.3.0" "log" (func $log (param i32 i32 i32)))"#.to_string();
     module.extra = "(func $uses_log (call $log (i32.const 2) (i32.const 0) (i32.const 0)))".into();
-    let (resolve, world) = resolve(&plugin_wit_v0_2(), None, "toolhost:plugin/plugin@0.2.0");
+    let (resolve, world) = resolve(&plugin_wit_v0_3(), None, "toolhost:plugin/plugin@0.3.0");
     encode(&module.wat(), &resolve, world)
 }
 

@@ -67,7 +67,7 @@ async fn another_contract_version_is_incompatible() {
 async fn another_contract_version_of_the_host_api_is_incompatible() {
     let (_h, e, _f) = load_beside_good(&fixtures::wrong_version_importing_host()).await;
     assert_eq!(e.code(), ErrorCode::IncompatiblePlugin, "{e}");
-    assert!(e.to_string().contains("toolhost:plugin/host@0.2.0"), "{e}");
+    assert!(e.to_string().contains("toolhost:plugin/host@0.3.0"), "{e}");
 }
 
 #[tokio::test]

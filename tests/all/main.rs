@@ -6,6 +6,7 @@ mod cache;
 mod calls;
 mod cli;
 mod common;
+mod contract;
 mod dag;
 mod docs;
 mod durable;

@@ -402,6 +402,46 @@ async fn mcp_sessions_are_scoped_to_the_token_tenant() {
     s.shutdown().await;
 }
 
+/// Over MCP, a guest's progress reports and its `emit` chunks reach a client
+/// that sent a progress token as `notifications/progress` (a chunk as the
+/// message), with strictly increasing progress, before the result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_progress_carries_emitted_chunks() {
+    let s = Server::start(|_| {}).await;
+    let c = client();
+    let rpc = |session: Option<String>, body: Value| {
+        let mut r = c
+            .post(s.url("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(id) = session {
+            r = r.header("mcp-session-id", id);
+        }
+        r.send()
+    };
+    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
+    let r = rpc(None, init).await.unwrap();
+    let session = r.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
+    rpc(session.clone(), json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await.unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+        "params": {"name": "host_calls", "arguments": {}, "_meta": {"progressToken": "p1"}}});
+    let body = rpc(session, call).await.unwrap().text().await.unwrap();
+    let progress: Vec<Value> = sse_events(&body)
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v["method"] == "notifications/progress")
+        .map(|v| v["params"].clone())
+        .collect();
+    let chunk = progress.iter().find(|p| p["message"].as_str().is_some_and(|m| m.contains("chunk")));
+    assert!(chunk.is_some(), "no emitted chunk among {progress:?}");
+    let values: Vec<f64> = progress.iter().map(|p| p["progress"].as_f64().unwrap()).collect();
+    assert!(values.windows(2).all(|w| w[0] < w[1]), "progress must increase: {values:?}");
+    assert!(last_message(&body)["result"].is_object(), "{body}");
+    s.shutdown().await;
+}
+
 /// The last JSON-RPC message of a response body (JSON or SSE).
 pub(crate) fn last_message(body: &str) -> Value {
     if let Ok(v) = serde_json::from_str::<Value>(body) {

@@ -17,7 +17,7 @@
 //! are bounded (413) and must arrive in time (408).
 
 use crate::convert;
-use crate::inflight::{Inflight, InflightGuard};
+use crate::inflight::InflightGuard;
 use crate::listener;
 use crate::mcp::McpServer;
 use crate::request::{admit, caller, error};
@@ -73,7 +73,7 @@ impl HttpServer {
             .await
             .map_err(|e| Error::Configuration(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| Error::Configuration(e.to_string()))?;
-        let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default() });
+        let shared = Arc::new(Shared::new(host, cfg.tenant.clone()));
         let tokens = Tokens::compile(&cfg.tokens)?;
         if tokens.required() && !tokens.has_admin() {
             tracing::warn!(

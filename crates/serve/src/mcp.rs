@@ -7,8 +7,9 @@
 //! - `tools/call`: tool errors and policy rejections are `isError` results
 //!   saying whether to retry; an unknown tool is a JSON-RPC error.
 //! - Guest `progress` → `notifications/progress` (when the client sent a
-//!   progress token); guest `log` → `notifications/message` at or above the
-//!   level the client set (default `info`).
+//!   progress token), and so is each `emit` chunk (as the message); guest
+//!   `log` → `notifications/message` at or above the level the client set
+//!   (default `info`).
 //! - `notifications/cancelled` interrupts the guest; nothing is cached.
 
 // MCP logging is deprecated from protocol 2026-07-28 (SEP-2577) but is how every
@@ -129,10 +130,6 @@ impl McpServer {
         meta_context(&mut ctx, meta).map_err(|e| McpError::invalid_params(format!("_meta: {e}"), None))?;
         ctx.tenant_id = Some(tenant);
         Ok(ctx)
-    }
-
-    fn state_key(&self) -> Option<&str> {
-        self.shared.host.config().serve.request_state_key.as_deref()
     }
 
     fn min_level(&self) -> LoggingLevel {
@@ -257,7 +254,7 @@ impl ServerHandler for McpServer {
         // Up to 2025-11-25 the guest's questions go to the client as requests;
         // 2026-07-28 forbids those: the answers come in rounds (`input_required`).
         let round = match modern {
-            true => Some(crate::mrtr::Round::open(&tenant, &args, &request, self.state_key())?),
+            true => Some(crate::mrtr::Round::open(&tenant, &args, &request, &self.shared.request_state)?),
             false => None,
         };
         let interact: Arc<dyn toolhost::interact::Interact> = match &round {
@@ -288,7 +285,14 @@ impl ServerHandler for McpServer {
             Err(Error::ToolNotFound { .. }) => Err(unknown_tool(&name)),
             Err(Error::InputRequired { key, request, .. }) if round.is_some() => {
                 let round = round.as_ref().expect("checked above");
-                Ok(CallToolResponse::InputRequired(round.ask(key, request)?))
+                match round.ask(key, request) {
+                    Ok(asked) => Ok(CallToolResponse::InputRequired(asked)),
+                    // The guest's question cannot be put to the client: the guest's fault.
+                    Err(e) => Ok(CallToolResponse::Complete(convert::failure(&Error::InvalidOutput {
+                        tool: name.clone(),
+                        reason: e.message.to_string(),
+                    }))),
+                }
             }
             Err(e) => Ok(CallToolResponse::Complete(convert::failure(e))),
         }
@@ -533,7 +537,17 @@ async fn forward_events(
                 param.logger = Some(plugin.clone());
                 let _ = peer.notify_logging_message(param).await;
             }
-            GuestEvent::Emit { .. } => {}
+            // A streamed chunk reaches a client that asked for progress as a
+            // progress message carrying the chunk (progress must increase, so
+            // it moves by the smallest step and keeps its visible value).
+            GuestEvent::Emit { chunk } => {
+                let Some(token) = &progress_token else { continue };
+                last_progress = if last_progress.is_finite() { last_progress.next_up() } else { 0.0 };
+                let param = json!({ "progressToken": token, "progress": last_progress, "message": chunk });
+                if let Ok(param) = serde_json::from_value(param) {
+                    let _ = peer.notify_progress(param).await;
+                }
+            }
         }
     }
 }

@@ -13,45 +13,42 @@ use rmcp::model::{CallToolRequestParams, InputRequiredResult, RequestStateCodec,
 use serde_json::json;
 use sha2::Digest;
 use std::collections::BTreeMap;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 use toolhost::interact::{Answers, InputRequest, InputResponse};
 
 /// How long a client has to answer a round.
 const STATE_TTL: Duration = Duration::from_secs(600);
 
-/// The process's codec: `serve.request_state_key`, else a random key.
-fn codec(key: Option<&str>) -> &'static RequestStateCodec {
-    static CODEC: OnceLock<RequestStateCodec> = OnceLock::new();
-    CODEC.get_or_init(|| {
-        let key: Vec<u8> = match key {
-            Some(k) => k.as_bytes().to_vec(),
-            None => (0..4).flat_map(|_| rand::random::<u128>().to_le_bytes()).collect(),
-        };
-        RequestStateCodec::try_new(key).expect("serve.request_state_key is checked to be ≥ 32 bytes")
-    })
+/// A server's codec: `serve.request_state_key`, else a random key.
+pub(crate) fn codec(key: Option<&str>) -> RequestStateCodec {
+    let key: Vec<u8> = match key {
+        Some(k) => k.as_bytes().to_vec(),
+        None => (0..4).flat_map(|_| rand::random::<u128>().to_le_bytes()).collect(),
+    };
+    RequestStateCodec::try_new(key).expect("serve.request_state_key is checked to be ≥ 32 bytes")
 }
 
 /// One call's round: what binds its state, and the answers so far.
-pub(crate) struct Round {
+pub(crate) struct Round<'a> {
     bound: Vec<u8>,
-    key: Option<String>,
+    codec: &'a RequestStateCodec,
     pub(crate) answers: BTreeMap<String, InputResponse>,
 }
 
-impl Round {
+impl<'a> Round<'a> {
     /// Opens the request's state and adds its `inputResponses`; a state that
     /// is forged, expired or from another call is the client's error.
     pub(crate) fn open(
         tenant: &str,
         args: &str,
         request: &CallToolRequestParams,
-        key: Option<&str>,
-    ) -> Result<Round, McpError> {
+        codec: &'a RequestStateCodec,
+    ) -> Result<Round<'a>, McpError> {
         let bound = binding(tenant, &request.name, args);
         let mut answers: BTreeMap<String, InputResponse> = match &request.request_state {
             None => BTreeMap::new(),
-            Some(state) => codec(key)
+            Some(state) => codec
                 .open_json_with(state, &bound)
                 .map_err(|e| McpError::invalid_params(format!("requestState: {e}"), None))?,
         };
@@ -60,7 +57,7 @@ impl Round {
                 .map_err(|e| McpError::invalid_params(format!("inputResponses.{k}: {e}"), None))?;
             answers.insert(k.clone(), r);
         }
-        Ok(Round { bound, key: key.map(str::to_string), answers })
+        Ok(Round { bound, codec, answers })
     }
 
     /// The answers as the call's `interact`.
@@ -68,10 +65,12 @@ impl Round {
         Arc::new(Answers::new(self.answers.clone(), None))
     }
 
-    /// The `input_required` result asking `request` under `key`.
+    /// The `input_required` result asking `request` under `key`; an error
+    /// when the request is not valid MCP (e.g. a form schema MCP does not allow).
     pub(crate) fn ask(&self, key: &str, request: &InputRequest) -> Result<InputRequiredResult, McpError> {
         let opts = SealOptions::new().associated_data(&self.bound).ttl(STATE_TTL);
-        let state = codec(self.key.as_deref())
+        let state = self
+            .codec
             .seal_json_with(&self.answers, &opts)
             .map_err(|e| McpError::internal_error(format!("sealing requestState: {e}"), None))?;
         serde_json::from_value(json!({
@@ -79,7 +78,7 @@ impl Round {
             "inputRequests": { key: request },
             "requestState": state,
         }))
-        .map_err(|e| McpError::internal_error(format!("building input_required: {e}"), None))
+        .map_err(|e| McpError::invalid_params(format!("the tool's question is not valid MCP: {e}"), None))
     }
 }
 
@@ -108,28 +107,40 @@ mod tests {
         r
     }
 
+    fn ask(codec: &RequestStateCodec, q: &InputRequest) -> String {
+        let round = Round::open("t1", "{}", &request(None, None), codec).unwrap();
+        let asked = serde_json::to_value(round.ask(&q.key(), q).unwrap()).unwrap();
+        assert_eq!(asked["inputRequests"][q.key()]["method"], "elicitation/create");
+        asked["requestState"].as_str().unwrap().to_string()
+    }
+
+    fn form() -> InputRequest {
+        let schema = json!({"type": "object", "properties": {"name": {"type": "string"}}});
+        InputRequest::Elicit(ElicitRequest::Form { message: "name?".into(), requested_schema: schema })
+    }
+
     #[test]
     fn answers_survive_rounds_and_states_bind_to_their_call() {
-        let q = InputRequest::Elicit(ElicitRequest::Form {
-            message: "name?".into(),
-            requested_schema: json!({}),
-        });
-        let first = Round::open("t1", "{}", &request(None, None), None).unwrap();
-        let asked = serde_json::to_value(first.ask(&q.key(), &q).unwrap()).unwrap();
-        assert_eq!(asked["inputRequests"][q.key()]["method"], "elicitation/create");
-        let state = asked["requestState"].as_str().unwrap().to_string();
+        let (codec, q) = (codec(None), form());
+        let state = ask(&codec, &q);
         let answer = json!({"action": "accept", "content": {"name": "Ada"}});
         let responses = BTreeMap::from([(q.key(), answer)]);
-        let second = Round::open("t1", "{}", &request(Some(state.clone()), Some(responses)), None).unwrap();
-        let want = InputResponse::Elicit(ElicitResponse {
-            action: ElicitAction::Accept,
-            content: Some(json!({"name": "Ada"})),
-        });
+        let second = Round::open("t1", "{}", &request(Some(state.clone()), Some(responses)), &codec).unwrap();
+        let content = Some(json!({"name": "Ada"}));
+        let want = InputResponse::Elicit(ElicitResponse { action: ElicitAction::Accept, content });
         assert_eq!(second.answers.get(&q.key()), Some(&want));
-        // The state of one call opens for no other tenant, tool or arguments.
-        assert!(Round::open("t2", "{}", &request(Some(state.clone()), None), None).is_err());
-        assert!(Round::open("t1", "{\"x\":1}", &request(Some(state.clone()), None), None).is_err());
-        let tampered = format!("{}x", state);
-        assert!(Round::open("t1", "{}", &request(Some(tampered), None), None).is_err());
+        // The state of one call opens for no other tenant, tool or arguments, nor tampered.
+        assert!(Round::open("t2", "{}", &request(Some(state.clone()), None), &codec).is_err());
+        assert!(Round::open("t1", "{\"x\":1}", &request(Some(state.clone()), None), &codec).is_err());
+        assert!(Round::open("t1", "{}", &request(Some(format!("{state}x")), None), &codec).is_err());
+    }
+
+    #[test]
+    fn replicas_with_the_same_request_state_key_open_each_others_states() {
+        let key = "a-shared-request-state-key-of-32-bytes-or-more";
+        let (a, b, other) = (codec(Some(key)), codec(Some(key)), codec(Some(&key.replace('a', "b"))));
+        let state = ask(&a, &form());
+        assert!(Round::open("t1", "{}", &request(Some(state.clone()), None), &b).is_ok());
+        assert!(Round::open("t1", "{}", &request(Some(state), None), &other).is_err());
     }
 }

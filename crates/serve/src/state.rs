@@ -10,4 +10,14 @@ pub(crate) struct Shared {
     /// Tenant of sessions without HTTP request parts (stdio).
     pub(crate) tenant: String,
     pub(crate) inflight: Inflight,
+    /// Seals MCP `requestState` (`serve.request_state_key`, else a random key).
+    pub(crate) request_state: rmcp::model::RequestStateCodec,
+}
+
+impl Shared {
+    /// The state of a server of `host`, whose stdio sessions belong to `tenant`.
+    pub(crate) fn new(host: Host, tenant: String) -> Shared {
+        let request_state = crate::mrtr::codec(host.config().serve.request_state_key.as_deref());
+        Shared { host, tenant, inflight: Inflight::default(), request_state }
+    }
 }

@@ -2,7 +2,6 @@
 //! but MCP messages is ever written to stdout (logs go to stderr); incoming
 //! lines longer than `[serve] max_message_bytes` are dropped.
 
-use crate::inflight::Inflight;
 use crate::mcp::McpServer;
 use crate::state::Shared;
 use rmcp::ServiceExt;
@@ -14,7 +13,7 @@ use toolhost::{Error, Host};
 /// `shutdown` resolves (then in-flight calls get the grace period).
 pub async fn serve_stdio(host: Host, shutdown: impl Future<Output = ()>) -> toolhost::Result<()> {
     let cfg = host.config().serve.clone();
-    let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default() });
+    let shared = Arc::new(Shared::new(host, cfg.tenant.clone()));
     let (stdin, stdout) = rmcp::transport::stdio_pipes();
     let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(cfg.max_message_bytes);
     let running = McpServer::new(shared.clone())
