@@ -73,7 +73,7 @@ impl HttpServer {
             .await
             .map_err(|e| Error::Configuration(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| Error::Configuration(e.to_string()))?;
-        let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default() });
+        let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default(), tasks: Arc::new(crate::tasks::MemoryTasks::default()) });
         let tokens = Tokens::compile(&cfg.tokens)?;
         if tokens.required() && !tokens.has_admin() {
             tracing::warn!(
@@ -107,7 +107,8 @@ impl HttpServer {
             .route("/v1/stats", get(stats))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            .nest_service("/mcp", mcp)
+            // 2025-11-25 task messages are adapted on the way (see `task_wire`).
+            .nest_service("/mcp", tower::Layer::layer(&middleware::from_fn(crate::task_wire::adapt_http), mcp))
             .fallback(not_found)
             .with_state(state.clone())
             .merge(crate::runs::routes(shared.clone()))

@@ -14,8 +14,9 @@ use toolhost::{Error, Host};
 /// `shutdown` resolves (then in-flight calls get the grace period).
 pub async fn serve_stdio(host: Host, shutdown: impl Future<Output = ()>) -> toolhost::Result<()> {
     let cfg = host.config().serve.clone();
-    let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default() });
-    let (stdin, stdout) = rmcp::transport::stdio_pipes();
+    let shared = Arc::new(Shared { host, tenant: cfg.tenant.clone(), inflight: Inflight::default(), tasks: Arc::new(crate::tasks::MemoryTasks::default()) });
+    // 2025-11-25 task messages are adapted on the way (see `task_wire`).
+    let (stdin, stdout) = crate::task_wire::stdio_pipes(cfg.max_message_bytes);
     let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(cfg.max_message_bytes);
     let running = McpServer::new(shared.clone())
         .serve(transport)
