@@ -166,6 +166,7 @@ async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: P
 
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 CRUNCH = {"items": 6, "step_ms": 100}
 SLOW_CRUNCH = {"items": 200, "step_ms": 200}
 
@@ -175,6 +176,9 @@ async def raw(session, method: str, params: dict) -> dict:
     data: dict[str, Any] = {"method": method, "params": dict(params)}
     opts: dict[str, Any] = {}
     session._stamp(data, opts)  # noqa: SLF001 - the SDK has no public raw-request call
+    if method.startswith("tasks/") and PROTOCOL_VERSION_META in data["params"].get("_meta", {}):
+        # 2026-07-28 HTTP names the task in `Mcp-Name` (SEP-2663); the SDK knows only core methods.
+        opts.setdefault("headers", {})["Mcp-Name"] = params["taskId"]
     return await session._dispatcher.send_raw_request(method, data.get("params"), opts)  # noqa: SLF001
 
 
