@@ -22,6 +22,7 @@ mod redis;
 mod reload;
 mod sandbox;
 mod serve;
+mod tasks;
 mod top;
 mod upstream;
 mod upstream_mcp;

@@ -15,6 +15,12 @@ Runs the same scenario over stdio and streamable HTTP, in both connection modes 
   sessions, `subscriptions/listen` on 2026-07-28), argument completion, elicitation and sampling
   answered by the client's callbacks (server-to-client requests on legacy sessions, multi-round
   `input_required` results on 2026-07-28), and tool titles/annotations.
+- tasks: the long-running `jobs.crunch` (example plugin `longtask`) run as a task, polled to
+  completion and a second one cancelled, in the 2025-11-25 shape (`task` param, `tasks/get`,
+  `tasks/result`, `tasks/list`, `tasks/cancel`) and the 2026-07-28 extension
+  (`io.modelcontextprotocol/tasks`: the server answers `resultType: "task"`, the client polls
+  `tasks/get` through a `ClientExtension` claim); hostile ids (unknown, cancelled twice,
+  expired TTL) are JSON-RPC errors.
 
 Usage: python_client.py --bin target/debug/toolhost --fixtures build/fixtures --plugins build/plugins
 Exit status 0 when every check passes; each check prints one line.
@@ -35,14 +41,19 @@ import urllib.request
 from pathlib import Path
 
 import warnings
+from typing import Any, Literal
 
 import anyio
 import mcp
+import mcp_types
+import mcp_types._v2025_11_25 as v2025
+from mcp.client.extension import ClaimContext, ClientExtension, ResultClaim
 from mcp.shared.exceptions import MCPDeprecationWarning
 
 # Legacy sessions use what 2026-07-28 deprecates (resources/subscribe, logging/setLevel) on purpose.
 warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
 from mcp.client.stdio import StdioServerParameters
+from pydantic import Field
 
 CONFIG = """
 [bulkheads.tools.test_slow]
@@ -239,6 +250,164 @@ async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: P
                 await asyncio.sleep(0.1)
 
 
+TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
+PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+CRUNCH = {"items": 6, "step_ms": 100}
+SLOW_CRUNCH = {"items": 200, "step_ms": 200}
+
+
+async def raw(session, method: str, params: dict) -> dict:
+    """One request exactly as given (the session still stamps its era's `_meta`)."""
+    data: dict[str, Any] = {"method": method, "params": dict(params)}
+    opts: dict[str, Any] = {}
+    session._stamp(data, opts)  # noqa: SLF001 - the SDK has no public raw-request call
+    if method.startswith("tasks/") and PROTOCOL_VERSION_META in data["params"].get("_meta", {}):
+        # 2026-07-28 HTTP names the task in `Mcp-Name` (SEP-2663); the SDK knows only core methods.
+        opts.setdefault("headers", {})["Mcp-Name"] = params["taskId"]
+    return await session._dispatcher.send_raw_request(method, data.get("params"), opts)  # noqa: SLF001
+
+
+async def raw_error(session, method: str, params: dict) -> str | None:
+    try:
+        await raw(session, method, params)
+    except mcp.MCPError as e:
+        return str(e)
+    return None
+
+
+class TaskHandle(mcp_types.Result):
+    """A 2026-07-28 `CreateTaskResult` (`resultType: "task"`)."""
+
+    result_type: Literal["task"] = Field(alias="resultType")
+    task_id: str = Field(alias="taskId")
+    status: str
+    poll_interval_ms: int | None = Field(default=None, alias="pollIntervalMs")
+    ttl_ms: int | None = Field(default=None, alias="ttlMs")
+
+
+class Tasks(ClientExtension):
+    """The client side of the tasks extension: polls `tasks/get` until the task ends."""
+
+    identifier = TASKS_EXTENSION
+
+    def __init__(self) -> None:
+        self.resolved: list[str] = []
+
+    def claims(self):
+        return [ResultClaim(result_type="task", model=TaskHandle, resolve=self.resolve)]
+
+    async def resolve(self, handle: TaskHandle, ctx: ClaimContext) -> mcp_types.CallToolResult:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = await raw(ctx.session, "tasks/get", {"taskId": handle.task_id})
+            if got["status"] == "completed":
+                self.resolved.append(handle.task_id)
+                return mcp_types.CallToolResult.model_validate(got["result"])
+            if got["status"] in ("failed", "cancelled"):
+                raise RuntimeError(f"task {handle.task_id} ended {got['status']}: {got.get('error')}")
+            await asyncio.sleep((handle.poll_interval_ms or 500) / 1000)
+        raise TimeoutError(f"task {handle.task_id} did not finish")
+
+
+async def poll_legacy(session, task_id: str) -> dict:
+    for _ in range(200):
+        got = await raw(session, "tasks/get", {"taskId": task_id})
+        v2025.GetTaskResult.model_validate(got)
+        if got["status"] not in ("working", "input_required"):
+            return got
+        await asyncio.sleep(got.get("pollInterval", 500) / 1000)
+    raise TimeoutError(task_id)
+
+
+async def legacy_tasks(client, tag: str) -> None:
+    """2025-11-25: `task` on tools/call, then tasks/get, tasks/result, tasks/list, tasks/cancel."""
+    caps = client.server_capabilities
+    call_cap = caps.tasks and caps.tasks.requests and caps.tasks.requests.tools and caps.tasks.requests.tools.call
+    check(call_cap is not None and caps.tasks.cancel is not None and caps.tasks.list is not None,
+          f"{tag} tasks capability (requests.tools.call, cancel, list)")
+    tools = {t.name: t for t in (await client.list_tools()).tools}
+    crunch = tools.get("jobs.crunch")
+    support = crunch and crunch.execution and crunch.execution.task_support
+    check(support == "optional", f"{tag} long-running jobs.crunch lists execution.taskSupport=optional (got {support})")
+    check(tools["test_simple_text"].execution is None, f"{tag} other tools list no taskSupport")
+    s = client.session
+    created = await raw(s, "tools/call", {"name": "jobs.crunch", "arguments": CRUNCH, "task": {"ttl": 60000}})
+    v2025.CreateTaskResult.model_validate(created)
+    task = created["task"]
+    check(task["status"] == "working" and task["ttl"] == 60000 and task["pollInterval"] > 0,
+          f"{tag} tools/call with task answers CreateTaskResult at once ({task['status']}, ttl {task['ttl']})")
+    done = await poll_legacy(s, task["taskId"])
+    check(done["status"] == "completed", f"{tag} tasks/get polled to completed")
+    result = await raw(s, "tasks/result", {"taskId": task["taskId"]})
+    r = mcp_types.CallToolResult.model_validate(result)
+    check(not r.is_error and r.structured_content and r.structured_content["items"] == 6,
+          f"{tag} tasks/result is the tool's CallToolResult ({r.structured_content})")
+    related = (result.get("_meta") or {}).get("io.modelcontextprotocol/related-task", {})
+    check(related.get("taskId") == task["taskId"], f"{tag} tasks/result carries the related-task _meta")
+    listed = await raw(s, "tasks/list", {})
+    v2025.ListTasksResult.model_validate(listed)
+    check(task["taskId"] in {t["taskId"] for t in listed["tasks"]}, f"{tag} tasks/list has the task")
+    err = await raw_error(s, "tasks/cancel", {"taskId": task["taskId"]})
+    check(err is not None and "already finished" in err, f"{tag} cancel after completion is an error ({err})")
+
+    second = (await raw(s, "tools/call", {"name": "jobs.crunch", "arguments": SLOW_CRUNCH, "task": {}}))["task"]
+    await asyncio.sleep(0.3)
+    cancelled = await raw(s, "tasks/cancel", {"taskId": second["taskId"]})
+    v2025.CancelTaskResult.model_validate(cancelled)
+    check(cancelled["status"] == "cancelled", f"{tag} tasks/cancel stops a running task")
+    check((await poll_legacy(s, second["taskId"]))["status"] == "cancelled", f"{tag} it stays cancelled")
+    err = await raw_error(s, "tasks/result", {"taskId": second["taskId"]})
+    check(err is not None and "cancelled" in err, f"{tag} tasks/result of a cancelled task is an error")
+    err = await raw_error(s, "tasks/get", {"taskId": "0" * 32})
+    check(err is not None and "unknown task" in err, f"{tag} unknown task id is an error ({err})")
+    err = await raw_error(s, "tools/call", {"name": "test_simple_text", "arguments": {}, "task": {}})
+    check(err is not None and "does not run as a task" in err, f"{tag} a task for a tool without taskSupport is refused")
+    short = (await raw(s, "tools/call", {"name": "jobs.crunch", "arguments": {"items": 1, "step_ms": 0},
+                                          "task": {"ttl": 1000}}))["task"]
+    check(short["ttl"] == 1000, f"{tag} requested TTL granted")
+    await asyncio.sleep(1.5)
+    err = await raw_error(s, "tasks/get", {"taskId": short["taskId"]})
+    check(err is not None and "unknown task" in err, f"{tag} a task past its TTL is gone ({err})")
+
+
+async def modern_tasks(target, label: str) -> None:
+    """2026-07-28: the tasks extension; the server makes long-running calls tasks."""
+    ext = Tasks()
+    async with mcp.Client(target, mode="auto", read_timeout_seconds=30, extensions=[ext]) as client:
+        tag = f"[{label}/auto+tasks {client.protocol_version}]"
+        check(client.protocol_version == "2026-07-28", f"{tag} negotiated 2026-07-28")
+        exts = client.server_capabilities.extensions or {}
+        check(TASKS_EXTENSION in exts, f"{tag} server declares the tasks extension")
+        r = await client.call_tool("jobs.crunch", CRUNCH)
+        check(len(ext.resolved) == 1 and not r.is_error and r.structured_content["items"] == 6,
+              f"{tag} jobs.crunch became a task, polled to completion ({r.structured_content})")
+        r = await client.call_tool("test_simple_text", {})
+        check(len(ext.resolved) == 1 and not r.is_error, f"{tag} other tools still answer directly")
+        s = client.session
+        handle = await s.call_tool("jobs.crunch", SLOW_CRUNCH, allow_claimed=True)
+        check(isinstance(handle, TaskHandle) and handle.status == "working", f"{tag} second task created")
+        await asyncio.sleep(0.3)
+        ack = await raw(s, "tasks/cancel", {"taskId": handle.task_id})
+        check(ack.get("resultType", "complete") == "complete", f"{tag} tasks/cancel acknowledged")
+        got = await raw(s, "tasks/get", {"taskId": handle.task_id})
+        check(got["status"] == "cancelled", f"{tag} tasks/get shows it cancelled")
+        err = await raw_error(s, "tasks/cancel", {"taskId": handle.task_id})
+        check(err is not None, f"{tag} cancelling it again is an error ({err})")
+        err = await raw_error(s, "tasks/get", {"taskId": "f" * 32})
+        check(err is not None and "unknown task" in err, f"{tag} unknown task id is an error ({err})")
+    # A client without the extension calls the same tool the plain way.
+    async with mcp.Client(target, mode="auto", read_timeout_seconds=30) as client:
+        r = await client.call_tool("jobs.crunch", {"items": 2, "step_ms": 10})
+        check(not r.is_error and r.structured_content["items"] == 2,
+              f"[{label}/auto {client.protocol_version}] without tasks the long-running call answers directly")
+
+
+async def task_scenarios(target, label: str) -> None:
+    async with mcp.Client(target, mode="legacy", read_timeout_seconds=30) as client:
+        await legacy_tasks(client, f"[{label}/legacy {client.protocol_version}]")
+    await modern_tasks(target, label)
+
+
 def start_http(binary: str, plugins: Path, config: Path, cache: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(
         [binary, "serve", "--http", "127.0.0.1:0", "--plugins", str(plugins), "--config", str(config),
@@ -286,6 +455,8 @@ async def main() -> None:
     plugins = work / "plugins"
     plugins.mkdir()
     shutil.copy(args.fixtures / "conformance.wasm", plugins / "conformance.wasm")
+    for f in ("longtask.wasm", "longtask.toml"):
+        shutil.copy(args.plugins / f, plugins / f)
     config = work / "toolhost.toml"
     config.write_text(CONFIG)
     cache = work / "cache"
@@ -297,10 +468,12 @@ async def main() -> None:
     )
     for mode in ("legacy", "auto"):
         await scenario(stdio, "stdio", mode, plugins, extra)
+    await task_scenarios(stdio, "stdio")
     proc, base = start_http(args.bin, plugins, config, cache)
     try:
         for mode in ("legacy", "auto"):
             await scenario(base + "/mcp", "http", mode, plugins, extra)
+        await task_scenarios(base + "/mcp", "http")
         check(wait_idle(base) == 0, "[http] no call left running after the scenarios")
     finally:
         proc.terminate()

@@ -89,7 +89,10 @@ pub(crate) fn output(tool: &str, out: b::ToolOutput, cap: u64) -> Result<ToolOut
         None => None,
         Some(text) => Some(serde_json::from_str(&text).map_err(|e| Error::InvalidOutput {
             tool: tool.to_string(),
-            reason: format!("value is not valid JSON ({e}); starts with {:?}", toolhost_core::text::preview(&text)),
+            reason: format!(
+                "value is not valid JSON ({e}); starts with {:?}",
+                toolhost_core::text::preview(&text)
+            ),
         })?),
     };
     Ok(ToolOutput { value, content: out.content.into_iter().map(content).collect() })

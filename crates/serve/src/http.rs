@@ -107,7 +107,11 @@ impl HttpServer {
             .route("/v1/stats", get(stats))
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
-            .nest_service("/mcp", mcp)
+            // 2025-11-25 task messages are adapted on the way (see `task_wire`).
+            .nest_service(
+                "/mcp",
+                tower::Layer::layer(&middleware::from_fn(crate::task_wire::adapt_http), mcp),
+            )
             .fallback(not_found)
             .with_state(state.clone())
             .merge(crate::runs::routes(shared.clone()))

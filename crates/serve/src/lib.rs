@@ -25,6 +25,9 @@ mod request;
 mod runs;
 mod state;
 pub mod stdio;
+mod task_run;
+mod task_wire;
+mod tasks;
 
 pub use http::HttpServer;
 pub use toolhost::access::{Caller, ServeConfig, TokenConfig, auth, origin};

@@ -19,13 +19,15 @@
 use crate::convert;
 use crate::mcp_offers::{self, Subscriptions};
 use crate::state::Shared;
+use crate::task_run::{self, TaskCall};
 use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, CompleteRequestParams, CompleteResult,
-    Extensions, GetPromptRequestParams, GetPromptResponse, InitializeResult, ListPromptsResult,
-    ListResourceTemplatesResult, ListResourcesResult, ListToolsResult, LoggingLevel,
-    LoggingMessageNotificationParam, PaginatedRequestParams, ProgressToken, ReadResourceRequestParams,
-    ReadResourceResponse, ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams,
-    SubscriptionFilter, UnsubscribeRequestParams,
+    CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, CompleteRequestParams,
+    CompleteResult, CustomRequest, CustomResult, Extensions, GetPromptRequestParams, GetPromptResponse,
+    GetTaskParams, GetTaskResult, InitializeResult, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
+    PaginatedRequestParams, ProgressToken, ReadResourceRequestParams, ReadResourceResponse,
+    ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
+    UnsubscribeRequestParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
@@ -39,7 +41,7 @@ use toolhost::exec::{CallOptions, ToolCall};
 use toolhost::{Error, ExecutionContext, Host};
 
 /// Guest events buffered per call before they are dropped (and counted).
-const EVENT_BUFFER: usize = 256;
+pub(crate) const EVENT_BUFFER: usize = 256;
 
 /// One MCP session's handler. HTTP creates one per session (or per request
 /// when stateless); stdio has one.
@@ -66,6 +68,11 @@ impl McpServer {
             subscriptions: Subscriptions::default(),
             listen_updates: Default::default(),
         }
+    }
+
+    /// What every session of the server shares.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     /// Sends `notifications/resources/updated` through `notify` for the
@@ -102,7 +109,7 @@ impl McpServer {
     }
 
     /// The caller's tenant: from the authenticated HTTP request, else the listener's.
-    fn tenant(&self, ext: &Extensions) -> Result<String, McpError> {
+    pub(crate) fn tenant(&self, ext: &Extensions) -> Result<String, McpError> {
         match ext.get::<axum::http::request::Parts>() {
             Some(parts) => parts
                 .extensions
@@ -116,7 +123,7 @@ impl McpServer {
     /// The request context: propagated headers on HTTP, a fresh one on stdio,
     /// then the request's `_meta` (see [`meta_context`]); the tenant always
     /// from [`Self::tenant`].
-    fn exec_context(
+    pub(crate) fn exec_context(
         &self,
         ext: &Extensions,
         meta: &serde_json::Map<String, serde_json::Value>,
@@ -132,7 +139,7 @@ impl McpServer {
         Ok(ctx)
     }
 
-    fn min_level(&self) -> LoggingLevel {
+    pub(crate) fn min_level(&self) -> LoggingLevel {
         *self.log_level.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -175,6 +182,11 @@ fn visible_tools(host: &Host, tenant: &str) -> Vec<(String, String)> {
     plugins.chain(upstream.map(|t| (t.name, t.input_schema.to_string()))).collect()
 }
 
+/// Whether the tool declares itself long-running (a task candidate).
+pub(crate) fn long_running(target: &toolhost::Target) -> bool {
+    matches!(target, toolhost::Target::Plugin(e) if e.tool.long_running)
+}
+
 /// Resolves once the peer's transport is gone.
 async fn closed(peer: Peer<RoleServer>) {
     while !peer.is_transport_closed() {
@@ -190,6 +202,8 @@ impl ServerHandler for McpServer {
             "prompts": { "listChanged": false },
             "resources": { "subscribe": true, "listChanged": false },
             "completions": {},
+            // 2026-07-28 tasks (SEP-2663); 2025-11-25 clients see `tasks` instead (see `task_wire`).
+            "extensions": { "io.modelcontextprotocol/tasks": {} },
         }))
         .expect("static capabilities");
         let mut info = InitializeResult::new(caps);
@@ -243,6 +257,26 @@ impl ServerHandler for McpServer {
             None if modern => None,
             None => Some(self.min_level()),
         };
+        // 2026-07-28: a long-running tool becomes a task for a client that takes tasks.
+        if modern
+            && long_running(&target)
+            && context.client_capabilities().is_some_and(|c| c.supports_tasks())
+        {
+            drop(guard);
+            let call = TaskCall {
+                ectx,
+                name,
+                args,
+                plugin: target.origin().to_string(),
+                peer: context.peer.clone(),
+                progress_token: context.meta.get_progress_token(),
+                log_level,
+                interact: None,
+                ttl_ms: None,
+            };
+            let record = task_run::start(&self.shared, call).await?;
+            return Ok(CallToolResponse::Task(task_run::modern_created(&record)));
+        }
         let (tx, rx) = mpsc::channel(EVENT_BUFFER);
         let forwarder = tokio::spawn(forward_events(
             rx,
@@ -295,6 +329,38 @@ impl ServerHandler for McpServer {
                 }
             }
             Err(e) => Ok(CallToolResponse::Complete(convert::failure(e))),
+        }
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        let tenant = self.tenant(&context.extensions)?;
+        let record = self.shared.tasks.get(&tenant, &request.task_id).await?;
+        Ok(task_run::modern_detailed(&record))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let tenant = self.tenant(&context.extensions)?;
+        self.shared.tasks.cancel(&tenant, &request.task_id).await?;
+        tracing::info!(task = %request.task_id, tenant = %tenant, "MCP task cancelled by the client");
+        Ok(())
+    }
+
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        match self.legacy_request(&request, &context).await {
+            Some(answer) => answer.map(CustomResult),
+            None => Err(McpError::new(rmcp::model::ErrorCode::METHOD_NOT_FOUND, request.method, None)),
         }
     }
 
@@ -482,7 +548,7 @@ fn meta_context(
     ctx.validate()
 }
 
-fn unknown_tool(name: &str) -> McpError {
+pub(crate) fn unknown_tool(name: &str) -> McpError {
     McpError::invalid_params(
         format!("unknown tool '{}'; call tools/list for the available tools", toolhost::text::preview(name)),
         None,
@@ -498,8 +564,7 @@ fn shutting_down() -> CallToolResult {
 }
 
 /// Forwards one call's guest events as MCP notifications until the call ends.
-
-async fn forward_events(
+pub(crate) async fn forward_events(
     mut rx: mpsc::Receiver<GuestEvent>,
     peer: Peer<RoleServer>,
     progress_token: Option<ProgressToken>,

@@ -14,7 +14,8 @@ use toolhost::{Error, Host};
 pub async fn serve_stdio(host: Host, shutdown: impl Future<Output = ()>) -> toolhost::Result<()> {
     let cfg = host.config().serve.clone();
     let shared = Arc::new(Shared::new(host, cfg.tenant.clone()));
-    let (stdin, stdout) = rmcp::transport::stdio_pipes();
+    // 2025-11-25 task messages are adapted on the way (see `task_wire`).
+    let (stdin, stdout) = crate::task_wire::stdio_pipes(cfg.max_message_bytes);
     let transport = AsyncRwTransport::new_server(stdin, stdout).with_max_line_length(cfg.max_message_bytes);
     let running = McpServer::new(shared.clone())
         .serve(transport)
