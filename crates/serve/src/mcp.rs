@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 use toolhost::access::auth::Caller;
 use toolhost::events::GuestEvent;
 use toolhost::exec::{CallOptions, ToolCall};
+use toolhost::interact::Interact;
 use toolhost::{Error, ExecutionContext, Host};
 
 /// Guest events buffered per call before they are dropped (and counted).
@@ -137,6 +138,16 @@ impl McpServer {
         meta_context(&mut ctx, meta).map_err(|e| McpError::invalid_params(format!("_meta: {e}"), None))?;
         ctx.tenant_id = Some(tenant);
         Ok(ctx)
+    }
+
+    /// The level of a call's log notifications: the request's own opt-in,
+    /// else (before 2026-07-28) the session's `logging/setLevel`.
+    fn log_level_for(&self, requested: Option<LoggingLevel>, modern: bool) -> Option<LoggingLevel> {
+        match requested {
+            Some(level) => Some(level),
+            None if modern => None,
+            None => Some(self.min_level()),
+        }
     }
 
     pub(crate) fn min_level(&self) -> LoggingLevel {
@@ -252,11 +263,7 @@ impl ServerHandler for McpServer {
         // Log level: the request's own opt-in (2026-07-28+: none = no logs),
         // else the session's `logging/setLevel`.
         let modern = context.protocol_version().is_some_and(|v| v.as_str() >= "2026-07-28");
-        let log_level = match context.meta.log_level() {
-            Some(level) => Some(level),
-            None if modern => None,
-            None => Some(self.min_level()),
-        };
+        let log_level = self.log_level_for(context.meta.log_level(), modern);
         // 2026-07-28: a long-running tool becomes a task for a client that takes tasks.
         if modern
             && long_running(&target)
@@ -291,11 +298,7 @@ impl ServerHandler for McpServer {
             true => Some(crate::mrtr::Round::open(&tenant, &args, &request, &self.shared.request_state)?),
             false => None,
         };
-        let interact: Arc<dyn toolhost::interact::Interact> = match &round {
-            Some(r) => r.interact(),
-            None => Arc::new(crate::interact::PeerInteract { peer: context.peer.clone() }),
-        };
-        let interact = Some(interact);
+        let interact = Some(interact_for(round.as_ref(), &context.peer));
         let opts = CallOptions { cancel: Some(guard.token().clone()), events: Some(tx), interact };
         let started = Instant::now();
         let result = {
@@ -314,22 +317,7 @@ impl ServerHandler for McpServer {
         // Every progress/log notification goes out before the response.
         let _ = forwarder.await;
         tracing::debug!(tool = %name, tenant = %tenant, ms = started.elapsed().as_millis() as u64, ok = result.result.is_ok(), "MCP tools/call");
-        match &result.result {
-            Ok(out) => Ok(CallToolResponse::Complete(convert::success(out))),
-            Err(Error::ToolNotFound { .. }) => Err(unknown_tool(&name)),
-            Err(Error::InputRequired { key, request, .. }) if round.is_some() => {
-                let round = round.as_ref().expect("checked above");
-                match round.ask(key, request) {
-                    Ok(asked) => Ok(CallToolResponse::InputRequired(asked)),
-                    // The guest's question cannot be put to the client: the guest's fault.
-                    Err(e) => Ok(CallToolResponse::Complete(convert::failure(&Error::InvalidOutput {
-                        tool: name.clone(),
-                        reason: e.message.to_string(),
-                    }))),
-                }
-            }
-            Err(e) => Ok(CallToolResponse::Complete(convert::failure(e))),
-        }
+        respond(&result.result, &name, round.as_ref())
     }
 
     async fn get_task(
@@ -546,6 +534,37 @@ fn meta_context(
     }
     ctx.metadata.extend(from_meta.metadata);
     ctx.validate()
+}
+
+/// Who answers a call's questions: the client, by server-to-client requests
+/// (up to 2025-11-25), or the answers of earlier rounds (2026-07-28).
+fn interact_for(round: Option<&crate::mrtr::Round<'_>>, peer: &Peer<RoleServer>) -> Arc<dyn Interact> {
+    match round {
+        Some(r) => r.interact(),
+        None => Arc::new(crate::interact::PeerInteract { peer: peer.clone() }),
+    }
+}
+
+/// The MCP answer to a finished call: its result, the next round's question
+/// (2026-07-28), or an `isError` result.
+fn respond(
+    result: &Result<Arc<toolhost::call::ToolOutput>, Error>,
+    name: &str,
+    round: Option<&crate::mrtr::Round<'_>>,
+) -> Result<CallToolResponse, McpError> {
+    match (result, round) {
+        (Ok(out), _) => Ok(CallToolResponse::Complete(convert::success(out))),
+        (Err(Error::ToolNotFound { .. }), _) => Err(unknown_tool(name)),
+        (Err(Error::InputRequired { key, request, .. }), Some(round)) => match round.ask(key, request) {
+            Ok(asked) => Ok(CallToolResponse::InputRequired(asked)),
+            // The guest's question cannot be put to the client: the guest's fault.
+            Err(e) => {
+                let e = Error::InvalidOutput { tool: name.to_string(), reason: e.message.to_string() };
+                Ok(CallToolResponse::Complete(convert::failure(&e)))
+            }
+        },
+        (Err(e), _) => Ok(CallToolResponse::Complete(convert::failure(e))),
+    }
 }
 
 pub(crate) fn unknown_tool(name: &str) -> McpError {
