@@ -17,7 +17,7 @@ use toolhost::{CallOptions, CallRequest, Error, ExecutionContext, Host, ToolCall
 /// dir holding `a.tmp`, `b.tmp` and `keep.txt`, and `toolhost.toml` = `config`.
 pub(crate) struct ConfirmFolder {
     pub(crate) folder: Folder,
-    data: tempfile::TempDir,
+    _data: tempfile::TempDir,
     pub(crate) config: String,
 }
 
@@ -33,7 +33,7 @@ pub(crate) fn confirm_folder(config: &str) -> ConfirmFolder {
         data.path().display().to_string()
     );
     folder.manifest("confirm", &grant);
-    ConfirmFolder { folder, data, config: config.to_string() }
+    ConfirmFolder { folder, _data: data, config: config.to_string() }
 }
 
 impl ConfirmFolder {
@@ -151,7 +151,7 @@ async fn a_declined_confirmation_is_a_denied_error_and_nothing_runs() {
         assert_eq!((r.attempts, r.fallback_for.is_none()), (0, true), "no attempt, no fallback");
         let e = r.result.unwrap_err();
         assert!(matches!(e, Error::Tool { kind: ToolErrorKind::Denied, retryable: false, .. }), "{e}");
-        assert_eq!(e.to_json()["details"]["confirmation"], confirmation);
+        assert_eq!(e.to_json()["details"]["tool_details"]["confirmation"], confirmation);
         assert!(e.to_string().contains("was not run"), "{e}");
     }
 }

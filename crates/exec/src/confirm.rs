@@ -4,7 +4,7 @@
 //!
 //! * accepted with `confirm: true` → the call goes on (cache, retries, … as usual);
 //! * declined, cancelled, `confirm: false`, or a caller that cannot ask the
-//!   user → `TOOL_EXECUTION_FAILED` with kind `denied` (`details.confirmation`
+//!   user → `TOOL_EXECUTION_FAILED` with kind `denied` (`details.tool_details.confirmation`
 //!   says which), nothing ran, never retried, no fallback, not a breaker event;
 //! * nobody can answer now → `INPUT_REQUIRED` with the question; the caller
 //!   answers it (`{"action": "accept", "content": {"confirm": true}}` under its
