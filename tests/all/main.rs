@@ -2,6 +2,7 @@
 //! per behaviour. Guests come from `scripts/build-plugins.sh` (`build/`);
 //! hostile binaries that need no toolchain are assembled in `fixtures`.
 
+mod asking;
 mod cache;
 mod calls;
 mod cli;

@@ -70,8 +70,9 @@ impl Executor {
             (d, t) => d.or(t.map(|t| started + t)),
         };
         let checked = check_request(ctx, &call).and_then(|()| host.parse_arguments(&tool, &call.arguments));
-        let (result, attempts, stats) = match checked {
-            Err(e) => (Err(e), 0, None),
+        let answered = with_answers(&call, opts);
+        let (result, attempts, stats, fallback) = match checked {
+            Err(e) => (Err(e), 0, None, false),
             Ok((args_text, args_value)) => {
                 let call_id = res.call_id.clone();
                 let a = Admitted {
@@ -84,19 +85,32 @@ impl Executor {
                     tenant,
                     call_id: &call_id,
                     deadline,
-                    opts,
+                    opts: answered.as_ref().unwrap_or(opts),
                 };
-                let (r, attempts, stats, cached) = self.cache_layer(host, &a, started).await;
-                res.cached = cached;
-                (r, attempts, stats)
+                // A destructive tool runs only once its caller confirms (nothing
+                // is cached, retried, counted by a breaker or replaced by a fallback).
+                match self.confirmed(&a).await {
+                    Err(e) => (Err(e), 0, None, false),
+                    Ok(()) => {
+                        let (r, attempts, stats, cached) = self.cache_layer(host, &a, started).await;
+                        res.cached = cached;
+                        (r, attempts, stats, true)
+                    }
+                }
             }
         };
         (res.attempts, res.stats) = (attempts, stats);
-        (res.result, res.fallback_for) = with_fallback(result, &eff);
+        (res.result, res.fallback_for) = if fallback { with_fallback(result, &eff) } else { (result, None) };
         res.duration = self.clock.now().saturating_duration_since(started);
         toolhost_core::observe::metrics::call_finished(&res, info.namespace, info.source, tenant);
         toolhost_core::observe::logs::payload(&res, &call.arguments);
         res
+    }
+
+    /// `Ok` unless the policy confirms destructive calls, `a` is one, and its
+    /// caller did not confirm it ([`crate::confirm`]).
+    async fn confirmed<T>(&self, a: &Admitted<'_, T>) -> Result<(), Error> {
+        if a.eff.confirm_destructive && a.info.destructive { self.confirm(a).await } else { Ok(()) }
     }
 
     /// The cache layer: an idempotent call whose policy caches is answered
@@ -160,6 +174,13 @@ fn with_fallback(
     }
 }
 
+/// The call's options with its `input_responses` answering first (none: as given).
+fn with_answers(call: &ToolCall, opts: &CallOptions) -> Option<CallOptions> {
+    let given = call.input_responses.as_ref().ok().filter(|m| !m.is_empty())?;
+    let answers = toolhost_core::interact::Answers::new(given.clone(), opts.interact.clone());
+    Some(CallOptions { interact: Some(Arc::new(answers)), ..opts.clone() })
+}
+
 /// A call's own policy and its request context, checked before anything
 /// runs: nonsense (a zero timeout, a zero-rate quota, a header value that
 /// could never be propagated) is the caller's error, never silently applied.
@@ -167,5 +188,6 @@ fn check_request(ctx: &ExecutionContext, call: &ToolCall) -> Result<(), Error> {
     let invalid =
         |problem: String| Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
     call.policy.validate().map_err(|e| invalid(format!("per-call policy: {e}")))?;
+    call.input_responses.as_ref().map_err(|e| invalid(e.clone()))?;
     ctx.validate().map_err(|e| invalid(format!("request context: {e}")))
 }

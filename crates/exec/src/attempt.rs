@@ -26,6 +26,9 @@ pub struct ToolInfo<'a> {
     pub cache_digest: &'a str,
     /// What serves it (`plugin`, `mcp`, `http`): a label of metrics and spans.
     pub source: &'static str,
+    /// Annotated `destructive` (may delete or overwrite): with the policy's
+    /// `confirm_destructive` the caller confirms before it runs.
+    pub destructive: bool,
 }
 
 /// One sandboxed attempt, as the executor asks for it.

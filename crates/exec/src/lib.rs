@@ -44,6 +44,7 @@ pub mod cache;
 mod call;
 pub mod clock;
 mod config;
+pub mod confirm;
 mod executor;
 mod limit;
 pub mod parse;
@@ -54,7 +55,7 @@ pub mod wait;
 
 pub use attempt::{Attempt, AttemptSpec, ToolInfo};
 pub use backend::{BackendError, Health, RateLimitBackend, SharedState};
-pub use call::ToolCall;
+pub use call::{InputResponses, ToolCall, parse_input_responses};
 pub use clock::TokioClock;
 pub use config::{ExecutorConfig, RateLimitConfig};
 pub use executor::{Executor, ExecutorSections};

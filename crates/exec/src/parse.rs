@@ -75,6 +75,10 @@ pub struct ParsedCall {
     /// message when the call is malformed, e.g.
     /// `arguments are not valid JSON: EOF while parsing an object at line 1 column 7`.
     pub arguments: Result<String, String>,
+    /// The raw JSON text of the call's `input_responses` field (answers to
+    /// questions an earlier round asked, by request key), when it has one;
+    /// read by [`ToolCall`](crate::ToolCall).
+    pub input_responses: Option<String>,
 }
 
 /// The input as a whole cannot be read as tool calls.
@@ -160,7 +164,7 @@ fn assemble(
     let tool = tool.unwrap_or_default();
     let arguments =
         if tool.is_empty() { arguments.and(Err("tool call has no tool name".to_owned())) } else { arguments };
-    ParsedCall { call_id, tool, namespace, arguments }
+    ParsedCall { call_id, tool, namespace, arguments, input_responses: None }
 }
 
 /// Checks that `text` is exactly one JSON object and returns it trimmed.
@@ -256,15 +260,20 @@ fn item(v: Json<'_>) -> Item {
         "arguments",
         "args",
         "input",
+        "input_responses",
     ]);
-    let [function, kind, tool, name, call_id, id, namespace, arguments, args, input] = match fields {
+    let [function, kind, tool, name, call_id, id, namespace, arguments, args, input, answers] = match fields {
         Ok(f) => f,
         Err(problem) => return Item::Call(assemble(None, None, None, Err(problem))),
     };
     let id = call_id.or(id);
+    let with_answers = |mut call: ParsedCall| {
+        call.input_responses = answers.map(|a| a.0.to_owned());
+        Item::Call(call)
+    };
     if let Some(function) = function {
         // OpenAI chat: {"id", "type": "function", "function": {"name", "arguments"}}
-        return Item::Call(match function.fields(["name", "arguments"]) {
+        return with_answers(match function.fields(["name", "arguments"]) {
             Ok([name, arguments]) => json_call(id, name, None, arguments),
             Err(problem) => {
                 assemble(id_text(id).ok().flatten(), None, None, Err(format!("`function`: {problem}")))
@@ -279,7 +288,7 @@ fn item(v: Json<'_>) -> Item {
     if name.is_none() && kind.is_none() {
         return Item::NotACall("it has no `tool`, `name`, `function` or `tool_calls` field".into());
     }
-    Item::Call(json_call(id, name, namespace, arguments.or(args).or(input)))
+    with_answers(json_call(id, name, namespace, arguments.or(args).or(input)))
 }
 
 /// Builds a call from JSON fields; the first unreadable field becomes the call's problem.
@@ -625,7 +634,21 @@ mod tests {
             tool: tool.into(),
             namespace: None,
             arguments: Ok(args.into()),
+            input_responses: None,
         }
+    }
+
+    #[test]
+    fn input_responses_are_kept_raw_per_call() {
+        let calls = parse_calls(
+            r#"[{"tool": "a", "input_responses": {"in_1": {"action": "decline"}}},
+                {"id": "c", "type": "function", "function": {"name": "b", "arguments": "{}"}, "input_responses": {}},
+                {"tool": "c"}]"#,
+        )
+        .unwrap();
+        assert_eq!(calls[0].input_responses.as_deref(), Some(r#"{"in_1": {"action": "decline"}}"#));
+        assert_eq!(calls[1].input_responses.as_deref(), Some("{}"));
+        assert_eq!(calls[2].input_responses, None);
     }
 
     fn err_of(call: &ParsedCall) -> &str {

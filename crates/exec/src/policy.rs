@@ -12,6 +12,9 @@
 //!
 //! [policy.tools."text.upper"] # exact tool name
 //! cache = true
+//!
+//! [policy.tools."files.purge"]
+//! confirm_destructive = false # per tool, like every field
 //! ```
 
 use super::breaker::BreakerConfig;
@@ -46,6 +49,9 @@ pub struct PolicyOverride {
     pub rate_limit_wait: Option<bool>,
     /// JSON result returned instead of an error once every attempt failed.
     pub fallback: Option<serde_json::Value>,
+    /// Ask the caller to confirm before a tool annotated `destructive` runs
+    /// (an elicitation through the call's `interact`; see [`crate::confirm`]).
+    pub confirm_destructive: Option<bool>,
 }
 
 impl PolicyOverride {
@@ -62,6 +68,7 @@ impl PolicyOverride {
             rate_limit: self.rate_limit.or(base.rate_limit),
             rate_limit_wait: self.rate_limit_wait.or(base.rate_limit_wait),
             fallback: self.fallback.clone().or_else(|| base.fallback.clone()),
+            confirm_destructive: self.confirm_destructive.or(base.confirm_destructive),
         }
     }
 }
@@ -163,6 +170,8 @@ pub struct Effective {
     pub rate_limit_wait: bool,
     /// Fallback value.
     pub fallback: Option<serde_json::Value>,
+    /// Confirm with the caller before a destructive tool runs.
+    pub confirm_destructive: bool,
 }
 
 /// Compiled [`PolicyConfig`].
@@ -278,6 +287,7 @@ impl Policies {
             rate_limit: merged.rate_limit.map(|q| (limit_key, q)),
             rate_limit_wait: merged.rate_limit_wait.unwrap_or(false),
             fallback: merged.fallback,
+            confirm_destructive: merged.confirm_destructive.unwrap_or(false),
         }
     }
 }
@@ -344,6 +354,21 @@ mod tests {
         assert_eq!(p.resolve("t", true, None, D, &none).cache_ttl, Duration::from_secs(9));
         let call = PolicyOverride { cache_ttl_secs: Some(3), ..Default::default() };
         assert_eq!(p.resolve("t", true, None, D, &call).cache_ttl, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn confirm_destructive_is_off_unless_a_level_sets_it() {
+        let none = PolicyOverride::default();
+        assert!(
+            !Policies::new(PolicyConfig::default())
+                .unwrap()
+                .resolve("x", false, None, D, &none)
+                .confirm_destructive
+        );
+        let text = "confirm_destructive = true\n[tools.\"safe\"]\nconfirm_destructive = false";
+        let p = Policies::new(toml::from_str(text).unwrap()).unwrap();
+        assert!(p.resolve("files.purge", false, None, D, &none).confirm_destructive);
+        assert!(!p.resolve("safe", false, None, D, &none).confirm_destructive);
     }
 
     #[test]

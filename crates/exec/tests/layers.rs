@@ -52,6 +52,7 @@ impl Attempt for Fake {
             default_timeout: Duration::from_secs(30),
             cache_digest: "digest",
             source: "fake",
+            destructive: false,
         }
     }
 

@@ -48,7 +48,7 @@ pub fn node_call(node: NodeSpec, args: String) -> ToolCall {
             .map(|r| RetryPolicy { max_attempts: r.saturating_add(1), ..RetryPolicy::default() }),
         ..Default::default()
     };
-    ToolCall { call_id: Some(node.call_id), tool: node.tool, arguments: Ok(args), policy }
+    ToolCall { policy, ..ToolCall::new(node.tool, args).with_id(node.call_id) }
 }
 
 /// How a run is executed.

@@ -313,12 +313,11 @@ impl Host {
         let opts = req.options();
         let call = ToolCall {
             call_id: req.call_id,
-            tool: req.tool,
-            arguments: Ok(req.arguments),
             policy: PolicyOverride {
                 timeout_ms: req.timeout.map(|t| t.as_millis() as u64),
                 ..Default::default()
             },
+            ..ToolCall::new(req.tool, req.arguments)
         };
         let r = self.execute_at(&ctx, call, 0, &opts).await;
         Ok(CallResponse {
@@ -492,6 +491,7 @@ impl Attempt for Host {
                 default_timeout: entry.plugin.limits.timeout(),
                 cache_digest: &entry.plugin.cache_digest,
                 source: "plugin",
+                destructive: entry.tool.annotations.is_some_and(|a| a.destructive),
             },
             Target::Upstream(u) => ToolInfo {
                 name: &u.tool.name,
@@ -501,6 +501,8 @@ impl Attempt for Host {
                 default_timeout: u.timeout,
                 cache_digest: &u.digest,
                 source: u.source.kind().as_str(),
+                // Upstream listings carry no annotations yet.
+                destructive: false,
             },
         }
     }

@@ -1,5 +1,6 @@
 //! The `toolhost` command line: a thin consumer of the library.
 
+mod ask;
 mod bench;
 mod call;
 mod config;
@@ -51,7 +52,9 @@ enum LogFormat {
 enum Command {
     /// List every tool a tenant can call, with description and input schema.
     List(list::ListArgs),
-    /// Call one tool and print its result (exit status 0 only on success).
+    /// Call one tool and print its result (exit status 0 only on success); on
+    /// a terminal, asks the tool's questions (forms, URLs, confirmations) here.
+    #[command(after_long_help = call::ASKING_HELP)]
     Call(call::CallArgs),
     /// Load-test one tool: N calls at concurrency C through the executor (or
     /// bare attempts with `--bare`); prints throughput, p50/p90/p99/max

@@ -93,6 +93,11 @@ pub const SETTINGS: &[Setting] = &[
     s("policy.rate_limit_wait", "true", "wait for a token instead of rejecting (none = reject)"),
     s("policy.fallback", r#""unavailable""#, "JSON result returned once every attempt failed"),
     s(
+        "policy.confirm_destructive",
+        "true",
+        "ask the caller to confirm (an elicitation) before a tool annotated `destructive` runs; no answer now = `INPUT_REQUIRED`, declined = `denied` (none = no; see \"Asking the user\")",
+    ),
+    s(
         "policy.patterns",
         r#"[{ pattern = "web.*", timeout_ms = 5000 }]"#,
         "`[[policy.patterns]] pattern = \"web.*\"` + any policy field; first match wins",
