@@ -10,6 +10,8 @@ Runs the same scenario over stdio and streamable HTTP, in both connection modes 
   (a second call of the same single-slot tool is admitted right away);
 - hot reload: a plugin dropped into the folder reaches the client as
   `notifications/tools/list_changed` (legacy sessions) and in `tools/list`;
+- `[policy] confirm_destructive`: the host asks the client to confirm the destructive
+  `files.purge` (plugin `confirm`) before it runs, in both eras;
 - contract 0.2 from a plugin: prompts (list, get with arguments), resources (list, read text and
   blob, templates, an update notification after subscribing: `resources/subscribe` on legacy
   sessions, `subscriptions/listen` on 2026-07-28), argument completion, elicitation and sampling
@@ -56,6 +58,9 @@ from mcp.client.stdio import StdioServerParameters
 from pydantic import Field
 
 CONFIG = """
+[policy]
+confirm_destructive = true
+
 [bulkheads.tools.test_slow]
 max_concurrent = 1
 max_queue_depth = 0
@@ -82,6 +87,8 @@ async def on_elicit(context, params):
     import mcp_types as types
 
     props = sorted((getattr(params, "requested_schema", None) or {}).get("properties", {}))
+    if props == ["confirm"]:  # the host's confirmation before a destructive tool
+        return types.ElicitResult(action="accept", content={"confirm": True})
     return types.ElicitResult(action="accept", content={"username": "ada", "email": "ada@example.com", "fields": ",".join(props)})
 
 
@@ -116,6 +123,8 @@ async def offers(client, tag: str, modern: bool, hooks: list) -> None:
     await resource_update(client, tag, modern, hooks)
     r = await client.call_tool("test_elicitation", {"message": "Who are you?"})
     check(not r.is_error and "ada" in text_of(r), f"{tag} elicitation answered by the client ({text_of(r)[:80]!r})")
+    r = await client.call_tool("files.purge", {"suffix": ".tmp", "dry_run": True})
+    check(not r.is_error and "a.tmp" in text_of(r), f"{tag} confirm_destructive: the destructive tool runs once the client confirms ({text_of(r)[:60]!r})")
     r = await client.call_tool("test_sampling", {"prompt": "hello model"})
     check(not r.is_error and "sampled(" in text_of(r), f"{tag} sampling answered by the client ({text_of(r)[:80]!r})")
 
@@ -457,6 +466,14 @@ async def main() -> None:
     shutil.copy(args.fixtures / "conformance.wasm", plugins / "conformance.wasm")
     for f in ("longtask.wasm", "longtask.toml"):
         shutil.copy(args.plugins / f, plugins / f)
+    # The destructive `files.purge` (plugin confirm) behind [policy] confirm_destructive, over a
+    # read-only directory with one matching file (dry runs only).
+    data = work / "data"
+    data.mkdir()
+    (data / "a.tmp").write_text("x")
+    shutil.copy(args.plugins / "confirm.wasm", plugins / "confirm.wasm")
+    grant = f'[config]\ndir = "/data"\n[grants]\ndirs = [{{ host = "{data}", guest = "/data" }}]\n'
+    (plugins / "confirm.toml").write_text(grant)
     config = work / "toolhost.toml"
     config.write_text(CONFIG)
     cache = work / "cache"
