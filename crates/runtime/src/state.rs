@@ -145,60 +145,46 @@ impl StoreState {
     }
 }
 
+/// The host calls both contract versions have (`log`, `progress`, `emit`,
+/// `config`), for the `host` trait of version `$v`'s bindings.
+macro_rules! host_calls_of_every_version {
+    ($v:ident) => {
+        fn log(&mut self, level: $v::toolhost::plugin::host::LogLevel, message: String) {
+            use $v::toolhost::plugin::host::LogLevel as L;
+            let level = match level {
+                L::Trace => "trace",
+                L::Debug => "debug",
+                L::Info => "info",
+                L::Warn => "warn",
+                L::Error => "error",
+            };
+            self.log_line(level, message);
+        }
+
+        fn progress(&mut self, done: f64, total: Option<f64>, message: Option<String>) {
+            self.progress_report(done, total, message);
+        }
+
+        fn emit(&mut self, chunk: String) {
+            self.emit_chunk(chunk);
+        }
+
+        fn config(&mut self, key: String) -> Option<String> {
+            self.config.get(&key).cloned()
+        }
+    };
+}
+
 impl v1::toolhost::plugin::types::Host for StoreState {}
 
 impl v1::toolhost::plugin::host::Host for StoreState {
-    fn log(&mut self, level: v1::toolhost::plugin::host::LogLevel, message: String) {
-        use v1::toolhost::plugin::host::LogLevel as L;
-        let level = match level {
-            L::Trace => "trace",
-            L::Debug => "debug",
-            L::Info => "info",
-            L::Warn => "warn",
-            L::Error => "error",
-        };
-        self.log_line(level, message);
-    }
-
-    fn progress(&mut self, done: f64, total: Option<f64>, message: Option<String>) {
-        self.progress_report(done, total, message);
-    }
-
-    fn emit(&mut self, chunk: String) {
-        self.emit_chunk(chunk);
-    }
-
-    fn config(&mut self, key: String) -> Option<String> {
-        self.config.get(&key).cloned()
-    }
+    host_calls_of_every_version!(v1);
 }
 
 impl v2::toolhost::plugin::types::Host for StoreState {}
 
 impl v2::toolhost::plugin::host::Host for StoreState {
-    fn log(&mut self, level: v2::toolhost::plugin::host::LogLevel, message: String) {
-        use v2::toolhost::plugin::host::LogLevel as L;
-        let level = match level {
-            L::Trace => "trace",
-            L::Debug => "debug",
-            L::Info => "info",
-            L::Warn => "warn",
-            L::Error => "error",
-        };
-        self.log_line(level, message);
-    }
-
-    fn progress(&mut self, done: f64, total: Option<f64>, message: Option<String>) {
-        self.progress_report(done, total, message);
-    }
-
-    fn emit(&mut self, chunk: String) {
-        self.emit_chunk(chunk);
-    }
-
-    fn config(&mut self, key: String) -> Option<String> {
-        self.config.get(&key).cloned()
-    }
+    host_calls_of_every_version!(v2);
 
     async fn elicit(
         &mut self,
