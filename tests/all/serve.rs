@@ -402,32 +402,75 @@ async fn mcp_sessions_are_scoped_to_the_token_tenant() {
     s.shutdown().await;
 }
 
+/// A raw 2025-11-25 MCP session over streamable HTTP (bearer token optional).
+pub(crate) struct McpSession {
+    url: String,
+    token: Option<&'static str>,
+    id: Option<String>,
+    client: reqwest::Client,
+}
+
+impl McpSession {
+    /// `initialize` (declaring `capabilities`) and `notifications/initialized`;
+    /// returns the session and the initialize response.
+    pub(crate) async fn open(
+        url: String,
+        token: Option<&'static str>,
+        capabilities: Value,
+    ) -> (McpSession, Value) {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let mut s = McpSession { url, token, id: None, client };
+        let (id, init) = s
+            .send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "clientInfo": {"name": "raw", "version": "0"},
+                "capabilities": capabilities}}))
+            .await;
+        s.id = id;
+        s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
+        (s, init)
+    }
+
+    /// Posts one message; the session id the server gave and the last JSON-RPC message back.
+    pub(crate) async fn send(&self, body: Value) -> (Option<String>, Value) {
+        let (id, text) = self.send_raw(body).await;
+        (id, last_message(&text))
+    }
+
+    /// Posts one message; the session id and the whole response body (JSON or SSE).
+    pub(crate) async fn send_raw(&self, body: Value) -> (Option<String>, String) {
+        let mut r = self
+            .client
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(&body);
+        if let Some(t) = self.token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(id) = &self.id {
+            r = r.header("mcp-session-id", id);
+        }
+        let r = r.send().await.unwrap();
+        let id = r.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
+        (id, r.text().await.unwrap())
+    }
+
+    /// A request with `params`; the response message.
+    pub(crate) async fn rpc(&self, method: &str, params: Value) -> Value {
+        self.send(json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params})).await.1
+    }
+}
+
 /// Over MCP, a guest's progress reports and its `emit` chunks reach a client
 /// that sent a progress token as `notifications/progress` (a chunk as the
 /// message), with strictly increasing progress, before the result.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mcp_progress_carries_emitted_chunks() {
     let s = Server::start(|_| {}).await;
-    let c = client();
-    let rpc = |session: Option<String>, body: Value| {
-        let mut r = c
-            .post(s.url("/mcp"))
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .json(&body);
-        if let Some(id) = session {
-            r = r.header("mcp-session-id", id);
-        }
-        r.send()
-    };
-    let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-        "protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "0"}}});
-    let r = rpc(None, init).await.unwrap();
-    let session = r.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
-    rpc(session.clone(), json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await.unwrap();
+    let (mcp, _) = McpSession::open(s.url("/mcp"), None, json!({})).await;
     let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
         "params": {"name": "host_calls", "arguments": {}, "_meta": {"progressToken": "p1"}}});
-    let body = rpc(session, call).await.unwrap().text().await.unwrap();
+    let (_, body) = mcp.send_raw(call).await;
     let progress: Vec<Value> = sse_events(&body)
         .into_iter()
         .map(|(_, v)| v)

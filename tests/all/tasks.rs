@@ -5,8 +5,8 @@
 //! cannot see, poll, fetch, list or cancel it.
 
 use crate::common::{Folder, example_plugins};
-use crate::serve::last_message;
-use serde_json::{Value, json};
+use crate::serve::McpSession;
+use serde_json::json;
 use std::time::Duration;
 use toolhost::{Config, Host};
 use toolhost_serve::HttpServer;
@@ -27,53 +27,12 @@ fn tenants(cfg: &mut Config) {
     cfg.serve.tokens = parsed.serve.tokens;
 }
 
-/// A 2025-11-25 MCP session of one tenant.
-struct Session {
-    url: String,
-    token: &'static str,
-    id: Option<String>,
-    client: reqwest::Client,
-}
-
-impl Session {
-    async fn open(url: String, token: &'static str) -> Session {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
-        let mut s = Session { url, token, id: None, client };
-        let init = s
-            .send(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
-                "protocolVersion": "2025-11-25", "clientInfo": {"name": "raw", "version": "0"},
-                "capabilities": {"tasks": {"requests": {"tools": {"call": {}}}}}}}))
-            .await;
-        assert_eq!(
-            init.1["result"]["capabilities"]["tasks"]["requests"]["tools"]["call"],
-            json!({}),
-            "{}",
-            init.1
-        );
-        s.id = init.0;
-        s.send(json!({"jsonrpc": "2.0", "method": "notifications/initialized"})).await;
-        s
-    }
-
-    async fn send(&self, body: Value) -> (Option<String>, Value) {
-        let mut r = self
-            .client
-            .post(&self.url)
-            .bearer_auth(self.token)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .json(&body);
-        if let Some(id) = &self.id {
-            r = r.header("mcp-session-id", id);
-        }
-        let r = r.send().await.unwrap();
-        let id = r.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
-        (id, last_message(&r.text().await.unwrap()))
-    }
-
-    async fn rpc(&self, method: &str, params: Value) -> Value {
-        self.send(json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params})).await.1
-    }
+/// A 2025-11-25 session of one tenant whose client takes tasks.
+async fn session(url: String, token: &'static str) -> McpSession {
+    let caps = json!({"tasks": {"requests": {"tools": {"call": {}}}}});
+    let (s, init) = McpSession::open(url, Some(token), caps).await;
+    assert_eq!(init["result"]["capabilities"]["tasks"]["requests"]["tools"]["call"], json!({}), "{init}");
+    s
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,8 +53,8 @@ async fn tasks_run_in_the_background_and_belong_to_their_tenant() {
     let running = tokio::spawn(server.run(async move {
         let _ = stopped.await;
     }));
-    let acme = Session::open(url.clone(), "acme-secret").await;
-    let beta = Session::open(url, "beta-secret").await;
+    let acme = session(url.clone(), "acme-secret").await;
+    let beta = session(url, "beta-secret").await;
 
     let list = acme.rpc("tools/list", json!({})).await;
     let crunch =

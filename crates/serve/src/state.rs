@@ -26,3 +26,31 @@ impl Shared {
         Shared { host, tenant, inflight: Inflight::default(), request_state, tasks }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn host_with_key(key: &str) -> toolhost::Result<Host> {
+        let dir = std::env::temp_dir().join(format!("toolhost-state-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml =
+            format!("plugins_dir = {dir:?}\ncache_dir = \"off\"\n[serve]\nrequest_state_key = {key:?}\n");
+        Host::builder().config(toolhost::Config::from_toml(&toml)?).build().await
+    }
+
+    /// `serve.request_state_key` parses at that path and is the key the
+    /// server seals with: a replica with the same key opens its states, one
+    /// with a random key does not; a short key is refused.
+    #[tokio::test]
+    async fn the_configured_request_state_key_seals_the_servers_states() {
+        let key = "a-shared-request-state-key-of-32-bytes-or-more";
+        let shared = Shared::new(host_with_key(key).await.unwrap(), "t".into());
+        let replica = crate::mrtr::codec(Some(key)).seal(b"state");
+        assert_eq!(shared.request_state.open(&replica).unwrap(), b"state");
+        let stranger = crate::mrtr::codec(None).seal(b"state");
+        assert!(shared.request_state.open(&stranger).is_err());
+        let short = host_with_key("too-short").await.unwrap_err();
+        assert!(short.to_string().contains("serve.request_state_key"), "{short}");
+    }
+}
