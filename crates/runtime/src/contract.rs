@@ -41,10 +41,12 @@ pub(crate) struct V2 {
     completion: Option<completion::GuestIndices>,
 }
 
-/// A live instance (a 0.2 instance's interfaces are loaded per operation).
+/// A live instance. A 0.2 instance's `tool` export is looked up once, when it
+/// is instantiated (a warm instance reuses it); its optional exports are
+/// looked up by the operation that needs them.
 pub(crate) enum Live {
     V1(v1::Plugin),
-    V2(Instance),
+    V2(Instance, tool::Guest),
 }
 
 /// One thing to ask a plugin.
@@ -139,7 +141,11 @@ impl Linked {
     pub(crate) async fn instantiate(&self, store: &mut Store<StoreState>) -> wasmtime::Result<Live> {
         Ok(match self {
             Linked::V1(pre) => Live::V1(pre.instantiate_async(store).await?),
-            Linked::V2(v) => Live::V2(v.pre.instantiate_async(store).await?),
+            Linked::V2(v) => {
+                let instance = v.pre.instantiate_async(&mut *store).await?;
+                let tool = v.tool.load(&mut *store, &instance)?;
+                Live::V2(instance, tool)
+            }
         })
     }
 
@@ -152,7 +158,7 @@ impl Linked {
     ) -> wasmtime::Result<Raw> {
         match (self, live) {
             (Linked::V1(_), Live::V1(p)) => run_v1(store, p, op).await,
-            (Linked::V2(v), Live::V2(i)) => v.run(store, i, op).await,
+            (Linked::V2(v), Live::V2(i, t)) => v.run(store, i, t, op).await,
             _ => Err(format_err!("instance of another contract version")),
         }
     }
@@ -174,15 +180,17 @@ async fn run_v1(store: &mut Store<StoreState>, p: &v1::Plugin, op: Op<'_>) -> wa
 }
 
 impl V2 {
-    async fn run(&self, store: &mut Store<StoreState>, i: &Instance, op: Op<'_>) -> wasmtime::Result<Raw> {
+    async fn run(
+        &self,
+        store: &mut Store<StoreState>,
+        i: &Instance,
+        t: &tool::Guest,
+        op: Op<'_>,
+    ) -> wasmtime::Result<Raw> {
         let missing = |what: &str| format_err!("the plugin does not export {what}");
         match op {
-            Op::Describe => {
-                let t = self.tool.load(&mut *store, i)?;
-                Ok(Raw::Descriptors(t.call_describe(&mut *store).await?, true))
-            }
+            Op::Describe => Ok(Raw::Descriptors(t.call_describe(&mut *store).await?, true)),
             Op::Call { name, args, ctx } => {
-                let t = self.tool.load(&mut *store, i)?;
                 Ok(Raw::Call(t.call_call(&mut *store, name, &args.to_string(), &ctx).await?))
             }
             Op::ListPrompts | Op::GetPrompt { .. } => {
