@@ -36,6 +36,13 @@ step "running the host, SDK and integration tests"
 cargo test --locked
 cargo test --locked -p toolhost-sdk
 
+step "the example Rust plugins' own tests (natively, against the SDK's fake host)"
+plugin_packages=()
+for manifest in plugins/rust/*/Cargo.toml; do
+    plugin_packages+=(-p "$(sed -n 's/^name[[:space:]]*=[[:space:]]*"\([^"]*\)".*/\1/p' "$manifest" | head -n 1)")
+done
+cargo test --locked "${plugin_packages[@]}"
+
 step "OTLP trace export (feature otel) to a collector on 127.0.0.1"
 cargo test --locked --features toolhost/otel --lib otel
 

@@ -89,6 +89,8 @@ async def on_elicit(context, params):
     props = sorted((getattr(params, "requested_schema", None) or {}).get("properties", {}))
     if props == ["confirm"]:  # the host's confirmation before a destructive tool
         return types.ElicitResult(action="accept", content={"confirm": True})
+    if props == ["note", "publish"]:  # jobs.publish, asking from inside a task
+        return types.ElicitResult(action="accept", content={"publish": True, "note": "from the client"})
     return types.ElicitResult(action="accept", content={"username": "ada", "email": "ada@example.com", "fields": ",".join(props)})
 
 
@@ -263,6 +265,7 @@ TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
 PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
 CRUNCH = {"items": 6, "step_ms": 100}
 SLOW_CRUNCH = {"items": 200, "step_ms": 200}
+PUBLISH = {"items": 2, "step_ms": 50}
 
 
 async def raw(session, method: str, params: dict) -> dict:
@@ -359,6 +362,14 @@ async def legacy_tasks(client, tag: str) -> None:
     err = await raw_error(s, "tasks/cancel", {"taskId": task["taskId"]})
     check(err is not None and "already finished" in err, f"{tag} cancel after completion is an error ({err})")
 
+    # A task whose tool asks the user: the question reaches the client as elicitation/create.
+    asking = (await raw(s, "tools/call", {"name": "jobs.publish", "arguments": PUBLISH, "task": {}}))["task"]
+    check((await poll_legacy(s, asking["taskId"]))["status"] == "completed", f"{tag} an asking task completes")
+    r = mcp_types.CallToolResult.model_validate(await raw(s, "tasks/result", {"taskId": asking["taskId"]}))
+    check(r.structured_content and r.structured_content["published"] is True
+          and r.structured_content["note"] == "from the client",
+          f"{tag} the task's question was answered through elicitation/create ({r.structured_content})")
+
     second = (await raw(s, "tools/call", {"name": "jobs.crunch", "arguments": SLOW_CRUNCH, "task": {}}))["task"]
     await asyncio.sleep(0.3)
     cancelled = await raw(s, "tasks/cancel", {"taskId": second["taskId"]})
@@ -404,6 +415,7 @@ async def modern_tasks(target, label: str) -> None:
         check(err is not None, f"{tag} cancelling it again is an error ({err})")
         err = await raw_error(s, "tasks/get", {"taskId": "f" * 32})
         check(err is not None and "unknown task" in err, f"{tag} unknown task id is an error ({err})")
+        await modern_task_input(s, tag)
     # A client without the extension calls the same tool the plain way.
     async with mcp.Client(target, mode="auto", read_timeout_seconds=30) as client:
         r = await client.call_tool("jobs.crunch", {"items": 2, "step_ms": 10})
@@ -411,8 +423,42 @@ async def modern_tasks(target, label: str) -> None:
               f"[{label}/auto {client.protocol_version}] without tasks the long-running call answers directly")
 
 
+async def modern_task_input(s, tag: str) -> None:
+    """2026-07-28: a task asks (`input_required` + `inputRequests`), the client answers with tasks/update."""
+    handle = await s.call_tool("jobs.publish", PUBLISH, allow_claimed=True)
+    check(isinstance(handle, TaskHandle), f"{tag} jobs.publish became a task")
+    got = {}
+    for _ in range(100):
+        got = await raw(s, "tasks/get", {"taskId": handle.task_id})
+        if got["status"] != "working":
+            break
+        await asyncio.sleep(0.1)
+    requests = got.get("inputRequests") or {}
+    check(got["status"] == "input_required" and len(requests) == 1,
+          f"{tag} the asking task is input_required with its question ({got['status']})")
+    key, question = next(iter(requests.items()))
+    schema = question["params"]["requestedSchema"]["properties"]
+    check(question["method"] == "elicitation/create" and "publish" in schema,
+          f"{tag} inputRequests holds the tool's form ({question['method']})")
+    err = await raw_error(s, "tasks/update", {"taskId": handle.task_id, "inputResponses": {key: {"action": 7}}})
+    check(err is not None and "inputResponses" in err, f"{tag} a malformed answer is refused ({err})")
+    err = await raw_error(s, "tasks/update", {"taskId": "e" * 32, "inputResponses": {}})
+    check(err is not None and "unknown task" in err, f"{tag} answering an unknown task is an error ({err})")
+    answer = {"action": "accept", "content": {"publish": True, "note": "ship it"}}
+    ack = await raw(s, "tasks/update", {"taskId": handle.task_id, "inputResponses": {key: answer}})
+    check(ack.get("resultType", "complete") == "complete", f"{tag} tasks/update acknowledged")
+    for _ in range(100):
+        got = await raw(s, "tasks/get", {"taskId": handle.task_id})
+        if got["status"] not in ("working", "input_required"):
+            break
+        await asyncio.sleep(0.1)
+    value = (got.get("result") or {}).get("structuredContent") or {}
+    check(got["status"] == "completed" and value.get("published") is True and value.get("note") == "ship it",
+          f"{tag} the answer reached the tool and the task completed ({value})")
+
+
 async def task_scenarios(target, label: str) -> None:
-    async with mcp.Client(target, mode="legacy", read_timeout_seconds=30) as client:
+    async with mcp.Client(target, mode="legacy", read_timeout_seconds=30, elicitation_callback=on_elicit) as client:
         await legacy_tasks(client, f"[{label}/legacy {client.protocol_version}]")
     await modern_tasks(target, label)
 

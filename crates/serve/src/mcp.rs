@@ -27,7 +27,7 @@ use rmcp::model::{
     ListResourcesResult, ListToolsResult, LoggingLevel, LoggingMessageNotificationParam,
     PaginatedRequestParams, ProgressToken, ReadResourceRequestParams, ReadResourceResponse,
     ServerCapabilities, SetLevelRequestParams, SubscribeRequestParams, SubscriptionFilter,
-    UnsubscribeRequestParams,
+    UnsubscribeRequestParams, UpdateTaskParams,
 };
 use rmcp::service::{NotificationContext, RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, Peer, RoleServer, ServerHandler};
@@ -328,6 +328,23 @@ impl ServerHandler for McpServer {
         let tenant = self.tenant(&context.extensions)?;
         let record = self.shared.tasks.get(&tenant, &request.task_id).await?;
         Ok(task_run::modern_detailed(&record))
+    }
+
+    async fn update_task(
+        &self,
+        request: UpdateTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        let tenant = self.tenant(&context.extensions)?;
+        for (key, value) in &request.input_responses {
+            if let Err(e) = serde_json::from_value::<toolhost::interact::InputResponse>(value.clone()) {
+                return Err(McpError::invalid_params(format!("inputResponses.{key}: {e}"), None));
+            }
+        }
+        let answered = request.input_responses.len();
+        self.shared.tasks.respond(&tenant, &request.task_id, request.input_responses).await?;
+        tracing::info!(task = %request.task_id, tenant = %tenant, answered, "MCP task answers from the client");
+        Ok(())
     }
 
     async fn cancel_task(

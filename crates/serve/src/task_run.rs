@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use toolhost::exec::{CallOptions, ToolCall};
-use toolhost::interact::{Answer, BoxFuture, InputRequest, Interact};
+use toolhost::interact::{Answer, BoxFuture, InputRequest, InputResponse, Interact};
 use toolhost::{Error, ExecutionContext};
 
 /// `_meta` key relating a message to its task (2025-11-25).
@@ -41,7 +41,9 @@ pub(crate) struct TaskCall {
     pub(crate) peer: Peer<RoleServer>,
     pub(crate) progress_token: Option<ProgressToken>,
     pub(crate) log_level: Option<LoggingLevel>,
-    /// Who answers the guest's questions (2025-11-25 sessions only).
+    /// Who answers the guest's questions: a 2025-11-25 session's client
+    /// (server-to-client requests); `None`: the task asks through its own
+    /// state (`input_required` + `tasks/update`, 2026-07-28).
     pub(crate) interact: Option<Arc<dyn Interact>>,
     pub(crate) ttl_ms: Option<u64>,
 }
@@ -99,10 +101,8 @@ async fn run(shared: &Shared, id: &str, cancel: toolhost::CancelToken, call: Tas
         call.log_level,
         call.plugin.clone(),
     ));
-    let interact = call.interact.map(|inner| {
-        Arc::new(TaskInteract { inner, store: shared.tasks.clone(), id: id.to_string() }) as Arc<dyn Interact>
-    });
-    let opts = CallOptions { cancel: Some(cancel), events: Some(tx), interact };
+    let interact = TaskInteract { inner: call.interact, store: shared.tasks.clone(), id: id.to_string() };
+    let opts = CallOptions { cancel: Some(cancel), events: Some(tx), interact: Some(Arc::new(interact)) };
     let result = shared.host.execute(&call.ectx, ToolCall::new(call.name.clone(), call.args), &opts).await;
     drop(opts);
     let _ = forwarder.await;
@@ -122,10 +122,12 @@ fn to_json(r: &rmcp::model::CallToolResult) -> Value {
     serde_json::to_value(r).unwrap_or_else(|_| json!({ "content": [], "isError": true }))
 }
 
-/// Marks the task `input_required` while the client answers a guest question.
+/// Answers a task's guest questions, the task `input_required` meanwhile:
+/// through the session's client (2025-11-25), or through the task itself
+/// (2026-07-28: `tasks/get` shows the question, `tasks/update` answers it).
 #[derive(Debug)]
 struct TaskInteract {
-    inner: Arc<dyn Interact>,
+    inner: Option<Arc<dyn Interact>>,
     store: Arc<dyn TaskStore>,
     id: String,
 }
@@ -133,12 +135,36 @@ struct TaskInteract {
 impl Interact for TaskInteract {
     fn ask<'a>(&'a self, request: &'a InputRequest) -> BoxFuture<'a, Answer> {
         Box::pin(async move {
-            let waiting = Some("waiting for the client's answer to the tool's question".to_string());
+            let Some(inner) = &self.inner else {
+                return ask_through_the_task(self.store.as_ref(), &self.id, request).await;
+            };
+            let waiting = Some(crate::tasks::WAITING.to_string());
             self.store.set_state(&self.id, TaskState::InputRequired, waiting).await;
-            let answer = self.inner.ask(request).await;
+            let answer = inner.ask(request).await;
             self.store.set_state(&self.id, TaskState::Working, None).await;
             answer
         })
+    }
+}
+
+/// Puts the question in the task under its key and waits for the answer.
+pub(crate) async fn ask_through_the_task(store: &dyn TaskStore, id: &str, request: &InputRequest) -> Answer {
+    let key = request.key();
+    // Checked against MCP's request types now, so `tasks/get` can always show it.
+    let wire = serde_json::to_value(request).map_err(|e| e.to_string()).and_then(|v| {
+        serde_json::from_value::<rmcp::model::InputRequest>(v.clone()).map(|_| v).map_err(|e| e.to_string())
+    });
+    let wire = match wire {
+        Ok(v) => v,
+        Err(e) => return Answer::Failed(format!("the question is not a valid MCP request: {e}")),
+    };
+    store.ask(id, &key, wire).await;
+    match store.answer(id, &key).await {
+        None => Answer::Failed("the task ended before the client answered".into()),
+        Some(v) => match serde_json::from_value::<InputResponse>(v) {
+            Ok(r) => Answer::Given(r),
+            Err(e) => Answer::Failed(format!("the client's answer is not a valid response: {e}")),
+        },
     }
 }
 
@@ -182,6 +208,7 @@ pub(crate) fn legacy_payload(r: &TaskRecord) -> Result<Value, McpError> {
 
 fn modern_task(r: &TaskRecord) -> Task {
     let status = match r.state {
+        TaskState::InputRequired if !r.inputs.is_empty() => TaskStatus::InputRequired,
         TaskState::Working | TaskState::InputRequired => TaskStatus::Working,
         TaskState::Completed => TaskStatus::Completed,
         TaskState::Failed => TaskStatus::Failed,
@@ -199,9 +226,8 @@ pub(crate) fn modern_created(r: &TaskRecord) -> CreateTaskResult {
     CreateTaskResult::new(modern_task(r))
 }
 
-/// `tasks/get`: the task with its result or error once terminal. A question
-/// pending in a 2025-11-25 session shows as `working` (2026-07-28 asks through
-/// `inputRequests`, which these tasks never raise).
+/// `tasks/get`: the task with its open questions (`inputRequests`), or its
+/// result or error once terminal.
 pub(crate) fn modern_detailed(r: &TaskRecord) -> GetTaskResult {
     let object = |v: &Option<Value>| -> JsonObject {
         match v {
@@ -210,6 +236,16 @@ pub(crate) fn modern_detailed(r: &TaskRecord) -> GetTaskResult {
         }
     };
     let payload = match r.state {
+        TaskState::InputRequired if !r.inputs.is_empty() => {
+            let inputs = serde_json::to_value(&r.inputs).unwrap_or_default();
+            match serde_json::from_value(inputs) {
+                Ok(input_requests) => TaskPayload::InputRequired { input_requests },
+                Err(e) => {
+                    tracing::warn!(task = %r.id, error = %e, "a task's question is not valid MCP");
+                    TaskPayload::Working
+                }
+            }
+        }
         TaskState::Working | TaskState::InputRequired => TaskPayload::Working,
         TaskState::Completed => TaskPayload::Completed { result: object(&r.outcome) },
         TaskState::Failed => TaskPayload::Failed { error: object(&r.outcome) },
@@ -233,6 +269,7 @@ mod tests {
             ttl_ms: 60_000,
             poll_interval_ms: 500,
             outcome,
+            inputs: Default::default(),
         }
     }
 

@@ -12,7 +12,7 @@
 
 use futures::future::BoxFuture;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -27,6 +27,8 @@ pub(crate) const MAX_TTL_MS: u64 = 3_600_000;
 pub(crate) const MIN_TTL_MS: u64 = 1_000;
 /// Suggested poll interval.
 pub(crate) const POLL_INTERVAL_MS: u64 = 500;
+/// Status message of a task waiting for the client's answer.
+pub(crate) const WAITING: &str = "waiting for the client's answer to the tool's question";
 /// Tasks retained per tenant (running or finished, until they expire).
 pub(crate) const MAX_TASKS_PER_TENANT: usize = 1_000;
 
@@ -72,6 +74,9 @@ pub(crate) struct TaskRecord {
     pub(crate) poll_interval_ms: u64,
     /// `Completed`: the `CallToolResult` (JSON); `Failed`: the JSON-RPC error object.
     pub(crate) outcome: Option<Value>,
+    /// `InputRequired` (2026-07-28): the call's unanswered questions by key
+    /// (each an MCP request object, `{method, params}`).
+    pub(crate) inputs: BTreeMap<String, Value>,
 }
 
 /// Why a task operation was refused.
@@ -109,6 +114,20 @@ pub(crate) trait TaskStore: Send + Sync + Debug {
     fn cancel<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFuture<'a, Result<TaskRecord, TaskError>>;
     /// Waits until the tenant's task is terminal (or gone).
     fn wait<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFuture<'a, Result<TaskRecord, TaskError>>;
+    /// The running call asks `request` under `key`: the task is
+    /// `input_required` with it until the client answers (`tasks/update`).
+    fn ask<'a>(&'a self, id: &'a str, key: &'a str, request: Value) -> BoxFuture<'a, ()>;
+    /// The client's answers (`tasks/update`): keys not asked (or answered
+    /// already) are ignored, as the spec says; the task works again once
+    /// nothing is left unanswered.
+    fn respond<'a>(
+        &'a self,
+        tenant: &'a str,
+        id: &'a str,
+        responses: BTreeMap<String, Value>,
+    ) -> BoxFuture<'a, Result<(), TaskError>>;
+    /// Waits for the answer to `key`; `None` once the task ended or is gone.
+    fn answer<'a>(&'a self, id: &'a str, key: &'a str) -> BoxFuture<'a, Option<Value>>;
 }
 
 /// ISO 8601 timestamp of now.
@@ -137,6 +156,8 @@ struct Entry {
     record: TaskRecord,
     cancel: CancelToken,
     expires: Instant,
+    /// The client's answers by key.
+    answers: HashMap<String, Value>,
 }
 
 /// Tasks in this process's memory.
@@ -211,9 +232,11 @@ impl TaskStore for MemoryTasks {
                 ttl_ms: ttl,
                 poll_interval_ms: POLL_INTERVAL_MS,
                 outcome: None,
+                inputs: BTreeMap::new(),
             };
             let expires = Instant::now() + Duration::from_millis(ttl);
-            g.insert(record.id.clone(), Entry { record: record.clone(), cancel, expires });
+            let answers = HashMap::new();
+            g.insert(record.id.clone(), Entry { record: record.clone(), cancel, expires, answers });
             Ok(record)
         })
     }
@@ -247,6 +270,7 @@ impl TaskStore for MemoryTasks {
                 r.state = state;
                 r.message = None;
                 r.outcome = Some(outcome);
+                r.inputs.clear();
             })
         })
     }
@@ -263,6 +287,7 @@ impl TaskStore for MemoryTasks {
             }
             e.record.state = TaskState::Cancelled;
             e.record.message = Some("cancelled by the client".into());
+            e.record.inputs.clear();
             e.record.updated_at = now_iso();
             e.cancel.cancel();
             let record = e.record.clone();
@@ -282,6 +307,63 @@ impl TaskStore for MemoryTasks {
                 }
                 // Also wake now and then so an expiry (no notification) is seen.
                 let _ = tokio::time::timeout(Duration::from_millis(record.poll_interval_ms), changed).await;
+            }
+        })
+    }
+
+    fn ask<'a>(&'a self, id: &'a str, key: &'a str, request: Value) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            self.update(id, |r| {
+                r.inputs.insert(key.to_string(), request);
+                r.state = TaskState::InputRequired;
+                r.message = Some(WAITING.into());
+            })
+        })
+    }
+
+    fn respond<'a>(
+        &'a self,
+        tenant: &'a str,
+        id: &'a str,
+        responses: BTreeMap<String, Value>,
+    ) -> BoxFuture<'a, Result<(), TaskError>> {
+        Box::pin(async move {
+            let mut g = self.lock();
+            let e = g
+                .get_mut(id)
+                .filter(|e| e.record.tenant == tenant)
+                .ok_or_else(|| TaskError::NotFound(id.into()))?;
+            for (key, value) in responses {
+                if e.record.inputs.remove(&key).is_some() {
+                    e.answers.insert(key, value);
+                }
+            }
+            if e.record.state == TaskState::InputRequired && e.record.inputs.is_empty() {
+                e.record.state = TaskState::Working;
+                e.record.message = None;
+            }
+            e.record.updated_at = now_iso();
+            drop(g);
+            self.changed.notify_waiters();
+            Ok(())
+        })
+    }
+
+    fn answer<'a>(&'a self, id: &'a str, key: &'a str) -> BoxFuture<'a, Option<Value>> {
+        Box::pin(async move {
+            loop {
+                let changed = self.changed.notified();
+                {
+                    let g = self.lock();
+                    let e = g.get(id)?;
+                    if let Some(v) = e.answers.get(key) {
+                        return Some(v.clone());
+                    }
+                    if e.record.state.is_terminal() {
+                        return None;
+                    }
+                }
+                let _ = tokio::time::timeout(Duration::from_millis(POLL_INTERVAL_MS), changed).await;
             }
         })
     }
@@ -346,5 +428,32 @@ mod tests {
         assert_eq!(store.get("acme", &t.id).await, Err(TaskError::NotFound(t.id.clone())));
         assert!(token.is_cancelled());
         assert_eq!(granted_ttl(Some(u64::MAX)), MAX_TTL_MS);
+    }
+
+    #[tokio::test]
+    async fn a_question_waits_for_the_clients_answer() {
+        let store = std::sync::Arc::new(MemoryTasks::default());
+        let t = store.create("acme", None, CancelToken::new()).await.unwrap();
+        let q = json!({"method": "elicitation/create", "params": {"message": "sure?"}});
+        store.ask(&t.id, "in_1", q.clone()).await;
+        let asked = store.get("acme", &t.id).await.unwrap();
+        assert_eq!(asked.state, TaskState::InputRequired);
+        assert_eq!(asked.inputs.get("in_1"), Some(&q));
+        let (s2, id) = (store.clone(), t.id.clone());
+        let waiting = tokio::spawn(async move { s2.answer(&id, "in_1").await });
+        let yes = json!({"action": "accept", "content": {"ok": true}});
+        let other = BTreeMap::from([("in_1".to_string(), yes.clone())]);
+        assert_eq!(store.respond("other", &t.id, other).await, Err(TaskError::NotFound(t.id.clone())));
+        // An unknown key is ignored; the question is still open.
+        store.respond("acme", &t.id, BTreeMap::from([("in_9".to_string(), yes.clone())])).await.unwrap();
+        assert_eq!(store.get("acme", &t.id).await.unwrap().state, TaskState::InputRequired);
+        store.respond("acme", &t.id, BTreeMap::from([("in_1".to_string(), yes.clone())])).await.unwrap();
+        assert_eq!(waiting.await.unwrap(), Some(yes));
+        let working = store.get("acme", &t.id).await.unwrap();
+        assert_eq!((working.state, working.inputs.len()), (TaskState::Working, 0));
+        // A question pending when the task is cancelled gets no answer.
+        store.ask(&t.id, "in_2", q).await;
+        store.cancel("acme", &t.id).await.unwrap();
+        assert_eq!(store.answer(&t.id, "in_2").await, None);
     }
 }

@@ -3,12 +3,17 @@
 //! | tool | args | what |
 //! |---|---|---|
 //! | `jobs.crunch` | `{"items"?, "step_ms"?, "seed"?}` | works through `items` numbers (default 20), `step_ms` (default 150) each, reporting progress after every item and streaming each item's result; value `{"items","longest","total_steps"}` |
+//! | `jobs.publish` | same as `jobs.crunch` | crunches, then asks the user (a form: `publish`, `note`) whether to publish the result; value `{"published", "note"?, "result"}` |
 //!
 //! The tool is marked `long-running`, so MCP clients that support tasks are asked to call
 //! it as a task. Each item computes the Collatz chain length of `seed + i`, then sleeps on
 //! the WASI monotonic clock (`std::thread::sleep`), standing in for slow work. When the
 //! call's deadline would pass before the next item, it stops early with a transient error
 //! that says how far it got.
+//!
+//! `jobs.publish` asks its question mid-task: over MCP 2026-07-28 the task turns
+//! `input_required` until the client answers with `tasks/update`; over 2025-11-25 the host
+//! sends the client an `elicitation/create` request related to the task.
 
 use std::time::Duration;
 
@@ -78,6 +83,34 @@ fn crunch(a: CrunchArgs, ctx: &Context) -> Result<Crunched, ToolError> {
     Ok(result)
 }
 
+/// The answer to `jobs.publish`'s question.
+#[derive(Deserialize, Serialize, JsonSchema, Debug)]
+struct Decision {
+    /// Publish the result?
+    publish: bool,
+    /// A note to publish with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
+}
+
+fn publish(a: CrunchArgs, ctx: &Context) -> Result<Value, ToolError> {
+    let result = crunch(a, ctx)?;
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "publish": { "type": "boolean", "title": "Publish", "description": "Publish the result?" },
+            "note": { "type": "string", "title": "Note" }
+        },
+        "required": ["publish"]
+    });
+    let message = format!("Crunched {} items (longest chain {}). Publish?", result.items, result.longest.1);
+    let answer = ctx.elicit(&ElicitRequest::form(&message, schema))?;
+    let decision = answer.accepted::<Decision>()?;
+    let published = decision.as_ref().is_some_and(|d| d.publish);
+    let note = decision.and_then(|d| d.note);
+    Ok(json!({ "published": published, "note": note, "result": result }))
+}
+
 toolhost_sdk::plugin! {
     tool("jobs.crunch", "Run a slow batch computation (several seconds), reporting progress per item.", crunch)
         .title("Crunch numbers")
@@ -85,6 +118,9 @@ toolhost_sdk::plugin! {
         .idempotent()
         .long_running()
         .output_schema(),
+    tool("jobs.publish", "Crunch numbers like jobs.crunch, then ask the user whether to publish the result.", publish)
+        .title("Crunch and publish")
+        .long_running(),
 }
 
 #[cfg(test)]
@@ -109,6 +145,21 @@ mod tests {
             .collect();
         assert_eq!(progress, [0.0, 1.0, 2.0, 3.0]);
         assert!(events.contains(&HostEvent::Emit(r#"{"n":6,"steps":8}"#.into())));
+    }
+
+    #[test]
+    fn publish_asks_after_crunching() {
+        testing::reset();
+        testing::answer_elicit(Ok(toolhost_sdk::ElicitResponse::accept(
+            json!({ "publish": true, "note": "ok" }),
+        )));
+        let out = plugin_registry()
+            .call("jobs.publish", r#"{"items":2,"step_ms":0,"seed":6}"#, &Context::new("t"))
+            .unwrap();
+        let value = out.value().unwrap();
+        assert_eq!((value["published"].clone(), value["note"].clone()), (json!(true), json!("ok")));
+        assert_eq!(value["result"]["items"], 2);
+        assert!(testing::take_events().iter().any(|e| matches!(e, HostEvent::Elicit(_))));
     }
 
     #[test]
