@@ -11,6 +11,7 @@ mod contract;
 mod dag;
 mod docs;
 mod durable;
+mod durable_tasks;
 mod edges;
 mod executor;
 mod fixtures;

@@ -438,19 +438,7 @@ impl McpSession {
 
     /// Posts one message; the session id and the whole response body (JSON or SSE).
     pub(crate) async fn send_raw(&self, body: Value) -> (Option<String>, String) {
-        let mut r = self
-            .client
-            .post(&self.url)
-            .header("accept", "application/json, text/event-stream")
-            .header("mcp-protocol-version", "2025-11-25")
-            .json(&body);
-        if let Some(t) = self.token {
-            r = r.bearer_auth(t);
-        }
-        if let Some(id) = &self.id {
-            r = r.header("mcp-session-id", id);
-        }
-        let r = r.send().await.unwrap();
+        let r = self.post(&body).send().await.unwrap();
         let id = r.headers().get("mcp-session-id").map(|v| v.to_str().unwrap().to_string());
         (id, r.text().await.unwrap())
     }
@@ -458,6 +446,53 @@ impl McpSession {
     /// A request with `params`; the response message.
     pub(crate) async fn rpc(&self, method: &str, params: Value) -> Value {
         self.send(json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params})).await.1
+    }
+
+    /// A request whose response stream may carry server-to-client requests
+    /// (elicitation): each is answered with `answer(request)` as it arrives.
+    /// The requests seen and the response message.
+    pub(crate) async fn rpc_answering(
+        &self,
+        method: &str,
+        params: Value,
+        answer: impl Fn(&Value) -> Value,
+    ) -> (Vec<Value>, Value) {
+        let body = json!({"jsonrpc": "2.0", "id": 8, "method": method, "params": params});
+        let mut r = self.post(&body).send().await.unwrap();
+        let (mut buf, mut asked) = (String::new(), Vec::new());
+        while let Some(chunk) = r.chunk().await.unwrap() {
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                for (_, msg) in sse_events(&event) {
+                    if msg["id"] == 8 && (msg.get("result").is_some() || msg.get("error").is_some()) {
+                        return (asked, msg);
+                    }
+                    if let (Some(_), Some(id)) = (msg.get("method"), msg.get("id")) {
+                        let reply = json!({"jsonrpc": "2.0", "id": id, "result": answer(&msg)});
+                        self.post(&reply).send().await.unwrap();
+                        asked.push(msg);
+                    }
+                }
+            }
+        }
+        panic!("the response stream ended without a response; seen {asked:?}, left {buf:?}");
+    }
+
+    fn post(&self, body: &Value) -> reqwest::RequestBuilder {
+        let mut r = self
+            .client
+            .post(&self.url)
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25")
+            .json(body);
+        if let Some(t) = self.token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(id) = &self.id {
+            r = r.header("mcp-session-id", id);
+        }
+        r
     }
 }
 

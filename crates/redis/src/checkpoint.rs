@@ -73,6 +73,8 @@ pub struct CheckpointDispatch {
     rerun_interrupted: bool,
     checkpoints: Checkpoints,
     state: Arc<AttemptState>,
+    /// The run's guests ask their caller through the run hash.
+    asking: bool,
 }
 
 impl CheckpointDispatch {
@@ -87,7 +89,23 @@ impl CheckpointDispatch {
         state: Arc<AttemptState>,
     ) -> CheckpointDispatch {
         let rerun_interrupted = store.redis().config().rerun_interrupted;
-        CheckpointDispatch { host, store, run_id, worker, tenant, rerun_interrupted, checkpoints, state }
+        CheckpointDispatch {
+            host,
+            store,
+            run_id,
+            worker,
+            tenant,
+            rerun_interrupted,
+            checkpoints,
+            state,
+            asking: false,
+        }
+    }
+
+    /// Lets the run's guests ask their caller ([`RunInteract`](crate::asks::RunInteract)).
+    pub fn asking(mut self, asking: bool) -> CheckpointDispatch {
+        self.asking = asking;
+        self
     }
 
     fn idempotent(&self, tool: &str) -> bool {
@@ -154,6 +172,11 @@ impl Dispatch for CheckpointDispatch {
             recorded.is_none() && was_inflight && !self.rerun_interrupted && !self.idempotent(&node.tool);
         let (host, store, state) = (self.host.clone(), self.store.clone(), self.state.clone());
         let (run_id, worker) = (self.run_id.clone(), self.worker.clone());
+        let interact = self.asking.then(|| {
+            let asks =
+                crate::asks::RunInteract::new(self.store.clone(), run_id.clone(), self.state.hard.clone());
+            Arc::new(asks) as Arc<dyn toolhost_core::interact::Interact>
+        });
         Box::pin(async move {
             if let Some(v) = recorded {
                 state.reused.fetch_add(1, Ordering::Relaxed);
@@ -184,7 +207,7 @@ impl Dispatch for CheckpointDispatch {
             }
             state.executed.fetch_add(1, Ordering::Relaxed);
             let call_id = node.call_id.clone();
-            let r = host.dispatch(node, args, ctx, cancel).await;
+            let r = host.dispatch_asking(node, args, ctx, cancel, interact).await;
             if state.hard.is_cancelled() && matches!(r.result, Err(Error::Cancelled { .. })) {
                 // Stopped before it finished: no result; the in-flight marker stays.
                 return r;

@@ -19,9 +19,13 @@
 //!   `{prefix}:run:{<run_id>}` and its per-call checkpoints
 //!   `{prefix}:run:{<run_id>}:calls` (one slot per run), the stream
 //!   `{prefix}:runs` with consumer group `workers`, and the worker loop.
+//! * `asks` — a durable MCP task's guest questions and the caller's answers,
+//!   in its run hash (`q:<key>`, `a:<key>`); `task_index` — each tenant's
+//!   task runs (`{prefix}:tasks:{<tenant>}`).
 
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod asks;
 mod cache;
 pub mod checkpoint;
 mod config;
@@ -29,6 +33,7 @@ mod conn;
 mod queue;
 mod rate_limit;
 pub mod runs;
+mod task_index;
 pub mod worker;
 
 pub use cache::RedisCache;

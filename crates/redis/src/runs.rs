@@ -148,6 +148,12 @@ pub struct RunRecord {
     pub attempts: u64,
     /// The worker that last took it.
     pub worker: Option<String>,
+    /// Stored, Unix ms.
+    pub created_ms: u64,
+    /// Last changed, Unix ms.
+    pub updated_ms: u64,
+    /// Its cancellation was requested (its worker stops it).
+    pub cancel_requested: bool,
 }
 
 impl RunRecord {
@@ -263,6 +269,8 @@ pub struct StoredRun {
     pub ctx: StoredContext,
     /// Current status.
     pub status: String,
+    /// Its guests may ask their caller ([`RunStore::submit_asking`]).
+    pub asks: bool,
 }
 
 /// Per-call checkpoints of a run.
@@ -313,30 +321,38 @@ impl RunStore {
         tenant: &str,
         ctx: &ExecutionContext,
     ) -> Result<String, RunStoreError> {
+        self.submit_with(spec, tenant, ctx, false).await
+    }
+
+    /// [`submit`](RunStore::submit); `asking`: the run's guests may ask their caller.
+    pub(crate) async fn submit_with(
+        &self,
+        spec: &RunSpec,
+        tenant: &str,
+        ctx: &ExecutionContext,
+        asking: bool,
+    ) -> Result<String, RunStoreError> {
         let run_id = toolhost_scheduler::new_run_id();
         let spec_json = serde_json::to_string(spec)
             .map_err(|e| RunStoreError::Corrupt { run_id: run_id.clone(), reason: e.to_string() })?;
         let ctx_json =
             serde_json::to_string(&StoredContext::from_context(ctx)).unwrap_or_else(|_| "{}".into());
         let key = self.run_key(&run_id);
-        let now = unix_ms();
+        let now = unix_ms().to_string();
+        let mut fields = vec![
+            ("spec", spec_json.as_str()),
+            ("tenant", tenant),
+            ("ctx", ctx_json.as_str()),
+            ("status", QUEUED),
+            ("created_ms", &now),
+            ("updated_ms", &now),
+            ("attempts", "0"),
+        ];
+        if asking {
+            fields.push(("asks", "1"));
+        }
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset_multiple(
-                &key,
-                &[
-                    ("spec", spec_json.as_str()),
-                    ("tenant", tenant),
-                    ("ctx", ctx_json.as_str()),
-                    ("status", QUEUED),
-                    ("created_ms", &now.to_string()),
-                    ("updated_ms", &now.to_string()),
-                    ("attempts", "0"),
-                ],
-            )
-            .ignore()
-            .expire(&key, self.ttl())
-            .ignore();
+        pipe.atomic().hset_multiple(&key, &fields).ignore().expire(&key, self.ttl()).ignore();
         let mut c = self.redis.conn();
         self.redis
             .run(async { pipe.query_async::<()>(&mut c).await })
@@ -358,18 +374,31 @@ impl RunStore {
     pub async fn get(&self, run_id: &str, tenant: Option<&str>) -> Result<Option<RunRecord>, RunStoreError> {
         let key = self.run_key(run_id);
         let mut c = self.redis.conn();
-        let (t, status, result, attempts, worker): (
+        type Fields = (
             Option<String>,
             Option<String>,
             Option<String>,
             Option<u64>,
             Option<String>,
-        ) = self
+            Option<u64>,
+            Option<u64>,
+            Option<String>,
+        );
+        let (t, status, result, attempts, worker, created, updated, cancel): Fields = self
             .redis
             .run(async {
                 redis::cmd("HMGET")
                     .arg(&key)
-                    .arg(&["tenant", "status", "result", "attempts", "worker"])
+                    .arg(&[
+                        "tenant",
+                        "status",
+                        "result",
+                        "attempts",
+                        "worker",
+                        "created_ms",
+                        "updated_ms",
+                        "cancel",
+                    ])
                     .query_async(&mut c)
                     .await
             })
@@ -392,6 +421,9 @@ impl RunStore {
             result,
             attempts: attempts.unwrap_or(0),
             worker,
+            created_ms: created.unwrap_or(0),
+            updated_ms: updated.unwrap_or(0),
+            cancel_requested: cancel.is_some(),
         }))
     }
 
@@ -399,16 +431,17 @@ impl RunStore {
     pub async fn load(&self, run_id: &str) -> Result<Option<StoredRun>, RunStoreError> {
         let key = self.run_key(run_id);
         let mut c = self.redis.conn();
-        let (spec, tenant, ctx, status): (Option<String>, Option<String>, Option<String>, Option<String>) =
-            self.redis
-                .run(async {
-                    redis::cmd("HMGET")
-                        .arg(&key)
-                        .arg(&["spec", "tenant", "ctx", "status"])
-                        .query_async(&mut c)
-                        .await
-                })
-                .await?;
+        type Fields = (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+        let (spec, tenant, ctx, status, asks): Fields = self
+            .redis
+            .run(async {
+                redis::cmd("HMGET")
+                    .arg(&key)
+                    .arg(&["spec", "tenant", "ctx", "status", "asks"])
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
         let (Some(spec), Some(tenant), Some(status)) = (spec, tenant, status) else { return Ok(None) };
         let corrupt = |what: &str, e: serde_json::Error| RunStoreError::Corrupt {
             run_id: run_id.to_string(),
@@ -419,7 +452,7 @@ impl RunStore {
             Some(c) => serde_json::from_str(&c).map_err(|e| corrupt("ctx", e))?,
             None => StoredContext::default(),
         };
-        Ok(Some(StoredRun { spec, tenant, ctx, status }))
+        Ok(Some(StoredRun { spec, tenant, ctx, status, asks: asks.is_some() }))
     }
 
     /// Marks the run `running` on `worker` (one more attempt), atomically

@@ -398,15 +398,18 @@ async fn process(s: &Shared, d: Delivery, reclaimed: bool) {
     s.active.lock().unwrap_or_else(|e| e.into_inner()).insert(d.entry_id.clone(), state.clone());
     let heartbeat = watch(s, &d, state.clone());
     let ctx = stored.ctx.to_context(&stored.tenant);
-    let dispatch = Arc::new(CheckpointDispatch::new(
-        s.host.clone(),
-        s.store.clone(),
-        run_id.clone(),
-        s.queue.consumer().to_string(),
-        stored.tenant.clone(),
-        checkpoints,
-        state.clone(),
-    ));
+    let dispatch = Arc::new(
+        CheckpointDispatch::new(
+            s.host.clone(),
+            s.store.clone(),
+            run_id.clone(),
+            s.queue.consumer().to_string(),
+            stored.tenant.clone(),
+            checkpoints,
+            state.clone(),
+        )
+        .asking(stored.asks),
+    );
     let opts = RunOptions {
         cancel: Some(state.hard.clone()),
         run_id: Some(run_id.clone()),

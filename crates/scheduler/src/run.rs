@@ -14,6 +14,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
+use toolhost_core::interact::Interact;
 use toolhost_core::{CallResult, CancelToken, ExecutionContext};
 use toolhost_exec::ToolCall;
 use toolhost_exec::policy::PolicyOverride;
@@ -29,6 +30,20 @@ pub trait Dispatch: Send + Sync + 'static {
         ctx: ExecutionContext,
         cancel: CancelToken,
     ) -> Pin<Box<dyn Future<Output = CallResult> + Send + 'static>>;
+
+    /// As [`dispatch`](Self::dispatch), with `interact` answering the guest's
+    /// questions (durable MCP tasks). Default: without it.
+    fn dispatch_asking(
+        &self,
+        node: NodeSpec,
+        args: String,
+        ctx: ExecutionContext,
+        cancel: CancelToken,
+        interact: Option<Arc<dyn Interact>>,
+    ) -> Pin<Box<dyn Future<Output = CallResult> + Send + 'static>> {
+        let _ = interact;
+        self.dispatch(node, args, ctx, cancel)
+    }
 
     /// Whether `tool` is idempotent as `tenant` sees it (`None`: no such
     /// tool). Durable runs ask before re-running a call that was in flight

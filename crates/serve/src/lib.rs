@@ -25,9 +25,11 @@ mod request;
 mod runs;
 mod state;
 pub mod stdio;
+mod task_relay;
 mod task_run;
 mod task_wire;
 mod tasks;
+mod tasks_redis;
 
 pub use http::HttpServer;
 pub use toolhost::access::{Caller, ServeConfig, TokenConfig, auth, origin};

@@ -14,7 +14,8 @@ pub(crate) struct Shared {
     pub(crate) inflight: Inflight,
     /// Seals MCP `requestState` (`serve.request_state_key`, else a random key).
     pub(crate) request_state: rmcp::model::RequestStateCodec,
-    /// MCP tasks (tool calls running in the background).
+    /// MCP tasks (tool calls running in the background): durable runs in
+    /// Redis when it is configured, else in this process.
     pub(crate) tasks: Arc<dyn TaskStore>,
 }
 
@@ -22,7 +23,13 @@ impl Shared {
     /// The state of a server of `host`, whose stdio sessions belong to `tenant`.
     pub(crate) fn new(host: Host, tenant: String) -> Shared {
         let request_state = crate::mrtr::codec(host.config().serve.request_state_key.as_deref());
-        let tasks = Arc::new(crate::tasks::MemoryTasks::default());
+        let tasks: Arc<dyn TaskStore> = match host.backend().redis() {
+            Some(redis) => {
+                let runs = toolhost::backend::redis::RunStore::new(redis.clone());
+                Arc::new(crate::tasks_redis::RedisTasks::new(runs))
+            }
+            None => Arc::new(crate::tasks::MemoryTasks::default()),
+        };
         Shared { host, tenant, inflight: Inflight::default(), request_state, tasks }
     }
 }

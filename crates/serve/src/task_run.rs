@@ -11,7 +11,6 @@
 // MCP logging is deprecated from 2026-07-28 (SEP-2577) but is how earlier clients get guest logs.
 #![allow(deprecated)]
 
-use crate::convert;
 use crate::state::Shared;
 use crate::tasks::{TaskError, TaskRecord, TaskState, TaskStore};
 use rmcp::ErrorData as McpError;
@@ -23,9 +22,9 @@ use rmcp::{Peer, RoleServer};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use tokio::sync::mpsc;
+use toolhost::ExecutionContext;
 use toolhost::exec::{CallOptions, ToolCall};
 use toolhost::interact::{Answer, BoxFuture, InputRequest, InputResponse, Interact};
-use toolhost::{Error, ExecutionContext};
 
 /// `_meta` key relating a message to its task (2025-11-25).
 pub(crate) const RELATED_TASK_META_KEY: &str = "io.modelcontextprotocol/related-task";
@@ -70,7 +69,7 @@ impl From<TaskError> for McpError {
     fn from(e: TaskError) -> McpError {
         match e {
             TaskError::NotFound(_) | TaskError::Terminal(..) => McpError::invalid_params(e.to_string(), None),
-            TaskError::Full(_) => McpError::internal_error(e.to_string(), None),
+            TaskError::Full(_) | TaskError::Unavailable(_) => McpError::internal_error(e.to_string(), None),
         }
     }
 }
@@ -79,6 +78,10 @@ impl From<TaskError> for McpError {
 pub(crate) async fn start(shared: &Arc<Shared>, call: TaskCall) -> Result<TaskRecord, StartError> {
     let guard = shared.inflight.enter().ok_or(StartError::ShuttingDown)?;
     let tenant = call.ectx.tenant_id.clone().unwrap_or_default();
+    // A shared store queues it for any worker; the call does not run here.
+    if let Some(queued) = shared.tasks.submit(&tenant, &call.ectx, &call.name, &call.args) {
+        return Ok(queued.await?);
+    }
     let record = shared.tasks.create(&tenant, call.ttl_ms, guard.token().clone()).await?;
     tracing::info!(task = %record.id, tool = %call.name, tenant = %tenant, ttl_ms = record.ttl_ms, "MCP task started");
     let (shared, id) = (shared.clone(), record.id.clone());
@@ -106,20 +109,7 @@ async fn run(shared: &Shared, id: &str, cancel: toolhost::CancelToken, call: Tas
     let result = shared.host.execute(&call.ectx, ToolCall::new(call.name.clone(), call.args), &opts).await;
     drop(opts);
     let _ = forwarder.await;
-    match &result.result {
-        Ok(out) => (TaskState::Completed, to_json(&convert::success(out))),
-        // A tool gone meanwhile (hot reload) is a JSON-RPC error, as for a plain call.
-        Err(Error::ToolNotFound { .. }) => (
-            TaskState::Failed,
-            json!({ "code": -32602, "message": format!("unknown tool '{}'", toolhost::text::preview(&call.name)) }),
-        ),
-        // Tool errors and policy refusals: `completed` with `isError` (the spec's rule).
-        Err(e) => (TaskState::Completed, to_json(&convert::failure(e))),
-    }
-}
-
-fn to_json(r: &rmcp::model::CallToolResult) -> Value {
-    serde_json::to_value(r).unwrap_or_else(|_| json!({ "content": [], "isError": true }))
+    crate::tasks::outcome_of(&result.result, &call.name)
 }
 
 /// Answers a task's guest questions, the task `input_required` meanwhile:

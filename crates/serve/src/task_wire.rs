@@ -217,16 +217,18 @@ impl McpServer {
                 Err(e) => Err(e),
             },
             "tasks/result" => match task_id(&params) {
-                Ok(id) => match tasks.wait(&tenant, id).await {
-                    Ok(r) => task_run::legacy_payload(&r),
-                    Err(e) => Err(e.into()),
-                },
+                Ok(id) => {
+                    crate::task_relay::legacy_result(self.shared(), &tenant, id, context.peer.clone()).await
+                }
                 Err(e) => Err(e),
             },
-            "tasks/list" => {
-                let all: Vec<Value> = tasks.list(&tenant).await.iter().map(task_run::legacy_task).collect();
-                Ok(json!({ "tasks": all }))
-            }
+            "tasks/list" => match params.get("cursor") {
+                None | Some(Value::String(_)) => {
+                    let all = tasks.list(&tenant).await;
+                    page(&all, params.get("cursor").and_then(Value::as_str))
+                }
+                Some(_) => Err(McpError::invalid_params("cursor must be a string", None)),
+            },
             TOOLS_LIST => Ok(self.legacy_tools(&tenant)),
             _ => return None,
         };
@@ -298,6 +300,28 @@ impl McpServer {
     }
 }
 
+/// Tasks listed per `tasks/list` page.
+const PAGE: usize = 100;
+
+/// One page of `tasks/list`: `cursor` is the id of the last task of the
+/// previous page (opaque to clients).
+fn page(all: &[TaskRecord], cursor: Option<&str>) -> Result<Value, McpError> {
+    let start = match cursor {
+        None => 0,
+        Some(c) => all.iter().position(|t| t.id == c).map(|i| i + 1).ok_or_else(|| {
+            McpError::invalid_params("unknown cursor (its task may have expired); list from the start", None)
+        })?,
+    };
+    let tasks: Vec<&TaskRecord> = all.iter().skip(start).take(PAGE).collect();
+    let mut v = json!({ "tasks": tasks.iter().map(|t| task_run::legacy_task(t)).collect::<Vec<_>>() });
+    if start + tasks.len() < all.len()
+        && let Some(last) = tasks.last()
+    {
+        v["nextCursor"] = last.id.clone().into();
+    }
+    Ok(v)
+}
+
 /// The session's client, asked the guest's questions (2025-11-25).
 impl McpServer {
     fn peer_interact(&self, peer: Peer<RoleServer>) -> std::sync::Arc<dyn toolhost::interact::Interact> {
@@ -346,5 +370,36 @@ mod tests {
             ))
             .is_none()
         );
+    }
+
+    #[test]
+    fn tasks_list_pages_by_cursor() {
+        let record = |i: usize| TaskRecord {
+            id: format!("t{i:03}"),
+            tenant: "acme".into(),
+            state: crate::tasks::TaskState::Working,
+            message: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            ttl_ms: 1000,
+            poll_interval_ms: 500,
+            outcome: None,
+            inputs: Default::default(),
+        };
+        let all: Vec<TaskRecord> = (0..250).map(record).collect();
+        let (mut cursor, mut seen) = (None::<String>, Vec::new());
+        loop {
+            let p = page(&all, cursor.as_deref()).unwrap();
+            seen.extend(
+                p["tasks"].as_array().unwrap().iter().map(|t| t["taskId"].as_str().unwrap().to_string()),
+            );
+            match p.get("nextCursor").and_then(Value::as_str) {
+                Some(c) => cursor = Some(c.to_string()),
+                None => break,
+            }
+        }
+        assert_eq!(seen, all.iter().map(|t| t.id.clone()).collect::<Vec<_>>());
+        assert!(page(&all[..PAGE], None).unwrap().get("nextCursor").is_none(), "one full page has no next");
+        assert!(page(&all, Some("gone")).is_err());
     }
 }

@@ -1,23 +1,26 @@
 //! MCP tasks: tool calls that run in the background while the client polls.
 //!
 //! A [`TaskStore`] keeps each task's state (id, owner tenant, status, times,
-//! TTL, poll interval, final result or error) and the token that cancels its
-//! call. [`MemoryTasks`] is the only store today: tasks live in this process
-//! and are lost when it exits. The trait is async so a shared store (Redis)
-//! can answer polls from any replica; none is implemented yet.
+//! TTL, poll interval, open questions, final result or error) and the token
+//! that cancels its call. [`MemoryTasks`] keeps tasks of calls run in this
+//! process (lost when it exits); with Redis configured,
+//! [`RedisTasks`](crate::tasks_redis::RedisTasks) makes each task a durable
+//! run that workers execute and any replica answers for.
 //!
 //! Every lookup takes the caller's tenant: another tenant's task id answers
 //! exactly like an unknown one. Expired tasks (past `created + ttl`) are
 //! purged on access; one still running is cancelled first.
 
+use crate::convert;
 use futures::future::BoxFuture;
-use serde_json::Value;
+use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
+use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
-use toolhost::CancelToken;
+use toolhost::{CancelToken, Error, ToolOutput};
 
 /// TTL of a task whose creator asked for none.
 pub(crate) const DEFAULT_TTL_MS: u64 = 300_000;
@@ -91,6 +94,9 @@ pub(crate) enum TaskError {
     /// The tenant holds too many tasks.
     #[error("this tenant already holds {0} tasks; wait for some to expire")]
     Full(usize),
+    /// The shared store (Redis) failed.
+    #[error("the task store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// Task state, per tenant. Async so a shared (Redis) store fits behind it.
@@ -102,6 +108,18 @@ pub(crate) trait TaskStore: Send + Sync + Debug {
         ttl_ms: Option<u64>,
         cancel: CancelToken,
     ) -> BoxFuture<'a, Result<TaskRecord, TaskError>>;
+    /// Starts the call as a durable run that any process's worker may
+    /// execute; `None`: this store keeps tasks of calls run here ([`create`](Self::create)).
+    fn submit<'a>(
+        &'a self,
+        tenant: &'a str,
+        ectx: &'a toolhost::ExecutionContext,
+        tool: &'a str,
+        args: &'a str,
+    ) -> Option<BoxFuture<'a, Result<TaskRecord, TaskError>>> {
+        let _ = (tenant, ectx, tool, args);
+        None
+    }
     /// The tenant's task.
     fn get<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFuture<'a, Result<TaskRecord, TaskError>>;
     /// The tenant's tasks, oldest first.
@@ -149,6 +167,24 @@ fn new_id() -> String {
 /// Clamps a requested TTL into `[MIN_TTL_MS, MAX_TTL_MS]`.
 pub(crate) fn granted_ttl(requested: Option<u64>) -> u64 {
     requested.unwrap_or(DEFAULT_TTL_MS).clamp(MIN_TTL_MS, MAX_TTL_MS)
+}
+
+/// A finished call as a task's end: `completed` with the tool's result, or
+/// with `isError` for tool errors and policy refusals (the spec's rule);
+/// `failed` with a JSON-RPC error for a tool that is gone.
+pub(crate) fn outcome_of(result: &Result<Arc<ToolOutput>, Error>, tool: &str) -> (TaskState, Value) {
+    match result {
+        Ok(out) => (TaskState::Completed, to_json(&convert::success(out))),
+        Err(e) if e.code() == toolhost::ErrorCode::ToolNotFound => (
+            TaskState::Failed,
+            json!({ "code": -32602, "message": format!("unknown tool '{}'", toolhost::text::preview(tool)) }),
+        ),
+        Err(e) => (TaskState::Completed, to_json(&convert::failure(e))),
+    }
+}
+
+fn to_json(r: &rmcp::model::CallToolResult) -> Value {
+    serde_json::to_value(r).unwrap_or_else(|_| json!({ "content": [], "isError": true }))
 }
 
 #[derive(Debug)]
@@ -372,7 +408,6 @@ impl TaskStore for MemoryTasks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[tokio::test]
     async fn tenants_never_see_each_others_tasks() {

@@ -36,10 +36,21 @@ impl Dispatch for Host {
         ctx: ExecutionContext,
         cancel: CancelToken,
     ) -> Pin<Box<dyn Future<Output = CallResult> + Send + 'static>> {
+        self.dispatch_asking(node, args, ctx, cancel, None)
+    }
+
+    fn dispatch_asking(
+        &self,
+        node: NodeSpec,
+        args: String,
+        ctx: ExecutionContext,
+        cancel: CancelToken,
+        interact: Option<Arc<dyn crate::interact::Interact>>,
+    ) -> Pin<Box<dyn Future<Output = CallResult> + Send + 'static>> {
         let host = self.clone();
         Box::pin(async move {
             let call = node_call(node, args);
-            host.execute(&ctx, call, &CallOptions { cancel: Some(cancel), ..Default::default() }).await
+            host.execute(&ctx, call, &CallOptions { cancel: Some(cancel), events: None, interact }).await
         })
     }
 
