@@ -22,7 +22,9 @@ Runs the same scenario over stdio and streamable HTTP, in both connection modes 
   `tasks/result`, `tasks/list`, `tasks/cancel`) and the 2026-07-28 extension
   (`io.modelcontextprotocol/tasks`: the server answers `resultType: "task"`, the client polls
   `tasks/get` through a `ClientExtension` claim); hostile ids (unknown, cancelled twice,
-  expired TTL) are JSON-RPC errors.
+  expired TTL) are JSON-RPC errors; a task's tool asks the user mid-task (`jobs.publish`);
+- durable tasks: the task scenarios once more against a server with Redis configured (a
+  `redis-server` on a loopback port) and a `toolhost worker` process that runs them.
 
 Usage: python_client.py --bin target/debug/toolhost --fixtures build/fixtures --plugins build/plugins
 Exit status 0 when every check passes; each check prints one line.
@@ -58,6 +60,9 @@ from mcp.client.stdio import StdioServerParameters
 from pydantic import Field
 
 CONFIG = """
+[serve]
+list_ttl_ms = 45000
+
 [policy]
 confirm_destructive = true
 
@@ -185,7 +190,11 @@ async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: P
     ) as client:
         tag = f"[{label}/{mode} {client.protocol_version}]"
         await offers(client, tag, str(client.protocol_version) >= "2026-07-28", hooks)
-        tools = (await client.list_tools()).tools
+        listed = await client.list_tools()
+        tools = listed.tools
+        if str(client.protocol_version) >= "2026-07-28":
+            check(listed.ttl_ms == 45000 and listed.cache_scope == "private",
+                  f"{tag} tools/list is private to the tenant, fresh for serve.list_ttl_ms ({listed.ttl_ms} ms)")
         names = {t.name for t in tools}
         check({"test_simple_text", "test_error_handling", "test_slow"} <= names, f"{tag} tools/list has the fixture tools")
         simple = next(t for t in tools if t.name == "test_simple_text")
@@ -235,30 +244,64 @@ async def scenario(target, label: str, mode: str, plugins: Path, extra_plugin: P
             await asyncio.sleep(0.1)
         check(admitted is not None and admitted < 5, f"{tag} cancelling freed the slot (admitted after {admitted and round(admitted, 2)} s)")
 
-        # Hot reload: a new plugin appears in tools/list (and as list_changed on legacy sessions).
-        dest = plugins / extra_plugin.name
+        if mode == "legacy":
+            await hot_reload_legacy(client, tag, plugins / extra_plugin.name, extra_plugin, changed)
+        else:
+            await hot_reload_listening(client, tag, plugins / extra_plugin.name, extra_plugin)
+
+
+async def relist_until(client, want_text: bool) -> set:
+    names: set = set()
+    for _ in range(100):
+        names = {t.name for t in (await client.list_tools()).tools}
+        if any(n.startswith("text.") for n in names) == want_text:
+            break
+        await asyncio.sleep(0.1)
+    return names
+
+
+async def hot_reload_legacy(client, tag: str, dest: Path, extra_plugin: Path, changed: asyncio.Event) -> None:
+    """Hot reload: a new plugin appears in tools/list and as notifications/tools/list_changed."""
+    shutil.copy(extra_plugin, dest)
+    try:
+        new_names = await relist_until(client, True)
+        check(any(n.startswith("text.") for n in new_names), f"{tag} hot-reloaded plugin is listed")
+        try:
+            await asyncio.wait_for(changed.wait(), 5)
+            got = True
+        except asyncio.TimeoutError:
+            got = False
+        check(got, f"{tag} notifications/tools/list_changed received")
+    finally:
+        dest.unlink()
+        await relist_until(client, False)
+
+
+async def hot_reload_listening(client, tag: str, dest: Path, extra_plugin: Path) -> None:
+    """2026-07-28: the list is cached for its ttlMs; a client listening for tool-list changes
+    hears of the hot reload, its cached list is dropped, and the next tools/list shows the plugin."""
+    before = {t.name for t in (await client.list_tools()).tools}
+    async with client.listen(tools_list_changed=True) as sub:
         shutil.copy(extra_plugin, dest)
         try:
-            new_names: set = set()
-            for _ in range(100):
-                new_names = {t.name for t in (await client.list_tools()).tools}
-                if any(n.startswith("text.") for n in new_names):
+            event = None
+            with anyio.move_on_after(10):
+                async for event in sub:
                     break
-                await asyncio.sleep(0.1)
-            check(any(n.startswith("text.") for n in new_names), f"{tag} hot-reloaded plugin is listed")
-            if mode == "legacy":
-                try:
-                    await asyncio.wait_for(changed.wait(), 5)
-                    got = True
-                except asyncio.TimeoutError:
-                    got = False
-                check(got, f"{tag} notifications/tools/list_changed received")
+            check(event is not None, f"{tag} subscriptions/listen delivers tools list_changed ({event})")
+            names = {t.name for t in (await client.list_tools()).tools}
+            check(any(n.startswith("text.") for n in names) and not any(n.startswith("text.") for n in before),
+                  f"{tag} hot-reloaded plugin is listed at once, despite the list's ttlMs")
         finally:
             dest.unlink()
-            for _ in range(100):
-                if not any(t.name.startswith("text.") for t in (await client.list_tools()).tools):
-                    break
-                await asyncio.sleep(0.1)
+    await relist_until_bypassing(client)
+
+
+async def relist_until_bypassing(client) -> None:
+    for _ in range(100):
+        if not any(t.name.startswith("text.") for t in (await client.list_tools(cache_mode="bypass")).tools):
+            return
+        await asyncio.sleep(0.1)
 
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
@@ -331,8 +374,9 @@ async def poll_legacy(session, task_id: str) -> dict:
     raise TimeoutError(task_id)
 
 
-async def legacy_tasks(client, tag: str) -> None:
-    """2025-11-25: `task` on tools/call, then tasks/get, tasks/result, tasks/list, tasks/cancel."""
+async def legacy_tasks(client, tag: str, durable: bool = False) -> None:
+    """2025-11-25: `task` on tools/call, then tasks/get, tasks/result, tasks/list, tasks/cancel.
+    `durable`: tasks are runs in Redis, whose TTL is the run's (`redis.run_ttl_secs`)."""
     caps = client.server_capabilities
     call_cap = caps.tasks and caps.tasks.requests and caps.tasks.requests.tools and caps.tasks.requests.tools.call
     check(call_cap is not None and caps.tasks.cancel is not None and caps.tasks.list is not None,
@@ -346,7 +390,8 @@ async def legacy_tasks(client, tag: str) -> None:
     created = await raw(s, "tools/call", {"name": "jobs.crunch", "arguments": CRUNCH, "task": {"ttl": 60000}})
     v2025.CreateTaskResult.model_validate(created)
     task = created["task"]
-    check(task["status"] == "working" and task["ttl"] == 60000 and task["pollInterval"] > 0,
+    check(task["status"] == "working" and task["ttl"] == (DURABLE_TTL_MS if durable else 60000)
+          and task["pollInterval"] > 0,
           f"{tag} tools/call with task answers CreateTaskResult at once ({task['status']}, ttl {task['ttl']})")
     done = await poll_legacy(s, task["taskId"])
     check(done["status"] == "completed", f"{tag} tasks/get polled to completed")
@@ -362,10 +407,11 @@ async def legacy_tasks(client, tag: str) -> None:
     err = await raw_error(s, "tasks/cancel", {"taskId": task["taskId"]})
     check(err is not None and "already finished" in err, f"{tag} cancel after completion is an error ({err})")
 
-    # A task whose tool asks the user: the question reaches the client as elicitation/create.
+    # A task whose tool asks the user: the question reaches the client as elicitation/create
+    # (while it waits in tasks/result, as the spec has clients do for `input_required`).
     asking = (await raw(s, "tools/call", {"name": "jobs.publish", "arguments": PUBLISH, "task": {}}))["task"]
-    check((await poll_legacy(s, asking["taskId"]))["status"] == "completed", f"{tag} an asking task completes")
     r = mcp_types.CallToolResult.model_validate(await raw(s, "tasks/result", {"taskId": asking["taskId"]}))
+    check((await poll_legacy(s, asking["taskId"]))["status"] == "completed", f"{tag} an asking task completes")
     check(r.structured_content and r.structured_content["published"] is True
           and r.structured_content["note"] == "from the client",
           f"{tag} the task's question was answered through elicitation/create ({r.structured_content})")
@@ -382,6 +428,8 @@ async def legacy_tasks(client, tag: str) -> None:
     check(err is not None and "unknown task" in err, f"{tag} unknown task id is an error ({err})")
     err = await raw_error(s, "tools/call", {"name": "test_simple_text", "arguments": {}, "task": {}})
     check(err is not None and "does not run as a task" in err, f"{tag} a task for a tool without taskSupport is refused")
+    if durable:
+        return
     short = (await raw(s, "tools/call", {"name": "jobs.crunch", "arguments": {"items": 1, "step_ms": 0},
                                           "task": {"ttl": 1000}}))["task"]
     check(short["ttl"] == 1000, f"{tag} requested TTL granted")
@@ -457,10 +505,48 @@ async def modern_task_input(s, tag: str) -> None:
           f"{tag} the answer reached the tool and the task completed ({value})")
 
 
-async def task_scenarios(target, label: str) -> None:
+async def task_scenarios(target, label: str, durable: bool = False) -> None:
     async with mcp.Client(target, mode="legacy", read_timeout_seconds=30, elicitation_callback=on_elicit) as client:
-        await legacy_tasks(client, f"[{label}/legacy {client.protocol_version}]")
+        await legacy_tasks(client, f"[{label}/legacy {client.protocol_version}]", durable)
     await modern_tasks(target, label)
+
+
+DURABLE_TTL_MS = 600_000
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def durable_task_scenarios(binary: str, plugins: Path, work: Path) -> None:
+    """The task scenarios again with Redis configured: tasks are durable runs executed by a
+    `toolhost worker` process, answered by the serving replica from Redis."""
+    redis_server = shutil.which("redis-server")
+    if redis_server is None:
+        raise SystemExit("FAIL redis-server is not installed (scripts/env.sh installs it)")
+    port = free_port()
+    redis = subprocess.Popen([redis_server, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                              "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    config = work / "durable.toml"
+    config.write_text(f'redis_url = "redis://127.0.0.1:{port}"\n[redis]\nrun_ttl_secs = {DURABLE_TTL_MS // 1000}\n'
+                      + CONFIG)
+    cache = work / "cache"
+    worker = subprocess.Popen([binary, "worker", "--plugins", str(plugins), "--config", str(config),
+                               "--cache-dir", str(cache)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc, base = start_http(binary, plugins, config, cache)
+    try:
+        await task_scenarios(base + "/mcp", "http+redis", durable=True)
+    finally:
+        for p in (proc, worker, redis):
+            p.terminate()
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
 
 
 def start_http(binary: str, plugins: Path, config: Path, cache: Path) -> tuple[subprocess.Popen, str]:
@@ -546,6 +632,9 @@ async def main() -> None:
             proc.kill()
             rc = None
         check(rc == 0, f"[http] SIGTERM stops the server cleanly (exit {rc})")
+    try:
+        await durable_task_scenarios(args.bin, plugins, work)
+    finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"python MCP client: {passed} checks passed", flush=True)
 

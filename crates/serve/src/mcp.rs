@@ -193,6 +193,19 @@ fn visible_tools(host: &Host, tenant: &str) -> Vec<(String, String)> {
     plugins.chain(upstream.map(|t| (t.name, t.input_schema.to_string()))).collect()
 }
 
+/// A list result with its SEP-2549 caching hints for 2026-07-28 clients:
+/// fresh for `serve.list_ttl_ms`, private (lists are per tenant).
+macro_rules! with_hints {
+    ($server:expr, $context:expr, $list:expr) => {{
+        let mut list = $list;
+        if $context.protocol_version().is_some_and(|v| v.as_str() >= "2026-07-28") {
+            list.ttl_ms = Some($server.shared.host.config().serve.list_ttl_ms);
+            list.cache_scope = Some(rmcp::model::CacheScope::Private);
+        }
+        list
+    }};
+}
+
 /// Whether the tool declares itself long-running (a task candidate).
 pub(crate) fn long_running(target: &toolhost::Target) -> bool {
     matches!(target, toolhost::Target::Plugin(e) if e.tool.long_running)
@@ -239,7 +252,7 @@ impl ServerHandler for McpServer {
     ) -> Result<ListToolsResult, McpError> {
         let tenant = self.tenant(&context.extensions)?;
         let tools = self.shared.host.list_tools(Some(&tenant)).iter().filter_map(convert::tool).collect();
-        Ok(ListToolsResult::with_all_items(tools))
+        Ok(with_hints!(self, context, ListToolsResult::with_all_items(tools)))
     }
 
     async fn call_tool(
@@ -383,7 +396,8 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListPromptsResult, McpError> {
-        mcp_offers::list_prompts(&self.shared.host, &self.tenant(&context.extensions)?)
+        let list = mcp_offers::list_prompts(&self.shared.host, &self.tenant(&context.extensions)?)?;
+        Ok(with_hints!(self, context, list))
     }
 
     async fn get_prompt(
@@ -401,7 +415,8 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourcesResult, McpError> {
         let ctx = self.exec_context(&context.extensions, &context.meta)?;
-        mcp_offers::list_resources(&self.shared.host, &ctx).await
+        let list = mcp_offers::list_resources(&self.shared.host, &ctx).await?;
+        Ok(with_hints!(self, context, list))
     }
 
     async fn list_resource_templates(
@@ -409,7 +424,8 @@ impl ServerHandler for McpServer {
         _request: Option<PaginatedRequestParams>,
         context: RequestContext<RoleServer>,
     ) -> Result<ListResourceTemplatesResult, McpError> {
-        mcp_offers::list_templates(&self.shared.host, &self.tenant(&context.extensions)?)
+        let list = mcp_offers::list_templates(&self.shared.host, &self.tenant(&context.extensions)?)?;
+        Ok(with_hints!(self, context, list))
     }
 
     async fn read_resource(

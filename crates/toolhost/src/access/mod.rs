@@ -55,6 +55,11 @@ pub struct ServeConfig {
     /// `input_required` and the client calls again). Every replica behind one
     /// endpoint needs the same key. Default: a random key per process.
     pub request_state_key: Option<String>,
+    /// How long MCP 2026-07-28 clients may reuse a tool, prompt or resource
+    /// list (`ttlMs`; the lists are per tenant, so `cacheScope: private`), ms.
+    /// Hot reload still notifies clients listening for list changes. 0: always
+    /// stale. Default: 60000.
+    pub list_ttl_ms: u64,
 }
 
 impl Default for ServeConfig {
@@ -72,6 +77,7 @@ impl Default for ServeConfig {
             run_wait_ms: 60_000,
             max_batch_calls: toolhost_exec::parse::MAX_CALLS,
             request_state_key: None,
+            list_ttl_ms: 60_000,
         }
     }
 }

@@ -205,6 +205,11 @@ pub const SETTINGS: &[Setting] = &[
         "signs MCP `requestState` (2026-07-28 multi-round-trip input); the same on every replica; none = random per process",
     ),
     s(
+        "serve.list_ttl_ms",
+        "30000",
+        "how long MCP 2026-07-28 clients may reuse a tool, prompt or resource list (`ttlMs`; per tenant: `cacheScope: private`); 0 = always stale",
+    ),
+    s(
         "redis_url",
         r#""redis://127.0.0.1:6379/0""#,
         "shared Redis (`redis://host:port/db`, or `--redis URL` / `TOOLHOST_REDIS_URL`): result cache and rate limits shared by every process; none = all in this process",
