@@ -17,6 +17,7 @@ mod executor;
 mod fixtures;
 mod languages;
 mod loading;
+mod oauth;
 mod observe;
 mod outbound;
 mod output;

@@ -479,6 +479,22 @@ impl McpSession {
         panic!("the response stream ended without a response; seen {asked:?}, left {buf:?}");
     }
 
+    /// Posts one message; the HTTP status and the `WWW-Authenticate` challenge.
+    pub(crate) async fn post_status(&self, body: Value) -> (u16, String) {
+        let r = self.post(&body).send().await.unwrap();
+        let challenge = r.headers().get("www-authenticate").map(|v| v.to_str().unwrap().to_string());
+        (r.status().as_u16(), challenge.unwrap_or_default())
+    }
+
+    /// The HTTP status of an `initialize` with `token`, and its challenge.
+    pub(crate) async fn open_status(url: String, token: Option<&'static str>) -> (u16, String) {
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
+        let s = McpSession { url, token, id: None, client };
+        s.post_status(json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "clientInfo": {"name": "raw", "version": "0"}, "capabilities": {}}}))
+            .await
+    }
+
     fn post(&self, body: &Value) -> reqwest::RequestBuilder {
         let mut r = self
             .client

@@ -23,6 +23,8 @@ Runs the same scenario over stdio and streamable HTTP, in both connection modes 
   (`io.modelcontextprotocol/tasks`: the server answers `resultType: "task"`, the client polls
   `tasks/get` through a `ClientExtension` claim); hostile ids (unknown, cancelled twice,
   expired TTL) are JSON-RPC errors; a task's tool asks the user mid-task (`jobs.publish`);
+- OAuth: a server with `[serve.oauth]` (the test issuer's JWKS file); the client connects with
+  a bearer JWT whose scopes filter tools/list and refuse other calls, and without one is refused;
 - durable tasks: the task scenarios once more against a server with Redis configured (a
   `redis-server` on a loopback port) and a `toolhost worker` process that runs them.
 
@@ -522,6 +524,58 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+OAUTH_KEYS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "oauth"
+OAUTH_ISSUER = "https://login.example.test"
+
+
+def access_token(scope: str) -> str:
+    """An RS256 access token of the test issuer (tests/fixtures/oauth), tenant `default`."""
+    import jwt
+
+    claims = {"iss": OAUTH_ISSUER, "aud": "toolhost", "sub": "ada", "tenant": "default",
+              "exp": int(time.time()) + 600, "scope": scope}
+    return jwt.encode(claims, (OAUTH_KEYS / "rsa-1.pem").read_text(), algorithm="RS256", headers={"kid": "rsa-1"})
+
+
+async def oauth_scenarios(binary: str, plugins: Path, work: Path) -> None:
+    """An OAuth resource server: the client sends a bearer JWT; its scopes filter tools/list and
+    refuse other tools' calls (HTTP 403); without a token the connection is refused (401)."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+
+    config = work / "oauth.toml"
+    config.write_text(f'[serve.oauth]\nissuer = "{OAUTH_ISSUER}"\naudience = "toolhost"\n'
+                      f'jwks_file = "{OAUTH_KEYS / "jwks-1.json"}"\n')
+    proc, base = start_http(binary, plugins, config, work / "cache")
+    token = access_token("tools:list tools:call:test_simple_text")
+    try:
+        for mode in ("legacy", "auto"):
+            http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"})
+            transport = streamable_http_client(base + "/mcp", http_client=http)
+            async with mcp.Client(transport, mode=mode, read_timeout_seconds=30) as client:
+                tag = f"[http+oauth/{mode} {client.protocol_version}]"
+                names = {t.name for t in (await client.list_tools()).tools}
+                check(names == {"test_simple_text"}, f"{tag} tools/list shows only what the token may call ({names})")
+                r = await client.call_tool("test_simple_text", {})
+                check(not r.is_error, f"{tag} a call the token's scope covers runs")
+                refused = None
+                try:
+                    await client.call_tool("test_error_handling", {})
+                except Exception as e:  # noqa: BLE001 - the SDK surfaces the HTTP 403 as its own error type
+                    refused = e
+                check(refused is not None, f"{tag} a call outside the token's scopes is refused ({type(refused).__name__})")
+        refused = None
+        try:
+            async with mcp.Client(base + "/mcp", mode="legacy", read_timeout_seconds=10) as client:
+                await client.list_tools()
+        except BaseException as e:  # noqa: BLE001 - an ExceptionGroup from the transport's task group
+            refused = e
+        check(refused is not None, "[http+oauth] a client without a token is refused")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 async def durable_task_scenarios(binary: str, plugins: Path, work: Path) -> None:
     """The task scenarios again with Redis configured: tasks are durable runs executed by a
     `toolhost worker` process, answered by the serving replica from Redis."""
@@ -634,6 +688,7 @@ async def main() -> None:
         check(rc == 0, f"[http] SIGTERM stops the server cleanly (exit {rc})")
     try:
         await durable_task_scenarios(args.bin, plugins, work)
+        await oauth_scenarios(args.bin, plugins, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"python MCP client: {passed} checks passed", flush=True)

@@ -16,6 +16,7 @@
 //! are configured they need an `admin = true` token (403 otherwise). Bodies
 //! are bounded (413) and must arrive in time (408).
 
+use crate::authn::{Authn, METADATA_PATH};
 use crate::convert;
 use crate::inflight::InflightGuard;
 use crate::listener;
@@ -44,12 +45,13 @@ use toolhost::access::auth::{Caller, Tokens};
 use toolhost::access::origin::{HostPolicy, OriginPolicy};
 use toolhost::exec::parse::{ParseError, ParseLimits, parse_calls_within};
 use toolhost::{BatchOptions, CallEvent, CancelToken, Error, ExecutionContext, Host, Order, ToolCall};
+use toolhost_auth::Scopes;
 
 /// State of the HTTP routes.
 #[derive(Debug)]
 pub(crate) struct AppState {
     pub(crate) shared: Arc<Shared>,
-    tokens: Tokens,
+    authn: Arc<Authn>,
     origins: OriginPolicy,
     hosts: HostPolicy,
     default_tenant: String,
@@ -75,14 +77,19 @@ impl HttpServer {
         let bound = listener.local_addr().map_err(|e| Error::Configuration(e.to_string()))?;
         let shared = Arc::new(Shared::new(host, cfg.tenant.clone()));
         let tokens = Tokens::compile(&cfg.tokens)?;
-        if tokens.required() && !tokens.has_admin() {
+        if tokens.required() && !tokens.has_admin() && cfg.oauth.is_none() {
             tracing::warn!(
                 "no [[serve.tokens]] entry has admin = true: /metrics and /v1/stats answer 403 to every token"
             );
         }
+        let oauth = match &cfg.oauth {
+            Some(o) => Some(toolhost_auth::Verifier::new(o).map_err(Error::Configuration)?),
+            None => None,
+        };
+        let authn = Arc::new(Authn { tokens, oauth });
         let state = Arc::new(AppState {
             shared: shared.clone(),
-            tokens,
+            authn: authn.clone(),
             origins: OriginPolicy::compile(&cfg.allowed_origins)?,
             hosts: HostPolicy::new(&cfg.allowed_hosts, bound.ip()),
             default_tenant: cfg.tenant.clone(),
@@ -110,7 +117,10 @@ impl HttpServer {
             // 2025-11-25 task messages are adapted on the way (see `task_wire`).
             .nest_service(
                 "/mcp",
-                tower::Layer::layer(&middleware::from_fn(crate::task_wire::adapt_http), mcp),
+                tower::Layer::layer(
+                    &middleware::from_fn_with_state(authn, crate::authn::mcp_scopes),
+                    tower::Layer::layer(&middleware::from_fn(crate::task_wire::adapt_http), mcp),
+                ),
             )
             .fallback(not_found)
             .with_state(state.clone())
@@ -160,28 +170,32 @@ async fn gate(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> R
     {
         return error(StatusCode::FORBIDDEN, "FORBIDDEN_ORIGIN", "Origin is not allowed");
     }
-    if matches!(req.uri().path(), "/healthz" | "/readyz") {
+    let path = req.uri().path();
+    if path == METADATA_PATH || path.strip_prefix(METADATA_PATH) == Some("/mcp") {
+        return s.authn.metadata(req.headers());
+    }
+    if matches!(path, "/healthz" | "/readyz") {
         return next.run(req).await;
     }
-    let identity = if s.tokens.required() {
-        let auth = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match s.tokens.identify(auth) {
-            Ok(id) => (id.tenant.to_string(), id.admin),
-            Err(e) => {
-                let mut r = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", &e.to_string());
-                r.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    HeaderValue::from_static("Bearer realm=\"toolhost\", error=\"invalid_token\""),
-                );
-                return r;
-            }
+    let caller = if s.authn.required() {
+        match s.authn.caller(req.headers()).await {
+            Ok(c) => c,
+            Err(refused) => return refused,
         }
     } else {
-        // No tokens: one trusted user, who is also the operator.
-        (s.default_tenant.clone(), true)
+        // No credentials configured: one trusted user, who is also the operator.
+        Caller { tenant: s.default_tenant.clone(), subject: None, scopes: Scopes::everything(true) }
     };
-    let (tenant, admin) = identity;
-    req.extensions_mut().insert(Caller { tenant });
+    let needs = match path {
+        "/v1/tools" => Some(toolhost_auth::TOOLS_LIST),
+        p if p.starts_with("/v1/runs") => Some(toolhost_auth::RUNS),
+        _ => None,
+    };
+    if let Some(scope) = needs.filter(|scope| !caller.scopes.has(scope)) {
+        return s.authn.insufficient_scope(req.headers(), scope);
+    }
+    let admin = caller.scopes.has(toolhost_auth::ADMIN);
+    req.extensions_mut().insert(caller);
     req.extensions_mut().insert(Operator(admin));
     next.run(req).await
 }
@@ -214,8 +228,15 @@ async fn not_found() -> Response {
 
 async fn list_tools(State(s): State<Arc<AppState>>, ext: axum::http::Extensions) -> Response {
     let tenant = caller(&ext);
-    let tools: Vec<Value> =
-        s.shared.host.list_tools(Some(&tenant)).iter().map(toolhost::ToolListing::to_json).collect();
+    let may = |t: &&toolhost::ToolListing| ext.get::<Caller>().is_none_or(|c| c.scopes.may_call(&t.name));
+    let tools: Vec<Value> = s
+        .shared
+        .host
+        .list_tools(Some(&tenant))
+        .iter()
+        .filter(may)
+        .map(toolhost::ToolListing::to_json)
+        .collect();
     axum::Json(json!({ "tools": tools })).into_response()
 }
 
@@ -266,6 +287,11 @@ async fn calls(
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, "INVALID_INPUT", &e.to_string()),
     };
+    if let Some(c) = ext.get::<Caller>()
+        && let Some(p) = parsed.iter().find(|p| !c.scopes.may_call(&p.tool))
+    {
+        return s.authn.insufficient_scope(&headers, &Scopes::to_call(&p.tool));
+    }
     let (ctx, guard) = match admit(&s.shared, &ext, &headers) {
         Ok(a) => a,
         Err(r) => return r,
@@ -408,9 +434,9 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
     let host = &s.shared.host;
     // The probe is unauthenticated: plugin names (which may belong to one
     // tenant) only for an operator, or when no tokens are configured.
-    let operator = !s.tokens.required() || {
+    let operator = !s.authn.required() || {
         let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        s.tokens.identify(auth).is_ok_and(|id| id.admin)
+        s.authn.tokens.identify(auth).is_ok_and(|id| id.admin)
     };
     let draining = s.shared.inflight.draining();
     let ticker_ok = host.runtime().healthy();

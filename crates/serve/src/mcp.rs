@@ -121,6 +121,12 @@ impl McpServer {
         }
     }
 
+    /// Whether the caller's scopes let it call `tool` (stdio: always).
+    pub(crate) fn may_call(ext: &Extensions, tool: &str) -> bool {
+        let caller = ext.get::<axum::http::request::Parts>().and_then(|p| p.extensions.get::<Caller>());
+        caller.is_none_or(|c| c.scopes.may_call(tool))
+    }
+
     /// The request context: propagated headers on HTTP, a fresh one on stdio,
     /// then the request's `_meta` (see [`meta_context`]); the tenant always
     /// from [`Self::tenant`].
@@ -251,7 +257,9 @@ impl ServerHandler for McpServer {
         context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
         let tenant = self.tenant(&context.extensions)?;
-        let tools = self.shared.host.list_tools(Some(&tenant)).iter().filter_map(convert::tool).collect();
+        let listed = self.shared.host.list_tools(Some(&tenant));
+        let may = |t: &&toolhost::ToolListing| Self::may_call(&context.extensions, &t.name);
+        let tools = listed.iter().filter(may).filter_map(convert::tool).collect();
         Ok(with_hints!(self, context, ListToolsResult::with_all_items(tools)))
     }
 

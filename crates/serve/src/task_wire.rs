@@ -229,7 +229,7 @@ impl McpServer {
                 }
                 Some(_) => Err(McpError::invalid_params("cursor must be a string", None)),
             },
-            TOOLS_LIST => Ok(self.legacy_tools(&tenant)),
+            TOOLS_LIST => Ok(self.legacy_tools(&tenant, &context.extensions)),
             _ => return None,
         };
         tracing::debug!(method = %request.method, tenant = %tenant, ok = answer.is_ok(), "MCP 2025-11-25 task request");
@@ -238,12 +238,13 @@ impl McpServer {
 
     /// `tools/list` with `execution.taskSupport: "optional"` on long-running
     /// tools (a client without tasks still calls them the plain way).
-    fn legacy_tools(&self, tenant: &str) -> Value {
+    fn legacy_tools(&self, tenant: &str, ext: &rmcp::model::Extensions) -> Value {
         let tools: Vec<Value> = self
             .shared()
             .host
             .list_tools(Some(tenant))
             .iter()
+            .filter(|t| McpServer::may_call(ext, &t.name))
             .filter_map(|t| {
                 let mut v = serde_json::to_value(crate::convert::tool(t)?).ok()?;
                 if t.long_running {

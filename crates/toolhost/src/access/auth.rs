@@ -12,10 +12,14 @@ use toolhost_core::error::{Error, Result};
 
 /// The authenticated caller of one HTTP request (an axum request extension;
 /// the MCP handler reads it back from the request parts).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     /// The tenant every call of this request runs as.
     pub tenant: String,
+    /// Who: the access token's `sub`, or the static token's tenant.
+    pub subject: Option<String>,
+    /// What it may do (a static token: everything, `admin` as configured).
+    pub scopes: toolhost_auth::Scopes,
 }
 
 /// Why a request was not authenticated.

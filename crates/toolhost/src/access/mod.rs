@@ -60,6 +60,9 @@ pub struct ServeConfig {
     /// Hot reload still notifies clients listening for list changes. 0: always
     /// stale. Default: 60000.
     pub list_ttl_ms: u64,
+    /// `[serve.oauth]`: also accept JWT access tokens of this OAuth 2.1
+    /// issuer (tenant from a claim, scopes from `scope`/`scp`).
+    pub oauth: Option<toolhost_auth::OAuthConfig>,
 }
 
 impl Default for ServeConfig {
@@ -78,6 +81,7 @@ impl Default for ServeConfig {
             max_batch_calls: toolhost_exec::parse::MAX_CALLS,
             request_state_key: None,
             list_ttl_ms: 60_000,
+            oauth: None,
         }
     }
 }
@@ -134,6 +138,11 @@ impl ServeConfig {
         p.at_least_one(self.run_wait_ms, join(path, "run_wait_ms"));
         let short = self.request_state_key.as_deref().is_some_and(|k| k.len() < 32);
         p.require(!short, join(path, "request_state_key"), "must be at least 32 bytes");
+        if let Some(oauth) = &self.oauth {
+            for problem in oauth.problems(&join(path, "oauth")) {
+                p.push(problem);
+            }
+        }
     }
 
     /// The 413 answer to a batch or run of `calls` calls over `max_batch_calls`.

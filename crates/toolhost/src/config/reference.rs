@@ -205,6 +205,11 @@ pub const SETTINGS: &[Setting] = &[
         "signs MCP `requestState` (2026-07-28 multi-round-trip input); the same on every replica; none = random per process",
     ),
     s(
+        "serve.oauth",
+        r#"{ issuer = "https://login.example.com", audience = "toolhost", jwks_url = "https://login.example.com/.well-known/jwks.json" }"#,
+        "`[serve.oauth]` `{issuer, audience, jwks_url \\| jwks_file, tenant_claim = \"tenant\", algorithms = [\"RS256\", \"ES256\"], leeway_secs = 60, jwks_refresh_secs = 30, resource}`: accept this issuer's JWT access tokens too (see \"Authentication\")",
+    ),
+    s(
         "serve.list_ttl_ms",
         "30000",
         "how long MCP 2026-07-28 clients may reuse a tool, prompt or resource list (`ttlMs`; per tenant: `cacheScope: private`); 0 = always stale",
