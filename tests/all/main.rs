@@ -24,6 +24,7 @@ mod output;
 mod redis;
 mod reload;
 mod sandbox;
+mod secrets;
 mod serve;
 mod tasks;
 mod top;

@@ -102,11 +102,19 @@ pub struct HttpGrant {
     /// Allow plain `http://` (not only `https://`). Default: false; a loopback
     /// host written literally (`localhost`, `127.0.0.1`, `[::1]`) may always use it.
     pub allow_http: bool,
+    /// `[grants.http.auth."<host>"]`: a credential the host adds to requests
+    /// to that granted host; the guest never sees it (see `secrets`).
+    pub auth: std::collections::BTreeMap<String, crate::secrets::HostAuth>,
 }
 
 impl Default for HttpGrant {
     fn default() -> Self {
-        HttpGrant { hosts: Vec::new(), max_response_bytes: 1 << 20, allow_http: false }
+        HttpGrant {
+            hosts: Vec::new(),
+            max_response_bytes: 1 << 20,
+            allow_http: false,
+            auth: Default::default(),
+        }
     }
 }
 
@@ -123,6 +131,16 @@ pub struct DirGrant {
 impl Grants {
     /// Checks and compiles `[grants.http]` (done when a manifest is read).
     pub fn compile(&mut self) -> Result<(), String> {
+        // A brokered secret's variable never reaches the guest's environment.
+        for (host, auth) in self.http.iter().flat_map(|g| &g.auth) {
+            if let Some(var) = auth.secret.strip_prefix("env:")
+                && (self.env.contains_key(var) || self.inherit_env.iter().any(|v| v == var))
+            {
+                return Err(format!(
+                    "grants.http.auth.\"{host}\": {var} holds a brokered secret and must not be in grants.env or grants.inherit_env"
+                ));
+            }
+        }
         self.http_policy = match &self.http {
             Some(g) => Some(std::sync::Arc::new(crate::http::HttpPolicy::compile(g)?)),
             None => None,

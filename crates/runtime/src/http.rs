@@ -35,6 +35,8 @@ pub(crate) struct HttpPolicy {
     literal_ips: Vec<IpAddr>,
     /// `localhost` is among `hosts`: loopback addresses may be reached.
     names_localhost: bool,
+    /// Brokered credentials, by host (`[grants.http.auth]`).
+    credentials: Vec<crate::secrets::Credential>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -83,13 +85,33 @@ impl HttpPolicy {
             .collect();
         let names_localhost =
             hosts.iter().any(|p| matches!(p, HostPattern::Exact { host, .. } if host == "localhost"));
-        Ok(HttpPolicy {
+        let mut policy = HttpPolicy {
             hosts,
             max_response_bytes: g.max_response_bytes,
             allow_http: g.allow_http,
             literal_ips,
             names_localhost,
-        })
+            credentials: Vec::new(),
+        };
+        for (host, auth) in &g.auth {
+            let granted = policy
+                .hosts
+                .iter()
+                .any(|p| matches!(p, HostPattern::Exact { host: h, .. } if h.eq_ignore_ascii_case(host)));
+            if !granted {
+                return Err(format!(
+                    "grants.http.auth.\"{host}\": the host must also be listed (exactly) in grants.http.hosts"
+                ));
+            }
+            policy.credentials.push(crate::secrets::Credential::resolve(host, auth)?);
+        }
+        Ok(policy)
+    }
+
+    /// The brokered credential for requests to `host`, if any.
+    pub(crate) fn credential(&self, host: &str) -> Option<&crate::secrets::Credential> {
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.credentials.iter().find(|c| c.host.eq_ignore_ascii_case(host))
     }
 
     /// Whether a request to `scheme://host:port` may go out, by name. Plain
@@ -269,6 +291,11 @@ impl WasiHttpHooks for HttpHooks {
         let checked = self.check(&request);
         let mut request = request;
         add_context_headers(&mut request, &self.context, self.deadline, Instant::now());
+        let credential = checked.as_ref().ok().and_then(|g| g.policy.credential(&g.host).cloned());
+        if let Some(c) = &credential {
+            c.apply(&mut request);
+            tracing::debug!(plugin = &*self.plugin, host = %c.host, header = %c.header, "brokered credential added");
+        }
         let deadline = tokio::time::Instant::from_std(self.deadline);
         let (resolver, plugin) = (self.resolver.clone(), self.plugin.clone());
         Box::new(async move {
@@ -309,7 +336,10 @@ impl WasiHttpHooks for HttpHooks {
             if declared.is_some_and(|n| n > max) {
                 return Err(HttpError::HttpResponseBodySize(Some(max)));
             }
-            let response = response.map(|body| CappedBody::new(body, max, deadline).boxed_unsync());
+            let response = match &credential {
+                Some(c) => c.scrub(response).map(|body| CappedBody::new(body, max, deadline).boxed_unsync()),
+                None => response.map(|body| CappedBody::new(body, max, deadline).boxed_unsync()),
+            };
             Ok((response, Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>))
         })
     }

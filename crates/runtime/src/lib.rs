@@ -24,6 +24,7 @@ mod limiter;
 mod mac;
 mod offers;
 mod pool;
+mod secrets;
 mod state;
 mod stdio;
 mod ticker;
@@ -36,6 +37,7 @@ pub use convert::RawDescriptor;
 pub use engine::AllocatorKind;
 pub use grants::{DirGrant, Grants, HttpGrant, InstanceMode, InstancePolicy};
 pub use pool::{WarmPool, WarmStats};
+pub use secrets::HostAuth;
 pub use toolhost_core::events::{EventSink, GuestEvent};
 
 use cache::CompileCache;
