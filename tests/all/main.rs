@@ -17,6 +17,7 @@ mod fixtures;
 mod languages;
 mod loading;
 mod observe;
+mod oci;
 mod outbound;
 mod output;
 mod redis;

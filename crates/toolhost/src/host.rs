@@ -134,6 +134,11 @@ impl HostBuilder {
                 )));
             }
         }
+        if self.use_dir && !cfg.sources.is_empty() {
+            // Failures are logged with their codes; what verified (or the
+            // last locked copy) is in the folder when the registry loads it.
+            toolhost_oci::sources::sync(&cfg.sources, &cfg.plugins_dir).await;
+        }
         let mut runtime = Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?;
         if let Some(r) = self.resolver {
             runtime.set_resolver(r);
