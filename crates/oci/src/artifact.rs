@@ -45,7 +45,7 @@ pub struct Artifact {
 fn blob(data: Vec<u8>, media_type: &str, title: Option<String>) -> Blob {
     let descriptor = OciDescriptor {
         media_type: media_type.to_string(),
-        digest: crate::sha256_digest(&data),
+        digest: crate::digest::sha256_digest(&data),
         size: data.len() as i64,
         annotations: title.map(|t| BTreeMap::from([(TITLE.to_string(), t)])),
         ..Default::default()
@@ -143,11 +143,14 @@ mod tests {
             manifest: Some(b"[limits]\n".to_vec()),
         };
         let a = build(&files);
-        assert_eq!(crate::sha256_digest(&a.manifest), crate::sha256_digest(&build(&files).manifest));
+        assert_eq!(
+            crate::digest::sha256_digest(&a.manifest),
+            crate::digest::sha256_digest(&build(&files).manifest)
+        );
         let l = layout("r", &a.manifest).unwrap();
         assert_eq!(l.name, "text");
-        assert_eq!(l.wasm.digest, crate::sha256_digest(b"\0asm"));
-        assert_eq!(l.manifest.unwrap().digest, crate::sha256_digest(b"[limits]\n"));
+        assert_eq!(l.wasm.digest, crate::digest::sha256_digest(b"\0asm"));
+        assert_eq!(l.manifest.unwrap().digest, crate::digest::sha256_digest(b"[limits]\n"));
         let doc: serde_json::Value = serde_json::from_slice(&a.manifest).unwrap();
         assert_eq!(doc["config"]["mediaType"], CONFIG_MEDIA_TYPE);
         assert_eq!(doc["layers"][0]["mediaType"], WASM_MEDIA_TYPE);

@@ -27,6 +27,7 @@
 pub mod artifact;
 pub mod auth;
 pub mod client;
+pub mod digest;
 pub mod install;
 pub mod lock;
 pub mod pull;
@@ -42,8 +43,4 @@ pub use reference::OciRef;
 pub use sign::{SigningKey, VerifyKey};
 pub use sources::SourceConfig;
 
-/// `sha256:<hex>` of `bytes`.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
+pub use digest::sha256_digest;

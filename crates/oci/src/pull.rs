@@ -114,7 +114,7 @@ pub async fn fetch(r: &OciRef, digest: &str, trust: &Trust) -> Result<Pulled, Er
     let reg = Registry::for_ref(r);
     let pinned = r.with_digest(digest);
     let oci_manifest = manifest_bytes(&reg, &pinned, "manifest").await?.to_vec();
-    let found = crate::sha256_digest(&oci_manifest);
+    let found = crate::digest::sha256_digest(&oci_manifest);
     if found != digest {
         let what = "manifest".to_string();
         return Err(Error::DigestMismatch { reference: shown, what, expected: digest.to_string(), found });
@@ -158,7 +158,7 @@ async fn layer(reg: &Registry, r: &OciRef, d: &OciDescriptor, what: &str) -> Res
     }
     let mut out = Vec::with_capacity(d.size as usize);
     reg.client.pull_blob(&r.client_ref(), d, &mut out).await.map_err(|e| reg.error(r, what, e))?;
-    let found = crate::sha256_digest(&out);
+    let found = crate::digest::sha256_digest(&out);
     if found != d.digest {
         let (reference, what) = (r.to_string(), what.to_string());
         return Err(Error::DigestMismatch { reference, what, expected: d.digest.clone(), found });

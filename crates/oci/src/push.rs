@@ -29,7 +29,7 @@ pub fn read_plugin(wasm: &Path) -> Result<PluginFiles, Error> {
 /// signature. Returns the pinned reference `dest@sha256:…`.
 pub async fn push(files: &PluginFiles, dest: &OciRef, key: Option<&SigningKey>) -> Result<OciRef, Error> {
     let art = artifact::build(files);
-    let digest = crate::sha256_digest(&art.manifest);
+    let digest = crate::digest::sha256_digest(&art.manifest);
     let reg = Registry::for_ref(dest);
     upload(&reg, dest, &art.blobs, art.manifest.clone(), "artifact").await?;
     tracing::info!(reference = %dest, %digest, "pushed plugin artifact");
@@ -66,7 +66,7 @@ pub async fn sign_digest(reg: &Registry, dest: &OciRef, digest: &str, key: &Sign
 fn blob(data: Vec<u8>, media_type: &str, annotations: Option<BTreeMap<String, String>>) -> Blob {
     let descriptor = OciDescriptor {
         media_type: media_type.to_string(),
-        digest: crate::sha256_digest(&data),
+        digest: crate::digest::sha256_digest(&data),
         size: data.len() as i64,
         annotations,
         ..Default::default()

@@ -93,7 +93,7 @@ impl VerifyKey {
     fn from_key(key: VerifyingKey, what: &str) -> Result<VerifyKey, Error> {
         let der = key.to_public_key_der().map_err(|e| config_err(what, e))?;
         let pem = key.to_public_key_pem(LineEnding::LF).map_err(|e| config_err(what, e))?;
-        Ok(VerifyKey { key, pem, fingerprint: crate::sha256_digest(der.as_bytes()) })
+        Ok(VerifyKey { key, pem, fingerprint: crate::digest::sha256_digest(der.as_bytes()) })
     }
 
     /// Reads a PEM public key (`what` names it in errors).

@@ -31,7 +31,7 @@ pub fn verify_entry(dir: &Path, e: &LockEntry, require: Require<'_>) -> Result<(
     let oci = base64::engine::general_purpose::STANDARD
         .decode(&e.oci_manifest)
         .map_err(|x| bad_sig(format!("the lock's OCI manifest is not base64: {x}")))?;
-    let found = crate::sha256_digest(&oci);
+    let found = crate::digest::sha256_digest(&oci);
     if found != e.digest {
         return Err(mismatch(e, "locked OCI manifest", &e.digest, found));
     }
@@ -49,10 +49,10 @@ fn check_file(dir: &Path, e: &LockEntry, ext: &str, want: Option<&str>) -> Resul
     let file = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
     match (std::fs::read(&path), want) {
         (Ok(bytes), Some(w)) => {
-            let found = crate::sha256_digest(&bytes);
+            let found = crate::digest::sha256_digest(&bytes);
             if found != w { Err(mismatch(e, &file, w, found)) } else { Ok(()) }
         }
-        (Ok(bytes), None) => Err(mismatch(e, &file, "no such file", crate::sha256_digest(&bytes))),
+        (Ok(bytes), None) => Err(mismatch(e, &file, "no such file", crate::digest::sha256_digest(&bytes))),
         (Err(x), Some(_)) => Err(Error::PluginLoad { path, reason: format!("locked file unreadable: {x}") }),
         (Err(_), None) => Ok(()),
     }
@@ -89,14 +89,18 @@ fn check_signature(e: &LockEntry, require: Require<'_>) -> Result<(), Error> {
     key.verify(&payload, &rec.signature, &e.digest).map_err(bad_sig)
 }
 
-/// Verifies every plugin locked in `dir`: one result per lock entry.
-pub fn verify_dir(dir: &Path) -> Result<Vec<(LockEntry, Result<(), Error>)>, Error> {
+/// One locked plugin and its verdict.
+pub type Checked = (LockEntry, Result<(), Error>);
+
+/// Verifies every plugin locked in `dir` against `require`: one verdict per
+/// lock entry (none when `dir` has no lock).
+pub fn verify_dir(dir: &Path, require: Require<'_>) -> Result<Vec<Checked>, Error> {
     let lock = crate::lock::Lock::read(dir)?;
     Ok(lock
         .plugins
         .into_iter()
         .map(|e| {
-            let r = verify_entry(dir, &e, Require::Recorded);
+            let r = verify_entry(dir, &e, require);
             (e, r)
         })
         .collect())

@@ -4,8 +4,8 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use toolhost::oci::verify::{Require, verify_entry};
-use toolhost::oci::{VerifyKey, lock::Lock};
+use toolhost::oci::VerifyKey;
+use toolhost::oci::verify::{Require, verify_dir};
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
@@ -21,13 +21,13 @@ pub(crate) struct VerifyArgs {
 pub(crate) fn run(a: VerifyArgs) -> Result<ExitCode> {
     let key = a.verify_key.as_deref().map(VerifyKey::from_file).transpose()?;
     let require = key.as_ref().map_or(Require::Recorded, Require::Key);
-    let lock = Lock::read(&a.dir)?;
-    if lock.plugins.is_empty() {
+    let checked = verify_dir(&a.dir, require)?;
+    if checked.is_empty() {
         eprintln!("toolhost: no locked plugins in {}", a.dir.display());
     }
     let mut failed = 0;
-    for e in &lock.plugins {
-        match verify_entry(&a.dir, e, require) {
+    for (e, verdict) in &checked {
+        match verdict {
             Ok(()) => println!("ok      {}  {}@{}  signer {}", e.name, e.reference, e.digest, e.signer),
             Err(err) => {
                 failed += 1;
