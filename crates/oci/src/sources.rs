@@ -175,3 +175,30 @@ async fn tag_warning(r: &OciRef, locked: &LockEntry) -> Option<Error> {
         Err(e) => Some(e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(toml_text: &str) -> String {
+        let s: SourceConfig = toml::from_str(toml_text).unwrap();
+        let mut p = Problems::default();
+        s.check("sources[0]", &mut p);
+        p.into_string_result().err().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_source_must_say_how_it_is_trusted_exactly_once() {
+        let r = "ref = \"oci://127.0.0.1:5000/plugins/text:1.0\"\n";
+        assert_eq!(problems(&format!("{r}verify_key = \"k.pub\"")), "");
+        assert_eq!(problems(&format!("{r}insecure_unsigned = true")), "");
+        assert_eq!(problems(&format!("{r}identity = \"https://issuer=me@example.com\"")), "");
+        assert!(problems(r).contains("needs exactly one of verify_key"), "{}", problems(r));
+        let both = format!("{r}verify_key = \"k.pub\"\ninsecure_unsigned = true");
+        assert!(problems(&both).contains("exactly one"));
+        assert!(problems(&format!("{r}identity = \"nobody\"")).contains("sources[0].identity"));
+        let bad = "ref = \"docker://x/y:1\"\ninsecure_unsigned = true";
+        assert!(problems(bad).contains("sources[0].ref invalid reference"), "{}", problems(bad));
+        assert!(toml::from_str::<SourceConfig>("ref = \"oci://h/x:1\"\nverify = \"k\"").is_err());
+    }
+}
