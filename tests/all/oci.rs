@@ -439,6 +439,19 @@ impl Serve {
         v["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
     }
 
+    /// Polls /readyz until a plugin failure carries `code` (10 s at most).
+    async fn wait_for_failure(&self, code: &str) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let v: Value = reqwest::get(format!("{}/readyz", self.url)).await.unwrap().json().await.unwrap();
+            if v["plugin_failures"].to_string().contains(code) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no {code} failure reported: {v}\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     async fn greet(&self) -> Value {
         let body = r#"{"tool":"text.greet","arguments":{"name":"Ada"}}"#;
         let r = reqwest::Client::new()
@@ -488,6 +501,14 @@ async fn serve_pulls_signed_sources_keeps_the_locked_digest_and_survives_registr
     assert!(!w.path("plugins/math.wasm").exists());
     assert_eq!(s.greet().await["results"][0]["value"], "Hi, Ada!");
     assert_eq!(lock_of(&w.path("plugins"))["plugin"][0]["digest"].as_str(), Some(digest_of(&first).as_str()));
+    // A pulled file altered while serving is refused by the hot reload (the
+    // load gate checks the lock); the verified version keeps serving.
+    let toml_path = w.path("plugins/text.toml");
+    let good = std::fs::read(&toml_path).unwrap();
+    std::fs::write(&toml_path, "[config]\ngreeting = \"Pwned\"\n").unwrap();
+    s.wait_for_failure("DIGEST_MISMATCH").await;
+    assert_eq!(s.greet().await["results"][0]["value"], "Hi, Ada!");
+    std::fs::write(&toml_path, good).unwrap();
     // Registry down mid-serve: nothing changes for callers.
     reg.stop();
     assert_eq!(s.greet().await["results"][0]["value"], "Hi, Ada!");

@@ -28,6 +28,7 @@ pub mod artifact;
 pub mod auth;
 pub mod client;
 pub mod digest;
+pub mod gate;
 pub mod install;
 pub mod lock;
 pub mod pull;

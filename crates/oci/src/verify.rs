@@ -27,6 +27,15 @@ fn mismatch(e: &LockEntry, what: &str, expected: &str, found: String) -> Error {
 
 /// Checks one locked plugin's files and signature in `dir`.
 pub fn verify_entry(dir: &Path, e: &LockEntry, require: Require<'_>) -> Result<(), Error> {
+    let path = dir.join(format!("{}.wasm", e.name));
+    let wasm = std::fs::read(&path)
+        .map_err(|x| Error::PluginLoad { path, reason: format!("locked file unreadable: {x}") })?;
+    verify_loaded(dir, e, &wasm, require)
+}
+
+/// As [`verify_entry`], with the component bytes already read (the bytes a
+/// loader is about to compile).
+pub fn verify_loaded(dir: &Path, e: &LockEntry, wasm: &[u8], require: Require<'_>) -> Result<(), Error> {
     let bad_sig = |reason: String| Error::SignatureInvalid { reference: e.reference.clone(), reason };
     let oci = base64::engine::general_purpose::STANDARD
         .decode(&e.oci_manifest)
@@ -39,7 +48,10 @@ pub fn verify_entry(dir: &Path, e: &LockEntry, require: Require<'_>) -> Result<(
     if layout.wasm.digest != e.wasm || layout.manifest.as_ref().map(|d| &d.digest) != e.manifest.as_ref() {
         return Err(mismatch(e, "lock entry's layer digests", &layout.wasm.digest, e.wasm.clone()));
     }
-    check_file(dir, e, "wasm", Some(&e.wasm))?;
+    let found = crate::digest::sha256_digest(wasm);
+    if found != e.wasm {
+        return Err(mismatch(e, &format!("{}.wasm", e.name), &e.wasm, found));
+    }
     check_file(dir, e, "toml", e.manifest.as_deref())?;
     check_signature(e, require)
 }

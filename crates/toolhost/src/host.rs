@@ -144,14 +144,19 @@ impl HostBuilder {
             runtime.set_resolver(r);
         }
         let runtime = Arc::new(runtime);
-        let registry = Arc::new(Registry::new(
-            runtime.clone(),
-            cfg.plugins_dir.clone(),
-            cfg.defaults.clone(),
-            cfg.runtime.clone(),
-            Tenants::compile(&cfg.tenants)?,
-            self.progress,
-        ));
+        // Plugins pulled from registries load only while they match the lock.
+        let gate = Arc::new(toolhost_oci::gate::Gate::new(&cfg.sources));
+        let registry = Arc::new(
+            Registry::new(
+                runtime.clone(),
+                cfg.plugins_dir.clone(),
+                cfg.defaults.clone(),
+                cfg.runtime.clone(),
+                Tenants::compile(&cfg.tenants)?,
+                self.progress,
+            )
+            .with_gate(Arc::new(move |path, wasm| gate.check(path, wasm))),
+        );
         for src in self.sources {
             // Errors are recorded in the catalog like any other load failure.
             let _ = registry.add(src).await;
