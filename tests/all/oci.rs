@@ -546,4 +546,15 @@ async fn serve_pulls_signed_sources_keeps_the_locked_digest_and_survives_registr
     reg.restart();
     let s = Serve::start(&w);
     assert_eq!(s.greet().await["results"][0]["value"], "Hi, Ada!", "{}", s.log());
+    // The operator accepts the moved tag: `toolhost pull` into the served
+    // folder re-locks it, and hot reload serves the new version.
+    let pub_key = keys.join("toolhost.pub").display().to_string();
+    let pulled =
+        w.ok(&["pull", &reg.oci("plugins/text:1.0"), "--plugins", "plugins", "--verify-key", &pub_key]);
+    assert_eq!(pulled, moved);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while s.greet().await["results"][0]["value"] != "Yo, Ada!" {
+        assert!(Instant::now() < deadline, "the re-pulled version was not served: {}", s.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -18,8 +18,8 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
     })
 }
 
-/// Installs `p` into `dir` as `NAME.toml` (first) and `NAME.wasm`, and
-/// records it in `DIR/toolhost.lock`. Refuses to overwrite a plugin of the
+/// Records `p` in `DIR/toolhost.lock` and installs it into `dir` as
+/// `NAME.toml` and `NAME.wasm` (last). Refuses to overwrite a plugin of the
 /// same name that the lock does not own (a local plugin).
 pub fn install(dir: &Path, p: &Pulled) -> Result<LockEntry, Error> {
     let mut lock = Lock::read(dir)?;
@@ -37,6 +37,11 @@ pub fn install(dir: &Path, p: &Pulled) -> Result<LockEntry, Error> {
     }
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::Configuration(format!("cannot create {}: {e}", dir.display())))?;
+    // The lock first: a hot reload that the file writes below trigger then
+    // checks them against the new entry (the last write, NAME.wasm, passes).
+    let entry = LockEntry::of(p);
+    lock.upsert(entry.clone());
+    lock.write(dir)?;
     let toml_path = dir.join(format!("{name}.toml"));
     match &p.manifest {
         Some(m) => write_atomic(&toml_path, m)?,
@@ -45,9 +50,6 @@ pub fn install(dir: &Path, p: &Pulled) -> Result<LockEntry, Error> {
         }
     }
     write_atomic(&wasm_path, &p.wasm)?;
-    let entry = LockEntry::of(p);
-    lock.upsert(entry.clone());
-    lock.write(dir)?;
     Ok(entry)
 }
 
