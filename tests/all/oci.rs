@@ -24,6 +24,11 @@ pub struct OciRegistry {
 
 impl OciRegistry {
     pub fn start() -> OciRegistry {
+        OciRegistry::start_with(None)
+    }
+
+    /// With `htpasswd` (a bcrypt `user:hash` line), every request needs basic auth.
+    pub fn start_with(htpasswd: Option<&str>) -> OciRegistry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: the OCI tests need Debian's docker-registry and skopeo \
@@ -31,10 +36,18 @@ impl OciRegistry {
         );
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let dir = tempfile::tempdir().unwrap();
-        let config = format!(
+        let mut config = format!(
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some(line) = htpasswd {
+            let path = dir.path().join("htpasswd");
+            std::fs::write(&path, format!("{line}\n")).unwrap();
+            config.push_str(&format!(
+                "auth:\n  htpasswd:\n    realm: toolhost-test\n    path: {}\n",
+                path.display()
+            ));
+        }
         std::fs::write(dir.path().join("config.yml"), config).unwrap();
         let mut r = OciRegistry { port, child: None, dir };
         r.restart();
@@ -82,7 +95,7 @@ impl OciRegistry {
             return false;
         }
         let mut head = [0u8; 12];
-        s.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+        s.read_exact(&mut head).is_ok() && (head.ends_with(b"200") || head.ends_with(b"401"))
     }
 
     /// The stored bytes of blob `digest` (content-addressed, shared by repos).
@@ -391,6 +404,33 @@ fn tampered_wasm_and_manifest_layers_in_the_registry_are_digest_mismatches() {
         assert!(err.contains(what), "{what}: {err}");
         assert!(!w.path("p/text.wasm").exists() && !w.path("p/text.toml").exists());
     }
+}
+
+/// `toolhost:s3cret`, bcrypt (cost 12), as `htpasswd -B` writes it.
+const HTPASSWD: &str = "toolhost:$2a$12$qvpIR0ZQFtmOl4TRw1/qWetVH9EGAct6JbZ4/cZegWkyFstjbsDZ2";
+
+#[test]
+fn registry_credentials_come_from_the_environment_or_the_docker_config() {
+    let reg = OciRegistry::start_with(Some(HTPASSWD));
+    let w = Work::new();
+    let wasm = w.plugin("src", "text", "text");
+    let reference = reg.oci("plugins/text:1.0");
+    let args = ["push", wasm.to_str().unwrap(), reference.as_str()];
+    let err = w.refused(&args, "PLUGIN_LOAD_FAILED");
+    assert!(err.contains("not authorized") && err.contains("TOOLHOST_REGISTRY_AUTH"), "{err}");
+    // TOOLHOST_REGISTRY_AUTH=user:pass.
+    let out = Command::new(bin())
+        .args(args)
+        .env("DOCKER_CONFIG", w.path("docker"))
+        .env("TOOLHOST_REGISTRY_AUTH", "toolhost:s3cret")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // ~/.docker/config.json's auths.<host>.auth (here under $DOCKER_CONFIG).
+    let auth = format!(r#"{{"auths":{{"{}":{{"auth":"dG9vbGhvc3Q6czNjcmV0"}}}}}}"#, reg.host());
+    std::fs::write(w.path("docker/config.json"), auth).unwrap();
+    w.ok(&["pull", &reference, "--plugins", "p", "--insecure-unsigned"]);
+    assert!(w.path("p/text.wasm").exists());
 }
 
 /// `toolhost serve --http 127.0.0.1:0` from a work folder's toolhost.toml.

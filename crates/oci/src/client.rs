@@ -93,11 +93,11 @@ fn map_error(registry: &str, reference: &OciRef, what: &str, e: OciDistributionE
             }
         }
         e if is_not_found(&e) => load(format!("{what} not found in {registry}")),
-        OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => {
-            load(format!(
-                "{what}: not authorized by {registry} (set TOOLHOST_REGISTRY_AUTH=user:pass or log in with docker)"
-            ))
-        }
+        OciDistributionError::UnauthorizedError { .. }
+        | OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::ServerError { code: 401 | 403, .. } => load(format!(
+            "{what}: not authorized by {registry} (set TOOLHOST_REGISTRY_AUTH=user:pass or log in with docker)"
+        )),
         e => load(format!("{what}: {e}")),
     }
 }
