@@ -385,6 +385,16 @@ fn unsigned_foreign_signed_and_keyless_pulls_are_refused_and_nothing_is_installe
     );
     assert!(err.contains("keyless verification"), "{err}");
     assert!(!w.path("p/text.wasm").exists() && !w.path("p/toolhost.lock").exists());
+
+    // A local plugin of the same name (not owned by the lock) is never replaced.
+    w.plugin("local", "math", "text");
+    let err = w.refused(
+        &["pull", &reg.oci("plugins/unsigned:1"), "--plugins", "local", "--insecure-unsigned"],
+        "PLUGIN_LOAD_FAILED",
+    );
+    assert!(err.contains("would overwrite a local plugin"), "{err}");
+    let math = std::fs::read(example_plugins().join("math.wasm")).unwrap();
+    assert_eq!(std::fs::read(w.path("local/text.wasm")).unwrap(), math);
 }
 
 #[test]

@@ -74,7 +74,7 @@ fn blob(data: Vec<u8>, media_type: &str, annotations: Option<BTreeMap<String, St
     Blob { descriptor, data }
 }
 
-/// Uploads `blobs`, then `manifest` under `to`'s tag.
+/// Uploads the `blobs` the repository lacks, then `manifest` under `to`'s tag.
 async fn upload(
     reg: &Registry,
     to: &OciRef,
@@ -85,6 +85,10 @@ async fn upload(
     let r = to.client_ref();
     reg.client.store_auth_if_needed(r.resolve_registry(), &reg.auth).await;
     for b in blobs {
+        // A blob the repository already has (same digest) is not sent again.
+        if reg.client.blob_exists(&r, &b.descriptor.digest).await.unwrap_or(false) {
+            continue;
+        }
         reg.client
             .push_blob(&r, b.data.clone(), &b.descriptor.digest)
             .await
