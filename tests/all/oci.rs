@@ -221,7 +221,16 @@ fn push_signs_skopeo_reads_it_pull_verifies_and_the_lock_rechecks_files() {
     let keys = w.keygen("keys");
     let private = std::fs::read_to_string(keys.join("toolhost.key")).unwrap();
     assert!(private.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM: {private}");
+    let again = w.th(&["keygen", "--out", "keys"]);
+    assert_eq!(again.status.code(), Some(2), "keygen never replaces a key");
+    assert_eq!(std::fs::read_to_string(keys.join("toolhost.key")).unwrap(), private);
     let wasm = w.plugin("src", "text", "text");
+    let by_digest = format!("{}@sha256:{}", reg.oci("plugins/text"), "0".repeat(64));
+    assert_eq!(
+        w.th(&["push", wasm.to_str().unwrap(), &by_digest]).status.code(),
+        Some(2),
+        "push needs a tag"
+    );
     let pinned = w.push(&wasm, &reg.oci("plugins/text:1.0"), Some(&keys));
     assert!(pinned.starts_with(&format!("oci://{}/plugins/text@sha256:", reg.host())), "{pinned}");
     let digest = digest_of(&pinned);

@@ -201,4 +201,17 @@ mod tests {
         assert!(problems(bad).contains("sources[0].ref invalid reference"), "{}", problems(bad));
         assert!(toml::from_str::<SourceConfig>("ref = \"oci://h/x:1\"\nverify = \"k\"").is_err());
     }
+
+    #[tokio::test]
+    async fn a_keyless_source_is_refused_before_any_network_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let s: SourceConfig =
+            toml::from_str("ref = \"oci://127.0.0.1:9/x:1\"\nidentity = \"https://issuer=me@example.com\"")
+                .unwrap();
+        let out = sync(&[s], dir.path()).await;
+        let err = out[0].1.as_ref().unwrap_err();
+        assert_eq!(err.code(), toolhost_core::ErrorCode::SignatureInvalid);
+        assert!(err.to_string().contains("keyless verification"), "{err}");
+        assert!(!dir.path().join(crate::lock::LOCK_FILE).exists());
+    }
 }
