@@ -24,11 +24,12 @@ pub struct OciRegistry {
 
 impl OciRegistry {
     pub fn start() -> OciRegistry {
-        OciRegistry::start_with(None)
+        OciRegistry::start_with(None, None)
     }
 
-    /// With `htpasswd` (a bcrypt `user:hash` line), every request needs basic auth.
-    pub fn start_with(htpasswd: Option<&str>) -> OciRegistry {
+    /// With `htpasswd` (a bcrypt `user:hash` line), every request needs basic
+    /// auth; with `tls` (certificate and key PEM files), it speaks HTTPS only.
+    pub fn start_with(htpasswd: Option<&str>, tls: Option<(&Path, &Path)>) -> OciRegistry {
         assert!(
             Path::new(REGISTRY_BIN).exists(),
             "{REGISTRY_BIN} is missing: the OCI tests need Debian's docker-registry and skopeo \
@@ -40,6 +41,13 @@ impl OciRegistry {
             "version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
             dir.path().join("data").display()
         );
+        if let Some((cert, key)) = tls {
+            config.push_str(&format!(
+                "  tls:\n    certificate: {}\n    key: {}\n",
+                cert.display(),
+                key.display()
+            ));
+        }
         if let Some(line) = htpasswd {
             let path = dir.path().join("htpasswd");
             std::fs::write(&path, format!("{line}\n")).unwrap();
@@ -95,7 +103,8 @@ impl OciRegistry {
             return false;
         }
         let mut head = [0u8; 12];
-        s.read_exact(&mut head).is_ok() && (head.ends_with(b"200") || head.ends_with(b"401"))
+        // 200, 401 with htpasswd, 400 ("HTTP request to an HTTPS server") with TLS.
+        s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
     }
 
     /// The stored bytes of blob `digest` (content-addressed, shared by repos).
@@ -430,7 +439,7 @@ const HTPASSWD: &str = "toolhost:$2a$12$qvpIR0ZQFtmOl4TRw1/qWetVH9EGAct6JbZ4/cZe
 
 #[test]
 fn registry_credentials_come_from_the_environment_or_the_docker_config() {
-    let reg = OciRegistry::start_with(Some(HTPASSWD));
+    let reg = OciRegistry::start_with(Some(HTPASSWD), None);
     let w = Work::new();
     let wasm = w.plugin("src", "text", "text");
     let reference = reg.oci("plugins/text:1.0");
@@ -450,6 +459,107 @@ fn registry_credentials_come_from_the_environment_or_the_docker_config() {
     std::fs::write(w.path("docker/config.json"), auth).unwrap();
     w.ok(&["pull", &reference, "--plugins", "p", "--insecure-unsigned"]);
     assert!(w.path("p/text.wasm").exists());
+}
+
+/// The machine's host name, which must resolve to loopback addresses only
+/// (Debian's /etc/hosts maps it): a registry name that is not literally
+/// loopback, so toolhost must speak HTTPS to it, while traffic stays local.
+fn loopback_hostname() -> String {
+    use std::net::ToSocketAddrs;
+    let name = std::fs::read_to_string("/etc/hostname").unwrap_or_default().trim().to_string();
+    let addrs: Vec<_> = (name.as_str(), 443).to_socket_addrs().map(|a| a.collect()).unwrap_or_default();
+    assert!(
+        !name.is_empty()
+            && name != "localhost"
+            && !addrs.is_empty()
+            && addrs.iter().all(|a| a.ip().is_loopback()),
+        "the HTTPS registry test needs this machine's host name ({name:?}) to resolve to loopback addresses only (/etc/hosts); it resolves to {addrs:?}"
+    );
+    name
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn registries_that_are_not_loopback_are_spoken_to_over_verified_https() {
+    let name = loopback_hostname();
+    let w = Work::new();
+    let d = w.path("");
+    let ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
+    openssl(
+        &d,
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &["-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=toolhost test CA"],
+        ]
+        .concat(),
+    );
+    openssl(
+        &d,
+        &[&["req"][..], &ec, &["-keyout", "leaf.key", "-out", "leaf.csr", "-subj", &format!("/CN={name}")]]
+            .concat(),
+    );
+    std::fs::write(
+        w.path("ext.cnf"),
+        format!("subjectAltName=DNS:{name}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"),
+    )
+    .unwrap();
+    openssl(
+        &d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ],
+    );
+    let reg = OciRegistry::start_with(None, Some((&w.path("leaf.pem"), &w.path("leaf.key"))));
+    let keys = w.keygen("keys");
+    let wasm = w.plugin("src", "text", "text");
+    let reference = format!("oci://{name}:{}/plugins/text:1.0", reg.port);
+    let run = |args: &[&str], ca: bool| {
+        let mut c = Command::new(bin());
+        c.args(args)
+            .current_dir(w.dir.path())
+            .env("DOCKER_CONFIG", w.path("docker"))
+            .env_remove("SSL_CERT_FILE");
+        if ca {
+            c.env("SSL_CERT_FILE", w.path("ca.pem"));
+        }
+        c.output().unwrap()
+    };
+    let key = keys.join("toolhost.key").display().to_string();
+    let pushed = run(&["push", wasm.to_str().unwrap(), &reference, "--sign-key", &key], true);
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+    let pub_key = keys.join("toolhost.pub").display().to_string();
+    // The system roots do not know the test CA: the certificate is checked.
+    let untrusted =
+        run(&["pull", &reference, "--plugins", "p", "--verify-key", &pub_key, "--log", "off"], false);
+    let err = String::from_utf8_lossy(&untrusted.stderr);
+    assert_eq!(untrusted.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("REGISTRY_UNAVAILABLE") && err.contains("https://") && err.contains("UnknownIssuer"),
+        "{err}"
+    );
+    assert!(!w.path("p/text.wasm").exists());
+    let pulled = run(&["pull", &reference, "--plugins", "p", "--verify-key", &pub_key], true);
+    assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
+    assert_eq!(std::fs::read(w.path("p/text.wasm")).unwrap(), std::fs::read(&wasm).unwrap());
 }
 
 /// `toolhost serve --http 127.0.0.1:0` from a work folder's toolhost.toml.

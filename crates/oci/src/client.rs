@@ -52,6 +52,21 @@ impl Registry {
     }
 }
 
+/// `e` and its causes (`error sending request: … : invalid peer certificate: UnknownIssuer`).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cause = c.source();
+    }
+    out
+}
+
 /// Whether `e` says the thing asked for does not exist.
 pub fn is_not_found(e: &OciDistributionError) -> bool {
     use oci_client::errors::OciErrorCode as C;
@@ -70,7 +85,10 @@ fn map_error(registry: &str, reference: &OciRef, what: &str, e: OciDistributionE
     let load = |reason: String| Error::PluginLoad { path: reference.to_string().into(), reason };
     match e {
         OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() || r.is_request() => {
-            Error::RegistryUnavailable { registry: registry.to_string(), reason: format!("{what}: {r}") }
+            Error::RegistryUnavailable {
+                registry: registry.to_string(),
+                reason: format!("{what}: {}", chain(&r)),
+            }
         }
         OciDistributionError::ServerError { code, message, .. } if code >= 500 => {
             Error::RegistryUnavailable {
