@@ -621,6 +621,10 @@ impl Serve {
         }
     }
 
+    async fn readyz(&self) -> Value {
+        reqwest::get(format!("{}/readyz", self.url)).await.unwrap().json().await.unwrap()
+    }
+
     async fn greet(&self) -> Value {
         let body = r#"{"tool":"text.greet","arguments":{"name":"Ada"}}"#;
         let r = reqwest::Client::new()
@@ -668,6 +672,13 @@ async fn serve_pulls_signed_sources_keeps_the_locked_digest_and_survives_registr
     assert!(!tools.iter().any(|t| t.starts_with("math.")), "{tools:?}");
     assert!(s.log().contains("UNSIGNED_PLUGIN"), "{}", s.log());
     assert!(!w.path("plugins/math.wasm").exists());
+    let ready = s.readyz().await;
+    assert_eq!(ready["sources"], 2, "{ready}");
+    let failures = ready["source_failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1, "{ready}");
+    assert_eq!(failures[0]["code"], "UNSIGNED_PLUGIN");
+    assert_eq!(failures[0]["serving"], false);
+    assert!(failures[0]["source"].as_str().unwrap().ends_with("plugins/math:1.0"), "{ready}");
     assert_eq!(s.greet().await["results"][0]["value"], "Hi, Ada!");
     assert_eq!(lock_of(&w.path("plugins"))["plugin"][0]["digest"].as_str(), Some(digest_of(&first).as_str()));
     // A pulled file altered while serving is refused by the hot reload (the
@@ -697,12 +708,25 @@ async fn serve_pulls_signed_sources_keeps_the_locked_digest_and_survives_registr
     );
     assert_eq!(lock_of(&w.path("plugins"))["plugin"][0]["digest"].as_str(), Some(digest_of(&first).as_str()));
     drop(s);
+    // `toolhost list --json` reports the same under `sources`.
+    let listed: Value =
+        serde_json::from_str(&w.ok(&["list", "--json", "--config", "toolhost.toml"])).unwrap();
+    let text_source = &listed["sources"][0];
+    assert_eq!(text_source["plugin"], "text", "{listed}");
+    assert_eq!(text_source["digest"].as_str(), Some(digest_of(&first).as_str()));
+    assert_eq!(text_source["code"], "DIGEST_MISMATCH");
+    assert_eq!(listed["sources"][1]["code"], "UNSIGNED_PLUGIN");
 
     // Registry down at start: logged, and the locked copy serves.
     reg.stop();
     let s = Serve::start(&w);
     assert!(s.log().contains("REGISTRY_UNAVAILABLE"), "{}", s.log());
     assert_eq!(s.greet().await["results"][0]["value"], "Hi, Ada!");
+    let text_source = &s.readyz().await["source_failures"][0];
+    assert_eq!(
+        (text_source["code"].as_str(), text_source["serving"].as_bool()),
+        (Some("REGISTRY_UNAVAILABLE"), Some(true))
+    );
     drop(s);
 
     // A locked copy altered on disk while the registry is down: not served.

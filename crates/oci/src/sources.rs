@@ -104,6 +104,47 @@ pub async fn sync(sources: &[SourceConfig], dir: &Path) -> Vec<(String, Result<S
     out
 }
 
+/// What a source came to at start, for `/readyz` and `toolhost list --json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceStatus {
+    /// The configured reference.
+    pub source: String,
+    /// Whether a verified copy is installed (pulled now or locked before).
+    pub serving: bool,
+    /// Its plugin name, when serving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// The digest serving.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
+    /// The error code of a failure (not serving) or a warning (serving the
+    /// locked copy: a moved tag, an unreachable registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// Its message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl SourceStatus {
+    /// The status of one [`sync`] outcome.
+    pub fn of(source: &str, r: &Result<Synced, Error>) -> SourceStatus {
+        let (entry, problem) = match r {
+            Ok(Synced::Pulled(e)) => (Some(e), None),
+            Ok(Synced::Locked(e, w)) => (Some(e), w.as_ref()),
+            Err(e) => (None, Some(e)),
+        };
+        SourceStatus {
+            source: source.to_string(),
+            serving: entry.is_some(),
+            plugin: entry.map(|e| e.name.clone()),
+            digest: entry.map(|e| e.digest.clone()),
+            code: problem.map(|p| p.code().as_str().to_string()),
+            message: problem.map(|p| p.to_string()),
+        }
+    }
+}
+
 fn log_outcome(reference: &str, r: &Result<Synced, Error>) {
     match r {
         Ok(Synced::Pulled(e)) => {
@@ -209,6 +250,8 @@ mod tests {
             toml::from_str("ref = \"oci://127.0.0.1:9/x:1\"\nidentity = \"https://issuer=me@example.com\"")
                 .unwrap();
         let out = sync(&[s], dir.path()).await;
+        let status = SourceStatus::of(&out[0].0, &out[0].1);
+        assert!(!status.serving && status.code.as_deref() == Some("SIGNATURE_INVALID"), "{status:?}");
         let err = out[0].1.as_ref().unwrap_err();
         assert_eq!(err.code(), toolhost_core::ErrorCode::SignatureInvalid);
         assert!(err.to_string().contains("keyless verification"), "{err}");
