@@ -654,13 +654,17 @@ async fn serve_pulls_signed_sources_keeps_the_locked_digest_and_survives_registr
     let first = w.push(&wasm, &reg.oci("plugins/text:1.0"), Some(&keys));
     let math = w.plugin("src", "math", "math");
     w.push(&math, &reg.oci("plugins/math:1.0"), None);
+    // Another repository whose (validly signed) artifact is also plugin `text`.
+    w.push(&wasm, &reg.oci("other/text:1.0"), Some(&keys));
     let config = format!(
         "plugins_dir = \"plugins\"\ncache_dir = {cache:?}\n\n\
          [[sources]]\nref = \"{text}\"\nverify_key = \"keys/toolhost.pub\"\n\n\
-         [[sources]]\nref = \"{math}\"\nverify_key = \"keys/toolhost.pub\"\n",
+         [[sources]]\nref = \"{math}\"\nverify_key = \"keys/toolhost.pub\"\n\n\
+         [[sources]]\nref = \"{other}\"\nverify_key = \"keys/toolhost.pub\"\n",
         cache = shared_cache().display().to_string(),
         text = reg.oci("plugins/text:1.0"),
         math = reg.oci("plugins/math:1.0"),
+        other = reg.oci("other/text:1.0"),
     );
     std::fs::write(w.path("toolhost.toml"), config).unwrap();
 
@@ -673,9 +677,13 @@ async fn serve_pulls_signed_sources_keeps_the_locked_digest_and_survives_registr
     assert!(s.log().contains("UNSIGNED_PLUGIN"), "{}", s.log());
     assert!(!w.path("plugins/math.wasm").exists());
     let ready = s.readyz().await;
-    assert_eq!(ready["sources"], 2, "{ready}");
+    assert_eq!(ready["sources"], 3, "{ready}");
     let failures = ready["source_failures"].as_array().unwrap();
-    assert_eq!(failures.len(), 1, "{ready}");
+    assert_eq!(failures.len(), 2, "{ready}");
+    // One plugin name, one source: the second `text` is refused, the first serves.
+    assert_eq!(failures[1]["code"], "PLUGIN_LOAD_FAILED");
+    assert!(s.log().contains("one plugin name, one source"), "{}", s.log());
+    assert_eq!(lock_of(&w.path("plugins"))["plugin"].as_array().unwrap().len(), 1);
     assert_eq!(failures[0]["code"], "UNSIGNED_PLUGIN");
     assert_eq!(failures[0]["serving"], false);
     assert!(failures[0]["source"].as_str().unwrap().ends_with("plugins/math:1.0"), "{ready}");

@@ -21,10 +21,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
 /// Records `p` in `DIR/toolhost.lock` and installs it into `dir` as
 /// `NAME.toml` and `NAME.wasm` (last). Refuses to overwrite a plugin of the
 /// same name that the lock does not own (a local plugin).
-pub fn install(dir: &Path, p: &Pulled) -> Result<LockEntry, Error> {
+///
+/// With `take_over` false (sources at start), a plugin name that the lock
+/// gives to another reference is refused too: two sources never replace
+/// each other. `toolhost pull` (an operator's explicit choice) takes it over.
+pub fn install(dir: &Path, p: &Pulled, take_over: bool) -> Result<LockEntry, Error> {
     let mut lock = Lock::read(dir)?;
     let name = &p.layout.name;
     let wasm_path = dir.join(format!("{name}.wasm"));
+    if let Some(owner) = lock.by_name(name).filter(|e| !take_over && e.reference != p.reference.to_string()) {
+        return Err(Error::PluginLoad {
+            path: wasm_path,
+            reason: format!(
+                "{} is plugin '{name}', which {} already serves; one plugin name, one source",
+                p.reference, owner.reference
+            ),
+        });
+    }
     if wasm_path.exists() && lock.by_name(name).is_none() {
         return Err(Error::PluginLoad {
             path: wasm_path,

@@ -172,7 +172,7 @@ async fn sync_one(s: &SourceConfig, dir: &Path) -> Result<Synced, Error> {
     let Some(locked) = Lock::read(dir)?.get(&s.reference).cloned() else {
         let digest = pull::resolve(&r).await?;
         let p = pull::fetch(&r, &digest, &trust).await?;
-        return Ok(Synced::Pulled(install(dir, &p)?));
+        return Ok(Synced::Pulled(install(dir, &p, false)?));
     };
     let warning = tag_warning(&r, &locked).await;
     match verify_entry(dir, &locked, require) {
@@ -193,7 +193,7 @@ async fn sync_one(s: &SourceConfig, dir: &Path) -> Result<Synced, Error> {
 /// Fetches the locked digest again (local files missing or altered).
 async fn refetch(r: &OciRef, locked: &LockEntry, trust: &Trust, dir: &Path) -> Result<LockEntry, Error> {
     let p = pull::fetch(r, &locked.digest, trust).await?;
-    install(dir, &p)
+    install(dir, &p, false)
 }
 
 /// A tag that now points elsewhere than the lock says (refused), or a

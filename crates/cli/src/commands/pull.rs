@@ -40,7 +40,7 @@ pub(crate) async fn run(a: PullArgs) -> Result<ExitCode> {
     let before = Lock::read(&a.plugins)?.get(&a.reference).map(|e| e.digest.clone());
     let digest = pull::resolve(&r).await?;
     let pulled = pull::fetch(&r, &digest, &trust).await?;
-    let entry = install::install(&a.plugins, &pulled)?;
+    let entry = install::install(&a.plugins, &pulled, true)?;
     if let Some(old) = before.filter(|d| *d != digest) {
         eprintln!("toolhost: {} moved from {old} to {digest}; the lock now follows it", a.reference);
     }
