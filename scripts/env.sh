@@ -17,17 +17,22 @@ ensure_rust_target() {
 }
 
 # Debian packages the tests drive for real: redis-server (scale-out tests
-# start their own servers on free loopback ports) and tmux (`toolhost top` is
-# checked on a real terminal).
+# start their own servers on free loopback ports), tmux (`toolhost top` is
+# checked on a real terminal), docker-registry (an OCI registry the plugin
+# publishing tests start on a loopback port) and skopeo (the third-party OCI
+# client they check interoperability with).
 ensure_test_packages() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  [ -x /usr/bin/docker-registry ] || missing+=(docker-registry)
+  command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)
   if [ ${#missing[@]} -gt 0 ]; then
     step "installing ${missing[*]} (Debian packages) for the tests"
     local sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-    $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    $sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
     # The package starts a system service; the tests run their own servers.
     ($sudo service redis-server stop || true) >/dev/null 2>&1
+    ($sudo service docker-registry stop || true) >/dev/null 2>&1
   fi
 }

@@ -19,6 +19,7 @@ mod languages;
 mod loading;
 mod oauth;
 mod observe;
+mod oci;
 mod outbound;
 mod output;
 mod redis;

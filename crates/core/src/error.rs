@@ -64,6 +64,15 @@ pub enum ErrorCode {
     InputRequired,
     /// A bug in the host (a panicked task); the message names what it hit.
     Internal,
+    /// A plugin pulled from a registry (or its locked local copy) does not
+    /// match the digest it was resolved or locked to.
+    DigestMismatch,
+    /// A remote plugin's signature does not verify with the trusted key.
+    SignatureInvalid,
+    /// A remote plugin has no signature and its source does not allow that.
+    UnsignedPlugin,
+    /// The OCI registry could not be reached (the last pulled version keeps serving).
+    RegistryUnavailable,
 }
 
 impl ErrorCode {
@@ -90,6 +99,10 @@ impl ErrorCode {
             ErrorCode::Interrupted => "INTERRUPTED",
             ErrorCode::InputRequired => "INPUT_REQUIRED",
             ErrorCode::Internal => "INTERNAL",
+            ErrorCode::DigestMismatch => "DIGEST_MISMATCH",
+            ErrorCode::SignatureInvalid => "SIGNATURE_INVALID",
+            ErrorCode::UnsignedPlugin => "UNSIGNED_PLUGIN",
+            ErrorCode::RegistryUnavailable => "REGISTRY_UNAVAILABLE",
         }
     }
 }
@@ -381,6 +394,51 @@ pub enum Error {
     #[error("internal error: {0}; this is a bug in toolhost, not in the tool (the host log has details)")]
     Internal(String),
 
+    /// Content pulled from a registry, or a locked plugin's local files, do
+    /// not hash to the digest they were resolved or locked to. Nothing of it
+    /// is installed or served.
+    #[error(
+        "plugin '{reference}': {what} has digest {found}, expected {expected}; the registry copy or the local files were altered or are corrupt, so the plugin is not installed or served"
+    )]
+    DigestMismatch {
+        /// The `oci://` reference (or local plugin) concerned.
+        reference: String,
+        /// What was checked (`manifest`, `wasm layer`, `manifest layer`, a file).
+        what: String,
+        /// The digest it must have.
+        expected: String,
+        /// The digest it has.
+        found: String,
+    },
+
+    /// A signature exists but does not verify with the trusted key (another
+    /// signer, or signed content that changed).
+    #[error("plugin '{reference}': signature invalid: {reason}; the plugin is not installed or served")]
+    SignatureInvalid {
+        /// The `oci://` reference concerned.
+        reference: String,
+        /// Why it does not verify.
+        reason: String,
+    },
+
+    /// A remote plugin carries no signature and its source requires one.
+    #[error(
+        "plugin '{reference}' is not signed; sign it (`toolhost push --sign-key`) or set insecure_unsigned = true on its source"
+    )]
+    UnsignedPlugin {
+        /// The `oci://` reference concerned.
+        reference: String,
+    },
+
+    /// The registry could not be reached or answered with a server error.
+    #[error("registry {registry} is unavailable: {reason}")]
+    RegistryUnavailable {
+        /// `host[:port]`.
+        registry: String,
+        /// What failed.
+        reason: String,
+    },
+
     /// A failure read back from a durable run's checkpoint, reported exactly as
     /// it was first recorded (code, message, retry verdict, details).
     #[error("{message}")]
@@ -473,6 +531,10 @@ impl Error {
             Error::Interrupted { .. } => ErrorCode::Interrupted,
             Error::InputRequired { .. } => ErrorCode::InputRequired,
             Error::Internal(_) => ErrorCode::Internal,
+            Error::DigestMismatch { .. } => ErrorCode::DigestMismatch,
+            Error::SignatureInvalid { .. } => ErrorCode::SignatureInvalid,
+            Error::UnsignedPlugin { .. } => ErrorCode::UnsignedPlugin,
+            Error::RegistryUnavailable { .. } => ErrorCode::RegistryUnavailable,
             Error::Recorded { code, .. } => *code,
         }
     }
@@ -487,6 +549,7 @@ impl Error {
             Error::Timeout { .. } => true,
             Error::ResourceExhausted { resource, .. } => *resource == Resource::InstancePool,
             Error::RateLimited { .. } | Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => true,
+            Error::RegistryUnavailable { .. } => true,
             Error::Recorded { retryable, .. } => *retryable,
             _ => false,
         }

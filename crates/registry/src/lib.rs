@@ -204,6 +204,12 @@ pub struct LoadProgress {
 /// Callback receiving [`LoadProgress`].
 pub type ProgressFn = Arc<dyn Fn(&LoadProgress) + Send + Sync>;
 
+/// A check every plugin file must pass before it is compiled (its path and
+/// the component bytes about to be loaded); an error fails that load like
+/// any other (on reload the last good version keeps serving). The host uses
+/// it to keep plugins pulled from OCI registries matching their lock.
+pub type LoadGate = Arc<dyn Fn(&Path, &[u8]) -> Result<()> + Send + Sync>;
+
 /// The registry of one plugin folder.
 pub struct Registry {
     runtime: Arc<Runtime>,
@@ -216,6 +222,7 @@ pub struct Registry {
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
     progress: Option<ProgressFn>,
     started: std::sync::atomic::AtomicBool,
+    gate: Option<LoadGate>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -244,7 +251,14 @@ impl Registry {
             events: tokio::sync::broadcast::channel(64).0,
             progress,
             started: std::sync::atomic::AtomicBool::new(false),
+            gate: None,
         }
+    }
+
+    /// Every plugin file read from the folder must pass `gate` before it loads.
+    pub fn with_gate(mut self, gate: LoadGate) -> Registry {
+        self.gate = Some(gate);
+        self
     }
 
     /// The plugin folder.
@@ -418,6 +432,7 @@ impl Registry {
             seen.push(fingerprint);
             let path = self.dir.join(&file);
             let (runtime, defaults, rt) = (self.runtime.clone(), self.defaults.clone(), self.rt.clone());
+            let gate = self.gate.clone();
             let task_path = path.clone();
             let task = set.spawn(async move {
                 #[cfg(test)]
@@ -431,7 +446,10 @@ impl Registry {
                     }))
                 } else {
                     match loader::read_source(&path, &rt).await {
-                        Ok(src) => Some(loader::load(&runtime, src, &defaults, &rt).await),
+                        Ok(src) => match gate.as_ref().map_or(Ok(()), |g| g(&path, &src.bytes)) {
+                            Ok(()) => Some(loader::load(&runtime, src, &defaults, &rt).await),
+                            Err(e) => Some(Err(e)),
+                        },
                         Err(e) => Some(Err(e)),
                     }
                 };

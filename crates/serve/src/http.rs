@@ -8,7 +8,7 @@
 //! | `GET /metrics` | Prometheus metrics ([`toolhost::observe::metrics`]); operator route |
 //! | `GET /v1/stats` | live snapshot for `toolhost top` ([`toolhost::observe::live`]); operator route |
 //! | `GET /healthz` | the process is up |
-//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks; states only, no addresses; `plugin_failures` counts plugins not fully served (names and error codes for operators) |
+//! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks; states only, no addresses; `plugin_failures` counts plugins not fully served (names and error codes for operators); `source_failures` the `[[sources]]` whose pull failed or warned (a moved tag, an unreachable registry; with `serving` for operators) |
 //!
 //! Every route checks `Host` and `Origin` (403), and, once tokens are
 //! configured, the bearer token (401; health routes excepted). The operator
@@ -460,6 +460,12 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
         .filter(|u| !u.connected)
         .map(|u| json!({ "upstream": u.name, "kind": u.kind }))
         .collect();
+    let sources: Vec<_> = host
+        .sources()
+        .iter()
+        .filter(|x| x.code.is_some())
+        .map(|x| json!({ "source": x.source, "serving": x.serving, "code": x.code }))
+        .collect();
     let ready = !draining && ticker_ok;
     // Probe Redis now (bounded by op_timeout_ms) so recovery shows without traffic.
     let backend = host.check_backend().await;
@@ -482,6 +488,8 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
         "plugin_failures": if operator { json!(failures) } else { json!(failures.len()) },
         "upstreams": upstreams.len(),
         "upstream_failures": if operator { json!(down) } else { json!(down.len()) },
+        "sources": host.sources().len(),
+        "source_failures": if operator { json!(sources) } else { json!(sources.len()) },
         "inflight": s.shared.inflight.count(),
     });
     let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -81,6 +81,11 @@ pub struct Config {
     /// process or streamable HTTP) and HTTP APIs described by an OpenAPI
     /// document, served as `<name>.<tool>`. Default: none.
     pub upstreams: Vec<toolhost_upstream::UpstreamConfig>,
+    /// Plugins pulled from OCI registries at start (`[[sources]]`): each
+    /// verified (a signature by `verify_key` unless `insecure_unsigned`),
+    /// locked by digest in `plugins_dir/toolhost.lock` and installed into
+    /// `plugins_dir`. Default: none.
+    pub sources: Vec<toolhost_oci::SourceConfig>,
 }
 
 impl Default for Config {
@@ -102,6 +107,7 @@ impl Default for Config {
             redis_url: None,
             redis: Default::default(),
             upstreams: Vec::new(),
+            sources: Vec::new(),
         }
     }
 }
@@ -132,6 +138,13 @@ impl Config {
             {
                 cfg.cache_dir = Some(base.join(c));
             }
+            for s in &mut cfg.sources {
+                if let Some(k) = &s.verify_key
+                    && k.is_relative()
+                {
+                    s.verify_key = Some(base.join(k));
+                }
+            }
         }
         Ok(cfg)
     }
@@ -156,6 +169,9 @@ impl Config {
         self.serve.check("serve", &mut p);
         self.redis.check("redis", &mut p);
         self.check_upstreams(&mut p);
+        for (i, s) in self.sources.iter().enumerate() {
+            s.check(&format!("sources[{i}]"), &mut p);
+        }
         p.into_result()
     }
 

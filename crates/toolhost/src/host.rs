@@ -134,19 +134,25 @@ impl HostBuilder {
                 )));
             }
         }
+        let sources = if self.use_dir { sync_sources(&cfg).await } else { vec![] };
         let mut runtime = Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?;
         if let Some(r) = self.resolver {
             runtime.set_resolver(r);
         }
         let runtime = Arc::new(runtime);
-        let registry = Arc::new(Registry::new(
-            runtime.clone(),
-            cfg.plugins_dir.clone(),
-            cfg.defaults.clone(),
-            cfg.runtime.clone(),
-            Tenants::compile(&cfg.tenants)?,
-            self.progress,
-        ));
+        // Plugins pulled from registries load only while they match the lock.
+        let gate = Arc::new(toolhost_oci::gate::Gate::new(&cfg.sources));
+        let registry = Arc::new(
+            Registry::new(
+                runtime.clone(),
+                cfg.plugins_dir.clone(),
+                cfg.defaults.clone(),
+                cfg.runtime.clone(),
+                Tenants::compile(&cfg.tenants)?,
+                self.progress,
+            )
+            .with_gate(Arc::new(move |path, wasm| gate.check(path, wasm))),
+        );
         for src in self.sources {
             // Errors are recorded in the catalog like any other load failure.
             let _ = registry.add(src).await;
@@ -181,11 +187,20 @@ impl HostBuilder {
             executor,
             backend,
             upstreams,
+            sources,
             _watcher: watcher,
             config: cfg,
         };
         Ok(Host { inner: Arc::new(inner) })
     }
+}
+
+/// Pulls `[[sources]]` into the plugins folder before it loads. Failures are
+/// logged with their codes; what verified (or the last locked copy) is in the
+/// folder when the registry reads it.
+async fn sync_sources(cfg: &Config) -> Vec<toolhost_oci::sources::SourceStatus> {
+    let outcomes = toolhost_oci::sources::sync(&cfg.sources, &cfg.plugins_dir).await;
+    outcomes.iter().map(|(r, o)| toolhost_oci::sources::SourceStatus::of(r, o)).collect()
 }
 
 fn absolute(p: &std::path::Path) -> PathBuf {
@@ -200,6 +215,7 @@ struct Inner {
     executor: Executor,
     backend: Backend,
     upstreams: Upstreams,
+    sources: Vec<toolhost_oci::sources::SourceStatus>,
     _watcher: Option<watch::Watcher>,
     config: Config,
 }
@@ -281,6 +297,12 @@ impl Host {
     /// Each `[[upstreams]]` source: connected or not, tools, the latest error.
     pub fn upstreams(&self) -> Vec<UpstreamStatus> {
         self.inner.upstreams.status()
+    }
+
+    /// What each `[[sources]]` entry came to at start (serving, digest, the
+    /// code of a failure or warning).
+    pub fn sources(&self) -> &[toolhost_oci::sources::SourceStatus] {
+        &self.inner.sources
     }
 
     /// Where shared state lives (memory, or Redis with `redis_url`).

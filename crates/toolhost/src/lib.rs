@@ -55,6 +55,7 @@ mod validate;
 
 pub use toolhost_core::{call, catalog, context, error, events, interact, text};
 pub use toolhost_exec as exec;
+pub use toolhost_oci as oci;
 pub use toolhost_registry as registry;
 pub use toolhost_runtime as runtime;
 pub use toolhost_scheduler as scheduler;

@@ -19,7 +19,7 @@ pub(crate) async fn run(args: ListArgs) -> Result<ExitCode> {
     let tools = host.list_tools(args.host.tenant.as_deref());
     if args.json {
         let tools: Vec<_> = tools.iter().map(toolhost::ToolListing::to_json).collect();
-        let doc = serde_json::json!({ "tools": tools, "plugins": host.catalog().plugins(), "upstreams": host.upstreams() });
+        let doc = serde_json::json!({ "tools": tools, "plugins": host.catalog().plugins(), "upstreams": host.upstreams(), "sources": host.sources() });
         println!("{}", serde_json::to_string_pretty(&doc)?);
         return Ok(ExitCode::SUCCESS);
     }

@@ -5,12 +5,16 @@ mod bench;
 mod call;
 mod config;
 mod dag;
+mod keygen;
 mod list;
 mod new;
+mod pull;
+mod push;
 mod run;
 mod serve;
 mod submit;
 mod top;
+mod verify;
 mod worker;
 
 use clap::{Parser, Subcommand};
@@ -82,6 +86,17 @@ enum Command {
     /// The configuration reference (`config reference`) and a check of a
     /// configuration file (`config check`).
     Config(config::ConfigArgs),
+    /// Create a signing key pair: DIR/toolhost.key (private) and DIR/toolhost.pub.
+    Keygen(keygen::KeygenArgs),
+    /// Publish NAME.wasm (+ NAME.toml) to an OCI registry, signed with
+    /// `--sign-key`; prints the pinned `oci://…@sha256:…` reference.
+    Push(push::PushArgs),
+    /// Fetch a plugin from an OCI registry by digest, verify its signature and
+    /// digests, install NAME.wasm + NAME.toml and record it in DIR/toolhost.lock.
+    Pull(pull::PullArgs),
+    /// Re-check every plugin locked in DIR/toolhost.lock (digests and
+    /// signatures, offline); exit status 1 on any mismatch.
+    Verify(verify::VerifyArgs),
 }
 
 /// Keeps the OTLP exporter alive until the process ends (feature `otel`).
@@ -162,6 +177,10 @@ pub(crate) fn main() -> ExitCode {
             Command::Worker(a) => worker::run(a).await,
             Command::Submit(a) => submit::run(a).await,
             Command::Config(a) => config::run(a),
+            Command::Keygen(a) => keygen::run(a),
+            Command::Push(a) => push::run(a).await,
+            Command::Pull(a) => pull::run(a).await,
+            Command::Verify(a) => verify::run(a),
         }
     });
     match result {

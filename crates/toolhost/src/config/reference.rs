@@ -247,6 +247,11 @@ pub const SETTINGS: &[Setting] = &[
         r#"[{ name = "billing", openapi = "http://127.0.0.1:8080/openapi.json" }]"#,
         "`[[upstreams]]` `{name, command \\| url \\| openapi, headers, env, base_url, retry_on_status = [429, 502, 503, 504], max_concurrency, timeout_ms = 30000, max_response_bytes = 1048576}`: MCP servers and HTTP APIs served as `<name>.<tool>` (see \"Upstream tools\")",
     ),
+    s(
+        "sources",
+        r#"[{ ref = "oci://127.0.0.1:5000/plugins/text:1.0", verify_key = "toolhost.pub" }]"#,
+        "`[[sources]]` `{ref = \"oci://HOST[:PORT]/REPO:TAG\" \\| \"…@sha256:HEX\", verify_key = \"FILE.pub\" \\| identity = \"ISSUER=SUBJECT\" \\| insecure_unsigned = true}`: plugins pulled at start into `plugins_dir`, signature required (keyless `identity` is refused: not supported yet), tag locked to its digest in `plugins_dir/toolhost.lock` (see \"Publishing and installing plugins\")",
+    ),
 ];
 
 /// Keys whose value is a table the reference lists as one row (their fields

@@ -1,0 +1,39 @@
+//! `toolhost verify`: re-check every locked plugin of a folder, offline.
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use toolhost::oci::VerifyKey;
+use toolhost::oci::verify::{Require, verify_dir};
+
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// Plugins folder holding `toolhost.lock`.
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Also require every plugin to be signed by this public key.
+    #[arg(long, value_name = "FILE")]
+    verify_key: Option<PathBuf>,
+}
+
+/// Exit 0 when every locked plugin verifies, 1 on any mismatch.
+pub(crate) fn run(a: VerifyArgs) -> Result<ExitCode> {
+    let key = a.verify_key.as_deref().map(VerifyKey::from_file).transpose()?;
+    let require = key.as_ref().map_or(Require::Recorded, Require::Key);
+    let checked = verify_dir(&a.dir, require)?;
+    if checked.is_empty() {
+        eprintln!("toolhost: no locked plugins in {}", a.dir.display());
+    }
+    let mut failed = 0;
+    for (e, verdict) in &checked {
+        match verdict {
+            Ok(()) => println!("ok      {}  {}@{}  signer {}", e.name, e.reference, e.digest, e.signer),
+            Err(err) => {
+                failed += 1;
+                println!("FAILED  {}  {}: {err}", e.name, err.code());
+            }
+        }
+    }
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
