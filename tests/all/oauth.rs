@@ -258,4 +258,9 @@ async fn scopes_filter_lists_and_refuse_calls_with_403() {
     assert!(c.contains("scope=\"tools:call:text.lower\""), "{c}");
     let (status, _) = McpSession::open_status(format!("{base}/mcp"), None).await;
     assert_eq!(status, 401, "MCP without a token");
+    // A token that may call everything but not list: MCP tools/list is refused too.
+    let call_only: &'static str = Box::leak(token("ec-1", json!({"scope": "tools:call"})).into_boxed_str());
+    let (s, _) = McpSession::open(format!("{base}/mcp"), Some(call_only), json!({})).await;
+    let (status, c) = s.post_status(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"})).await;
+    assert_eq!((status, c.contains("scope=\"tools:list\"")), (403, true), "{c}");
 }

@@ -160,7 +160,11 @@ pub(crate) async fn mcp_scopes(
     req: Request,
     next: Next,
 ) -> Response {
-    let limited = req.extensions().get::<Caller>().is_some_and(|c| !c.scopes.has(toolhost_auth::TOOLS_CALL));
+    // Only a token missing some tool scope needs its messages read.
+    let limited = req
+        .extensions()
+        .get::<Caller>()
+        .is_some_and(|c| !(c.scopes.has(toolhost_auth::TOOLS_CALL) && c.scopes.has(TOOLS_LIST)));
     if !limited || req.method() != axum::http::Method::POST {
         return next.run(req).await;
     }
