@@ -190,7 +190,8 @@ impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
 
 /// The default backend: an in-process, byte-bounded moka cache.
 pub struct MemoryCache {
-    inner: moka::future::Cache<CacheKey, Entry>,
+    /// Keys are SHA-256 hex: a plain fold hashes them (no chosen collisions).
+    inner: moka::future::Cache<CacheKey, Entry, crate::fold_hash::BuildFold>,
 }
 
 impl std::fmt::Debug for MemoryCache {
@@ -214,7 +215,7 @@ impl MemoryCache {
                 .max_capacity(max_bytes)
                 .weigher(|_: &CacheKey, e: &Entry| weight(&e.value))
                 .expire_after(PerEntryTtl)
-                .build(),
+                .build_with_hasher(Default::default()),
         }
     }
 }
@@ -237,7 +238,7 @@ type Flight = tokio::sync::watch::Receiver<Option<Arc<ToolOutput>>>;
 #[derive(Debug)]
 pub struct ResultCache {
     backend: Arc<dyn CacheBackend>,
-    inflight: Mutex<HashMap<CacheKey, Flight>>,
+    inflight: Mutex<HashMap<CacheKey, Flight, crate::fold_hash::BuildFold>>,
     /// Keys of argument texts already accepted (the hit fast path).
     pub(crate) memo: crate::key_memo::KeyMemo,
     hits: std::sync::atomic::AtomicU64,
@@ -268,7 +269,7 @@ impl ResultCache {
     pub fn new(backend: Arc<dyn CacheBackend>) -> ResultCache {
         ResultCache {
             backend,
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::default()),
             memo: Default::default(),
             hits: Default::default(),
             misses: Default::default(),
