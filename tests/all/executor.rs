@@ -38,6 +38,26 @@ async fn a_cache_hit_is_flagged_and_runs_no_guest_code() {
 }
 
 #[tokio::test]
+async fn repeated_hits_answer_each_tenant_with_its_own_entry_and_are_counted() {
+    let (host, _f) = host_with("[cache]\nenabled = true\n[policy]\ncache = true\n").await;
+    let as_tenant = |t: &'static str| {
+        let host = host.clone();
+        async move {
+            let ctx = ExecutionContext::new().with_tenant_id(t);
+            host.execute(&ctx, ToolCall::new("ctx", "{}"), &CallOptions::default()).await
+        }
+    };
+    // `ctx` answers with the caller's tenant: a hit shows whose entry it came from.
+    for (round, tenant) in [(0, "a"), (0, "b"), (1, "a"), (1, "b"), (2, "a"), (2, "b")] {
+        let r = as_tenant(tenant).await;
+        assert_eq!(r.cached, round > 0, "{tenant} round {round}: {r:?}");
+        assert_eq!(r.result.unwrap().value.as_ref().unwrap()["tenant_id"], tenant, "round {round}");
+    }
+    // Two misses, four hits (the later ones from the remembered key): all counted.
+    assert_eq!(host.executor().cache_counters(), Some((4, 2)));
+}
+
+#[tokio::test]
 async fn a_flaky_tool_succeeds_on_the_third_attempt() {
     let (host, _f) =
         host_with("[policy]\nretry = { max_attempts = 3, base_ms = 100, cap_ms = 1000 }\n").await;

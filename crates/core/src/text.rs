@@ -23,12 +23,21 @@ pub fn hex_id(prefix: &str, n: u128) -> String {
 /// `prefix` followed by `bytes` in lower-case hex.
 pub fn hex(prefix: &str, bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = Vec::with_capacity(prefix.len() + 2 * bytes.len());
-    out.extend_from_slice(prefix.as_bytes());
-    for b in bytes {
-        out.extend_from_slice(&[DIGITS[usize::from(b >> 4)], DIGITS[usize::from(b & 0xf)]]);
+    // Digits go into a stack buffer, then one allocation of the exact size
+    // (ids and cache keys are minted on every call; per-pair pushes or a
+    // zeroed heap buffer cost more than the formatting).
+    let mut out = String::with_capacity(prefix.len() + 2 * bytes.len());
+    out.push_str(prefix);
+    let mut buf = [0u8; 128];
+    for chunk in bytes.chunks(buf.len() / 2) {
+        let digits = &mut buf[..2 * chunk.len()];
+        for (pair, b) in digits.chunks_exact_mut(2).zip(chunk) {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 0xf)];
+        }
+        out.push_str(std::str::from_utf8(digits).expect("ASCII digits"));
     }
-    String::from_utf8(out).expect("a str and ASCII digits")
+    out
 }
 
 /// At most 256 bytes of `s` (on a char boundary), for error messages.
@@ -49,5 +58,8 @@ mod tests {
             let le: String = n.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(super::hex("", &n.to_le_bytes()), le);
         }
+        let long: Vec<u8> = (0..=255u8).chain(0..=99).collect();
+        let expected: String = long.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(super::hex("k", &long), format!("k{expected}"));
     }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Admitted<'a, T> {
     /// `min(context deadline, start + total timeout)`.
     pub(crate) deadline: Option<Instant>,
     pub(crate) opts: &'a CallOptions,
+    /// [`Attempt::arguments_version`] of the tool.
+    pub(crate) version: Option<u64>,
 }
 
 /// What the layers below the cache report: the result, attempts made, and
@@ -48,10 +50,11 @@ impl Executor {
     ) -> CallResult {
         let started = self.clock.now();
         let call_id = call.call_id.clone().unwrap_or_else(toolhost_core::new_call_id);
-        let not_found = Error::ToolNotFound { tool: toolhost_core::text::preview(&call.tool) };
-        let mut res = CallResult::not_run(index, call_id, call.tool.clone(), not_found);
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
         let Some(tool) = host.lookup(tenant, &call.tool) else {
+            // Built only when it is the answer: a found tool costs no error text.
+            let not_found = Error::ToolNotFound { tool: toolhost_core::text::preview(&call.tool) };
+            let mut res = CallResult::not_run(index, call_id, call.tool, not_found);
             res.duration = self.clock.now().saturating_duration_since(started);
             return res;
         };
@@ -65,46 +68,108 @@ impl Executor {
             info.default_timeout,
             &call.policy,
         );
-        let deadline = match (ctx.deadline, eff.total_timeout) {
-            (Some(d), Some(t)) => Some(d.min(started + t)),
-            (d, t) => d.or(t.map(|t| started + t)),
+        let deadline = deadline_of(ctx, &eff, started);
+        let request = check_request(ctx, &call);
+        let fast = match request {
+            Ok(()) => self.memoised_hit(host, &tool, &eff, tenant, &call).await,
+            Err(_) => None,
         };
-        let checked = check_request(ctx, &call).and_then(|()| host.parse_arguments(&tool, &call.arguments));
-        let answered = with_answers(&call, opts);
-        let (result, attempts, stats, fallback) = match checked {
-            Err(e) => (Err(e), 0, None, false),
-            Ok((args_text, args_value)) => {
-                let call_id = res.call_id.clone();
-                let a = Admitted {
-                    tool: &tool,
-                    info,
-                    eff: &eff,
-                    args: &args_text,
-                    value: &args_value,
-                    ctx,
-                    tenant,
-                    call_id: &call_id,
-                    deadline,
-                    opts: answered.as_ref().unwrap_or(opts),
-                };
-                // A destructive tool runs only once its caller confirms (nothing
-                // is cached, retried, counted by a breaker or replaced by a fallback).
-                match self.confirmed(&a).await {
-                    Err(e) => (Err(e), 0, None, false),
-                    Ok(()) => {
-                        let (r, attempts, stats, cached) = self.cache_layer(host, &a, started).await;
-                        res.cached = cached;
-                        (r, attempts, stats, true)
+        let (result, attempts, stats, fallback, cached) = match fast {
+            // From the cache: nothing ran, nothing to replace.
+            Some(hit) => (Ok(hit), 0, None, false, true),
+            None => {
+                let checked = request.and_then(|()| host.parse_arguments(&tool, &call.arguments));
+                let answered = with_answers(&call, opts);
+                let opts = answered.as_ref().unwrap_or(opts);
+                match checked {
+                    Err(e) => (Err(e), 0, None, false, false),
+                    Ok((args, value)) => {
+                        let a = Admitted {
+                            tool: &tool,
+                            info,
+                            eff: &eff,
+                            args: &args,
+                            value: &value,
+                            ctx,
+                            tenant,
+                            call_id: &call_id,
+                            deadline,
+                            opts,
+                            version: host.arguments_version(&tool),
+                        };
+                        self.admitted(host, &a, started).await
                     }
                 }
             }
         };
-        (res.attempts, res.stats) = (attempts, stats);
-        (res.result, res.fallback_for) = if fallback { with_fallback(result, &eff) } else { (result, None) };
-        res.duration = self.clock.now().saturating_duration_since(started);
+        let (result, fallback_for) = if fallback { with_fallback(result, &eff) } else { (result, None) };
+        let res = CallResult {
+            index,
+            call_id,
+            tool: call.tool,
+            result,
+            attempts,
+            cached,
+            fallback_for,
+            started: std::time::Duration::ZERO,
+            duration: self.clock.now().saturating_duration_since(started),
+            stats,
+        };
         toolhost_core::observe::metrics::call_finished(&res, info.namespace, info.source, tenant);
         toolhost_core::observe::logs::payload(&res, &call.arguments);
         res
+    }
+
+    /// A call past validation: confirmation of a destructive tool, then the
+    /// cache layer and everything below it. Returns the result, attempts,
+    /// stats, whether a fallback may replace a failure, and whether the
+    /// answer came from the cache.
+    async fn admitted<A: Attempt + ?Sized>(
+        &self,
+        host: &A,
+        a: &Admitted<'_, A::Tool>,
+        started: Instant,
+    ) -> (Result<Arc<ToolOutput>, Error>, u32, Option<CallStats>, bool, bool) {
+        // A destructive tool runs only once its caller confirms (nothing
+        // is cached, retried, counted by a breaker or replaced by a fallback).
+        match self.confirmed(a).await {
+            Err(e) => (Err(e), 0, None, false, false),
+            Ok(()) => {
+                let (r, attempts, stats, cached) = self.cache_layer(host, a, started).await;
+                (r, attempts, stats, true, cached)
+            }
+        }
+    }
+
+    /// The hit fast path: a cacheable call whose exact argument text this
+    /// tool version accepted before is answered from the cache with its
+    /// remembered key (no parsing, validation or hashing), as the cache layer
+    /// would answer it: counted as a hit, in a `cache.lookup` span. `None`
+    /// (nothing counted) sends the call down the full path: not cacheable,
+    /// not remembered, not stored any more, a destructive tool to confirm, or
+    /// answers to earlier questions to read.
+    async fn memoised_hit<A: Attempt + ?Sized>(
+        &self,
+        host: &A,
+        tool: &A::Tool,
+        eff: &Effective,
+        tenant: &str,
+        call: &ToolCall,
+    ) -> Option<Arc<ToolOutput>> {
+        let cache = self.cache.as_ref().filter(|_| eff.cache && eff.idempotent)?;
+        let info = host.info(tool);
+        if (eff.confirm_destructive && info.destructive)
+            || !call.input_responses.as_ref().is_ok_and(|m| m.is_empty())
+        {
+            return None;
+        }
+        let (version, args) = (host.arguments_version(tool)?, call.arguments.as_ref().ok()?);
+        let key = cache.memo.get(version, info.name, tenant, args)?;
+        let span = tracing::info_span!("cache.lookup", result = tracing::field::Empty);
+        let hit = tracing::Instrument::instrument(cache.get_stored(&key), span.clone()).await?;
+        span.record("result", "hit");
+        toolhost_core::observe::metrics::cache_get(true);
+        Some(hit)
     }
 
     /// `Ok` unless the policy confirms destructive calls, `a` is one, and its
@@ -128,6 +193,9 @@ impl Executor {
             return (r.map(Arc::new), attempts, st, false);
         };
         let key = CacheKey::new(a.tenant, a.info.name, a.info.cache_digest, a.value);
+        // Remembered for the hit fast path once there is a result to hit.
+        let remember =
+            a.version.filter(|_| a.args.len() <= crate::key_memo::MAX_ARGS).map(|v| (v, key.clone()));
         let ran = Mutex::new((0u32, None));
         // `cache.lookup` covers the lookup and, on a miss, the run it leads
         // (whose spans nest under it).
@@ -148,10 +216,21 @@ impl Executor {
             (Err(stop.into_error(a.info.name, budget)), Served::Ran)
         });
         let cached = served == Served::Cached;
+        if let (Some((version, key)), true) = (remember, r.is_ok()) {
+            cache.memo.put(version, a.info.name, a.tenant, a.args, key);
+        }
         span.record("result", if cached { "hit" } else { "miss" });
         toolhost_core::observe::metrics::cache_get(cached);
         let (attempts, st) = ran.into_inner().unwrap();
         (r, attempts, st, cached)
+    }
+}
+
+/// `min(context deadline, start + total timeout)`.
+fn deadline_of(ctx: &ExecutionContext, eff: &Effective, started: Instant) -> Option<Instant> {
+    match (ctx.deadline, eff.total_timeout) {
+        (Some(d), Some(t)) => Some(d.min(started + t)),
+        (d, t) => d.or(t.map(|t| started + t)),
     }
 }
 

@@ -69,6 +69,15 @@ pub trait Attempt: Send + Sync {
         raw: &Result<String, String>,
     ) -> Result<(String, serde_json::Value), Error>;
 
+    /// An id of the exact rules `parse_arguments` applies to `tool`, unique
+    /// in the process and never reused (a plugin version's number), or
+    /// `None`. With an id, an argument text `tool` accepted before is
+    /// accepted again without being parsed, and a cache hit for it skips
+    /// parsing, validation and key hashing. Default: `None` (always parsed).
+    fn arguments_version(&self, _tool: &Self::Tool) -> Option<u64> {
+        None
+    }
+
     /// Runs one attempt.
     fn attempt<'a>(
         &'a self,

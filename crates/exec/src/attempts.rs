@@ -52,7 +52,9 @@ impl Executor {
     /// backoff no longer fits the deadline, the retry budget or the caller.
     async fn retried<A: Attempt + ?Sized>(&self, host: &A, a: &Admitted<'_, A::Tool>) -> Ran {
         let tool = a.info.name;
-        let breaker_key = format!("{}:{tool}", a.tenant);
+        // Formatted only for a tool that has a breaker.
+        let breaker_key =
+            if a.eff.breaker.is_some() { format!("{}:{tool}", a.tenant) } else { String::new() };
         let mut last_stats = None;
         let mut attempt = 0u32;
         loop {

@@ -33,55 +33,54 @@ impl CacheKey {
     /// The key of a call. `args` is parsed JSON; object keys are sorted at every depth.
     pub fn new(tenant: &str, tool: &str, plugin_digest: &str, args: &Value) -> CacheKey {
         // The canonical document {"args":…,"digest":…,"tenant":…,"tool":…},
-        // hashed as it is written (no intermediate copy of anything).
-        let mut h = Hashing(Sha256::new());
-        h.0.update(b"{\"args\":");
-        write_canonical(args, &mut h);
-        for (k, v) in
-            [(&b",\"digest\":"[..], plugin_digest), (b",\"tenant\":", tenant), (b",\"tool\":", tool)]
-        {
-            h.0.update(k);
-            h.json(v);
-        }
-        h.0.update(b"}");
-        CacheKey(toolhost_core::text::hex("", &h.0.finalize()))
+        // written into a reused per-thread buffer and hashed in one pass
+        // (feeding SHA-256 fragment by fragment cost more than the hashing).
+        CANONICAL.with_borrow_mut(|doc| {
+            doc.clear();
+            doc.extend_from_slice(b"{\"args\":");
+            write_canonical(args, doc);
+            for (k, v) in
+                [(&b",\"digest\":"[..], plugin_digest), (b",\"tenant\":", tenant), (b",\"tool\":", tool)]
+            {
+                doc.extend_from_slice(k);
+                json(doc, v);
+            }
+            doc.push(b'}');
+            let key = CacheKey(toolhost_core::text::hex("", &Sha256::digest(&doc[..])));
+            if doc.capacity() > MAX_KEPT_BUFFER {
+                *doc = Vec::new();
+            }
+            key
+        })
     }
 }
 
-/// Feeds JSON text straight into the hash.
-struct Hashing(Sha256);
+/// Largest canonical-document buffer a thread keeps between calls, bytes.
+const MAX_KEPT_BUFFER: usize = 64 * 1024;
 
-impl std::io::Write for Hashing {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+thread_local! {
+    /// The canonical document of the key being computed on this thread.
+    static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-impl Hashing {
-    /// A string or scalar as JSON text (escaped like serde_json writes it).
-    fn json<T: Serialize + ?Sized>(&mut self, v: &T) {
-        serde_json::to_writer(&mut *self, v).expect("JSON values and strings serialize");
-    }
+/// A string or scalar as JSON text (escaped like serde_json writes it).
+fn json<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) {
+    serde_json::to_writer(out, v).expect("JSON values and strings serialize");
 }
 
 /// Writes `v` as JSON with object keys sorted, whatever map type serde_json uses.
-fn write_canonical(v: &Value, h: &mut Hashing) {
+fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     match v {
         Value::Object(m) => {
-            h.0.update(b"{");
+            out.push(b'{');
             let mut first = true;
             let mut entry = |k: &String, v: &Value| {
                 if !std::mem::take(&mut first) {
-                    h.0.update(b",");
+                    out.push(b',');
                 }
-                h.json(k);
-                h.0.update(b":");
-                write_canonical(v, h);
+                json(out, k);
+                out.push(b':');
+                write_canonical(v, out);
             };
             if m.keys().is_sorted() {
                 m.iter().for_each(|(k, v)| entry(k, v));
@@ -90,19 +89,19 @@ fn write_canonical(v: &Value, h: &mut Hashing) {
                 keys.sort();
                 keys.into_iter().for_each(|k| entry(k, &m[k]));
             }
-            h.0.update(b"}");
+            out.push(b'}');
         }
         Value::Array(a) => {
-            h.0.update(b"[");
+            out.push(b'[');
             for (i, x) in a.iter().enumerate() {
                 if i > 0 {
-                    h.0.update(b",");
+                    out.push(b',');
                 }
-                write_canonical(x, h);
+                write_canonical(x, out);
             }
-            h.0.update(b"]");
+            out.push(b']');
         }
-        other => h.json(other),
+        other => json(out, other),
     }
 }
 
@@ -191,7 +190,8 @@ impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
 
 /// The default backend: an in-process, byte-bounded moka cache.
 pub struct MemoryCache {
-    inner: moka::future::Cache<CacheKey, Entry>,
+    /// Keys are SHA-256 hex: a plain fold hashes them (no chosen collisions).
+    inner: moka::future::Cache<CacheKey, Entry, crate::fold_hash::BuildFold>,
 }
 
 impl std::fmt::Debug for MemoryCache {
@@ -215,7 +215,7 @@ impl MemoryCache {
                 .max_capacity(max_bytes)
                 .weigher(|_: &CacheKey, e: &Entry| weight(&e.value))
                 .expire_after(PerEntryTtl)
-                .build(),
+                .build_with_hasher(Default::default()),
         }
     }
 }
@@ -238,7 +238,9 @@ type Flight = tokio::sync::watch::Receiver<Option<Arc<ToolOutput>>>;
 #[derive(Debug)]
 pub struct ResultCache {
     backend: Arc<dyn CacheBackend>,
-    inflight: Mutex<HashMap<CacheKey, Flight>>,
+    inflight: Mutex<HashMap<CacheKey, Flight, crate::fold_hash::BuildFold>>,
+    /// Keys of argument texts already accepted (the hit fast path).
+    pub(crate) memo: crate::key_memo::KeyMemo,
     hits: std::sync::atomic::AtomicU64,
     misses: std::sync::atomic::AtomicU64,
 }
@@ -267,7 +269,8 @@ impl ResultCache {
     pub fn new(backend: Arc<dyn CacheBackend>) -> ResultCache {
         ResultCache {
             backend,
-            inflight: Mutex::new(HashMap::new()),
+            inflight: Mutex::new(HashMap::default()),
+            memo: Default::default(),
             hits: Default::default(),
             misses: Default::default(),
         }
@@ -277,6 +280,15 @@ impl ResultCache {
     pub fn counters(&self) -> (u64, u64) {
         use std::sync::atomic::Ordering::Relaxed;
         (self.hits.load(Relaxed), self.misses.load(Relaxed))
+    }
+
+    /// The stored result for `key`, counted as a hit; `None` (counted as
+    /// nothing) when it is not stored: the caller goes on to
+    /// [`get_or_run_bounded`](Self::get_or_run_bounded), which counts.
+    pub async fn get_stored(&self, key: &CacheKey) -> Option<Arc<ToolOutput>> {
+        let hit = self.backend.get(key).await?;
+        self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Some(hit)
     }
 
     /// Returns the cached result for `key`, or runs `run` once for all

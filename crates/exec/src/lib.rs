@@ -46,6 +46,8 @@ pub mod clock;
 mod config;
 pub mod confirm;
 mod executor;
+mod fold_hash;
+mod key_memo;
 mod limit;
 pub mod parse;
 pub mod policy;

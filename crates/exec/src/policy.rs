@@ -183,10 +183,13 @@ pub struct Policies {
     default_ttl: Duration,
     /// Resolved policies of calls without per-call overrides, per
     /// (tool, manifest timeout, default timeout, declared idempotency).
-    memo: std::sync::RwLock<std::collections::HashMap<MemoKey, std::sync::Arc<Effective>>>,
+    memo: std::sync::RwLock<Memo>,
 }
 
-type MemoKey = (String, Option<Duration>, Duration, bool);
+/// Resolved policies by tool name, then by (manifest timeout, default
+/// timeout, declared idempotency): a tool has one or a few of those.
+type Memo = std::collections::HashMap<String, Vec<(MemoRest, std::sync::Arc<Effective>)>>;
+type MemoRest = (Option<Duration>, Duration, bool);
 
 /// Default cache lifetime (`[cache] ttl_secs` replaces it, see [`Policies::with_cache_ttl`]).
 pub const DEFAULT_CACHE_TTL: Duration = Duration::from_secs(300);
@@ -227,9 +230,11 @@ impl Policies {
             let e = self.resolve(tool, declared_idempotent, plugin_timeout, default_timeout, per_call);
             return std::sync::Arc::new(e);
         }
-        let key = (tool.to_string(), plugin_timeout, default_timeout, declared_idempotent);
-        if let Some(e) = self.memo.read().unwrap().get(&key) {
-            return e.clone();
+        let rest = (plugin_timeout, default_timeout, declared_idempotent);
+        // Looked up by the borrowed name: a hit allocates nothing.
+        let found = |memo: &Memo| memo.get(tool)?.iter().find(|(r, _)| *r == rest).map(|(_, e)| e.clone());
+        if let Some(e) = found(&self.memo.read().unwrap()) {
+            return e;
         }
         let e = std::sync::Arc::new(self.resolve(
             tool,
@@ -242,7 +247,11 @@ impl Policies {
         if memo.len() > 10_000 {
             memo.clear();
         }
-        memo.insert(key, e.clone());
+        let versions = memo.entry(tool.to_string()).or_default();
+        if versions.len() >= 8 {
+            versions.clear();
+        }
+        versions.push((rest, e.clone()));
         e
     }
 

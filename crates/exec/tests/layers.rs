@@ -20,6 +20,9 @@ struct Fake {
     work: Duration,
     attempts: AtomicU32,
     budgets: Mutex<Vec<Duration>>,
+    /// `Attempt::arguments_version` (`None`: arguments always parsed).
+    version: Option<u64>,
+    parses: AtomicU32,
 }
 
 impl Fake {
@@ -57,10 +60,15 @@ impl Attempt for Fake {
     }
 
     fn parse_arguments(&self, tool: &String, raw: &Result<String, String>) -> Result<(String, Value), Error> {
+        self.parses.fetch_add(1, Ordering::SeqCst);
         let invalid = |p: String| Error::InvalidArguments { tool: tool.clone(), problems: vec![p] };
         let raw = raw.as_ref().map_err(|e| invalid(e.clone()))?;
         let value = serde_json::from_str(raw).map_err(|e| invalid(e.to_string()))?;
         Ok((raw.clone(), value))
+    }
+
+    fn arguments_version(&self, _tool: &String) -> Option<u64> {
+        self.version
     }
 
     fn attempt<'a>(
@@ -78,7 +86,12 @@ impl Attempt for Fake {
             }
             tokio::time::sleep(self.work).await;
             let next = self.script.lock().unwrap().pop_front();
-            let out = ToolOutput { value: Some(Value::from(spec.args)), content: vec![] };
+            // Who asked is part of the answer: a hit shows whose result it is.
+            let value = match &spec.ctx.tenant_id {
+                Some(t) => serde_json::json!({"args": spec.args, "tenant": t}),
+                None => Value::from(spec.args),
+            };
+            let out = ToolOutput { value: Some(value), content: vec![] };
             (next.map_or(Ok(out), Err), CallStats::default())
         })
     }
@@ -129,6 +142,59 @@ async fn a_cache_hit_runs_nothing_and_other_arguments_miss() {
     assert!(hit.cached && hit.result.is_ok());
     assert!(!call(&ex, &fake, r#"{"a":2}"#).await.cached);
     assert_eq!(fake.attempts.load(Ordering::SeqCst), 2);
+}
+
+async fn call_as(ex: &Executor, fake: &Fake, tenant: &str, args: &str) -> toolhost_core::CallResult {
+    let ctx = ExecutionContext::new().with_tenant_id(tenant);
+    ex.execute(fake, &ctx, ToolCall::new("fake.tool", args), 0, &CallOptions::default()).await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_repeated_hit_skips_parsing_is_counted_and_never_crosses_tenants() {
+    let ex = executor("cache = true", true);
+    let fake = Fake { version: Some(7), ..Fake::default() };
+    let args = r#"{"q":1}"#;
+    let first = call_as(&ex, &fake, "a", args).await;
+    assert!(!first.cached && first.result.is_ok());
+    let parses = fake.parses.load(Ordering::SeqCst);
+    // Tenant a again: answered from the remembered key, its arguments not parsed again.
+    for _ in 0..3 {
+        let hit = call_as(&ex, &fake, "a", args).await;
+        assert!(hit.cached, "{hit:?}");
+        assert_eq!(hit.result.unwrap().value.as_ref().unwrap()["tenant"], "a");
+        assert_eq!(hit.attempts, 0);
+    }
+    assert_eq!(fake.parses.load(Ordering::SeqCst), parses, "the fast path parsed nothing");
+    assert_eq!(ex.cache_counters(), Some((3, 1)), "every fast hit is counted as a hit");
+    // Tenant b, same tool, version and text: its own miss and its own answer.
+    let b = call_as(&ex, &fake, "b", args).await;
+    assert!(!b.cached, "tenant b must not see tenant a's entry");
+    assert_eq!(b.result.unwrap().value.as_ref().unwrap()["tenant"], "b");
+    let b_hit = call_as(&ex, &fake, "b", args).await;
+    assert!(b_hit.cached);
+    assert_eq!(b_hit.result.unwrap().value.as_ref().unwrap()["tenant"], "b");
+    assert_eq!(fake.attempts.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_fast_path_keeps_the_checks_a_hit_passes_through() {
+    let ex = executor("cache = true", true);
+    let fake = Fake { version: Some(9), ..Fake::default() };
+    assert!(call(&ex, &fake, "{}").await.result.is_ok());
+    assert!(call(&ex, &fake, "{}").await.cached);
+    // A per-call policy that is nonsense is still the caller's error.
+    let ctx = ExecutionContext::new();
+    let mut bad = ToolCall::new("fake.tool", "{}");
+    bad.policy.timeout_ms = Some(0);
+    let r = ex.execute(&fake, &ctx, bad, 0, &CallOptions::default()).await;
+    assert_eq!(r.result.unwrap_err().code(), ErrorCode::ToolValidationError);
+    // A per-call `cache = false` is not answered from the cache.
+    let mut uncached = ToolCall::new("fake.tool", "{}");
+    uncached.policy.cache = Some(false);
+    assert!(!ex.execute(&fake, &ctx, uncached, 0, &CallOptions::default()).await.cached);
+    // Unknown tools stay unknown.
+    let r = ex.execute(&fake, &ctx, ToolCall::new("fake.other", "{}"), 0, &CallOptions::default()).await;
+    assert_eq!(r.result.unwrap_err().code(), ErrorCode::ToolNotFound);
 }
 
 #[tokio::test(start_paused = true)]

@@ -70,6 +70,9 @@ pub struct Plugin {
     /// call's result (`[config]`, `[grants]`, the effective limits), hex; the
     /// result cache keys on it, so a manifest-only change is a new key.
     pub cache_digest: String,
+    /// Process-unique number of this loaded version (a reload gets a new
+    /// one; never reused): what it validates arguments against is fixed for it.
+    pub generation: u64,
     /// File size, bytes.
     pub size: u64,
     /// Effective per-call limits (defaults + manifest).

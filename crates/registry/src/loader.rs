@@ -93,6 +93,7 @@ pub(crate) async fn load(
         path: path.to_path_buf(),
         digest,
         cache_digest,
+        generation: next_generation(),
         size,
         limits,
         timeout_override,
@@ -244,6 +245,12 @@ fn tool_spec(path: &Path, plugin: &str, d: toolhost_runtime::RawDescriptor) -> R
 
 /// sha256 over the component's digest and the manifest settings a call's
 /// result can depend on, as canonical JSON (map keys sorted).
+/// A number no loaded plugin version had before in this process.
+fn next_generation() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 fn cache_digest(
     wasm_digest: &str,
     config: &std::collections::BTreeMap<String, String>,

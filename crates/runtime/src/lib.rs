@@ -348,12 +348,12 @@ impl Runtime {
         args: &str,
         ctx: GuestContext,
     ) -> (Result<ToolOutput>, CallStats) {
-        let tool = spec.tool.to_string();
+        let tool = spec.tool;
         let cap = spec.limits.output_bytes;
         let (raw, stats) = self.run(code, spec, Op::Call { name, args, ctx: ctx.into() }).await;
         let result = match raw {
-            Ok(Raw::Call(Ok(out))) => convert::output(&tool, out, cap),
-            Ok(Raw::Call(Err(e))) => Err(convert::tool_error(&tool, e)),
+            Ok(Raw::Call(Ok(out))) => convert::output(tool, out, cap),
+            Ok(Raw::Call(Err(e))) => Err(convert::tool_error(tool, e)),
             Ok(_) => unreachable!("call returns a result"),
             Err(e) => Err(e),
         };
@@ -369,9 +369,9 @@ impl Runtime {
         op: Op<'_>,
         take: impl FnOnce(Raw, &str) -> Result<T>,
     ) -> Result<T> {
-        let subject = spec.tool.to_string();
+        let subject = spec.tool;
         let (raw, _) = self.run(code, spec, op).await;
-        take(raw?, &subject)
+        take(raw?, subject)
     }
 
     fn new_store(&self, spec: &CallSpec<'_>) -> Result<Store<StoreState>> {
@@ -383,17 +383,18 @@ impl Runtime {
         let mut table = ResourceTable::new();
         table.set_max_capacity(10_000);
         let deadline = Instant::now() + spec.budget;
+        let plugin: Arc<str> = spec.plugin.into();
         let state = StoreState {
             http: wasmtime_wasi_http::WasiHttpCtx::new(),
             http_hooks: http::HttpHooks {
                 policy: spec.grants.http_policy.clone(),
                 deadline,
-                plugin: spec.plugin.into(),
+                plugin: plugin.clone(),
                 resolver: self.resolver.clone(),
                 context: spec.outbound_headers.to_vec(),
             },
             tenant: spec.tenant.into(),
-            plugin: spec.plugin.into(),
+            plugin,
             tool: spec.tool.into(),
             call_id: spec.call_id.into(),
             wasi,
@@ -488,7 +489,11 @@ impl Runtime {
                     None => std::future::pending().await,
                 }
             };
+            // The call first: one that finishes in its first poll (most do)
+            // never registers the backstop timer, which takes the timer
+            // driver's lock twice (register and cancel) shared by every worker.
             tokio::select! {
+                biased;
                 r = work => classify::Outcome::Finished(r),
                 _ = tokio::time::sleep(backstop) => classify::Outcome::Backstop,
                 _ = cancelled => classify::Outcome::Cancelled,

@@ -27,14 +27,29 @@ fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").to_path_buf()
 }
 
-/// `n` sequential calls of `f`.
+/// `n` sequential calls of `f`, each polled inside [`Measured::poll`], the
+/// one frame every path shares: `valgrind --tool=callgrind
+/// --toggle-collect='*Measured*poll*'` counts exactly the calls, whatever
+/// the compiler inlined (the bare path inlines into its caller).
 async fn profile<F, Fut>(n: usize, f: &F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
     for _ in 0..n {
-        f().await;
+        Measured(Box::pin(f())).await;
+    }
+}
+
+/// A call's future, polled through a frame that is never inlined.
+struct Measured<Fut>(std::pin::Pin<Box<Fut>>);
+
+impl<Fut: std::future::Future<Output = ()>> std::future::Future for Measured<Fut> {
+    type Output = ();
+
+    #[inline(never)]
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        self.0.as_mut().poll(cx)
     }
 }
 

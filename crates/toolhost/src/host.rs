@@ -540,6 +540,15 @@ impl Attempt for Host {
         }
     }
 
+    fn arguments_version(&self, target: &Target) -> Option<u64> {
+        match target {
+            // A loaded plugin version's schemas never change.
+            Target::Plugin(entry) => Some(entry.plugin.generation),
+            // An upstream's listing may be refreshed in place.
+            Target::Upstream(_) => None,
+        }
+    }
+
     fn attempt<'a>(
         &'a self,
         target: &'a Target,

@@ -8,11 +8,35 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::Instant;
 
+/// A call in flight: its call id, tool and tenant in one allocation
+/// (`text` = call id + tool + tenant; `ends` = where the first two end).
 struct Running {
-    call_id: String,
-    tool: String,
-    tenant: String,
+    text: String,
+    ends: [usize; 2],
     started: Instant,
+}
+
+impl Running {
+    fn new(call_id: &str, tool: &str, tenant: &str) -> Running {
+        let mut text = String::with_capacity(call_id.len() + tool.len() + tenant.len());
+        text.push_str(call_id);
+        text.push_str(tool);
+        text.push_str(tenant);
+        let ends = [call_id.len(), call_id.len() + tool.len()];
+        Running { text, ends, started: Instant::now() }
+    }
+
+    fn call_id(&self) -> &str {
+        &self.text[..self.ends[0]]
+    }
+
+    fn tool(&self) -> &str {
+        &self.text[self.ends[0]..self.ends[1]]
+    }
+
+    fn tenant(&self) -> &str {
+        &self.text[self.ends[1]..]
+    }
 }
 
 /// Shards of the in-flight list: concurrent calls (on different worker
@@ -45,12 +69,7 @@ pub fn track(call_id: &str, tool: &str, tenant: &str) -> Tracked {
         return Tracked(None);
     }
     let id = NEXT.fetch_add(1, Ordering::Relaxed);
-    let r = Running {
-        call_id: call_id.to_string(),
-        tool: tool.to_string(),
-        tenant: tenant.to_string(),
-        started: Instant::now(),
-    };
+    let r = Running::new(call_id, tool, tenant);
     shard(id).insert(id, r);
     Tracked(Some(id))
 }
@@ -148,9 +167,9 @@ pub fn inflight() -> Vec<InflightCall> {
             shard(i)
                 .values()
                 .map(|r| InflightCall {
-                    call_id: r.call_id.clone(),
-                    tool: r.tool.clone(),
-                    tenant: r.tenant.clone(),
+                    call_id: r.call_id().to_string(),
+                    tool: r.tool().to_string(),
+                    tenant: r.tenant().to_string(),
                     elapsed_ms: now.saturating_duration_since(r.started).as_millis() as u64,
                 })
                 .collect::<Vec<_>>()
@@ -158,4 +177,18 @@ pub fn inflight() -> Vec<InflightCall> {
         .collect();
     v.sort_by(|a, b| b.elapsed_ms.cmp(&a.elapsed_ms).then_with(|| a.call_id.cmp(&b.call_id)));
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tracked_call_is_listed_with_its_ids_until_dropped() {
+        let guard = track("call_live_test_1", "text.upper", "acme");
+        let listed = inflight().into_iter().find(|c| c.call_id == "call_live_test_1").expect("listed");
+        assert_eq!((listed.tool.as_str(), listed.tenant.as_str()), ("text.upper", "acme"));
+        drop(guard);
+        assert!(!inflight().iter().any(|c| c.call_id == "call_live_test_1"));
+    }
 }

@@ -36,6 +36,23 @@ impl self::toolhost::plugin::host::Host for Bare {
     fn config(&mut self, _: String) -> Option<String> {
         None
     }
+    fn elicit(
+        &mut self,
+        _: self::toolhost::plugin::types::ElicitRequest,
+    ) -> Result<self::toolhost::plugin::types::ElicitResponse, self::toolhost::plugin::types::InteractionError>
+    {
+        Err(self::toolhost::plugin::types::InteractionError::Unsupported("bare".into()))
+    }
+    fn sample(
+        &mut self,
+        _: self::toolhost::plugin::types::SamplingRequest,
+    ) -> Result<
+        self::toolhost::plugin::types::SamplingResponse,
+        self::toolhost::plugin::types::InteractionError,
+    > {
+        Err(self::toolhost::plugin::types::InteractionError::Unsupported("bare".into()))
+    }
+    fn resource_updated(&mut self, _: String) {}
 }
 
 /// A linked component on an engine: one fresh instance per [`BareCaller::call`].
