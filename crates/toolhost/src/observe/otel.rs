@@ -68,6 +68,9 @@ mod imp {
         S: tracing::Subscriber + for<'a> LookupSpan<'a>,
     {
         let url = format!("{}/v1/traces", endpoint.trim_end_matches('/'));
+        // The exporter's reqwest client uses rustls without a provider of its
+        // own (the workspace builds rustls with ring only): install ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .with_endpoint(url)
