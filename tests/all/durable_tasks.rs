@@ -17,20 +17,7 @@ use toolhost_serve::HttpServer;
 /// A replica: `toolhost serve` (HTTP) on the setup's Redis, tenants `acme` and `beta`.
 async fn replica(setup: &Setup) -> (String, tokio::sync::oneshot::Sender<()>) {
     let mut cfg = setup.folder.config();
-    let tenants = toolhost::Config::from_toml(
-        r#"
-        [tenants.acme]
-        [tenants.beta]
-        [[serve.tokens]]
-        tenant = "acme"
-        token = "acme-secret"
-        [[serve.tokens]]
-        tenant = "beta"
-        token = "beta-secret"
-    "#,
-    )
-    .unwrap();
-    (cfg.tenants, cfg.serve.tokens) = (tenants.tenants, tenants.serve.tokens);
+    crate::tasks::tenants(&mut cfg);
     cfg.redis_url = Some(setup.redis_url.clone());
     cfg.redis = setup.redis_config();
     let host = Host::builder().config(cfg).build().await.expect("host builds");

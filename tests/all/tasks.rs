@@ -11,7 +11,8 @@ use std::time::Duration;
 use toolhost::{Config, Host};
 use toolhost_serve::HttpServer;
 
-fn tenants(cfg: &mut Config) {
+/// Tenants `acme` and `beta`, with tokens `acme-secret` and `beta-secret`.
+pub(crate) fn tenants(cfg: &mut Config) {
     let doc = r#"
         [tenants.acme]
         [tenants.beta]
