@@ -30,6 +30,8 @@ pub(crate) const MAX_TTL_MS: u64 = 3_600_000;
 pub(crate) const MIN_TTL_MS: u64 = 1_000;
 /// Suggested poll interval.
 pub(crate) const POLL_INTERVAL_MS: u64 = 500;
+/// Status message of a task the client cancelled.
+pub(crate) const CANCELLED: &str = "cancelled by the client";
 /// Status message of a task waiting for the client's answer.
 pub(crate) const WAITING: &str = "waiting for the client's answer to the tool's question";
 /// Tasks retained per tenant (running or finished, until they expire).
@@ -229,6 +231,15 @@ impl MemoryTasks {
     }
 }
 
+/// The tenant's task `id` (another tenant's answers like an unknown one).
+fn owned<'g>(
+    tasks: &'g mut HashMap<String, Entry>,
+    tenant: &str,
+    id: &str,
+) -> Result<&'g mut Entry, TaskError> {
+    tasks.get_mut(id).filter(|e| e.record.tenant == tenant).ok_or_else(|| TaskError::NotFound(id.into()))
+}
+
 /// Drops expired tasks, cancelling those still running.
 fn purge(tasks: &mut HashMap<String, Entry>, now: Instant) {
     tasks.retain(|id, e| {
@@ -314,15 +325,12 @@ impl TaskStore for MemoryTasks {
     fn cancel<'a>(&'a self, tenant: &'a str, id: &'a str) -> BoxFuture<'a, Result<TaskRecord, TaskError>> {
         Box::pin(async move {
             let mut g = self.lock();
-            let e = g
-                .get_mut(id)
-                .filter(|e| e.record.tenant == tenant)
-                .ok_or_else(|| TaskError::NotFound(id.into()))?;
+            let e = owned(&mut g, tenant, id)?;
             if e.record.state.is_terminal() {
                 return Err(TaskError::Terminal(id.into(), e.record.state.as_str()));
             }
             e.record.state = TaskState::Cancelled;
-            e.record.message = Some("cancelled by the client".into());
+            e.record.message = Some(CANCELLED.into());
             e.record.inputs.clear();
             e.record.updated_at = now_iso();
             e.cancel.cancel();
@@ -365,10 +373,7 @@ impl TaskStore for MemoryTasks {
     ) -> BoxFuture<'a, Result<(), TaskError>> {
         Box::pin(async move {
             let mut g = self.lock();
-            let e = g
-                .get_mut(id)
-                .filter(|e| e.record.tenant == tenant)
-                .ok_or_else(|| TaskError::NotFound(id.into()))?;
+            let e = owned(&mut g, tenant, id)?;
             for (key, value) in responses {
                 if e.record.inputs.remove(&key).is_some() {
                     e.answers.insert(key, value);

@@ -13,7 +13,9 @@
 //! task's: a TTL the client asks for is not applied. Progress and log
 //! messages stay with the worker (it has no client session).
 
-use crate::tasks::{POLL_INTERVAL_MS, TaskError, TaskRecord, TaskState, TaskStore, WAITING, outcome_of};
+use crate::tasks::{
+    CANCELLED, POLL_INTERVAL_MS, TaskError, TaskRecord, TaskState, TaskStore, WAITING, outcome_of,
+};
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -133,8 +135,6 @@ fn to_record(run: RunRecord, inputs: BTreeMap<String, Value>, ttl_ms: u64) -> Ta
         inputs,
     }
 }
-
-const CANCELLED: &str = "cancelled by the client";
 
 /// The outcome of a finished run's call, as a task's.
 fn finished(run: &RunRecord, status: &str) -> (TaskState, Value) {
