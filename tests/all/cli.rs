@@ -5,8 +5,12 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-/// `target/<profile>/toolhost`, built by the test command before the tests.
+/// `target/<profile>/toolhost`, built by the test command before the tests;
+/// `TOOLHOST_TEST_BIN` names another build (agents sharing one target dir).
 pub(crate) fn bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("TOOLHOST_TEST_BIN") {
+        return PathBuf::from(p);
+    }
     let exe = std::env::current_exe().unwrap();
     let p = exe.parent().unwrap().parent().unwrap().join("toolhost");
     assert!(
