@@ -418,7 +418,7 @@ fn check_metadata_entry(key: &str, value: &str) -> Result<(), ContextError> {
     if value.len() > MAX_HEADER_VALUE_BYTES {
         return bad("the value is longer than 8192 bytes");
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return bad("the value contains a control character");
     }
     Ok(())
@@ -440,12 +440,18 @@ fn new_request_id() -> String {
     crate::text::hex_id("", rand::random::<u128>())
 }
 
+/// Whether `value` holds a control character (C0, DEL, C1). Ids and trace
+/// headers are printable ASCII: a byte scan decides those, chars the rest.
+fn has_control(value: &str) -> bool {
+    !value.bytes().all(|b| (0x20..0x7f).contains(&b)) && value.chars().any(char::is_control)
+}
+
 /// Checks one header value and returns it trimmed of spaces and tabs.
 fn check_value<'v>(header: &'static str, value: &'v str) -> Result<&'v str, ContextError> {
     if value.len() > MAX_HEADER_VALUE_BYTES {
         return Err(ContextError::TooLong { header });
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(ContextError::ControlCharacter { header });
     }
     let value = value.trim_matches([' ', '\t']);
@@ -678,6 +684,7 @@ mod tests {
                 "{v:?}"
             );
         }
+        assert!(!has_control("café ✓ 00-ab") && has_control("é\u{9f}"), "non-ASCII text is no control");
         let long = "x".repeat(MAX_HEADER_VALUE_BYTES + 1);
         assert_eq!(
             from(&[(REQUEST_ID_HEADER, &long)], Instant::now()),

@@ -70,6 +70,32 @@ pub enum CallEvent {
     Finished(Box<CallResult>),
 }
 
+/// Where a batch's results go: streamed as events, or collected.
+enum Out {
+    /// `Started`, `Finished` (and guest) events on a channel.
+    Stream(mpsc::Sender<CallEvent>),
+    /// Every result in one vector, completion order, no events.
+    Collect(Vec<CallResult>),
+}
+
+impl Out {
+    async fn finished(&mut self, result: CallResult) {
+        match self {
+            Out::Stream(tx) => {
+                let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
+            }
+            Out::Collect(v) => v.push(result),
+        }
+    }
+
+    fn events(&self) -> Option<&mpsc::Sender<CallEvent>> {
+        match self {
+            Out::Stream(tx) => Some(tx),
+            Out::Collect(_) => None,
+        }
+    }
+}
+
 /// The batch driver (behind `Host::stream_batch`): runs `calls` at most
 /// `parallel` at a time, each through `run`, and streams their events.
 pub fn spawn_batch<R, Fut>(
@@ -85,58 +111,108 @@ where
     Fut: Future<Output = CallResult> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(calls.len().clamp(16, 1024) * 2);
-    tokio::spawn(async move {
-        let slots = Arc::new(Semaphore::new(parallel));
-        let ctx = Arc::new(ctx);
-        let calls: Vec<ToolCall> = calls
-            .into_iter()
-            .map(|mut c| {
-                c.call_id.get_or_insert_with(toolhost_core::new_call_id);
-                c
-            })
-            .collect();
-        // Dedup: followers wait for their leader's result.
-        let followers = if opts.dedup { followers_by_leader(&calls) } else { HashMap::new() };
-        let follower_set: std::collections::HashSet<usize> = followers.values().flatten().copied().collect();
-        // Followers only need their own ids back; don't copy whole calls.
-        let follower_ids: HashMap<usize, String> =
-            follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
-        let mut set = tokio::task::JoinSet::new();
-        let mut queue = calls.into_iter().enumerate().filter(|(i, _)| !follower_set.contains(i)).peekable();
-        // A call's future is built only once it has a slot, so at most
-        // `parallel` exist at once: the batch's memory does not grow with its length.
-        loop {
-            tokio::select! {
-                biased;
-                Some(done) = set.join_next() => match done {
-                    Ok(result) => send_finished(result, &followers, &follower_ids, &ctx, &tx).await,
-                    // Panics are caught inside the task; only a runtime shutdown ends one early.
-                    Err(e) => tracing::warn!(error = %e, "a batch task ended without a result"),
-                },
-                slot = slots.clone().acquire_owned(), if queue.peek().is_some() => {
-                    let (i, call) = queue.next().expect("peeked");
-                    let slot = slot.expect("never closed");
-                    let id = call.call_id.clone().unwrap_or_default();
-                    let events = guest_events.then(|| forward_guest_events(id, tx.clone()));
-                    let opts = CallOptions { cancel: opts.cancel.clone(), events, interact: None };
-                    set.spawn(start_call(ctx.clone(), call, i, opts, &run, tx.clone(), slot));
-                }
-                else => break,
-            }
-        }
-    });
+    let guest_events = guest_events.then(|| tx.clone());
+    tokio::spawn(drive(ctx, calls, opts, guest_events, parallel, run, Out::Stream(tx)));
     rx
 }
 
+/// The batch driver behind `Host::run_batch`: as [`spawn_batch`], but the
+/// results come back together (completion order) and no events are built or
+/// sent. The driver runs on the runtime, so the caller is woken once, not
+/// once per call.
+pub fn collect_batch<R, Fut>(
+    ctx: ExecutionContext,
+    calls: Vec<ToolCall>,
+    opts: BatchOptions,
+    parallel: usize,
+    run: R,
+) -> impl Future<Output = Vec<CallResult>> + Send + 'static
+where
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    Fut: Future<Output = CallResult> + Send + 'static,
+{
+    let out = Out::Collect(Vec::with_capacity(calls.len()));
+    let driver = tokio::spawn(drive(ctx, calls, opts, None, parallel, run, out));
+    async move {
+        match driver.await {
+            Ok(out) => out,
+            // Panics are caught per call; only a runtime shutdown ends the driver early.
+            Err(e) => {
+                tracing::warn!(error = %e, "a batch driver ended without its results");
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// Runs `calls` at most `parallel` at a time and hands each result to `out`;
+/// returns what `out` collected (nothing when it streams).
+async fn drive<R, Fut>(
+    ctx: ExecutionContext,
+    calls: Vec<ToolCall>,
+    opts: BatchOptions,
+    guest_events: Option<mpsc::Sender<CallEvent>>,
+    parallel: usize,
+    run: R,
+    mut out: Out,
+) -> Vec<CallResult>
+where
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    Fut: Future<Output = CallResult> + Send + 'static,
+{
+    let slots = Arc::new(Semaphore::new(parallel));
+    let ctx = Arc::new(ctx);
+    let calls: Vec<ToolCall> = calls
+        .into_iter()
+        .map(|mut c| {
+            c.call_id.get_or_insert_with(toolhost_core::new_call_id);
+            c
+        })
+        .collect();
+    // Dedup: followers wait for their leader's result.
+    let followers = if opts.dedup { followers_by_leader(&calls) } else { HashMap::new() };
+    let follower_set: std::collections::HashSet<usize> = followers.values().flatten().copied().collect();
+    // Followers only need their own ids back; don't copy whole calls.
+    let follower_ids: HashMap<usize, String> =
+        follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
+    let mut set = tokio::task::JoinSet::new();
+    let mut queue = calls.into_iter().enumerate().filter(|(i, _)| !follower_set.contains(i)).peekable();
+    // A call's future is built only once it has a slot, so at most
+    // `parallel` exist at once: the batch's memory does not grow with its length.
+    loop {
+        tokio::select! {
+            biased;
+            Some(done) = set.join_next() => match done {
+                Ok(result) => send_finished(result, &followers, &follower_ids, &ctx, &mut out).await,
+                // Panics are caught inside the task; only a runtime shutdown ends one early.
+                Err(e) => tracing::warn!(error = %e, "a batch task ended without a result"),
+            },
+            slot = slots.clone().acquire_owned(), if queue.peek().is_some() => {
+                let (i, call) = queue.next().expect("peeked");
+                let slot = slot.expect("never closed");
+                let id = call.call_id.clone().unwrap_or_default();
+                let events = guest_events.clone().map(|tx| forward_guest_events(id, tx));
+                let opts = CallOptions { cancel: opts.cancel.clone(), events, interact: None };
+                set.spawn(start_call(ctx.clone(), call, i, opts, &run, out.events().cloned(), slot));
+            }
+            else => break,
+        }
+    }
+    match out {
+        Out::Collect(v) => v,
+        Out::Stream(_) => Vec::new(),
+    }
+}
+
 /// One call of a batch, holding its `slot` until it finishes: announces its
-/// start, runs it, and turns a panic into a result of its own.
+/// start (when `tx` streams), runs it, and turns a panic into a result of its own.
 fn start_call<R, Fut>(
     ctx: Arc<ExecutionContext>,
     call: ToolCall,
     i: usize,
     opts: CallOptions,
     run: &R,
-    tx: mpsc::Sender<CallEvent>,
+    tx: Option<mpsc::Sender<CallEvent>>,
     slot: tokio::sync::OwnedSemaphorePermit,
 ) -> impl Future<Output = CallResult> + Send + 'static
 where
@@ -149,8 +225,10 @@ where
     let running = run(ctx.clone(), call, i, opts);
     async move {
         let _slot = slot;
-        let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
-        let _ = tx.send(started).await;
+        if let Some(tx) = tx {
+            let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
+            let _ = tx.send(started).await;
+        }
         match std::panic::AssertUnwindSafe(running).catch_unwind().await {
             Ok(result) => result,
             Err(panic) => panicked(i, call_id, tool, &ctx, &*panic),
@@ -184,7 +262,7 @@ async fn send_finished(
     followers: &HashMap<usize, Vec<usize>>,
     follower_ids: &HashMap<usize, String>,
     ctx: &ExecutionContext,
-    tx: &mpsc::Sender<CallEvent>,
+    out: &mut Out,
 ) {
     for &f in followers.get(&result.index).into_iter().flatten() {
         let mut copy = result.clone();
@@ -194,9 +272,9 @@ async fn send_finished(
         // A follower never reaches the executor: its own line here.
         let tenant = ctx.tenant_id.as_deref().unwrap_or(toolhost_core::DEFAULT_TENANT);
         toolhost_core::observe::logs::call_finished(&copy, &ctx.request_id, tenant);
-        let _ = tx.send(CallEvent::Finished(Box::new(copy))).await;
+        out.finished(copy).await;
     }
-    let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
+    out.finished(result).await;
 }
 
 /// The result of a call whose task panicked: `INTERNAL`, logged with its ids.
@@ -292,6 +370,26 @@ mod tests {
             assert_eq!((e.code(), r.tool.as_str()), (toolhost_core::ErrorCode::Internal, "boom"), "{r:?}");
         }
         assert_eq!(done[2].result.as_ref().unwrap().value, Some(serde_json::json!({"n": 2})));
+    }
+
+    /// `collect_batch` gives every result back at once, a panic as its own
+    /// `INTERNAL` result, dedup followers as cached copies with their own ids.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_collected_batch_has_every_result_once() {
+        let mut calls: Vec<ToolCall> = (0..50)
+            .map(|i| ToolCall::new("ok", format!(r#"{{"n":{i}}}"#)).with_id(format!("c{i}")))
+            .collect();
+        calls.push(ToolCall::new("boom", "{}").with_id("b"));
+        calls.push(ToolCall::new("ok", r#"{"n": 7}"#).with_id("dup"));
+        let opts = BatchOptions { dedup: true, ..Default::default() };
+        let mut done = collect_batch(ExecutionContext::new(), calls, opts, 4, run).await;
+        done.sort_by_key(|r| r.index);
+        assert_eq!(done.len(), 52);
+        assert!(done.iter().enumerate().all(|(i, r)| r.index == i));
+        assert_eq!(done[50].result.as_ref().unwrap_err().code(), toolhost_core::ErrorCode::Internal);
+        let (leader, dup) = (&done[7], &done[51]);
+        assert_eq!((dup.call_id.as_str(), dup.cached, leader.cached), ("dup", true, false));
+        assert_eq!(dup.result.as_ref().unwrap().value, Some(serde_json::json!({"n": 7})));
     }
 
     /// A batch's memory is bounded by its parallelism, not its length: a call's

@@ -2,6 +2,7 @@
 //! driver, results matched by `call_id`.
 
 use crate::Host;
+use futures::future::BoxFuture;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use toolhost_core::{CallOptions, CallResult, ExecutionContext};
@@ -17,13 +18,14 @@ impl Host {
         opts: BatchOptions,
     ) -> Vec<CallResult> {
         let order = opts.order;
-        let mut rx = self.stream_batch(ctx.clone(), calls, opts, false);
-        let mut out = Vec::new();
-        while let Some(ev) = rx.recv().await {
-            if let CallEvent::Finished(r) = ev {
-                out.push(*r);
-            }
-        }
+        let mut out = toolhost_exec::batch::collect_batch(
+            ctx.clone(),
+            calls,
+            opts,
+            self.batch_parallel(ctx),
+            self.batch_runner(),
+        )
+        .await;
         if order == Order::Submission {
             out.sort_by_key(|r| r.index);
         }
@@ -40,13 +42,26 @@ impl Host {
         opts: BatchOptions,
         guest_events: bool,
     ) -> mpsc::Receiver<CallEvent> {
-        let parallel =
-            ctx.max_parallel.unwrap_or(usize::MAX).min(self.executor().config().max_parallel).max(1);
-        let host = self.clone();
-        let run = move |ctx: Arc<ExecutionContext>, call: ToolCall, index: usize, opts: CallOptions| {
-            let host = host.clone();
-            async move { host.execute_at(&ctx, call, index, &opts).await }
-        };
+        let (parallel, run) = (self.batch_parallel(&ctx), self.batch_runner());
         toolhost_exec::batch::spawn_batch(ctx, calls, opts, guest_events, parallel, run)
+    }
+
+    /// How many calls of a batch run at once: the context's `max_parallel`
+    /// within the executor's.
+    fn batch_parallel(&self, ctx: &ExecutionContext) -> usize {
+        ctx.max_parallel.unwrap_or(usize::MAX).min(self.executor().config().max_parallel).max(1)
+    }
+
+    /// Runs one call of a batch on this host.
+    fn batch_runner(
+        &self,
+    ) -> impl Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> BoxFuture<'static, CallResult>
+    + Send
+    + 'static {
+        let host = self.clone();
+        move |ctx: Arc<ExecutionContext>, call: ToolCall, index: usize, opts: CallOptions| {
+            let host = host.clone();
+            Box::pin(async move { host.execute_at(&ctx, call, index, &opts).await })
+        }
     }
 }
