@@ -22,6 +22,8 @@ use std::time::Duration;
 use toolhost_core::call::{CancelToken, ToolOutput};
 use toolhost_core::error::Error;
 
+pub use crate::memory_cache::MemoryCache;
+
 /// A boxed future, for the object-safe backend trait.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -109,6 +111,11 @@ fn write_canonical(v: &Value, out: &mut Vec<u8>) {
 pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     /// The stored result, if present and not expired.
     fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>>;
+    /// The answer of [`get`](Self::get) when this backend has it without
+    /// waiting (an in-process store): `Some(found)`. Default `None`: ask `get`.
+    fn get_now(&self, _key: &CacheKey) -> Option<Option<Arc<ToolOutput>>> {
+        None
+    }
     /// Stores a result for `ttl`.
     fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()>;
 
@@ -174,62 +181,6 @@ impl CacheConfig {
     }
 }
 
-#[derive(Clone)]
-struct Entry {
-    value: Arc<ToolOutput>,
-    ttl: Duration,
-}
-
-struct PerEntryTtl;
-
-impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
-    fn expire_after_create(&self, _: &CacheKey, v: &Entry, _: std::time::Instant) -> Option<Duration> {
-        Some(v.ttl)
-    }
-}
-
-/// The default backend: an in-process, byte-bounded moka cache.
-pub struct MemoryCache {
-    /// Keys are SHA-256 hex: a plain fold hashes them (no chosen collisions).
-    inner: moka::future::Cache<CacheKey, Entry, crate::fold_hash::BuildFold>,
-}
-
-impl std::fmt::Debug for MemoryCache {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryCache").field("entries", &self.inner.entry_count()).finish()
-    }
-}
-
-/// Approximate bytes an output occupies.
-fn weight(o: &ToolOutput) -> u32 {
-    let v = o.value.as_ref().map_or(0, |v| v.to_string().len());
-    let c: usize = serde_json::to_string(&o.content).map_or(0, |s| s.len());
-    (v + c + 64).min(u32::MAX as usize) as u32
-}
-
-impl MemoryCache {
-    /// A cache holding at most `max_bytes` of results.
-    pub fn new(max_bytes: u64) -> MemoryCache {
-        MemoryCache {
-            inner: moka::future::Cache::builder()
-                .max_capacity(max_bytes)
-                .weigher(|_: &CacheKey, e: &Entry| weight(&e.value))
-                .expire_after(PerEntryTtl)
-                .build_with_hasher(Default::default()),
-        }
-    }
-}
-
-impl CacheBackend for MemoryCache {
-    fn get<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, Option<Arc<ToolOutput>>> {
-        Box::pin(async move { self.inner.get(key).await.map(|e| e.value) })
-    }
-
-    fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()> {
-        Box::pin(async move { self.inner.insert(key, Entry { value, ttl }).await })
-    }
-}
-
 /// A leader's success, once there is one. A leader that fails sends nothing
 /// and drops the sender, so its followers try again (one of them leading).
 type Flight = tokio::sync::watch::Receiver<Option<Arc<ToolOutput>>>;
@@ -286,7 +237,10 @@ impl ResultCache {
     /// nothing) when it is not stored: the caller goes on to
     /// [`get_or_run_bounded`](Self::get_or_run_bounded), which counts.
     pub async fn get_stored(&self, key: &CacheKey) -> Option<Arc<ToolOutput>> {
-        let hit = self.backend.get(key).await?;
+        let hit = match self.backend.get_now(key) {
+            Some(found) => found?,
+            None => self.backend.get(key).await?,
+        };
         self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Some(hit)
     }

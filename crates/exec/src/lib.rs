@@ -49,6 +49,7 @@ mod executor;
 mod fold_hash;
 mod key_memo;
 mod limit;
+mod memory_cache;
 pub mod parse;
 pub mod policy;
 pub mod rate_limit;

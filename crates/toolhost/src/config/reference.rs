@@ -131,7 +131,11 @@ pub const SETTINGS: &[Setting] = &[
         "60",
         "default entry lifetime (`policy.cache_ttl_secs` overrides it per tool, pattern or call)",
     ),
-    s("cache.max_bytes", "1048576", "byte budget of the in-memory cache"),
+    s(
+        "cache.max_bytes",
+        "1048576",
+        "byte budget of the in-memory cache (a result over an eighth of it is not kept)",
+    ),
     s("rate_limits.global", "{ rate = 100, per_ms = 1000, burst = 10 }", "one bucket for the process"),
     s("rate_limits.per_tenant", "{ rate = 50, per_ms = 1000, burst = 20 }", "one bucket per tenant"),
     s(
