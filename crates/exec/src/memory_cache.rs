@@ -30,6 +30,9 @@ impl quick_cache::Weighter<CacheKey, Entry> for ByWeight {
     }
 }
 
+/// Shards, each with its own lock and an equal share of the bytes.
+const SHARDS: usize = 8;
+
 type Store = quick_cache::sync::Cache<CacheKey, Entry, ByWeight, BuildFold>;
 
 /// The default backend: an in-process, byte-bounded cache with a TTL per entry.
@@ -53,13 +56,14 @@ fn weight(o: &ToolOutput) -> u32 {
 
 impl MemoryCache {
     /// A cache holding at most `max_bytes` of results. A result heavier than
-    /// one shard's share of `max_bytes` (an eighth or less) is not kept.
+    /// one shard's share of `max_bytes` (an eighth) may be left uncached.
     pub fn new(max_bytes: u64) -> MemoryCache {
         // Results average a few hundred bytes; the estimate only sizes tables.
         let items = usize::try_from(max_bytes / 512).unwrap_or(usize::MAX).clamp(64, 1 << 20);
         let options = quick_cache::OptionsBuilder::new()
             .estimated_items_capacity(items)
             .weight_capacity(max_bytes)
+            .shards(SHARDS)
             .build()
             .expect("capacities are set");
         MemoryCache {

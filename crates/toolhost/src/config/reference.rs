@@ -134,7 +134,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "cache.max_bytes",
         "1048576",
-        "byte budget of the in-memory cache (a result over an eighth of it is not kept)",
+        "byte budget of the in-memory cache (one result over an eighth of it may be left uncached)",
     ),
     s("rate_limits.global", "{ rate = 100, per_ms = 1000, burst = 10 }", "one bucket for the process"),
     s("rate_limits.per_tenant", "{ rate = 50, per_ms = 1000, burst = 20 }", "one bucket per tenant"),
