@@ -334,29 +334,56 @@ impl CallResult {
 
     /// A JSON view: `{call_id, tool, ok, value|error, content?, attempts, cached, duration_ms}`.
     pub fn to_json(&self) -> serde_json::Value {
-        let mut v = serde_json::json!({
-            "index": self.index,
-            "call_id": self.call_id,
-            "tool": self.tool,
-            "ok": self.result.is_ok(),
-            "attempts": self.attempts,
-            "cached": self.cached,
-            "duration_ms": self.duration.as_secs_f64() * 1e3,
-        });
-        match &self.result {
-            Ok(out) => {
-                v["value"] = out.value.clone().unwrap_or(serde_json::Value::Null);
-                if !out.content.is_empty() {
-                    v["content"] = serde_json::to_value(&out.content).unwrap_or_default();
-                }
-            }
-            Err(e) => v["error"] = e.to_json(),
-        }
-        if let Some(e) = &self.fallback_for {
-            v["fallback_for"] = e.to_json();
-        }
-        v
+        serde_json::to_value(self.view(None)).unwrap_or_default()
     }
+
+    /// The same view as [`to_json`](Self::to_json), borrowed, plus `text`
+    /// when given: serialized straight to bytes, with no `Value` tree.
+    pub fn view(&self, text: Option<String>) -> ResultView<'_> {
+        let (value, content, error) = match &self.result {
+            Ok(out) => {
+                let content = Some(out.content.as_slice()).filter(|c| !c.is_empty());
+                (Some(out.value.as_ref().unwrap_or(&serde_json::Value::Null)), content, None)
+            }
+            Err(e) => (None, None, Some(e.to_json())),
+        };
+        ResultView {
+            index: self.index,
+            call_id: &self.call_id,
+            tool: &self.tool,
+            ok: self.result.is_ok(),
+            attempts: self.attempts,
+            cached: self.cached,
+            duration_ms: self.duration.as_secs_f64() * 1e3,
+            value,
+            content,
+            error,
+            fallback_for: self.fallback_for.as_ref().map(Error::to_json),
+            text,
+        }
+    }
+}
+
+/// A [`CallResult`] as JSON ([`CallResult::view`]).
+#[derive(Debug, Serialize)]
+pub struct ResultView<'a> {
+    index: usize,
+    call_id: &'a str,
+    tool: &'a str,
+    ok: bool,
+    attempts: u32,
+    cached: bool,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    value: Option<&'a serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a [Content]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fallback_for: Option<serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    text: Option<String>,
 }
 
 /// Hooks for one call: cancellation, guest events, and who answers the

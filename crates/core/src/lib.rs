@@ -17,13 +17,14 @@ pub mod check;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod fold_hash;
 pub mod interact;
 pub mod observe;
 pub mod text;
 
 pub use call::{
     Bytes, CallOptions, CallRequest, CallResponse, CallResult, CallStats, CancelToken, Content,
-    DEFAULT_TENANT, ToolOutput, new_call_id,
+    DEFAULT_TENANT, ResultView, ToolOutput, new_call_id,
 };
 pub use context::ExecutionContext;
 pub use error::{Error, ErrorCode, Resource, Result, ToolErrorKind};

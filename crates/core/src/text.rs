@@ -17,12 +17,23 @@ pub fn escape_control(s: &str) -> String {
 /// `prefix` followed by `n` as 32 lower-case hex digits, without the
 /// formatting machinery (ids are minted on every call).
 pub fn hex_id(prefix: &str, n: u128) -> String {
-    hex(prefix, &n.to_be_bytes())
+    let mut digits = [0u8; 32];
+    // Two 64-bit halves: shifting a u128 by a variable amount costs branches.
+    for (half, word) in digits.chunks_exact_mut(16).zip([(n >> 64) as u64, n as u64]) {
+        for (i, d) in half.iter_mut().enumerate() {
+            *d = DIGITS[((word >> (60 - 4 * i)) & 0xf) as usize];
+        }
+    }
+    let mut out = String::with_capacity(prefix.len() + digits.len());
+    out.push_str(prefix);
+    out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
+    out
 }
+
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
 
 /// `prefix` followed by `bytes` in lower-case hex.
 pub fn hex(prefix: &str, bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     // Digits go into a stack buffer, then one allocation of the exact size
     // (ids and cache keys are minted on every call; per-pair pushes or a
     // zeroed heap buffer cost more than the formatting).

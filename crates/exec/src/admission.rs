@@ -97,7 +97,9 @@ impl Executor {
                             opts,
                             version: host.arguments_version(&tool),
                         };
-                        self.admitted(host, &a, started).await
+                        // Boxed: the whole call path's state lives on the heap only
+                        // for calls that take it, so a cache hit moves a small future.
+                        Box::pin(self.admitted(host, &a, started)).await
                     }
                 }
             }

@@ -189,7 +189,7 @@ type Flight = tokio::sync::watch::Receiver<Option<Arc<ToolOutput>>>;
 #[derive(Debug)]
 pub struct ResultCache {
     backend: Arc<dyn CacheBackend>,
-    inflight: Mutex<HashMap<CacheKey, Flight, crate::fold_hash::BuildFold>>,
+    inflight: Mutex<HashMap<CacheKey, Flight, toolhost_core::fold_hash::BuildFold>>,
     /// Keys of argument texts already accepted (the hit fast path).
     pub(crate) memo: crate::key_memo::KeyMemo,
     hits: std::sync::atomic::AtomicU64,

@@ -37,7 +37,7 @@ impl Source {
 /// The memo: sharded so concurrent calls rarely share a lock.
 #[derive(Default)]
 pub(crate) struct KeyMemo {
-    hasher: crate::fold_hash::BuildFold,
+    hasher: toolhost_core::fold_hash::BuildFold,
     shards: [Mutex<HashMap<u64, (Source, CacheKey)>>; SHARDS],
 }
 

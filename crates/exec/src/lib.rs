@@ -46,7 +46,6 @@ pub mod clock;
 mod config;
 pub mod confirm;
 mod executor;
-mod fold_hash;
 mod key_memo;
 mod limit;
 mod memory_cache;

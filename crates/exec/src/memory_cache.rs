@@ -8,10 +8,10 @@
 //! when its shard needs the room).
 
 use crate::cache::{BoxFuture, CacheBackend, CacheKey};
-use crate::fold_hash::BuildFold;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use toolhost_core::call::ToolOutput;
+use toolhost_core::fold_hash::BuildFold;
 
 #[derive(Clone)]
 struct Entry {

@@ -188,7 +188,12 @@ pub struct Policies {
 
 /// Resolved policies by tool name, then by (manifest timeout, default
 /// timeout, declared idempotency): a tool has one or a few of those.
-type Memo = std::collections::HashMap<String, Vec<(MemoRest, std::sync::Arc<Effective>)>>;
+/// Keyed by tool names the registry found (a caller's typo never gets here).
+type Memo = std::collections::HashMap<
+    String,
+    Vec<(MemoRest, std::sync::Arc<Effective>)>,
+    toolhost_core::fold_hash::BuildFold,
+>;
 type MemoRest = (Option<Duration>, Duration, bool);
 
 /// Default cache lifetime (`[cache] ttl_secs` replaces it, see [`Policies::with_cache_ttl`]).

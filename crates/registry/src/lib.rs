@@ -164,10 +164,14 @@ fn errors_json<S: serde::Serializer>(errors: &[Error], s: S) -> std::result::Res
     s.collect_seq(errors.iter().map(Error::to_json))
 }
 
+/// Tool name → what serves it. Hashed, not ordered: every call looks a tool
+/// up, while only listings want names in order (they sort).
+type ToolMap = std::collections::HashMap<String, ToolEntry, toolhost_core::fold_hash::BuildFold>;
+
 /// An immutable snapshot of everything served.
 #[derive(Debug, Default)]
 pub struct Catalog {
-    tools: BTreeMap<String, ToolEntry>,
+    tools: ToolMap,
     plugins: Vec<PluginStatus>,
     /// The version served of each plugin file, by name.
     served: BTreeMap<String, Arc<Plugin>>,
@@ -295,11 +299,14 @@ impl Registry {
     /// Every tool `tenant` may see, sorted by name.
     pub fn tools(&self, tenant: &str) -> Vec<ToolEntry> {
         let cat = self.catalog.load();
-        cat.tools
+        let mut tools: Vec<ToolEntry> = cat
+            .tools
             .values()
             .filter(|e| self.tenants.allows(tenant, &e.plugin.name, &e.tool.name))
             .cloned()
-            .collect()
+            .collect();
+        tools.sort_unstable_by(|a, b| a.tool.name.cmp(&b.tool.name));
+        tools
     }
 
     /// Loads every `*.wasm` in the folder (a missing folder is an error).

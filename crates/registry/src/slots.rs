@@ -198,7 +198,7 @@ pub(super) fn build(slots: &BTreeMap<String, Slot>, prev: &Owners) -> Catalog {
             claims.entry(&t.name).or_default().push(name);
         }
     }
-    let mut tools = BTreeMap::new();
+    let mut tools = super::ToolMap::default();
     let mut plugins = Vec::with_capacity(slots.len());
     let mut served_plugins = BTreeMap::new();
     for (name, slot) in slots {

@@ -308,17 +308,25 @@ async fn calls(
     cancel_on_drop.disarm();
     drop(guard);
     let ok = results.iter().all(|r| r.result.is_ok());
-    let results: Vec<Value> = results.iter().map(|r| with_text(r.to_json(), r)).collect();
-    axum::Json(json!({ "ok": ok, "results": results })).into_response()
+    // Written straight from the results: no `Value` tree per result.
+    let results: Vec<_> = results.iter().map(with_text).collect();
+    axum::Json(BatchBody { ok, results }).into_response()
 }
 
-/// Adds the model-facing `text` (result text, or the error with its retry verdict).
-fn with_text(mut v: Value, r: &toolhost::CallResult) -> Value {
-    v["text"] = match &r.result {
-        Ok(out) => out.to_text().into(),
-        Err(e) => convert::failure_text(e).into(),
-    };
-    v
+/// The body of a whole batch's answer.
+#[derive(serde::Serialize)]
+struct BatchBody<'a> {
+    ok: bool,
+    results: Vec<toolhost::ResultView<'a>>,
+}
+
+/// A result's JSON with the model-facing `text` (result text, or the error
+/// with its retry verdict).
+fn with_text(r: &toolhost::CallResult) -> toolhost::ResultView<'_> {
+    r.view(Some(match &r.result {
+        Ok(out) => out.to_text(),
+        Err(e) => convert::failure_text(e),
+    }))
 }
 
 /// Cancels a token when dropped, unless disarmed.
@@ -391,7 +399,7 @@ fn stream(
                 } else {
                     st.failed += 1;
                 }
-                Event::default().event("result").json_data(with_text(r.to_json(), &r))
+                Event::default().event("result").json_data(with_text(&r))
             }
             None => {
                 st.done = true;

@@ -75,6 +75,7 @@ where
 }
 
 fn main() {
+    bare::cli_logging();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(run());
 }

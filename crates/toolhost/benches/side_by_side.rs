@@ -431,6 +431,7 @@ fn language(
 }
 
 fn main() {
+    bare::cli_logging();
     let quick = std::env::args().any(|a| a == "--quick");
     let scale = if quick { 0.1 } else { 1.0 };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();

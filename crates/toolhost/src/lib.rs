@@ -64,6 +64,7 @@ pub use toolhost_upstream as upstream;
 pub use config::Config;
 pub use host::{Host, HostBuilder, Target};
 pub use listing::ToolListing;
+pub use toolhost_core::ResultView;
 pub use toolhost_core::{
     CallRequest, CallResponse, CallStats, CancelToken, Content, Error, ErrorCode, ExecutionContext, Resource,
     Result, ToolErrorKind, ToolOutput,

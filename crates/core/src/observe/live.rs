@@ -42,11 +42,11 @@ impl Running {
 /// Shards of the in-flight list: concurrent calls (on different worker
 /// threads) rarely take the same lock.
 const SHARDS: usize = 16;
-type Shard = Mutex<HashMap<u64, Running>>;
+type Shard = Mutex<HashMap<u64, Running, crate::fold_hash::BuildFold>>;
 static INFLIGHT: LazyLock<[Shard; SHARDS]> = LazyLock::new(Default::default);
 static NEXT: AtomicU64 = AtomicU64::new(0);
 
-fn shard(id: u64) -> std::sync::MutexGuard<'static, HashMap<u64, Running>> {
+fn shard(id: u64) -> std::sync::MutexGuard<'static, HashMap<u64, Running, crate::fold_hash::BuildFold>> {
     INFLIGHT[id as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -131,3 +131,17 @@ pub(crate) fn compile_cached(engine: &Engine, bytes: &[u8], dir: &Path) -> Compo
     // SAFETY: as above, just written by this engine.
     unsafe { Component::deserialize_file(engine, &path) }.unwrap()
 }
+
+/// The logging `toolhost serve`/`run` install by default (stderr, level
+/// `warn`), so spans cost in the benches what they cost in the CLI: with no
+/// subscriber at all, every span also checks the `log` crate (a dependency
+/// turns on tracing's `log` feature), which the CLI never pays.
+pub fn cli_logging() {
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_filter(tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::registry().with(stderr).try_init();
+}

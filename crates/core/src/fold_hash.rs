@@ -1,14 +1,16 @@
 //! A small multiply-fold hasher (FxHash's scheme) for maps whose keys need
 //! no protection from chosen collisions: result-cache keys (SHA-256 hex, so
-//! nobody picks their bits) and the key memo's slots (every field is compared
-//! in full, so a collision costs a recomputation, never a wrong answer).
+//! nobody picks their bits), the key memo's slots (every field is compared
+//! in full, so a collision costs a recomputation, never a wrong answer),
+//! in-flight call numbers, and maps whose keys the operator's plugins and
+//! configuration fix (tool names: a caller's lookup inserts nothing).
 //! SipHash over a 64-byte key cost more than the lookup it served.
 
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Hashes 8 bytes at a time: `h = (h.rotl(5) ^ word) * K`.
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct FoldHasher(u64);
+pub struct FoldHasher(u64);
 
 const K: u64 = 0x517c_c1b7_2722_0a95;
 
@@ -50,7 +52,7 @@ impl Hasher for FoldHasher {
 }
 
 /// [`FoldHasher`] as a `BuildHasher`.
-pub(crate) type BuildFold = BuildHasherDefault<FoldHasher>;
+pub type BuildFold = BuildHasherDefault<FoldHasher>;
 
 #[cfg(test)]
 mod tests {
