@@ -175,7 +175,8 @@ pub fn check_identity(c: &Certificate, issuer: &str, subject: &str) -> Result<()
     if !subjects.iter().any(|s| s == subject) {
         return Err(format!("the certificate's subject is {}, not {subject:?}", list(&subjects)));
     }
-    let issuers = issuers(c)?;
+    let mut issuers = issuers(c)?;
+    issuers.dedup();
     if issuers.is_empty() {
         return Err("the certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.1 / .1.8)".into());
     }
