@@ -28,6 +28,7 @@
 
 pub mod artifact;
 pub mod auth;
+pub mod board;
 pub mod client;
 pub mod digest;
 pub mod gate;

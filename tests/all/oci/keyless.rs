@@ -506,6 +506,24 @@ async fn forged_replayed_and_tampered_keyless_signatures_are_refused() {
     assert_eq!(s.w.th(&["pull", &r, "--plugins", "x", "--identity", &good]).status.code(), Some(2));
 }
 
+/// Polls /readyz until `source_failures` satisfies `done` (10 s at most).
+async fn wait_for_source(serve: &Serve, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = serve.readyz().await;
+        if done(&v["source_failures"]) {
+            return v["source_failures"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "source_failures stayed {}\n{}",
+            v["source_failures"],
+            serve.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_serves_a_keyless_signed_source_and_refuses_another_identity() {
     let s = Setup::new();
@@ -537,6 +555,32 @@ async fn serve_serves_a_keyless_signed_source_and_refuses_another_identity() {
     assert!(serve.log().contains("\\\"someone@example.com\\\""), "{}", serve.log());
     let lock = lock_of(&s.w.path("plugins"));
     assert_eq!(lock["plugin"][0]["signer"].as_str(), Some(format!("{ISSUER}={SUBJECT}").as_str()));
+
+    // While serving, the operator pulls into the served folder; the source
+    // statuses follow the lock, each change re-verified with the source's
+    // trust. Pulled as someone else's: still refused, and not loaded.
+    let math_ref = s.reg.oci("plugins/math:1.0");
+    let someone_id = format!("{ISSUER}=someone@example.com");
+    s.w.ok(&["pull", &math_ref, "--plugins", "plugins", "--identity", &someone_id, "--trust-root", &s.root]);
+    serve.wait_for_failure("SIGNATURE_INVALID").await;
+    let failure = &serve.readyz().await["source_failures"][0];
+    assert_eq!(
+        (failure["code"].as_str(), failure["serving"].as_bool()),
+        (Some("SIGNATURE_INVALID"), Some(false))
+    );
+    assert!(!serve.tools().await.iter().any(|t| t.starts_with("math.")));
+    // Re-signed by the pinned identity and pulled again: the failure clears
+    // and the hot reload serves it.
+    push_signature(&s.reg, "plugins/math", &math_digest, &p, &s.sigstore.keyless(&p, &GOOD, "serve-math2"))
+        .await;
+    let good = identity(ISSUER, SUBJECT);
+    s.w.ok(&["pull", &math_ref, "--plugins", "plugins", "--identity", &good, "--trust-root", &s.root]);
+    wait_for_source(&serve, |f| f.as_array().unwrap().is_empty()).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !serve.tools().await.iter().any(|t| t.starts_with("math.")) {
+        assert!(Instant::now() < deadline, "math was not served after the pull: {}", serve.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     // The load gate re-checks the keyless record: a pulled file altered while
     // serving is refused, the verified version keeps answering.
     std::fs::write(s.w.path("plugins/text.toml"), "[config]\ngreeting = \"Pwned\"\n").unwrap();
