@@ -28,12 +28,15 @@ pub fn resolve(registry: &str, env: Option<&str>, docker_config: Option<&str>) -
     resolve_with(registry, env, docker_config, &|_, _| None)
 }
 
+/// A credential helper: `(helper name, registry)` → `(user, secret)`.
+pub type Helper<'a> = &'a dyn Fn(&str, &str) -> Option<(String, String)>;
+
 /// [`resolve`] with `helper(name, registry)` answering for credential helpers.
 pub fn resolve_with(
     registry: &str,
     env: Option<&str>,
     docker_config: Option<&str>,
-    helper: &dyn Fn(&str, &str) -> Option<(String, String)>,
+    helper: Helper<'_>,
 ) -> RegistryAuth {
     if let Some((user, pass)) = env.and_then(|v| v.split_once(':')) {
         return RegistryAuth::Basic(user.to_string(), pass.to_string());

@@ -15,6 +15,8 @@ use toolhost_core::error::Error;
 
 /// When and how big the lock file was; `None` when there is none.
 type Stamp = Option<(SystemTime, u64)>;
+/// Per source: the lock entry last seen, and the status.
+type Seen = Vec<(Option<LockEntry>, SourceStatus)>;
 
 /// The source statuses of a running host.
 #[derive(Debug)]
@@ -22,7 +24,7 @@ pub struct SourceBoard {
     sources: Vec<SourceConfig>,
     dir: PathBuf,
     /// The lock's stamp, and per source the entry last seen and its status.
-    state: Mutex<(Stamp, Vec<(Option<LockEntry>, SourceStatus)>)>,
+    state: Mutex<(Stamp, Seen)>,
 }
 
 fn stamp(dir: &std::path::Path) -> Stamp {
@@ -55,11 +57,7 @@ impl SourceBoard {
         state.1.iter().map(|(_, st)| st.clone()).collect()
     }
 
-    fn refresh(
-        &self,
-        lock: &Lock,
-        old: &[(Option<LockEntry>, SourceStatus)],
-    ) -> Vec<(Option<LockEntry>, SourceStatus)> {
+    fn refresh(&self, lock: &Lock, old: &[(Option<LockEntry>, SourceStatus)]) -> Seen {
         old.iter()
             .map(|(seen, st)| {
                 let now = lock.get(&st.source).cloned();
