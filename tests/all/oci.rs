@@ -12,6 +12,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+mod keyless;
+
 const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
 /// A real `docker-registry` on a free loopback port, storage in a temp
@@ -359,7 +361,7 @@ fn skopeo_copy_carries_the_artifact_and_its_signature_and_pull_verifies_the_copy
 }
 
 #[test]
-fn unsigned_foreign_signed_and_keyless_pulls_are_refused_and_nothing_is_installed() {
+fn unsigned_and_foreign_signed_pulls_are_refused_and_nothing_is_installed() {
     let reg = OciRegistry::start();
     let w = Work::new();
     let (keys, other) = (w.keygen("keys"), w.keygen("other"));
@@ -397,18 +399,17 @@ fn unsigned_foreign_signed_and_keyless_pulls_are_refused_and_nothing_is_installe
         "SIGNATURE_INVALID",
     );
 
-    let err = w.refused(
-        &[
-            "pull",
-            &reg.oci("plugins/text:1"),
-            "--plugins",
-            "p",
-            "--identity",
-            "https://accounts.example=ci@example.com",
-        ],
-        "SIGNATURE_INVALID",
-    );
-    assert!(err.contains("keyless verification"), "{err}");
+    // Keyless needs its offline trust root (the keyless flows are in oci::keyless).
+    let keyless = w.th(&[
+        "pull",
+        &reg.oci("plugins/text:1"),
+        "--plugins",
+        "p",
+        "--identity",
+        "https://accounts.example=ci@example.com",
+    ]);
+    assert_eq!(keyless.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&keyless.stderr).contains("--trust-root"), "{keyless:?}");
     assert!(!w.path("p/text.wasm").exists() && !w.path("p/toolhost.lock").exists());
 
     // A local plugin of the same name (not owned by the lock) is never replaced.
@@ -466,6 +467,54 @@ fn registry_credentials_come_from_the_environment_or_the_docker_config() {
     std::fs::write(w.path("docker/config.json"), auth).unwrap();
     w.ok(&["pull", &reference, "--plugins", "p", "--insecure-unsigned"]);
     assert!(w.path("p/text.wasm").exists());
+}
+
+#[test]
+fn docker_credential_helpers_are_asked_before_the_config_file() {
+    let reg = OciRegistry::start_with(Some(HTPASSWD), None);
+    let w = Work::new();
+    let wasm = w.plugin("src", "text", "text");
+    let reference = reg.oci("plugins/text:1.0");
+    // A credential helper as docker runs it: `docker-credential-NAME get`,
+    // the registry host on stdin, JSON on stdout; it logs what it was asked.
+    let bin_dir = w.path("helpers");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let script = format!(
+        "#!/bin/sh\nread host\necho \"$1 $host\" >> {log}\nif [ \"$host\" = \"{host}\" ]; then\n  printf '{{\"ServerURL\":\"%s\",\"Username\":\"toolhost\",\"Secret\":\"s3cret\"}}' \"$host\"\nelse\n  echo 'credentials not found in native keychain'; exit 1\nfi\n",
+        log = w.path("helper.log").display(),
+        host = reg.host()
+    );
+    let helper = bin_dir.join("docker-credential-toolhosttest");
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let run = |args: &[&str]| {
+        Command::new(bin())
+            .args(args)
+            .current_dir(w.dir.path())
+            .env_remove("TOOLHOST_REGISTRY_AUTH")
+            .env("DOCKER_CONFIG", w.path("docker"))
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let config = |json: String| std::fs::write(w.path("docker/config.json"), json).unwrap();
+    // credsStore: every registry; the file's (wrong) auth is not used.
+    let wrong = r#""auths":{"HOST":{"auth":"dG9vbGhvc3Q6d3Jvbmc="}}"#.replace("HOST", &reg.host());
+    config(format!(r#"{{{wrong},"credsStore":"toolhosttest"}}"#));
+    let pushed = run(&["push", wasm.to_str().unwrap(), &reference]);
+    assert!(pushed.status.success(), "{}", String::from_utf8_lossy(&pushed.stderr));
+    assert!(std::fs::read_to_string(w.path("helper.log")).unwrap().contains(&format!("get {}", reg.host())));
+    // credHelpers.<host> wins over a store that cannot run.
+    config(format!(r#"{{"credHelpers":{{"{}":"toolhosttest"}},"credsStore":"missing"}}"#, reg.host()));
+    let pulled = run(&["pull", &reference, "--plugins", "p", "--insecure-unsigned"]);
+    assert!(pulled.status.success(), "{}", String::from_utf8_lossy(&pulled.stderr));
+    // A helper without an entry falls through to the file's (wrong) auth: refused.
+    config(format!(r#"{{{wrong},"credHelpers":{{"{}":"missing"}}}}"#, reg.host()));
+    let refused = run(&["pull", &reference, "--plugins", "q", "--insecure-unsigned"]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{err}");
+    assert!(err.contains("not authorized"), "{err}");
 }
 
 /// A name for a local registry that is not literally loopback, so toolhost

@@ -4,8 +4,7 @@
 //! does not own (local files) pass untouched.
 
 use crate::lock::Lock;
-use crate::pull::{Trust, keyless_unsupported};
-use crate::sign::VerifyKey;
+use crate::pull::Trust;
 use crate::sources::SourceConfig;
 use crate::verify::{Require, verify_loaded};
 use std::collections::BTreeMap;
@@ -15,25 +14,14 @@ use toolhost_core::error::Error;
 /// How each configured source's plugins are trusted, by reference.
 #[derive(Debug, Default)]
 pub struct Gate {
-    trust: BTreeMap<String, Result<Option<VerifyKey>, Error>>,
+    trust: BTreeMap<String, Result<Trust, Error>>,
 }
 
 impl Gate {
     /// The gate for `sources` (plugins pulled by hand with `toolhost pull`
     /// are held to the signer their lock entry records).
     pub fn new(sources: &[SourceConfig]) -> Gate {
-        let trust = sources
-            .iter()
-            .map(|s| {
-                let t = match s.trust() {
-                    Ok(Trust::Key(k)) => Ok(Some(k)),
-                    Ok(Trust::InsecureUnsigned) => Ok(None),
-                    Ok(Trust::Identity { .. }) => Err(keyless_unsupported(&s.reference)),
-                    Err(e) => Err(e),
-                };
-                (s.reference.clone(), t)
-            })
-            .collect();
+        let trust = sources.iter().map(|s| (s.reference.clone(), s.trust())).collect();
         Gate { trust }
     }
 
@@ -45,8 +33,9 @@ impl Gate {
         let lock = Lock::read(dir)?;
         let Some(entry) = lock.by_name(name) else { return Ok(()) };
         let require = match self.trust.get(&entry.reference) {
-            Some(Ok(Some(k))) => Require::Key(k),
-            Some(Ok(None)) | None => Require::Recorded,
+            Some(Ok(Trust::Key(k))) => Require::Key(k),
+            Some(Ok(Trust::Identity(t))) => Require::Identity(t),
+            Some(Ok(Trust::InsecureUnsigned)) | None => Require::Recorded,
             Some(Err(e)) => return Err(e.clone()),
         };
         verify_loaded(dir, entry, wasm, require)

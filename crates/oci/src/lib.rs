@@ -11,8 +11,10 @@
 //! artifact is the tag `sha256-<hex>.sig` of the same repository, one layer of
 //! media type `application/vnd.dev.cosign.simplesigning.v1+json` holding the
 //! payload and the annotation `dev.cosignproject.cosign/signature` (base64
-//! ECDSA P-256 SHA-256, DER). Keys, payload type and signature checks come
-//! from the `sigstore` crate; the registry protocol from `oci-client`.
+//! ECDSA P-256 SHA-256, DER), from RustCrypto `p256`; the registry protocol
+//! from `oci-client`. Keyless signatures ([`keyless`]: a Fulcio certificate,
+//! its chain and a Rekor SET in the layer's annotations) are verified offline
+//! against a pinned `ISSUER=SUBJECT` and a local trust root.
 //!
 //! What was pulled is recorded in `toolhost.lock` beside the plugins
 //! ([`lock`]): reference → digest, layer digests, signer, and the signature
@@ -26,10 +28,12 @@
 
 pub mod artifact;
 pub mod auth;
+pub mod board;
 pub mod client;
 pub mod digest;
 pub mod gate;
 pub mod install;
+pub mod keyless;
 pub mod lock;
 pub mod pull;
 pub mod push;

@@ -11,14 +11,18 @@
 //! digest = "sha256:…"           # the artifact (OCI manifest) digest
 //! wasm = "sha256:…"             # NAME.wasm
 //! manifest = "sha256:…"         # NAME.toml, when the artifact has one
-//! signer = "sha256:…"           # fingerprint of the signing key, or "unsigned"
-//! public_key = "-----BEGIN PUBLIC KEY-----…"
+//! signer = "sha256:…"           # fingerprint of the signing key, "ISSUER=SUBJECT" (keyless), or "unsigned"
+//! public_key = "-----BEGIN PUBLIC KEY-----…"   # keyed signatures
 //! payload = "…"                 # cosign simple-signing payload (base64)
 //! signature = "…"               # its signature (base64)
+//! certificate = "-----BEGIN CERTIFICATE-----…" # keyless: the Fulcio certificate,
+//! chain = "…"                   #   its chain,
+//! bundle = "{…}"                #   the Rekor bundle (SET),
+//! trust_root = "/…/trusted_root.json"        #   the trust root it verified under
 //! oci_manifest = "…"            # the OCI manifest (base64)
 //! ```
 
-use crate::pull::{Pulled, SignatureRecord};
+use crate::pull::{KeylessRecord, Pulled, SignatureRecord};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
@@ -67,6 +71,18 @@ pub struct LockEntry {
     /// The signature (base64).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<String>,
+    /// Keyless: the PEM signing certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<String>,
+    /// Keyless: the PEM certificate chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain: Option<String>,
+    /// Keyless: the Rekor bundle JSON.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    /// Keyless: the trust root file the signature verified under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_root: Option<String>,
     /// The OCI manifest (base64); its sha256 is `digest`.
     pub oci_manifest: String,
 }
@@ -76,6 +92,7 @@ impl LockEntry {
     pub fn of(p: &Pulled) -> LockEntry {
         let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let sig = p.signature.clone();
+        let kl = sig.as_ref().and_then(|s| s.keyless.clone());
         LockEntry {
             name: p.layout.name.clone(),
             reference: p.reference.to_string(),
@@ -83,20 +100,37 @@ impl LockEntry {
             wasm: p.layout.wasm.digest.clone(),
             manifest: p.layout.manifest.as_ref().map(|d| d.digest.clone()),
             signer: sig.as_ref().map_or_else(|| UNSIGNED.to_string(), |s| s.signer.clone()),
-            public_key: sig.as_ref().map(|s| s.public_key.clone()),
+            public_key: sig.as_ref().and_then(|s| s.public_key.clone()),
             payload: sig.as_ref().map(|s| s.payload.clone()),
             signature: sig.map(|s| s.signature),
+            certificate: kl.as_ref().map(|k| k.certificate.clone()),
+            chain: kl.as_ref().map(|k| k.chain.clone()),
+            bundle: kl.as_ref().map(|k| k.bundle.clone()),
+            trust_root: kl.map(|k| k.trust_root),
             oci_manifest: b64(&p.oci_manifest),
         }
     }
 
     /// The recorded signature, if the plugin was signed.
     pub fn signature_record(&self) -> Option<SignatureRecord> {
+        let keyless = match &self.certificate {
+            Some(certificate) => Some(KeylessRecord {
+                certificate: certificate.clone(),
+                chain: self.chain.clone().unwrap_or_default(),
+                bundle: self.bundle.clone()?,
+                trust_root: self.trust_root.clone()?,
+            }),
+            None => None,
+        };
+        if keyless.is_none() && self.public_key.is_none() {
+            return None;
+        }
         Some(SignatureRecord {
             signer: self.signer.clone(),
-            public_key: self.public_key.clone()?,
+            public_key: self.public_key.clone(),
             payload: self.payload.clone()?,
             signature: self.signature.clone()?,
+            keyless,
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::artifact::{self, Layout};
 use crate::client::{OCI_MANIFEST, Registry, is_not_found};
+use crate::keyless::{self, KeylessTrust};
 use crate::reference::OciRef;
 use crate::sign::{self, VerifyKey};
 use base64::Engine;
@@ -17,52 +18,39 @@ const MAX_LAYER_BYTES: i64 = 256 << 20;
 pub enum Trust {
     /// A valid signature by this key.
     Key(VerifyKey),
-    /// A keyless (Fulcio certificate) signature of `subject` issued by
-    /// `issuer`: not supported yet, refused with `SIGNATURE_INVALID`.
-    Identity {
-        /// OIDC issuer URL.
-        issuer: String,
-        /// Certificate subject (email or URI).
-        subject: String,
-    },
+    /// A valid keyless signature (Fulcio certificate + Rekor SET) by this
+    /// identity, under this trust root.
+    Identity(KeylessTrust),
     /// No signature needed (`insecure_unsigned = true`).
     InsecureUnsigned,
-}
-
-impl Trust {
-    /// Parses `ISSUER=SUBJECT` of `--identity` / `identity`.
-    pub fn identity(spec: &str) -> Result<Trust, Error> {
-        match spec.split_once('=') {
-            Some((i, s)) if !i.is_empty() && !s.is_empty() => {
-                Ok(Trust::Identity { issuer: i.to_string(), subject: s.to_string() })
-            }
-            _ => Err(Error::Configuration(format!("identity {spec:?}: expected ISSUER=SUBJECT"))),
-        }
-    }
-}
-
-/// The refusal of keyless verification, until it is implemented.
-pub fn keyless_unsupported(reference: &str) -> Error {
-    Error::SignatureInvalid {
-        reference: reference.to_string(),
-        reason: "keyless verification (identity ISSUER=SUBJECT) is not supported yet: it needs Fulcio \
-                 certificates, a Rekor inclusion proof and an offline trust root; sign with a key and use \
-                 verify_key / --verify-key"
-            .to_string(),
-    }
 }
 
 /// A verified signature, as the lock records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignatureRecord {
-    /// The signer's key fingerprint.
+    /// The signer: a key fingerprint, or `ISSUER=SUBJECT` for keyless.
     pub signer: String,
-    /// The signer's public key (PEM).
-    pub public_key: String,
+    /// The signer's public key (PEM; keyed signatures).
+    pub public_key: Option<String>,
     /// The simple-signing payload (base64).
     pub payload: String,
     /// The signature (base64).
     pub signature: String,
+    /// Certificate, chain, Rekor bundle and trust root (keyless signatures).
+    pub keyless: Option<KeylessRecord>,
+}
+
+/// What a keyless signature carried, and the trust root it verified under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeylessRecord {
+    /// PEM signing certificate.
+    pub certificate: String,
+    /// PEM chain ("" when the signature had none).
+    pub chain: String,
+    /// Rekor bundle JSON.
+    pub bundle: String,
+    /// The trust root file it verified under.
+    pub trust_root: String,
 }
 
 /// A pulled and verified plugin.
@@ -108,9 +96,6 @@ pub async fn resolve(r: &OciRef) -> Result<String, Error> {
 /// `trust`, then downloads and checks the layers.
 pub async fn fetch(r: &OciRef, digest: &str, trust: &Trust) -> Result<Pulled, Error> {
     let shown = r.with_digest(digest).to_string();
-    if matches!(trust, Trust::Identity { .. }) {
-        return Err(keyless_unsupported(&shown));
-    }
     let reg = Registry::for_ref(r);
     let pinned = r.with_digest(digest);
     let oci_manifest = manifest_bytes(&reg, &pinned, "manifest").await?.to_vec();
@@ -121,8 +106,8 @@ pub async fn fetch(r: &OciRef, digest: &str, trust: &Trust) -> Result<Pulled, Er
     }
     let layout = artifact::layout(&shown, &oci_manifest)?;
     let signature = match trust {
-        Trust::Key(k) => Some(find_signature(&reg, r, digest, k).await?),
-        _ => None,
+        Trust::InsecureUnsigned => None,
+        t => Some(find_signature(&reg, r, digest, t).await?),
     };
     let wasm = layer(&reg, &pinned, &layout.wasm, "wasm layer").await?;
     let manifest = match &layout.manifest {
@@ -166,14 +151,14 @@ async fn layer(reg: &Registry, r: &OciRef, d: &OciDescriptor, what: &str) -> Res
     Ok(out)
 }
 
-/// The first simple-signing layer of `sha256-<hex>.sig` that `key` verifies
-/// for `digest`; `UNSIGNED_PLUGIN` when there is none, `SIGNATURE_INVALID`
-/// when there are signatures but none verifies.
+/// The first simple-signing layer of `sha256-<hex>.sig` that verifies for
+/// `digest` under `trust`; `UNSIGNED_PLUGIN` when there is none,
+/// `SIGNATURE_INVALID` (with every layer's reason) when none verifies.
 async fn find_signature(
     reg: &Registry,
     r: &OciRef,
     digest: &str,
-    key: &VerifyKey,
+    trust: &Trust,
 ) -> Result<SignatureRecord, Error> {
     let shown = r.with_digest(digest).to_string();
     let sig_ref = r.signature_ref(digest);
@@ -189,17 +174,15 @@ async fn find_signature(
     })?;
     let mut reasons = vec![];
     for l in m.layers.iter().filter(|l| l.media_type == sign::SIMPLE_SIGNING_MEDIA_TYPE) {
-        let Some(sig) = l.annotations.as_ref().and_then(|a| a.get(sign::SIGNATURE_ANNOTATION)) else {
+        let empty = Default::default();
+        let notes = l.annotations.as_ref().unwrap_or(&empty);
+        let Some(sig) = notes.get(sign::SIGNATURE_ANNOTATION) else {
             reasons.push("a signature layer has no signature annotation".to_string());
             continue;
         };
         let payload = layer(reg, &sig_ref, l, "signature payload").await?;
-        match key.verify(&payload, sig, digest) {
-            Ok(()) => {
-                let b64 = base64::engine::general_purpose::STANDARD.encode(&payload);
-                let (signer, public_key) = (key.fingerprint.clone(), key.pem.clone());
-                return Ok(SignatureRecord { signer, public_key, payload: b64, signature: sig.clone() });
-            }
+        match check_layer(trust, notes, payload, sig, digest) {
+            Ok(rec) => return Ok(rec),
             Err(why) => reasons.push(why),
         }
     }
@@ -207,4 +190,64 @@ async fn find_signature(
         return Err(Error::UnsignedPlugin { reference: shown });
     }
     Err(Error::SignatureInvalid { reference: shown, reason: reasons.join("; ") })
+}
+
+/// Checks one signature layer (annotations `notes`, bytes `payload`).
+fn check_layer(
+    trust: &Trust,
+    notes: &std::collections::BTreeMap<String, String>,
+    payload: Vec<u8>,
+    sig: &str,
+    digest: &str,
+) -> Result<SignatureRecord, String> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&payload);
+    match trust {
+        Trust::Key(key) => {
+            key.verify(&payload, sig, digest)?;
+            let (signer, public_key) = (key.fingerprint.clone(), Some(key.pem.clone()));
+            Ok(SignatureRecord {
+                signer,
+                public_key,
+                payload: b64,
+                signature: sig.to_string(),
+                keyless: None,
+            })
+        }
+        Trust::Identity(k) => {
+            let ev = keyless_evidence(notes, payload, sig)?;
+            keyless::verify(&ev, k, digest)?;
+            let rec = KeylessRecord {
+                certificate: ev.certificate,
+                chain: ev.chain,
+                bundle: ev.bundle,
+                trust_root: k.root.path.display().to_string(),
+            };
+            let signature = sig.to_string();
+            Ok(SignatureRecord {
+                signer: k.identity(),
+                public_key: None,
+                payload: b64,
+                signature,
+                keyless: Some(rec),
+            })
+        }
+        Trust::InsecureUnsigned => Err("no signature required".into()),
+    }
+}
+
+fn keyless_evidence(
+    notes: &std::collections::BTreeMap<String, String>,
+    payload: Vec<u8>,
+    sig: &str,
+) -> Result<keyless::Evidence, String> {
+    let get = |k: &str| notes.get(k).cloned();
+    let (Some(certificate), Some(bundle)) = (get(keyless::CERTIFICATE), get(keyless::BUNDLE)) else {
+        return Err(format!(
+            "a keyless signature needs the {} and {} annotations (this one is keyed or incomplete)",
+            keyless::CERTIFICATE,
+            keyless::BUNDLE
+        ));
+    };
+    let chain = get(keyless::CHAIN).unwrap_or_default();
+    Ok(keyless::Evidence { payload, signature: sig.to_string(), certificate, chain, bundle })
 }

@@ -117,19 +117,25 @@ impl VerifyKey {
         let raw = base64::engine::general_purpose::STANDARD.decode(signature.trim()).map_err(|_| bad())?;
         let sig = DerSignature::try_from(raw.as_slice()).map_err(|_| bad())?;
         self.key.verify(payload, &sig).map_err(|_| bad())?;
-        let doc: SimpleSigning = serde_json::from_slice(payload)
-            .map_err(|e| format!("the signed payload is not simple signing: {e}"))?;
-        if doc.critical.type_name != CRITICAL_TYPE {
-            return Err(format!("the signed payload's type is {:?}", doc.critical.type_name));
-        }
-        if doc.critical.image.docker_manifest_digest != digest {
-            return Err(format!(
-                "the signature is for {}, not {digest}",
-                doc.critical.image.docker_manifest_digest
-            ));
-        }
-        Ok(())
+        check_payload(payload, digest)
     }
+}
+
+/// Checks that a (verified) payload is a simple-signing document for
+/// `digest`. The error says why not.
+pub fn check_payload(payload: &[u8], digest: &str) -> Result<(), String> {
+    let doc: SimpleSigning = serde_json::from_slice(payload)
+        .map_err(|e| format!("the signed payload is not simple signing: {e}"))?;
+    if doc.critical.type_name != CRITICAL_TYPE {
+        return Err(format!("the signed payload's type is {:?}", doc.critical.type_name));
+    }
+    if doc.critical.image.docker_manifest_digest != digest {
+        return Err(format!(
+            "the signature is for {}, not {digest}",
+            doc.critical.image.docker_manifest_digest
+        ));
+    }
+    Ok(())
 }
 
 /// cosign's simple-signing payload.

@@ -4,7 +4,8 @@
 //! ```toml
 //! [[sources]]
 //! ref = "oci://registry.example.com/plugins/text:1.0"
-//! verify_key = "keys/toolhost.pub"      # or identity = "ISSUER=SUBJECT", or insecure_unsigned = true
+//! verify_key = "keys/toolhost.pub"      # or identity = "ISSUER=SUBJECT" + trust_root = "trusted_root.json",
+//!                                       # or insecure_unsigned = true
 //! ```
 //!
 //! At start each source is synced into the plugins folder: a tag is resolved
@@ -16,6 +17,7 @@
 //! that does not verify is not installed, and its old files are removed.
 
 use crate::install::{install, remove_files};
+use crate::keyless::{KeylessTrust, parse_identity};
 use crate::lock::{Lock, LockEntry};
 use crate::pull::{self, Trust};
 use crate::reference::OciRef;
@@ -36,9 +38,13 @@ pub struct SourceConfig {
     /// PEM public key whose signature is required (relative to the config file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify_key: Option<PathBuf>,
-    /// Keyless signer `ISSUER=SUBJECT` (not supported yet: refused at sync).
+    /// Keyless signer `ISSUER=SUBJECT` (OIDC issuer, certificate SAN).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<String>,
+    /// With `identity`: the trust root file (Sigstore `trusted_root.json`, or
+    /// PEM Fulcio CAs + Rekor keys), relative to the config file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_root: Option<PathBuf>,
     /// Accept the plugin without a signature.
     #[serde(default)]
     pub insecure_unsigned: bool,
@@ -58,9 +64,24 @@ impl SourceConfig {
             "needs exactly one of verify_key, identity or insecure_unsigned = true (remote plugins must be signed unless a source opts out)",
         );
         if let Some(i) = &self.identity
-            && let Err(e) = Trust::identity(i)
+            && let Err(e) = parse_identity(i)
         {
             p.push(format!("{} {}", join(at, "identity"), crate_message(e)));
+        }
+        p.require(
+            self.identity.is_some() == self.trust_root.is_some(),
+            at,
+            "identity and trust_root go together (a keyless signer is checked against an offline trust root)",
+        );
+    }
+
+    /// Resolves relative `verify_key` and `trust_root` against `base` (the
+    /// config file's folder).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        for p in [&mut self.verify_key, &mut self.trust_root].into_iter().flatten() {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
         }
     }
 
@@ -70,9 +91,21 @@ impl SourceConfig {
             return Ok(Trust::Key(VerifyKey::from_file(k)?));
         }
         if let Some(i) = &self.identity {
-            return Trust::identity(i);
+            let Some(root) = &self.trust_root else {
+                return Err(Error::Configuration(format!(
+                    "source {}: identity needs trust_root",
+                    self.reference
+                )));
+            };
+            return Ok(Trust::Identity(KeylessTrust::new(i, root)?));
         }
-        Ok(Trust::InsecureUnsigned)
+        if self.insecure_unsigned {
+            return Ok(Trust::InsecureUnsigned);
+        }
+        Err(Error::Configuration(format!(
+            "source {}: no verify_key, identity or insecure_unsigned",
+            self.reference
+        )))
     }
 }
 
@@ -167,7 +200,7 @@ async fn sync_one(s: &SourceConfig, dir: &Path) -> Result<Synced, Error> {
     let require = match &trust {
         Trust::Key(k) => Require::Key(k),
         Trust::InsecureUnsigned => Require::Recorded,
-        Trust::Identity { .. } => return Err(pull::keyless_unsupported(&s.reference)),
+        Trust::Identity(t) => Require::Identity(t),
     };
     let Some(locked) = Lock::read(dir)?.get(&s.reference).cloned() else {
         let digest = pull::resolve(&r).await?;
@@ -233,28 +266,32 @@ mod tests {
         let r = "ref = \"oci://127.0.0.1:5000/plugins/text:1.0\"\n";
         assert_eq!(problems(&format!("{r}verify_key = \"k.pub\"")), "");
         assert_eq!(problems(&format!("{r}insecure_unsigned = true")), "");
-        assert_eq!(problems(&format!("{r}identity = \"https://issuer=me@example.com\"")), "");
+        let keyless = format!("{r}identity = \"https://issuer=me@example.com\"");
+        assert_eq!(problems(&format!("{keyless}\ntrust_root = \"trusted_root.json\"")), "");
+        assert!(problems(&keyless).contains("identity and trust_root go together"), "{}", problems(&keyless));
+        let root_alone = format!("{r}verify_key = \"k.pub\"\ntrust_root = \"t.json\"");
+        assert!(problems(&root_alone).contains("go together"));
         assert!(problems(r).contains("needs exactly one of verify_key"), "{}", problems(r));
         let both = format!("{r}verify_key = \"k.pub\"\ninsecure_unsigned = true");
         assert!(problems(&both).contains("exactly one"));
-        assert!(problems(&format!("{r}identity = \"nobody\"")).contains("sources[0].identity"));
+        let bad_id = format!("{r}identity = \"nobody\"\ntrust_root = \"t.json\"");
+        assert!(problems(&bad_id).contains("sources[0].identity"));
         let bad = "ref = \"docker://x/y:1\"\ninsecure_unsigned = true";
         assert!(problems(bad).contains("sources[0].ref invalid reference"), "{}", problems(bad));
         assert!(toml::from_str::<SourceConfig>("ref = \"oci://h/x:1\"\nverify = \"k\"").is_err());
     }
 
     #[tokio::test]
-    async fn a_keyless_source_is_refused_before_any_network_use() {
+    async fn a_keyless_source_without_a_readable_trust_root_is_refused_before_any_network_use() {
         let dir = tempfile::tempdir().unwrap();
-        let s: SourceConfig =
-            toml::from_str("ref = \"oci://127.0.0.1:9/x:1\"\nidentity = \"https://issuer=me@example.com\"")
-                .unwrap();
+        let s: SourceConfig = toml::from_str(
+            "ref = \"oci://127.0.0.1:9/x:1\"\nidentity = \"https://issuer=me@example.com\"\ntrust_root = \"/nonexistent/trusted_root.json\"",
+        )
+        .unwrap();
         let out = sync(&[s], dir.path()).await;
         let status = SourceStatus::of(&out[0].0, &out[0].1);
-        assert!(!status.serving && status.code.as_deref() == Some("SIGNATURE_INVALID"), "{status:?}");
-        let err = out[0].1.as_ref().unwrap_err();
-        assert_eq!(err.code(), toolhost_core::ErrorCode::SignatureInvalid);
-        assert!(err.to_string().contains("keyless verification"), "{err}");
+        assert!(!status.serving && status.code.as_deref() == Some("CONFIGURATION_ERROR"), "{status:?}");
+        assert!(status.message.unwrap().contains("trust root /nonexistent/trusted_root.json"));
         assert!(!dir.path().join(crate::lock::LOCK_FILE).exists());
     }
 }

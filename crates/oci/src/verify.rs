@@ -3,7 +3,9 @@
 //! layers, `NAME.wasm`/`NAME.toml` hash to those layers, and the recorded
 //! signature verifies for the digest (with the recorded key, or a required one).
 
+use crate::keyless::{self, KeylessTrust, TrustRoot};
 use crate::lock::{LockEntry, UNSIGNED};
+use crate::pull::SignatureRecord;
 use crate::sign::VerifyKey;
 use base64::Engine;
 use std::path::Path;
@@ -16,6 +18,11 @@ pub enum Require<'a> {
     Recorded,
     /// A signature by exactly this key.
     Key(&'a VerifyKey),
+    /// A keyless signature by exactly this identity, under its trust root.
+    Identity(&'a KeylessTrust),
+    /// The recorded signer, keyless ones checked under this trust root
+    /// instead of the recorded trust root file.
+    Root(&'a TrustRoot),
     /// Any signature: an unsigned record is refused.
     Signed,
 }
@@ -74,31 +81,80 @@ fn check_signature(e: &LockEntry, require: Require<'_>) -> Result<(), Error> {
     let bad_sig = |reason: String| Error::SignatureInvalid { reference: e.reference.clone(), reason };
     if e.signer == UNSIGNED {
         return match require {
-            Require::Recorded => Ok(()),
+            Require::Recorded | Require::Root(_) => Ok(()),
             _ => Err(Error::UnsignedPlugin { reference: e.reference.clone() }),
         };
     }
     let rec = e.signature_record().ok_or_else(|| bad_sig("the lock entry lacks its signature".into()))?;
-    let key =
-        VerifyKey::from_pem(&rec.public_key, "the lock's public key").map_err(|x| bad_sig(x.to_string()))?;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(&rec.payload)
+        .map_err(|x| bad_sig(format!("the lock's payload is not base64: {x}")))?;
+    if rec.keyless.is_some() {
+        return check_keyless(e, &rec, payload, require).map_err(bad_sig);
+    }
+    let pem = rec.public_key.as_deref().unwrap_or_default();
+    let key = VerifyKey::from_pem(pem, "the lock's public key").map_err(|x| bad_sig(x.to_string()))?;
     if key.fingerprint != rec.signer {
         return Err(bad_sig(format!(
             "the lock's key is {}, not the recorded signer {}",
             key.fingerprint, rec.signer
         )));
     }
-    if let Require::Key(k) = require
-        && k.fingerprint != key.fingerprint
-    {
-        return Err(bad_sig(format!(
-            "signed by {}, not by the trusted key {}",
-            key.fingerprint, k.fingerprint
-        )));
+    match require {
+        Require::Key(k) if k.fingerprint != key.fingerprint => {
+            return Err(bad_sig(format!(
+                "signed by {}, not by the trusted key {}",
+                key.fingerprint, k.fingerprint
+            )));
+        }
+        Require::Identity(t) => {
+            return Err(bad_sig(format!(
+                "signed by key {}, not keyless by {}",
+                key.fingerprint,
+                t.identity()
+            )));
+        }
+        _ => {}
     }
-    let payload = base64::engine::general_purpose::STANDARD
-        .decode(&rec.payload)
-        .map_err(|x| bad_sig(format!("the lock's payload is not base64: {x}")))?;
     key.verify(&payload, &rec.signature, &e.digest).map_err(bad_sig)
+}
+
+/// Re-runs every keyless check on the recorded evidence.
+fn check_keyless(
+    e: &LockEntry,
+    rec: &SignatureRecord,
+    payload: Vec<u8>,
+    require: Require<'_>,
+) -> Result<(), String> {
+    let kl = rec.keyless.as_ref().expect("keyless record");
+    let loaded;
+    let trust = match require {
+        Require::Identity(t) => t,
+        Require::Key(k) => {
+            return Err(format!(
+                "signed keyless by {}, not by the trusted key {}",
+                rec.signer, k.fingerprint
+            ));
+        }
+        Require::Root(root) => {
+            let (issuer, subject) = keyless::parse_identity(&rec.signer).map_err(|x| x.to_string())?;
+            loaded = KeylessTrust { issuer, subject, root: root.clone() };
+            &loaded
+        }
+        Require::Recorded | Require::Signed => {
+            loaded = KeylessTrust::new(&rec.signer, std::path::Path::new(&kl.trust_root))
+                .map_err(|x| x.to_string())?;
+            &loaded
+        }
+    };
+    let ev = keyless::Evidence {
+        payload,
+        signature: rec.signature.clone(),
+        certificate: kl.certificate.clone(),
+        chain: kl.chain.clone(),
+        bundle: kl.bundle.clone(),
+    };
+    keyless::verify(&ev, trust, &e.digest).map(|_| ())
 }
 
 /// One locked plugin and its verdict.

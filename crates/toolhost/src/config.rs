@@ -139,11 +139,7 @@ impl Config {
                 cfg.cache_dir = Some(base.join(c));
             }
             for s in &mut cfg.sources {
-                if let Some(k) = &s.verify_key
-                    && k.is_relative()
-                {
-                    s.verify_key = Some(base.join(k));
-                }
+                s.resolve_paths(base);
             }
         }
         Ok(cfg)

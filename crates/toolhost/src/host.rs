@@ -134,7 +134,9 @@ impl HostBuilder {
                 )));
             }
         }
-        let sources = if self.use_dir { sync_sources(&cfg).await } else { vec![] };
+        let synced = if self.use_dir { sync_sources(&cfg).await } else { vec![] };
+        let sources =
+            toolhost_oci::board::SourceBoard::new(cfg.sources.clone(), cfg.plugins_dir.clone(), synced);
         let mut runtime = Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?;
         if let Some(r) = self.resolver {
             runtime.set_resolver(r);
@@ -215,7 +217,7 @@ struct Inner {
     executor: Executor,
     backend: Backend,
     upstreams: Upstreams,
-    sources: Vec<toolhost_oci::sources::SourceStatus>,
+    sources: toolhost_oci::board::SourceBoard,
     _watcher: Option<watch::Watcher>,
     config: Config,
 }
@@ -299,10 +301,11 @@ impl Host {
         self.inner.upstreams.status()
     }
 
-    /// What each `[[sources]]` entry came to at start (serving, digest, the
-    /// code of a failure or warning).
-    pub fn sources(&self) -> &[toolhost_oci::sources::SourceStatus] {
-        &self.inner.sources
+    /// What each `[[sources]]` entry comes to (serving, digest, the code of a
+    /// failure or warning): the sync at start, updated when `toolhost.lock`
+    /// changes while serving (an operator's `toolhost pull`).
+    pub fn sources(&self) -> Vec<toolhost_oci::sources::SourceStatus> {
+        self.inner.sources.statuses()
     }
 
     /// Where shared state lives (memory, or Redis with `redis_url`).

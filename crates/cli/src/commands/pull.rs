@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use toolhost::oci::keyless::KeylessTrust;
 use toolhost::oci::{OciRef, Trust, VerifyKey, install, lock::Lock, pull};
 
 #[derive(Debug, Args)]
@@ -18,10 +19,15 @@ pub(crate) struct PullArgs {
     /// Require a signature by this public key (PEM, from `toolhost keygen`).
     #[arg(long, value_name = "FILE")]
     verify_key: Option<PathBuf>,
-    /// Require a keyless signature of SUBJECT issued by ISSUER (not supported
-    /// yet: refused with SIGNATURE_INVALID).
-    #[arg(long, value_name = "ISSUER=SUBJECT")]
+    /// Require a keyless (Sigstore: Fulcio certificate + Rekor SET) signature
+    /// whose certificate names SUBJECT (SAN email or URI), issued by the OIDC
+    /// provider ISSUER; needs --trust-root.
+    #[arg(long, value_name = "ISSUER=SUBJECT", requires = "trust_root")]
     identity: Option<String>,
+    /// With --identity: the offline trust root (Sigstore `trusted_root.json`,
+    /// or a PEM file of Fulcio CA certificates and Rekor public keys).
+    #[arg(long, value_name = "FILE", requires = "identity")]
+    trust_root: Option<PathBuf>,
     /// Accept an unsigned plugin.
     #[arg(long)]
     insecure_unsigned: bool,
@@ -29,14 +35,11 @@ pub(crate) struct PullArgs {
 
 pub(crate) async fn run(a: PullArgs) -> Result<ExitCode> {
     let r: OciRef = a.reference.parse()?;
-    let trust = match (&a.verify_key, &a.identity) {
-        (Some(k), _) => Trust::Key(VerifyKey::from_file(k)?),
-        (None, Some(i)) => Trust::identity(i)?,
-        (None, None) => Trust::InsecureUnsigned,
+    let trust = match (&a.verify_key, &a.identity, &a.trust_root) {
+        (Some(k), _, _) => Trust::Key(VerifyKey::from_file(k)?),
+        (None, Some(i), Some(root)) => Trust::Identity(KeylessTrust::new(i, &std::path::absolute(root)?)?),
+        _ => Trust::InsecureUnsigned,
     };
-    if matches!(trust, Trust::Identity { .. }) {
-        return Err(pull::keyless_unsupported(&a.reference).into());
-    }
     let before = Lock::read(&a.plugins)?.get(&a.reference).map(|e| e.digest.clone());
     let digest = pull::resolve(&r).await?;
     let pulled = pull::fetch(&r, &digest, &trust).await?;

@@ -254,7 +254,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "sources",
         r#"[{ ref = "oci://127.0.0.1:5000/plugins/text:1.0", verify_key = "toolhost.pub" }]"#,
-        "`[[sources]]` `{ref = \"oci://HOST[:PORT]/REPO:TAG\" \\| \"…@sha256:HEX\", verify_key = \"FILE.pub\" \\| identity = \"ISSUER=SUBJECT\" \\| insecure_unsigned = true}`: plugins pulled at start into `plugins_dir`, signature required (keyless `identity` is refused: not supported yet), tag locked to its digest in `plugins_dir/toolhost.lock` (see \"Publishing and installing plugins\")",
+        "`[[sources]]` `{ref = \"oci://HOST[:PORT]/REPO:TAG\" \\| \"…@sha256:HEX\", verify_key = \"FILE.pub\" \\| identity = \"ISSUER=SUBJECT\", trust_root = \"trusted_root.json\" \\| insecure_unsigned = true}`: plugins pulled at start into `plugins_dir`, signature required (keyed, or keyless checked offline against `trust_root`), tag locked to its digest in `plugins_dir/toolhost.lock` (see \"Publishing and installing plugins\")",
     ),
 ];
 
