@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod interact;
 pub mod observe;
+pub mod quota;
 pub mod text;
 
 pub use call::{

@@ -129,6 +129,16 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     fn release<'a>(&'a self, _key: &'a CacheKey, _lease: Lease) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
+
+    /// Removes one stored result (`DELETE /admin/cache`). Default: nothing.
+    fn remove<'a>(&'a self, _key: &'a CacheKey) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// Removes every stored result; returns how many, when known. Default: nothing.
+    fn clear(&self) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(async { None })
+    }
 }
 
 /// A single-flight lease on one cache key, held by the process computing it.
@@ -201,7 +211,7 @@ impl std::fmt::Debug for MemoryCache {
 }
 
 /// Approximate bytes an output occupies.
-fn weight(o: &ToolOutput) -> u32 {
+pub(crate) fn weight(o: &ToolOutput) -> u32 {
     let v = o.value.as_ref().map_or(0, |v| v.to_string().len());
     let c: usize = serde_json::to_string(&o.content).map_or(0, |s| s.len());
     (v + c + 64).min(u32::MAX as usize) as u32
@@ -227,6 +237,20 @@ impl CacheBackend for MemoryCache {
 
     fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()> {
         Box::pin(async move { self.inner.insert(key, Entry { value, ttl }).await })
+    }
+
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, ()> {
+        Box::pin(async move { self.inner.invalidate(key).await })
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(async move {
+            self.inner.run_pending_tasks().await;
+            let n = self.inner.entry_count();
+            self.inner.invalidate_all();
+            self.inner.run_pending_tasks().await;
+            Some(n)
+        })
     }
 }
 
