@@ -128,7 +128,7 @@ impl Quotas {
         let Some(q) = cfg.get(tenant) else { return Ok(CallPermit { held: None }) };
         let now = self.now();
         let mut uses = self.uses();
-        let u = uses.entry(tenant.to_string()).or_default();
+        let u = use_of(&mut uses, tenant);
         let refuse = |quota: &str, limit: u64, used: u64, retry: Option<Duration>| Error::QuotaExceeded {
             tenant: tenant.to_string(),
             tool: tool.to_string(),
@@ -170,7 +170,7 @@ impl Quotas {
         let mut fuel = q.fuel_per_call.map(|f| (f, "fuel_per_call"));
         if let Some(day) = q.fuel_per_day {
             let now = self.now();
-            let used = self.uses().entry(tenant.to_string()).or_default().day_fuel.used(now, DAY);
+            let used = use_of(&mut self.uses(), tenant).day_fuel.used(now, DAY);
             let left = day.saturating_sub(used);
             if fuel.is_none_or(|(f, _)| left < f) {
                 fuel = Some((left, "fuel_per_day"));
@@ -185,7 +185,7 @@ impl Quotas {
             return;
         }
         let now = self.now();
-        self.uses().entry(tenant.to_string()).or_default().day_fuel.add(now, DAY, fuel);
+        use_of(&mut self.uses(), tenant).day_fuel.add(now, DAY, fuel);
     }
 
     /// A warm instance for a call of `tenant`: `Some` when it may use one
@@ -197,7 +197,7 @@ impl Quotas {
             return Some(WarmPermit { held: None });
         };
         let mut uses = self.uses();
-        let u = uses.entry(tenant.to_string()).or_default();
+        let u = use_of(&mut uses, tenant);
         if u.warm >= limit {
             return None;
         }
@@ -221,7 +221,7 @@ impl Quotas {
         let bytes = if cap.is_some() { weigh() } else { 0 };
         let now = self.now();
         let stored = Stored { key: key.clone(), tool: tool.to_string(), bytes, expires: now + ttl };
-        self.uses().entry(tenant.to_string()).or_default().cache.store(stored, cap, now)
+        use_of(&mut self.uses(), tenant).cache.store(stored, cap, now)
     }
 
     /// Forgets the cached results of `tenant` (any when `None`) and `tool`
@@ -240,7 +240,7 @@ impl Quotas {
         let q = self.get(tenant);
         let now = self.now();
         let mut uses = self.uses();
-        let u = uses.entry(tenant.to_string()).or_default();
+        let u = use_of(&mut uses, tenant);
         let used = |name: &str, u: &mut Use| match name {
             "concurrent_calls" => u.active.into(),
             "calls_per_minute" => u.minute.used(now, MINUTE),
@@ -266,6 +266,14 @@ impl Quotas {
             })
             .collect()
     }
+}
+
+/// `tenant`'s use, created on first sight (no key allocation once it exists).
+fn use_of<'a>(uses: &'a mut HashMap<String, Use>, tenant: &str) -> &'a mut Use {
+    if !uses.contains_key(tenant) {
+        uses.insert(tenant.to_string(), Use::default());
+    }
+    uses.get_mut(tenant).expect("just inserted")
 }
 
 impl Drop for CallPermit {
