@@ -2,6 +2,7 @@
 //! per behaviour. Guests come from `scripts/build-plugins.sh` (`build/`);
 //! hostile binaries that need no toolchain are assembled in `fixtures`.
 
+mod admin;
 mod asking;
 mod cache;
 mod calls;
@@ -22,6 +23,7 @@ mod observe;
 mod oci;
 mod outbound;
 mod output;
+mod quotas;
 mod redis;
 mod reload;
 mod sandbox;

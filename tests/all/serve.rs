@@ -495,6 +495,23 @@ impl McpSession {
             .await
     }
 
+    /// The session's standalone GET stream (server notifications).
+    pub(crate) async fn get_stream(&self, url: &str) -> reqwest::Response {
+        let mut r = self
+            .client
+            .get(url)
+            .timeout(Duration::from_secs(600))
+            .header("accept", "text/event-stream")
+            .header("mcp-protocol-version", "2025-11-25");
+        if let Some(t) = self.token {
+            r = r.bearer_auth(t);
+        }
+        if let Some(id) = &self.id {
+            r = r.header("mcp-session-id", id);
+        }
+        r.send().await.unwrap()
+    }
+
     fn post(&self, body: &Value) -> reqwest::RequestBuilder {
         let mut r = self
             .client

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use toolhost::{Config, Host, LoadProgress};
 
 /// Options shared by every command that loads plugins.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct HostArgs {
     /// Folder of plugins (`NAME.wasm` + optional `NAME.toml`). Overrides the config file.
     #[arg(long, short = 'p', env = "TOOLHOST_PLUGINS")]

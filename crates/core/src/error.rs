@@ -73,6 +73,11 @@ pub enum ErrorCode {
     UnsignedPlugin,
     /// The OCI registry could not be reached (the last pulled version keeps serving).
     RegistryUnavailable,
+    /// A tenant quota (`[tenants.NAME.quota]`) refused the call or cut it
+    /// short; `details` name the quota, its limit and the use.
+    QuotaExceeded,
+    /// The plugin serving the tool was disabled by an operator.
+    ToolDisabled,
 }
 
 impl ErrorCode {
@@ -103,6 +108,8 @@ impl ErrorCode {
             ErrorCode::SignatureInvalid => "SIGNATURE_INVALID",
             ErrorCode::UnsignedPlugin => "UNSIGNED_PLUGIN",
             ErrorCode::RegistryUnavailable => "REGISTRY_UNAVAILABLE",
+            ErrorCode::QuotaExceeded => "QUOTA_EXCEEDED",
+            ErrorCode::ToolDisabled => "TOOL_DISABLED",
         }
     }
 }
@@ -439,6 +446,35 @@ pub enum Error {
         reason: String,
     },
 
+    /// A tenant quota refused the call (nothing ran) or ended it (its fuel or
+    /// memory cap, which the tenant's quota set below the plugin's own).
+    #[error("{}", quota_message(.tenant, .tool, .quota, *.limit, *.used, *.retry_after_ms))]
+    QuotaExceeded {
+        /// The tenant.
+        tenant: String,
+        /// The tool.
+        tool: String,
+        /// Which quota (`concurrent_calls`, `calls_per_minute`, `fuel_per_call`,
+        /// `fuel_per_day`, `memory_per_call`).
+        quota: String,
+        /// The quota's value.
+        limit: u64,
+        /// What the tenant has used of it.
+        used: u64,
+        /// When the window ends (per-minute and per-day quotas).
+        retry_after_ms: Option<u64>,
+    },
+
+    /// An operator disabled the plugin serving this tool (`POST
+    /// /admin/plugins/NAME/disable`); nothing ran.
+    #[error("tool '{tool}' is unavailable: its plugin '{plugin}' is disabled by an operator")]
+    ToolDisabled {
+        /// The tool.
+        tool: String,
+        /// The disabled plugin.
+        plugin: String,
+    },
+
     /// A failure read back from a durable run's checkpoint, reported exactly as
     /// it was first recorded (code, message, retry verdict, details).
     #[error("{message}")]
@@ -454,6 +490,15 @@ pub enum Error {
         /// The original details.
         details: Option<serde_json::Value>,
     },
+}
+
+fn quota_message(tenant: &str, tool: &str, quota: &str, limit: u64, used: u64, retry: Option<u64>) -> String {
+    let then = match retry {
+        Some(ms) => format!("retry after {ms} ms"),
+        None if matches!(quota, "concurrent_calls") => "retry when a call of this tenant ends".into(),
+        None => "ask an operator to raise it".into(),
+    };
+    format!("tool '{tool}': tenant '{tenant}' is over its {quota} quota (limit {limit}, used {used}); {then}")
 }
 
 fn stderr_hint(tail: &Option<String>) -> String {
@@ -535,6 +580,8 @@ impl Error {
             Error::SignatureInvalid { .. } => ErrorCode::SignatureInvalid,
             Error::UnsignedPlugin { .. } => ErrorCode::UnsignedPlugin,
             Error::RegistryUnavailable { .. } => ErrorCode::RegistryUnavailable,
+            Error::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
+            Error::ToolDisabled { .. } => ErrorCode::ToolDisabled,
             Error::Recorded { code, .. } => *code,
         }
     }
@@ -550,6 +597,9 @@ impl Error {
             Error::ResourceExhausted { resource, .. } => *resource == Resource::InstancePool,
             Error::RateLimited { .. } | Error::CircuitOpen { .. } | Error::BulkheadFull { .. } => true,
             Error::RegistryUnavailable { .. } => true,
+            Error::QuotaExceeded { quota, retry_after_ms, .. } => {
+                retry_after_ms.is_some() || quota == "concurrent_calls"
+            }
             Error::Recorded { retryable, .. } => *retryable,
             _ => false,
         }
@@ -563,6 +613,7 @@ impl Error {
                 Some(*retry_after_ms)
             }
             Error::BulkheadFull { .. } => Some(100),
+            Error::QuotaExceeded { retry_after_ms, .. } => *retry_after_ms,
             Error::Recorded { retry_after_ms, .. } => *retry_after_ms,
             _ => None,
         }
@@ -595,6 +646,10 @@ impl Error {
                 Some(serde_json::json!({ "trap": reason, "stderr_tail": stderr_tail }))
             }
             Error::Recorded { details, .. } => details.clone(),
+            Error::QuotaExceeded { tenant, quota, limit, used, .. } => {
+                Some(serde_json::json!({ "tenant": tenant, "quota": quota, "limit": limit, "used": used }))
+            }
+            Error::ToolDisabled { plugin, .. } => Some(serde_json::json!({ "plugin": plugin })),
             Error::InputRequired { key, request, .. } => {
                 Some(serde_json::json!({ "input_requests": { key.as_str(): request } }))
             }

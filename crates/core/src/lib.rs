@@ -20,6 +20,7 @@ pub mod events;
 pub mod fold_hash;
 pub mod interact;
 pub mod observe;
+pub mod quota;
 pub mod text;
 
 pub use call::{

@@ -61,7 +61,7 @@ impl Executor {
         let info = host.info(&tool);
         // The enclosing `tool.execute` span (when the caller opened one) learns what serves the tool.
         tracing::Span::current().record("source", info.source);
-        let eff = self.policies.resolve_cached(
+        let eff = self.policies.load().resolve_cached(
             info.name,
             info.idempotent,
             info.timeout_override,

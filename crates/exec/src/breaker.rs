@@ -447,6 +447,12 @@ impl Breakers {
         Some(b.snapshot(now))
     }
 
+    /// Forgets `key`'s breaker: its next call finds it closed with an empty
+    /// window. Returns whether it existed.
+    pub fn reset(&self, key: &str) -> bool {
+        self.shared.lock().remove(key).is_some()
+    }
+
     /// Views of every breaker, sorted by key.
     pub fn snapshots(&self) -> Vec<(String, BreakerSnapshot)> {
         let mut breakers = self.shared.lock();

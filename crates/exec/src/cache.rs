@@ -136,6 +136,16 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     fn release<'a>(&'a self, _key: &'a CacheKey, _lease: Lease) -> BoxFuture<'a, ()> {
         Box::pin(async {})
     }
+
+    /// Removes one stored result (`DELETE /admin/cache`). Default: nothing.
+    fn remove<'a>(&'a self, _key: &'a CacheKey) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// Removes every stored result; returns how many, when known. Default: nothing.
+    fn clear(&self) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(async { None })
+    }
 }
 
 /// A single-flight lease on one cache key, held by the process computing it.

@@ -22,8 +22,9 @@ use toolhost_core::Error;
 /// Policy state shared by every call of one host.
 #[derive(Debug)]
 pub struct Executor {
-    pub(crate) policies: Policies,
-    pub(crate) rate_cfg: RateLimitConfig,
+    /// Replaced whole on a config reload ([`Executor::reconfigure`]).
+    pub(crate) policies: arc_swap::ArcSwap<Policies>,
+    pub(crate) rate_cfg: arc_swap::ArcSwap<RateLimitConfig>,
     pub(crate) cfg: ExecutorConfig,
     pub(crate) cache: Option<ResultCache>,
     pub(crate) limiter: RateLimiter,
@@ -66,10 +67,12 @@ impl Executor {
             ResultCache::new(store)
         });
         Ok(Executor {
-            policies: Policies::new(policy)
-                .map_err(Error::Configuration)?
-                .with_cache_ttl(Duration::from_secs(cache_cfg.ttl_secs)),
-            rate_cfg: rate_limits,
+            policies: arc_swap::ArcSwap::from_pointee(
+                Policies::new(policy)
+                    .map_err(Error::Configuration)?
+                    .with_cache_ttl(Duration::from_secs(cache_cfg.ttl_secs)),
+            ),
+            rate_cfg: arc_swap::ArcSwap::from_pointee(rate_limits),
             limiter: RateLimiter::new(clock.clone()),
             breakers: Breakers::new(clock.clone()),
             bulkheads: Bulkheads::new(bulkheads)

@@ -51,8 +51,11 @@ mod limit;
 mod memory_cache;
 pub mod parse;
 pub mod policy;
+pub mod quota;
 pub mod rate_limit;
+mod reconfigure;
 pub mod retry;
+pub mod scoped_cache;
 pub mod wait;
 
 pub use attempt::{Attempt, AttemptSpec, ToolInfo};
@@ -80,7 +83,7 @@ mod tests {
     /// `ok` limited to one call per `per` and waiting for tokens.
     fn waiting(ex: &Executor, per: Duration) -> Effective {
         let mut eff =
-            ex.policies.resolve("ok", true, None, Duration::from_secs(30), &PolicyOverride::default());
+            ex.policies.load().resolve("ok", true, None, Duration::from_secs(30), &PolicyOverride::default());
         eff.rate_limit = Some(("tool:ok".into(), Quota { rate: 1, per, burst: 1 }));
         eff.rate_limit_wait = true;
         eff

@@ -23,8 +23,9 @@ impl Executor {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<(), Error> {
-        let tenant_quota = self.rate_cfg.tenants.get(tenant).or(self.rate_cfg.per_tenant.as_ref());
-        if self.rate_cfg.global.is_none() && tenant_quota.is_none() && eff.rate_limit.is_none() {
+        let rate_cfg = self.rate_cfg.load_full();
+        let tenant_quota = rate_cfg.tenants.get(tenant).or(rate_cfg.per_tenant.as_ref());
+        if rate_cfg.global.is_none() && tenant_quota.is_none() && eff.rate_limit.is_none() {
             return Ok(());
         }
         // Idle keys are evicted now and then so per-(tenant, tool) state stays bounded.
@@ -33,7 +34,7 @@ impl Executor {
         }
         let tenant_key = format!("tenant:{tenant}");
         let mut checks: Vec<(&str, &Quota)> = Vec::with_capacity(3);
-        if let Some(q) = &self.rate_cfg.global {
+        if let Some(q) = &rate_cfg.global {
             checks.push(("global", q));
         }
         if let Some(q) = tenant_quota {

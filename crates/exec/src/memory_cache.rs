@@ -48,7 +48,7 @@ impl std::fmt::Debug for MemoryCache {
 }
 
 /// Approximate bytes an output occupies.
-fn weight(o: &ToolOutput) -> u32 {
+pub(crate) fn weight(o: &ToolOutput) -> u32 {
     let v = o.value.as_ref().map_or(0, |v| v.to_string().len());
     let c: usize = serde_json::to_string(&o.content).map_or(0, |s| s.len());
     (v + c + 64).min(u32::MAX as usize) as u32
@@ -108,6 +108,17 @@ impl CacheBackend for MemoryCache {
         let expires = Instant::now().checked_add(ttl).unwrap_or_else(far_future);
         self.inner.insert(key, Entry { value, expires, weight });
         Box::pin(async {})
+    }
+
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, ()> {
+        self.inner.remove(key);
+        Box::pin(async {})
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Option<u64>> {
+        let n = self.inner.len() as u64;
+        self.inner.clear();
+        Box::pin(async move { Some(n) })
     }
 }
 

@@ -221,6 +221,11 @@ impl Policies {
         self
     }
 
+    /// The cache lifetime of calls no policy level gives one.
+    pub fn default_cache_ttl(&self) -> Duration {
+        self.default_ttl
+    }
+
     /// [`resolve`](Self::resolve), memoised for calls without per-call
     /// overrides (the common case): the hot path does no merging or cloning.
     pub fn resolve_cached(

@@ -189,6 +189,64 @@ impl CacheBackend for RedisCache {
     fn release<'a>(&'a self, key: &'a CacheKey, lease: Lease) -> BoxFuture<'a, ()> {
         Box::pin(release_lease(self.redis.clone(), self.lease_key(key), lease.token))
     }
+
+    fn remove<'a>(&'a self, key: &'a CacheKey) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let k = self.value_key(key);
+            let mut c = self.redis.conn();
+            let r: Result<(), _> =
+                self.redis.run(async move { redis::cmd("DEL").arg(k).query_async(&mut c).await }).await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "redis cache entry not removed");
+            }
+        })
+    }
+
+    fn clear(&self) -> BoxFuture<'_, Option<u64>> {
+        Box::pin(async move {
+            match clear_values(&self.redis).await {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis cache not (fully) cleared");
+                    None
+                }
+            }
+        })
+    }
+}
+
+/// Deletes every cached value under the key prefix (SCAN + DEL, in batches):
+/// the number deleted.
+async fn clear_values(redis: &Redis) -> Result<u64, crate::RedisError> {
+    let pattern = redis.key("cache:*");
+    let (mut cursor, mut deleted) = (0u64, 0u64);
+    loop {
+        let mut c = redis.conn();
+        let p = pattern.clone();
+        let (next, keys): (u64, Vec<String>) = redis
+            .run(async move {
+                redis::cmd("SCAN")
+                    .arg(cursor)
+                    .arg("MATCH")
+                    .arg(p)
+                    .arg("COUNT")
+                    .arg(500)
+                    .query_async(&mut c)
+                    .await
+            })
+            .await?;
+        let values: Vec<String> = keys.into_iter().filter(|k| !k.ends_with(":lease")).collect();
+        if !values.is_empty() {
+            let mut c = redis.conn();
+            let n: u64 =
+                redis.run(async move { redis::cmd("DEL").arg(values).query_async(&mut c).await }).await?;
+            deleted += n;
+        }
+        if next == 0 {
+            return Ok(deleted);
+        }
+        cursor = next;
+    }
 }
 
 /// Compare-and-delete of the lease at `lease_key` if it still holds `token`.

@@ -7,6 +7,7 @@
 //! keep the `Arc<Plugin>` version they started with. A plugin that fails to
 //! reload keeps serving its last good version.
 
+mod disabled;
 pub(crate) mod loader;
 pub mod manifest;
 pub mod schema;
@@ -158,6 +159,10 @@ pub struct PluginStatus {
     /// The latest load error and any tool-name conflicts.
     #[serde(serialize_with = "errors_json")]
     pub errors: Vec<Error>,
+    /// Disabled by an operator: its tools are not served (`tools` lists what
+    /// it would serve).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 fn errors_json<S: serde::Serializer>(errors: &[Error], s: S) -> std::result::Result<S::Ok, S::Error> {
@@ -175,6 +180,8 @@ pub struct Catalog {
     plugins: Vec<PluginStatus>,
     /// The version served of each plugin file, by name.
     served: BTreeMap<String, Arc<Plugin>>,
+    /// Tools of disabled plugins: tool → plugin.
+    hidden: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -223,7 +230,9 @@ pub struct Registry {
     dir: PathBuf,
     defaults: Limits,
     rt: RuntimeConfig,
-    tenants: Tenants,
+    tenants: ArcSwap<Tenants>,
+    /// Plugins an operator disabled (kept across reloads of their files).
+    disabled: std::sync::Mutex<std::collections::BTreeSet<String>>,
     catalog: ArcSwap<Catalog>,
     slots: tokio::sync::Mutex<BTreeMap<String, Slot>>,
     events: tokio::sync::broadcast::Sender<RegistryEvent>,
@@ -252,7 +261,8 @@ impl Registry {
             dir,
             defaults,
             rt,
-            tenants,
+            tenants: ArcSwap::from_pointee(tenants),
+            disabled: Default::default(),
             catalog: ArcSwap::from_pointee(Catalog::default()),
             slots: tokio::sync::Mutex::new(BTreeMap::new()),
             events: tokio::sync::broadcast::channel(64).0,
@@ -286,23 +296,25 @@ impl Registry {
     /// The tool `name` if `tenant` may see it. Exact match only.
     pub fn lookup(&self, tenant: &str, name: &str) -> Option<ToolEntry> {
         let cat = self.catalog.load();
-        cat.tools.get(name).filter(|e| self.tenants.allows(tenant, &e.plugin.name, name)).cloned()
+        cat.tools.get(name).filter(|e| self.tenants.load().allows(tenant, &e.plugin.name, name)).cloned()
     }
 
     /// Every served plugin `tenant` may use, by name (for prompts, resources
     /// and completion, which follow the tenant's `plugins` list).
     pub fn plugins_for(&self, tenant: &str) -> Vec<Arc<Plugin>> {
         let cat = self.catalog.load();
-        cat.served.values().filter(|p| self.tenants.allows_plugin(tenant, &p.name)).cloned().collect()
+        let tenants = self.tenants.load();
+        cat.served.values().filter(|p| tenants.allows_plugin(tenant, &p.name)).cloned().collect()
     }
 
     /// Every tool `tenant` may see, sorted by name.
     pub fn tools(&self, tenant: &str) -> Vec<ToolEntry> {
         let cat = self.catalog.load();
+        let tenants = self.tenants.load();
         let mut tools: Vec<ToolEntry> = cat
             .tools
             .values()
-            .filter(|e| self.tenants.allows(tenant, &e.plugin.name, &e.tool.name))
+            .filter(|e| tenants.allows(tenant, &e.plugin.name, &e.tool.name))
             .cloned()
             .collect();
         tools.sort_unstable_by(|a, b| a.tool.name.cmp(&b.tool.name));
@@ -525,7 +537,8 @@ impl Registry {
             event.failed.retain(|(n, _)| *n != name);
             event.loaded.push(name);
         }
-        self.catalog.store(Arc::new(slots::build(slots, prev)));
+        let disabled = self.disabled.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        self.catalog.store(Arc::new(slots::hide(slots::build(slots, prev), &disabled)));
         toolhost_core::observe::metrics::plugin_loads(
             event.loaded.len(),
             event.failed.len(),

@@ -240,7 +240,27 @@ pub(super) fn build(slots: &BTreeMap<String, Slot>, prev: &Owners) -> Catalog {
             digest: slot.good.as_ref().map(|p| p.digest.clone()),
             tools: served,
             errors,
+            disabled: false,
         });
     }
-    Catalog { tools, plugins, served: served_plugins }
+    Catalog { tools, plugins, served: served_plugins, hidden: BTreeMap::new() }
+}
+
+/// `cat` without the tools of `disabled` plugins (they move to `hidden`).
+pub(super) fn hide(mut cat: Catalog, disabled: &std::collections::BTreeSet<String>) -> Catalog {
+    if disabled.is_empty() {
+        return cat;
+    }
+    let gone: Vec<String> =
+        cat.tools.iter().filter(|(_, e)| disabled.contains(&e.plugin.name)).map(|(t, _)| t.clone()).collect();
+    for tool in gone {
+        if let Some(e) = cat.tools.remove(&tool) {
+            cat.hidden.insert(tool, e.plugin.name.clone());
+        }
+    }
+    cat.served.retain(|name, _| !disabled.contains(name));
+    for p in &mut cat.plugins {
+        p.disabled = disabled.contains(&p.name);
+    }
+    cat
 }

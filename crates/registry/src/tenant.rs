@@ -87,11 +87,20 @@ pub struct TenantConfig {
     pub tools: Vec<String>,
     /// Tool names hidden from this tenant even when matched above. Default: none.
     pub deny_tools: Vec<String>,
+    /// `[tenants.NAME.quota]`: what this tenant may use (see
+    /// [`QuotaConfig`](toolhost_core::quota::QuotaConfig)). Default: no quotas.
+    #[serde(skip_serializing_if = "toolhost_core::quota::QuotaConfig::is_empty")]
+    pub quota: toolhost_core::quota::QuotaConfig,
 }
 
 impl Default for TenantConfig {
     fn default() -> Self {
-        TenantConfig { plugins: vec!["*".into()], tools: vec!["*".into()], deny_tools: vec![] }
+        TenantConfig {
+            plugins: vec!["*".into()],
+            tools: vec!["*".into()],
+            deny_tools: vec![],
+            quota: Default::default(),
+        }
     }
 }
 
@@ -101,7 +110,7 @@ mod tests {
 
     fn cfg(plugins: &[&str], tools: &[&str], deny: &[&str]) -> TenantConfig {
         let v = |x: &[&str]| x.iter().map(|s| s.to_string()).collect();
-        TenantConfig { plugins: v(plugins), tools: v(tools), deny_tools: v(deny) }
+        TenantConfig { plugins: v(plugins), tools: v(tools), deny_tools: v(deny), quota: Default::default() }
     }
 
     #[test]

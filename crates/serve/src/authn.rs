@@ -11,7 +11,7 @@
 //!
 //! Route scopes: `tools:list` (`GET /v1/tools`, MCP `tools/list`),
 //! `tools:call` or `tools:call:<glob>` (`POST /v1/calls`, MCP `tools/call`,
-//! per tool), `runs` (`/v1/runs`), `admin` (`/metrics`, `/v1/stats`).
+//! per tool), `runs` (`/v1/runs`), `admin` (`/metrics`, `/v1/stats`, `/admin/*`).
 
 use crate::request::error;
 use axum::body::Body;
@@ -29,14 +29,20 @@ pub(crate) const METADATA_PATH: &str = "/.well-known/oauth-protected-resource";
 /// How requests are authenticated.
 #[derive(Debug)]
 pub(crate) struct Authn {
-    pub(crate) tokens: Tokens,
+    /// The host, whose `[[serve.tokens]]` in force (replaced by a config reload) are read per request.
+    pub(crate) host: toolhost::Host,
     pub(crate) oauth: Option<Verifier>,
 }
 
 impl Authn {
+    /// The static tokens in force.
+    pub(crate) fn tokens(&self) -> std::sync::Arc<Tokens> {
+        self.host.tokens()
+    }
+
     /// Whether every request needs a credential.
     pub(crate) fn required(&self) -> bool {
-        self.tokens.required() || self.oauth.is_some()
+        self.tokens().required() || self.oauth.is_some()
     }
 
     /// The caller of a request, or the 401 refusing it.
@@ -48,7 +54,7 @@ impl Authn {
             return Err(self.unauthorized(headers, None, "missing bearer token"));
         };
         let token = token.trim();
-        if let Ok(id) = self.tokens.identify(auth) {
+        if let Ok(id) = self.tokens().identify(auth) {
             let scopes = Scopes::everything(id.admin);
             return Ok(Caller { tenant: id.tenant.to_string(), subject: None, scopes });
         }

@@ -7,6 +7,7 @@
 //! | `POST /v1/calls` | one call or a batch, any input shape the executor reads; `?order=completion\|submission`, `?dedup=true`, `?stream=true` (server-sent events) |
 //! | `GET /metrics` | Prometheus metrics ([`toolhost::observe::metrics`]); operator route |
 //! | `GET /v1/stats` | live snapshot for `toolhost top` ([`toolhost::observe::live`]); operator route |
+//! | `/admin/*` | the admin API ([`crate::admin`]): plugins, reload, breakers, cache, tenant quotas; `admin` scope or an `admin = true` token |
 //! | `GET /healthz` | the process is up |
 //! | `GET /readyz` | ready for traffic (503 while shutting down or when the epoch ticker stalls); `status` is `degraded` (still 200) while Redis fails and calls run on local fallbacks; states only, no addresses; `plugin_failures` counts plugins not fully served (names and error codes for operators); `source_failures` the `[[sources]]` whose pull failed or warned (a moved tag, an unreachable registry; with `serving` for operators) |
 //!
@@ -41,7 +42,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use toolhost::access::ServeConfig;
-use toolhost::access::auth::{Caller, Tokens};
+use toolhost::access::auth::Caller;
 use toolhost::access::origin::{HostPolicy, OriginPolicy};
 use toolhost::exec::parse::{ParseError, ParseLimits, parse_calls_within};
 use toolhost::{BatchOptions, CallEvent, CancelToken, Error, ExecutionContext, Host, Order, ToolCall};
@@ -75,8 +76,8 @@ impl HttpServer {
             .await
             .map_err(|e| Error::Configuration(format!("cannot listen on {addr}: {e}")))?;
         let bound = listener.local_addr().map_err(|e| Error::Configuration(e.to_string()))?;
-        let shared = Arc::new(Shared::new(host, cfg.tenant.clone()));
-        let tokens = Tokens::compile(&cfg.tokens)?;
+        let shared = Arc::new(Shared::new(host.clone(), cfg.tenant.clone()));
+        let tokens = host.tokens();
         if tokens.required() && !tokens.has_admin() && cfg.oauth.is_none() {
             tracing::warn!(
                 "no [[serve.tokens]] entry has admin = true: /metrics and /v1/stats answer 403 to every token"
@@ -86,7 +87,7 @@ impl HttpServer {
             Some(o) => Some(toolhost_auth::Verifier::new(o).map_err(Error::Configuration)?),
             None => None,
         };
-        let authn = Arc::new(Authn { tokens, oauth });
+        let authn = Arc::new(Authn { host: host.clone(), oauth });
         let state = Arc::new(AppState {
             shared: shared.clone(),
             authn: authn.clone(),
@@ -125,6 +126,7 @@ impl HttpServer {
             .fallback(not_found)
             .with_state(state.clone())
             .merge(crate::runs::routes(shared.clone()))
+            .merge(crate::admin::routes(shared.clone()))
             .layer(middleware::from_fn_with_state(state, gate))
             .layer(tower_http::limit::RequestBodyLimitLayer::new(cfg.max_body_bytes))
             .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(Duration::from_millis(
@@ -189,6 +191,7 @@ async fn gate(State(s): State<Arc<AppState>>, mut req: Request, next: Next) -> R
     let needs = match path {
         "/v1/tools" => Some(toolhost_auth::TOOLS_LIST),
         p if p.starts_with("/v1/runs") => Some(toolhost_auth::RUNS),
+        p if p == "/admin" || p.starts_with("/admin/") => Some(toolhost_auth::ADMIN),
         _ => None,
     };
     if let Some(scope) = needs.filter(|scope| !caller.scopes.has(scope)) {
@@ -308,9 +311,10 @@ async fn calls(
     cancel_on_drop.disarm();
     drop(guard);
     let ok = results.iter().all(|r| r.result.is_ok());
+    let status = crate::admin::calls_status(&results);
     // Written straight from the results: no `Value` tree per result.
     let results: Vec<_> = results.iter().map(with_text).collect();
-    axum::Json(BatchBody { ok, results }).into_response()
+    crate::admin::with_status(status, axum::Json(BatchBody { ok, results }).into_response())
 }
 
 /// The body of a whole batch's answer.
@@ -444,7 +448,7 @@ async fn readyz(State(s): State<Arc<AppState>>, headers: HeaderMap) -> Response 
     // tenant) only for an operator, or when no tokens are configured.
     let operator = !s.authn.required() || {
         let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-        s.authn.tokens.identify(auth).is_ok_and(|id| id.admin)
+        s.authn.tokens().identify(auth).is_ok_and(|id| id.admin)
     };
     let draining = s.shared.inflight.draining();
     let ticker_ok = host.runtime().healthy();

@@ -13,6 +13,7 @@
 
 #![warn(missing_docs, unreachable_pub)]
 
+mod admin;
 mod authn;
 mod convert;
 pub mod http;

@@ -156,6 +156,7 @@ impl Config {
             if let Err(e) = toolhost_registry::tenant::TenantPolicy::compile(name, t) {
                 p.push(config_message(e));
             }
+            check_quota(name, &t.quota, &self.runtime, &mut p);
         }
         self.policy.check("policy", &mut p);
         self.cache.check("cache", &mut p);
@@ -200,6 +201,23 @@ impl Config {
     }
 }
 
+/// Checks `[tenants.NAME.quota]`: limits ≥ 1, and fuel quotas only where
+/// fuel is counted (`runtime.fuel = true`).
+pub fn check_quota(
+    tenant: &str,
+    q: &toolhost_core::quota::QuotaConfig,
+    runtime: &RuntimeConfig,
+    p: &mut Problems,
+) {
+    let at = format!("tenants.{}.quota", toolhost_core::check::map_key(tenant));
+    q.check(&at, p);
+    p.require(
+        runtime.fuel || !q.meters_fuel(),
+        format!("{at}.fuel_per_call/fuel_per_day"),
+        "need runtime.fuel = true (fuel is not counted otherwise)",
+    );
+}
+
 /// The message of a configuration error, without the `configuration error:` prefix.
 pub fn config_message(e: Error) -> String {
     match e {
@@ -226,6 +244,30 @@ mod tests {
         let err = Config::from_toml("plugin_dir = 'x'").unwrap_err();
         assert_eq!(err.code(), toolhost_core::ErrorCode::ConfigurationError);
         assert!(err.to_string().contains("plugin_dir"), "{err}");
+    }
+
+    /// `[tenants.NAME.quota]` parses at its path (every key) and is checked.
+    #[test]
+    fn tenant_quotas_parse_and_are_checked() {
+        let cfg = Config::from_toml(
+            "[tenants.acme.quota]\nconcurrent_calls = 2\ncalls_per_minute = 60\nfuel_per_call = 1000\n\
+             fuel_per_day = 5000\nmemory_per_call = 67108864\nwarm_instances = 1\ncache_bytes = 4096",
+        )
+        .unwrap();
+        let q = &cfg.tenants["acme"].quota;
+        assert_eq!(
+            (q.concurrent_calls, q.calls_per_minute, q.fuel_per_call),
+            (Some(2), Some(60), Some(1000))
+        );
+        assert_eq!((q.fuel_per_day, q.memory_per_call), (Some(5000), Some(64 << 20)));
+        assert_eq!((q.warm_instances, q.cache_bytes), (Some(1), Some(4096)));
+        let err = Config::from_toml("[tenants.acme.quota]\ncalls_per_minute = 0").unwrap_err();
+        assert!(err.to_string().contains("tenants.acme.quota.calls_per_minute"), "{err}");
+        let err =
+            Config::from_toml("[runtime]\nfuel = false\n[tenants.a.quota]\nfuel_per_day = 5").unwrap_err();
+        assert!(err.to_string().contains("runtime.fuel"), "{err}");
+        let err = Config::from_toml("[tenants.acme.quota]\ncalls_per_hour = 5").unwrap_err();
+        assert!(err.to_string().contains("calls_per_hour"), "{err}");
     }
 
     #[test]

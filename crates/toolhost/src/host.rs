@@ -173,7 +173,9 @@ impl HostBuilder {
             executor: cfg.executor.clone(),
         };
         let clock = self.clock.unwrap_or_else(|| Arc::new(TokioClock));
-        let executor = Executor::new(sections, clock, backend.shared_state())?;
+        let (quotas, shared, scoped_cache) =
+            crate::admin::tenancy_state(&cfg, backend.shared_state(), &clock);
+        let executor = Executor::new(sections, clock, shared)?;
         let upstreams = Upstreams::start(&cfg.upstreams, Tenants::compile(&cfg.tenants)?).await;
         let watcher = if cfg.watch && self.use_dir {
             Some(watch::watch(registry.clone()).map_err(|e| {
@@ -191,6 +193,9 @@ impl HostBuilder {
             upstreams,
             sources,
             _watcher: watcher,
+            live: crate::admin::Live::new(&cfg)?,
+            quotas,
+            scoped_cache,
             config: cfg,
         };
         Ok(Host { inner: Arc::new(inner) })
@@ -209,17 +214,22 @@ fn absolute(p: &std::path::Path) -> PathBuf {
     std::fs::canonicalize(p).unwrap_or_else(|_| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
 }
 
-struct Inner {
+pub(crate) struct Inner {
     /// Where guests' `resource-updated` goes; every MCP session subscribes.
     resource_updates: toolhost_core::catalog::ResourceUpdates,
     runtime: Arc<Runtime>,
     registry: Arc<Registry>,
     executor: Executor,
     backend: Backend,
-    upstreams: Upstreams,
+    pub(crate) upstreams: Upstreams,
     sources: toolhost_oci::board::SourceBoard,
     _watcher: Option<watch::Watcher>,
+    /// The configuration at start (what needs a restart to change).
     config: Config,
+    /// What a reload replaces: the configuration and tokens in force.
+    pub(crate) live: crate::admin::Live,
+    pub(crate) quotas: toolhost_exec::quota::Quotas,
+    pub(crate) scoped_cache: Option<Arc<toolhost_exec::scoped_cache::ScopedCache>>,
 }
 
 /// A running tool host. Cheap to clone; share one per process.
@@ -235,6 +245,10 @@ impl std::fmt::Debug for Host {
 }
 
 impl Host {
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
     /// Starts building a host.
     pub fn builder() -> HostBuilder {
         HostBuilder::default()
@@ -395,7 +409,7 @@ impl Host {
             let e = Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
             return CallResult::not_run(index, call_id, call.tool, e);
         }
-        let run = self.inner.executor.execute(self, ctx, call, index, opts);
+        let run = self.governed(ctx, call, index, opts, tenant);
         let r = tracing::Instrument::instrument(run, span.clone()).await;
         span.record("cached", r.cached);
         span.record("attempts", r.attempts);
@@ -443,7 +457,11 @@ impl Host {
         let plugin = &entry.plugin;
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
         let span = tracing::info_span!("guest.call", plugin = %plugin.name, tool = %entry.tool.name, attempt);
-        let budgeted = budget_limits(&plugin.limits, ctx);
+        let caps = self.inner.quotas.caps(tenant);
+        let (budgeted, binding) =
+            crate::tenancy::capped(&plugin.limits, budget_limits(&plugin.limits, ctx), caps);
+        // A tenant at its `warm_instances` runs this call in a fresh instance.
+        let warm_share = plugin.warm.as_ref().and_then(|_| self.inner.quotas.warm(tenant));
         // Only a plugin that may send HTTP needs the context headers (no allocation otherwise).
         let outbound = if plugin.grants.allows_http() { ctx.outbound_headers() } else { Vec::new() };
         let spec = CallSpec {
@@ -457,7 +475,7 @@ impl Host {
             events: opts.events.clone(),
             cancel: opts.cancel.clone(),
             budget,
-            warm: plugin.warm.as_deref(),
+            warm: plugin.warm.as_deref().filter(|_| warm_share.is_some()),
             outbound_headers: &outbound,
             interact: opts.interact.clone(),
             resource_updates: Some(self.inner.resource_updates.clone()),
@@ -468,6 +486,12 @@ impl Host {
             span,
         )
         .await;
+        drop(warm_share);
+        let limits = budgeted.as_ref().unwrap_or(&plugin.limits);
+        if let Some(fuel) = crate::tenancy::fuel_spent(&result, &stats, limits) {
+            self.inner.quotas.charge_fuel(tenant, fuel);
+        }
+        let result = crate::tenancy::attribute(result, &stats, binding, tenant, &entry.tool.name);
         let result =
             result.and_then(|out| validate::output(&entry.tool.name, entry.tool.output.as_ref(), out));
         (result, stats)

@@ -42,6 +42,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod access;
+pub mod admin;
 pub mod backend;
 mod batch;
 pub mod config;
@@ -50,6 +51,7 @@ mod host;
 mod listing;
 pub mod observe;
 mod offers;
+mod tenancy;
 pub mod upstreams;
 mod validate;
 

@@ -27,15 +27,25 @@ pub(crate) struct ServeArgs {
 pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
     let tenant = args.host.tenant.clone();
     let watch = !args.no_watch;
-    let host = args
-        .host
-        .host_with(|cfg| {
-            cfg.watch = watch;
-            if let Some(t) = tenant {
-                cfg.serve.tenant = t;
-            }
-        })
-        .await?;
+    let adjust = move |cfg: &mut toolhost::Config| {
+        cfg.watch = watch;
+        if let Some(t) = &tenant {
+            cfg.serve.tenant = t.clone();
+        }
+    };
+    let host = args.host.host_with(adjust.clone()).await?;
+    // `POST /admin/reload` and SIGHUP re-read the same file with the same overrides.
+    let reread = args.host.clone();
+    host.set_reloader(move || {
+        let mut cfg = reread.load_config().map_err(|e| {
+            e.downcast::<toolhost::Error>()
+                .unwrap_or_else(|e| toolhost::Error::Configuration(format!("{e:#}")))
+        })?;
+        adjust(&mut cfg);
+        Ok(cfg)
+    });
+    #[cfg(unix)]
+    tokio::spawn(reload_on_hangup(host.clone()));
     let tools = host.list_tools(Some(&host.config().serve.tenant)).len();
     if args.stdio {
         eprintln!("toolhost: serving {tools} tools over MCP stdio (tenant {})", host.config().serve.tenant);
@@ -50,6 +60,28 @@ pub(crate) async fn run(args: ServeArgs) -> Result<ExitCode> {
     server.run(shutdown_signal()).await?;
     eprintln!("toolhost: stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Every SIGHUP reloads the configuration (tokens, tenants, policies,
+/// quotas) and rescans the plugins folder; calls in flight are not touched.
+/// A file that does not parse or validate is refused and logged, and the
+/// running configuration stays.
+#[cfg(unix)]
+async fn reload_on_hangup(host: toolhost::Host) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
+    while hup.recv().await.is_some() {
+        match host.reload().await {
+            Ok(r) => {
+                tracing::info!(restart_needed = ?r.restart_needed, "SIGHUP: configuration reloaded");
+                eprintln!("toolhost: configuration reloaded (SIGHUP)");
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "SIGHUP: reload refused; the running configuration stays");
+                eprintln!("toolhost: reload refused, the running configuration stays: {e}");
+            }
+        }
+    }
 }
 
 /// Ctrl-C or SIGTERM.

@@ -25,6 +25,7 @@
 //! | `toolhost_backend_degraded` | gauge | 1 while the shared backend (Redis) is failing, else 0 |
 //! | `toolhost_upstreams` | gauge | `upstream`, `kind` (`http`, `mcp`): 1 while the source is up, else 0 |
 //! | `toolhost_upstream_restarts` | gauge | `upstream`: times the source was restarted or reconnected |
+//! | `tenant_quota_used`, `tenant_quota_limit` | gauge | `tenant`, `quota`: use of each set `[tenants.NAME.quota]` (in flight, in the open window, held) and its limit |
 //!
 //! Gauges are read from the host when `/metrics` is scraped (`toolhost::observe::metrics::render_host`).
 //!
@@ -157,6 +158,8 @@ pub const METRIC_NAMES: &[&str] = &[
     "toolhost_backend_degraded",
     "toolhost_upstreams",
     "toolhost_upstream_restarts",
+    "tenant_quota_used",
+    "tenant_quota_limit",
 ];
 
 /// Applies `[metrics]` (process-wide, like the registry).

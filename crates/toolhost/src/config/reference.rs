@@ -70,6 +70,41 @@ pub const SETTINGS: &[Setting] = &[
         r#"{ acme = { plugins = ["text"] } }"#,
         "empty: every tenant sees every tool; else unlisted tenants see nothing",
     ),
+    s(
+        "tenants.NAME.quota.concurrent_calls",
+        "4",
+        "the tenant's calls in flight at once; one more: `QUOTA_EXCEEDED` at once (see \"Operating tenants\")",
+    ),
+    s(
+        "tenants.NAME.quota.calls_per_minute",
+        "600",
+        "the tenant's calls per 60 s window; past it `QUOTA_EXCEEDED` with `retry_after_ms` (HTTP 429)",
+    ),
+    s(
+        "tenants.NAME.quota.fuel_per_call",
+        "50000000",
+        "caps each call's fuel (the lower of it and the plugin's `fuel`); needs `runtime.fuel`",
+    ),
+    s(
+        "tenants.NAME.quota.fuel_per_day",
+        "10000000000",
+        "the tenant's fuel per 24 h window (also caps each call to what is left); needs `runtime.fuel`",
+    ),
+    s(
+        "tenants.NAME.quota.memory_per_call",
+        "67108864",
+        "bytes (≥ 1 MiB, applied in whole MiB): caps each call's memory (the lower of it and the plugin's `memory_mib`)",
+    ),
+    s(
+        "tenants.NAME.quota.warm_instances",
+        "2",
+        "warm instances the tenant's calls hold at once; beyond, calls run in fresh instances",
+    ),
+    s(
+        "tenants.NAME.quota.cache_bytes",
+        "1048576",
+        "result-cache bytes of the tenant's results; more evicts its oldest (a larger result is not cached)",
+    ),
     s("policy.timeout_ms", "800", "per-attempt timeout (none: the plugin's `timeout_ms`)"),
     s("policy.total_timeout_ms", "1900", "deadline across attempts and backoff"),
     s(
@@ -270,6 +305,7 @@ pub fn defaults() -> BTreeMap<String, Value> {
     flatten("", &to_json(&super::Config::default()), &mut out);
     flatten("policy.retry", &to_json(&toolhost_exec::retry::RetryPolicy::default()), &mut out);
     flatten("policy.breaker", &to_json(&toolhost_exec::breaker::BreakerConfig::default()), &mut out);
+    flatten("tenants.NAME.quota", &to_json(&toolhost_core::quota::QuotaConfig::default()), &mut out);
     out
 }
 

@@ -63,7 +63,25 @@ pub fn render_host(host: &crate::Host) -> String {
     let degraded = host.backend_health() == crate::backend::Health::Degraded;
     let _ = writeln!(out, "toolhost_backend_degraded {}", u8::from(degraded));
     upstream_gauges(&mut out, &host.upstreams());
+    quota_gauges(&mut out, host.quotas());
     out
+}
+
+/// `tenant_quota_used{tenant,quota}` and `tenant_quota_limit{tenant,quota}`
+/// for every quota a tenant has (per-call caps: limit only, use 0).
+fn quota_gauges(out: &mut String, quotas: &toolhost_exec::quota::Quotas) {
+    use toolhost_core::observe::metrics::escape;
+    let snapshot = quotas.snapshot();
+    for (name, help, limit) in [
+        ("tenant_quota_used", "Use of a tenant quota (in flight, in the open window, held)", false),
+        ("tenant_quota_limit", "A tenant quota's limit", true),
+    ] {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+        for (tenant, u) in &snapshot {
+            let v = if limit { u.limit.unwrap_or(0) } else { u.used };
+            let _ = writeln!(out, "{name}{{tenant=\"{}\",quota=\"{}\"}} {v}", escape(tenant), u.quota);
+        }
+    }
 }
 
 /// `toolhost_upstreams{upstream,kind}` (1 up, 0 down) and

@@ -58,7 +58,7 @@ struct Slot {
 #[derive(Debug, Default)]
 pub struct Upstreams {
     slots: Vec<Arc<Slot>>,
-    tenants: Tenants,
+    tenants: arc_swap::ArcSwap<Tenants>,
 }
 
 impl Upstreams {
@@ -81,7 +81,7 @@ impl Upstreams {
             }
         });
         futures::future::join_all(first).await;
-        Upstreams { slots, tenants }
+        Upstreams { slots, tenants: arc_swap::ArcSwap::from_pointee(tenants) }
     }
 
     /// The upstream tool `name` as `tenant` sees it.
@@ -89,19 +89,25 @@ impl Upstreams {
         let (source, _) = name.split_once('.')?;
         let slot = self.slots.iter().find(|s| s.cfg.name == source)?;
         let entry = slot.state.read().unwrap_or_else(|e| e.into_inner()).tools.get(name).cloned()?;
-        self.tenants.allows(tenant, source, name).then_some(entry)
+        self.tenants.load().allows(tenant, source, name).then_some(entry)
     }
 
     /// Every upstream tool `tenant` may see.
     pub fn listings(&self, tenant: &str) -> Vec<ToolListing> {
         let mut out = Vec::new();
+        let tenants = self.tenants.load();
         for slot in &self.slots {
             let state = slot.state.read().unwrap_or_else(|e| e.into_inner());
             let visible =
-                state.tools.values().filter(|e| self.tenants.allows(tenant, &slot.cfg.name, &e.tool.name));
+                state.tools.values().filter(|e| tenants.allows(tenant, &slot.cfg.name, &e.tool.name));
             out.extend(visible.map(|e| e.listing()));
         }
         out
+    }
+
+    /// Replaces the tenants' visibility rules (a config reload).
+    pub fn set_tenants(&self, tenants: Tenants) {
+        self.tenants.store(Arc::new(tenants));
     }
 
     /// Each source's state.
