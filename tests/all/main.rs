@@ -3,6 +3,7 @@
 //! hostile binaries that need no toolchain are assembled in `fixtures`.
 
 mod asking;
+mod audit;
 mod cache;
 mod calls;
 mod cli;

@@ -38,6 +38,8 @@ pub struct HostBuilder {
     progress: Option<ProgressFn>,
     clock: Option<Arc<dyn Clock>>,
     resolver: Option<Arc<dyn Resolver>>,
+    principal: Option<String>,
+    audit_sink: Option<Arc<dyn toolhost_core::audit::AuditSink>>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -71,6 +73,19 @@ impl HostBuilder {
     /// instead of the system's (answers are still checked against each grant).
     pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
         self.resolver = Some(resolver);
+        self
+    }
+
+    /// The principal the audit trail records for calls whose context names
+    /// none (the CLI: `local`). Default: none.
+    pub fn principal(mut self, name: impl Into<String>) -> Self {
+        self.principal = Some(name.into());
+        self
+    }
+
+    /// Sends audit records to `sink` instead of the `[audit]` file.
+    pub fn audit_sink(mut self, sink: Arc<dyn toolhost_core::audit::AuditSink>) -> Self {
+        self.audit_sink = Some(sink);
         self
     }
 
@@ -134,6 +149,8 @@ impl HostBuilder {
                 )));
             }
         }
+        // An unwritable audit path stops the host before anything loads.
+        let audit = crate::observe::audit::Audit::of(self.audit_sink, &cfg.audit)?;
         let sources = if self.use_dir { sync_sources(&cfg).await } else { vec![] };
         let mut runtime = Runtime::new(&cfg.runtime, cfg.defaults.table_elements, cache_dir.as_deref())?;
         if let Some(r) = self.resolver {
@@ -190,6 +207,8 @@ impl HostBuilder {
             sources,
             _watcher: watcher,
             config: cfg,
+            audit,
+            principal: self.principal,
         };
         Ok(Host { inner: Arc::new(inner) })
     }
@@ -218,6 +237,9 @@ struct Inner {
     sources: Vec<toolhost_oci::sources::SourceStatus>,
     _watcher: Option<watch::Watcher>,
     config: Config,
+    audit: crate::observe::audit::Audit,
+    /// [`HostBuilder::principal`].
+    principal: Option<String>,
 }
 
 /// A running tool host. Cheap to clone; share one per process.
@@ -241,6 +263,15 @@ impl Host {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The audit trail (record operator actions with [`Audit::admin`](crate::observe::audit::Audit::admin)).
+    pub fn audit(&self) -> &crate::observe::audit::Audit {
+        &self.inner.audit
+    }
+
+    pub(crate) fn default_principal(&self) -> Option<&str> {
+        self.inner.principal.as_deref()
     }
 
     /// The registry (reload, subscribe to changes).
@@ -387,10 +418,16 @@ impl Host {
             memory_peak = tracing::field::Empty,
         );
         crate::observe::otel::adopt_parent(&span, ctx.traceparent.as_deref());
+        // Kept for the audit record only while auditing (the call moves below).
+        let audited = self.inner.audit.enabled().then(|| call.arguments.as_ref().ok().cloned());
         if ctx.budget.is_some() && !self.inner.config.runtime.fuel {
             let problem = "request context: X-Budget (a fuel ceiling) needs runtime.fuel = true".to_string();
             let e = Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
-            return CallResult::not_run(index, call_id, call.tool, e);
+            let r = CallResult::not_run(index, call_id, call.tool, e);
+            if let Some(args) = audited {
+                self.audit_call(ctx, args, &r);
+            }
+            return r;
         }
         let run = self.inner.executor.execute(self, ctx, call, index, opts);
         let r = tracing::Instrument::instrument(run, span.clone()).await;
@@ -405,6 +442,9 @@ impl Host {
             span.record("memory_peak", st.memory_peak);
         }
         span.in_scope(|| toolhost_core::observe::logs::call_finished(&r, &ctx.request_id, tenant));
+        if let Some(args) = audited {
+            self.audit_call(ctx, args, &r);
+        }
         r
     }
 

@@ -42,6 +42,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod access;
+mod audited;
 pub mod backend;
 mod batch;
 pub mod config;
