@@ -54,7 +54,7 @@ mod offers;
 pub mod upstreams;
 mod validate;
 
-pub use toolhost_core::{call, catalog, context, error, events, interact, text};
+pub use toolhost_core::{audit, call, catalog, context, error, events, interact, text};
 pub use toolhost_exec as exec;
 pub use toolhost_oci as oci;
 pub use toolhost_registry as registry;

@@ -167,3 +167,51 @@ impl AuditSink for FileSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_instead_of_waiting() {
+        // A writer that never reads: the second record finds the queue (1) full.
+        let (tx, _stalled) = sync_channel(1);
+        let sink = FileSink { tx };
+        let before = metrics::audit_records("dropped");
+        for _ in 0..3 {
+            sink.record(AuditRecord::Admin(AdminAudit {
+                time: SystemTime::now(),
+                principal: "p".into(),
+                action: "a".into(),
+                target: "t".into(),
+                outcome: "ok".into(),
+            }));
+        }
+        assert_eq!(metrics::audit_records("dropped") - before, 2);
+    }
+
+    #[test]
+    fn admin_actions_are_lines_and_flush_all_writes_them_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.jsonl");
+        let cfg = AuditConfig { path: Some(path.clone()), ..AuditConfig::default() };
+        let audit = Audit::open(&cfg).unwrap();
+        audit.admin("ops-root", "plugin.disable", "plugin:text", "ok");
+        flush_all();
+        let v: serde_json::Value =
+            serde_json::from_str(std::fs::read_to_string(&path).unwrap().trim()).unwrap();
+        assert_eq!(
+            (&v["kind"], &v["principal"], &v["action"], &v["target"], &v["outcome"]),
+            (
+                &"admin".into(),
+                &"ops-root".into(),
+                &"plugin.disable".into(),
+                &"plugin:text".into(),
+                &"ok".into()
+            )
+        );
+        let bad = AuditConfig { path: Some(dir.path().join("missing/audit.jsonl")), ..cfg };
+        let e = Audit::open(&bad).unwrap_err().to_string();
+        assert!(e.contains("audit.path: cannot open") && e.contains("missing/audit.jsonl"), "{e}");
+    }
+}
