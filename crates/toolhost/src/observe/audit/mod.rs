@@ -126,6 +126,14 @@ impl Audit {
     }
 }
 
+/// An `Audit` is a sink too: a host rebuilt on reload keeps the running
+/// trail with `HostBuilder::audit_sink(Arc::new(old.audit().clone()))`.
+impl AuditSink for Audit {
+    fn record(&self, record: AuditRecord) {
+        Audit::record(self, record);
+    }
+}
+
 /// Every file sink of the process, for [`flush_all`].
 static LIVE: Mutex<Vec<Weak<FileSink>>> = Mutex::new(Vec::new());
 
