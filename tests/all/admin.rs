@@ -275,9 +275,11 @@ impl Drop for Process {
 fn serve_config(dir: &std::path::Path, token: &str, extra: &str) -> String {
     format!(
         "plugins_dir = {:?}\ncache_dir = {:?}\n[[serve.tokens]]\ntenant = \"acme\"\ntoken = \"{token}\"\n\
-         [[serve.tokens]]\ntenant = \"ops\"\ntoken = \"ops-token\"\nadmin = true\n{extra}",
+         [[serve.tokens]]\ntenant = \"ops\"\ntoken = \"ops-token\"\nname = \"ops\"\nadmin = true\n\
+         [audit]\npath = {:?}\n{extra}",
         dir.join("plugins"),
-        shared_cache()
+        shared_cache(),
+        dir.join("audit.jsonl")
     )
 }
 
@@ -338,4 +340,30 @@ async fn sighup_reloads_tokens_without_dropping_calls_and_keeps_the_old_config_w
     assert_eq!(r.status(), 200);
     assert_eq!(p.tools_status("fourth-token").await, 200);
     assert_eq!(p.tools_status("new-token").await, 401);
+
+    // Every reload and admin change is in the audit trail, with who and how it ended.
+    let trail = dir.path().join("audit.jsonl");
+    let wanted = [
+        ("signal", "reload (SIGHUP)", "ok"),
+        ("signal", "reload (SIGHUP)", "CONFIGURATION_ERROR"),
+        ("ops", "POST /admin/reload", "400"),
+        ("ops", "POST /admin/reload", "ok"),
+    ];
+    let mut admin_lines = vec![];
+    for _ in 0..50 {
+        let text = std::fs::read_to_string(&trail).unwrap_or_default();
+        admin_lines = text
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|v| v["kind"] == "admin")
+            .map(|v| (v["principal"].to_string(), v["action"].to_string(), v["outcome"].to_string()))
+            .collect::<Vec<_>>();
+        if wanted.iter().all(|w| {
+            admin_lines.contains(&(json!(w.0).to_string(), json!(w.1).to_string(), json!(w.2).to_string()))
+        }) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("admin actions missing from the audit trail: {admin_lines:?}");
 }

@@ -4,6 +4,7 @@
 
 mod admin;
 mod asking;
+mod audit;
 mod cache;
 mod calls;
 mod cli;

@@ -17,17 +17,17 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use toolhost::Host;
 use toolhost_serve::HttpServer;
 
-const ISSUER: &str = "https://login.example.test";
+pub(crate) const ISSUER: &str = "https://login.example.test";
 
 /// A JWKS endpoint on 127.0.0.1: `jwks-1.json`, or `jwks-2.json` once rotated; counts fetches.
 #[derive(Clone, Default)]
-struct Issuer {
+pub(crate) struct Issuer {
     rotated: Arc<AtomicBool>,
     fetches: Arc<AtomicUsize>,
 }
 
 impl Issuer {
-    async fn serve(&self) -> String {
+    pub(crate) async fn serve(&self) -> String {
         let me = self.clone();
         let app = axum::Router::new().route(
             "/jwks.json",
@@ -60,7 +60,7 @@ fn now() -> u64 {
 }
 
 /// A token signed with the test key `kid`, its claims `extra` over sane defaults.
-fn token(kid: &str, extra: Value) -> String {
+pub(crate) fn token(kid: &str, extra: Value) -> String {
     let pem = std::fs::read(fixture(&format!("{kid}.pem"))).unwrap();
     let (alg, key) = match kid.starts_with("rsa") {
         true => (Algorithm::RS256, EncodingKey::from_rsa_pem(&pem).unwrap()),

@@ -66,6 +66,9 @@ impl HostArgs {
         let t2 = tally.clone();
         let host = Host::builder()
             .config(cfg)
+            // The audit trail's principal of calls made from this command line
+            // (a served request names its own).
+            .principal("local")
             .on_progress(move |p: &LoadProgress| {
                 t2.lock().unwrap_or_else(|e| e.into_inner()).add(p);
                 if tty {

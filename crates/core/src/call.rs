@@ -225,6 +225,10 @@ pub struct CallStats {
     pub stderr_bytes: u64,
     /// Guest events dropped because the listener was slow.
     pub dropped_events: u32,
+    /// Hosts (`host:port`) the guest's outbound HTTP requests went to in this
+    /// attempt, in first-contact order (the audit trail's grants used).
+    #[serde(skip)]
+    pub hosts: Vec<String>,
 }
 
 mod duration_ms {

@@ -150,6 +150,10 @@ pub struct ExecutionContext {
     pub max_parallel: Option<usize>,
     /// Free-form key/value pairs (not propagated as headers).
     pub metadata: BTreeMap<String, String>,
+    /// Who authenticated the request, for the audit trail: an access token's
+    /// `sub`, a static token's name, `local` for the CLI. Set by the front
+    /// door from the credential it checked; never read from a header.
+    pub principal: Option<String>,
 }
 
 impl Default for ExecutionContext {
@@ -172,7 +176,14 @@ impl ExecutionContext {
             budget: None,
             max_parallel: None,
             metadata: BTreeMap::new(),
+            principal: None,
         }
+    }
+
+    /// Sets who authenticated the request (see [`principal`](Self::principal)).
+    pub fn with_principal(mut self, principal: impl Into<String>) -> Self {
+        self.principal = Some(principal.into());
+        self
     }
 
     /// Sets the request id.
@@ -362,6 +373,7 @@ impl ExecutionContext {
             budget: budget.map(parse_budget).transpose()?,
             max_parallel: None,
             metadata,
+            principal: None,
         })
     }
 

@@ -11,6 +11,7 @@
 //! side above it and never see each other.
 #![warn(missing_docs, unreachable_pub)]
 
+pub mod audit;
 pub mod call;
 pub mod catalog;
 pub mod check;

@@ -86,6 +86,9 @@ pub struct StoredContext {
     /// The caller's absolute deadline, Unix ms (wall clock: it survives the process).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deadline_unix_ms: Option<u64>,
+    /// Who submitted the run (the audit trail's principal of its calls).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub principal: Option<String>,
 }
 
 /// Milliseconds since the Unix epoch.
@@ -109,6 +112,7 @@ impl StoredContext {
             deadline_unix_ms: ctx
                 .deadline
                 .map(|d| unix_ms() + d.saturating_duration_since(now).as_millis() as u64),
+            principal: ctx.principal.clone(),
         }
     }
 
@@ -126,6 +130,7 @@ impl StoredContext {
         ctx.budget = self.budget;
         ctx.max_parallel = self.max_parallel;
         ctx.metadata = self.metadata.clone();
+        ctx.principal = self.principal.clone();
         ctx.deadline = self
             .deadline_unix_ms
             .map(|at| Instant::now() + Duration::from_millis(at.saturating_sub(unix_ms())));

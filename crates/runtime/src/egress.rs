@@ -3,7 +3,6 @@
 //! again, so a DNS answer cannot change between the check and the connect),
 //! then TLS and HTTP/1.1 as `wasmtime_wasi_http::default_send_request` does.
 
-use super::http::HttpPolicy;
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{Request, Response};
@@ -36,9 +35,10 @@ impl Resolver for SystemResolver {
     }
 }
 
-/// Where a granted request may connect: the admitted addresses of its host.
+/// Where a granted request may connect: the addresses of its host the
+/// grant `admits` (`HttpPolicy::admits`).
 pub(crate) async fn vet(
-    policy: &HttpPolicy,
+    admits: &(dyn Fn(IpAddr) -> bool + Sync),
     resolver: &Arc<dyn Resolver>,
     plugin: &str,
     host: &str,
@@ -57,7 +57,7 @@ pub(crate) async fn vet(
         return Err(HttpError::DestinationNotFound);
     }
     let (admitted, refused): (Vec<SocketAddr>, Vec<SocketAddr>) =
-        found.into_iter().partition(|a| policy.admits(a.ip()));
+        found.into_iter().partition(|a| admits(a.ip()));
     if admitted.is_empty() {
         let refused: Vec<String> = refused.iter().map(|a| a.ip().to_string()).collect();
         tracing::warn!(

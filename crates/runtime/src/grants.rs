@@ -133,8 +133,9 @@ impl Grants {
     pub fn compile(&mut self) -> Result<(), String> {
         // A brokered secret's variable never reaches the guest's environment.
         for (host, auth) in self.http.iter().flat_map(|g| &g.auth) {
-            if let Some(var) = auth.secret.strip_prefix("env:")
-                && (self.env.contains_key(var) || self.inherit_env.iter().any(|v| v == var))
+            if let Some(var) = auth
+                .env_vars()
+                .find(|var| self.env.contains_key(*var) || self.inherit_env.iter().any(|v| v == var))
             {
                 return Err(format!(
                     "grants.http.auth.\"{host}\": {var} holds a brokered secret and must not be in grants.env or grants.inherit_env"

@@ -215,6 +215,9 @@ pub(crate) struct HttpHooks {
     pub(crate) resolver: Arc<dyn Resolver>,
     /// `ExecutionContext::outbound_headers` of the call (ids, trace context).
     pub(crate) context: Vec<(&'static str, String)>,
+    /// Hosts (`host:port`) granted requests of this call went to, first
+    /// contact first (the audit trail's grants used).
+    pub(crate) contacted: Vec<String>,
 }
 
 /// Sets the call's context headers on an outbound request, replacing any value
@@ -247,6 +250,16 @@ struct Granted {
 }
 
 impl HttpHooks {
+    /// Remembers that a granted request went to `g`'s host.
+    fn note_contact(&mut self, g: &Granted) {
+        let bare = g.host.trim_start_matches('[').trim_end_matches(']').to_ascii_lowercase();
+        let at =
+            if bare.contains(':') { format!("[{bare}]:{}", g.port) } else { format!("{bare}:{}", g.port) };
+        if !self.contacted.contains(&at) {
+            self.contacted.push(at);
+        }
+    }
+
     /// The grant that lets the request go out, by name.
     fn check(&self, req: &http::Request<WasiBody>) -> Result<Granted, HttpError> {
         let uri = req.uri();
@@ -289,13 +302,12 @@ impl WasiHttpHooks for HttpHooks {
         _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
     ) -> ResponseFuture {
         let checked = self.check(&request);
+        if let Ok(g) = &checked {
+            self.note_contact(g);
+        }
         let mut request = request;
         add_context_headers(&mut request, &self.context, self.deadline, Instant::now());
         let credential = checked.as_ref().ok().and_then(|g| g.policy.credential(&g.host).cloned());
-        if let Some(c) = &credential {
-            c.apply(&mut request);
-            tracing::debug!(plugin = &*self.plugin, host = %c.host, header = %c.header, "brokered credential added");
-        }
         let deadline = tokio::time::Instant::from_std(self.deadline);
         let (resolver, plugin) = (self.resolver.clone(), self.plugin.clone());
         Box::new(async move {
@@ -313,19 +325,11 @@ impl WasiHttpHooks for HttpHooks {
                 first_byte_timeout: bound(options.first_byte_timeout),
                 between_bytes_timeout: bound(options.between_bytes_timeout),
             };
-            let sent = tokio::time::timeout_at(deadline, async {
-                let addrs = egress::vet(
-                    &granted.policy,
-                    &resolver,
-                    &plugin,
-                    &granted.host,
-                    granted.port,
-                    options.connect_timeout.unwrap_or(left),
-                )
-                .await?;
-                egress::send(request, addrs, options).await
-            });
-            let (response, io) = sent.await.map_err(|_| HttpError::HttpResponseTimeout)??;
+            let out = Outbound { granted: &granted, resolver: &resolver, plugin: &plugin, options, deadline };
+            let ((response, io), value) = match &credential {
+                Some(c) => out.send_brokered(c, request).await.map(|(sent, v)| (sent, Some(v)))?,
+                None => (out.send(request).await?, None),
+            };
             // A declared length over the cap fails the request itself (typed for
             // the guest); an undeclared one is cut off while streaming.
             let declared = response
@@ -336,12 +340,78 @@ impl WasiHttpHooks for HttpHooks {
             if declared.is_some_and(|n| n > max) {
                 return Err(HttpError::HttpResponseBodySize(Some(max)));
             }
-            let response = match &credential {
-                Some(c) => c.scrub(response).map(|body| CappedBody::new(body, max, deadline).boxed_unsync()),
+            let response = match &value {
+                Some(v) => crate::secrets::Credential::scrub(v, response)
+                    .map(|body| CappedBody::new(body, max, deadline).boxed_unsync()),
                 None => response.map(|body| CappedBody::new(body, max, deadline).boxed_unsync()),
             };
             Ok((response, Box::new(io) as Box<dyn Future<Output = Result<(), HttpError>> + Send>))
         })
+    }
+}
+
+/// One granted request on its way out.
+struct Outbound<'a> {
+    granted: &'a Granted,
+    resolver: &'a Arc<dyn Resolver>,
+    plugin: &'a str,
+    options: RequestOptions,
+    deadline: tokio::time::Instant,
+}
+
+impl Outbound<'_> {
+    /// Vets the host's addresses and sends, within the call's deadline.
+    async fn send<B>(&self, request: http::Request<B>) -> Result<egress::Sent, HttpError>
+    where
+        B: Body<Data = Bytes, Error = HttpError> + Send + 'static,
+    {
+        let g = self.granted;
+        let left = self.deadline.saturating_duration_since(tokio::time::Instant::now());
+        let sent = tokio::time::timeout_at(self.deadline, async {
+            let connect = self.options.connect_timeout.unwrap_or(left);
+            let admits = |ip| g.policy.admits(ip);
+            let addrs = egress::vet(&admits, self.resolver, self.plugin, &g.host, g.port, connect).await?;
+            egress::send(request, addrs, self.options).await
+        });
+        sent.await.map_err(|_| HttpError::HttpResponseTimeout)?
+    }
+
+    /// With a brokered credential: its value on the request. A token the
+    /// host refused (401) is dropped and the request sent once more with a
+    /// fresh one (its body is kept for that). Returns the value sent last.
+    async fn send_brokered(
+        &self,
+        c: &crate::secrets::Credential,
+        mut request: http::Request<WasiBody>,
+    ) -> Result<(egress::Sent, Arc<str>), HttpError> {
+        use http_body_util::BodyExt;
+        let fail = |why: String| {
+            HttpError::InternalError(Some(format!("brokered credential for {}: {why}", c.host)))
+        };
+        let left = || self.deadline.saturating_duration_since(tokio::time::Instant::now());
+        let value = c.value(self.resolver, left()).await.map_err(fail)?;
+        tracing::debug!(plugin = self.plugin, host = %c.host, header = %c.header, "brokered credential added");
+        if !c.refreshable() {
+            c.apply(&mut request, &value);
+            return Ok((self.send(request).await?, value));
+        }
+        let (parts, body) = request.into_parts();
+        let body = body.collect().await?.to_bytes();
+        let build = |value: &str| {
+            let full = http_body_util::Full::new(body.clone()).map_err(|never| match never {});
+            let mut r = http::Request::from_parts(parts.clone(), full);
+            c.apply(&mut r, value);
+            r
+        };
+        let sent = self.send(build(&value)).await?;
+        if sent.0.status() != http::StatusCode::UNAUTHORIZED {
+            return Ok((sent, value));
+        }
+        drop(sent);
+        c.invalidate(&value).await;
+        let fresh = c.value(self.resolver, left()).await.map_err(fail)?;
+        tracing::info!(plugin = self.plugin, host = %c.host, "401 with a client-credentials token: sent again with a new one");
+        Ok((self.send(build(&fresh)).await?, fresh))
     }
 }
 
@@ -528,7 +598,10 @@ mod tests {
         let vet = |ips: &[&str]| {
             let r: Arc<dyn Resolver> = Arc::new(Fixed(ips.iter().map(|s| s.parse().unwrap()).collect()));
             let p = p.clone();
-            async move { egress::vet(&p, &r, "t", "svc.example.test", 443, Duration::from_secs(1)).await }
+            async move {
+                egress::vet(&|ip| p.admits(ip), &r, "t", "svc.example.test", 443, Duration::from_secs(1))
+                    .await
+            }
         };
         assert!(matches!(vet(&["127.0.0.1"]).await, Err(HttpError::HttpRequestDenied)));
         assert!(matches!(vet(&["169.254.169.254", "10.0.0.1"]).await, Err(HttpError::HttpRequestDenied)));

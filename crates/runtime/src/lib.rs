@@ -13,6 +13,7 @@
 pub(crate) mod bindings;
 mod cache;
 mod classify;
+mod client_token;
 mod config;
 mod contract;
 mod convert;
@@ -24,6 +25,7 @@ mod limiter;
 mod mac;
 mod offers;
 mod pool;
+mod secret_ref;
 mod secrets;
 mod state;
 mod stdio;
@@ -31,6 +33,7 @@ mod ticker;
 mod wasi;
 
 pub use classify::HOSTCALL_FUEL_TEXT;
+pub use client_token::ClientCredentials;
 pub use config::{Allocator, Limits, LimitsOverride, RuntimeConfig};
 pub use contract::Capabilities;
 pub use convert::RawDescriptor;
@@ -392,6 +395,7 @@ impl Runtime {
                 plugin: plugin.clone(),
                 resolver: self.resolver.clone(),
                 context: spec.outbound_headers.to_vec(),
+                contacted: Vec::new(),
             },
             tenant: spec.tenant.into(),
             plugin,
@@ -459,6 +463,7 @@ impl Runtime {
         s.deadline = deadline;
         s.http_hooks.deadline = deadline;
         s.http_hooks.context = spec.outbound_headers.to_vec();
+        s.http_hooks.contacted.clear();
         s.stop = None;
         s.interact = spec.interact.clone();
         s.resource_updates = spec.resource_updates.clone();
@@ -553,6 +558,7 @@ impl Runtime {
             stdout_bytes: state.stdout.total(),
             stderr_bytes: state.stderr.total(),
             dropped_events: state.dropped_events,
+            hosts: state.http_hooks.contacted.clone(),
         }
     }
 }

@@ -13,26 +13,64 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-/// `[grants.http.auth."<host>"]`: a credential the host adds for the guest.
+/// `[grants.http.auth."<host>"]`: a credential the host adds for the guest:
+/// a fixed `secret`, or an OAuth access token the host obtains with
+/// `client_credentials`. Give exactly one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct HostAuth {
-    /// The header it goes in (`Authorization`, `X-Api-Key`, …).
+    /// The header it goes in (`Authorization`, `X-Api-Key`, …). Default: `Authorization`.
+    #[serde(default = "authorization")]
     pub header: String,
     /// Where the value is: `env:NAME` (the host's environment) or `file:/path`
     /// (trimmed). Write the whole header value there (e.g. `Bearer abc…`).
-    pub secret: String,
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// OAuth 2.0 client credentials: the host fetches (and refreshes) an
+    /// access token and sends `Bearer <token>`.
+    #[serde(default)]
+    pub client_credentials: Option<crate::client_token::ClientCredentials>,
+}
+
+fn authorization() -> String {
+    "Authorization".into()
+}
+
+impl HostAuth {
+    /// The `env:NAME` variables this credential reads (never to be handed to the guest).
+    pub fn env_vars(&self) -> impl Iterator<Item = &str> {
+        let secret = self.secret.as_deref();
+        let client = self.client_credentials.as_ref().map(|c| c.client_secret.as_str());
+        secret.into_iter().chain(client).filter_map(|s| s.strip_prefix("env:"))
+    }
 }
 
 /// What the guest sees where the secret was.
 pub(crate) const REDACTED: &[u8] = b"[redacted]";
+
+/// Where a credential's value comes from.
+#[derive(Clone)]
+enum Value {
+    Fixed(Arc<str>),
+    Token(Arc<crate::client_token::TokenSource>),
+}
+
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Fixed(a), Value::Fixed(b)) => a == b,
+            (Value::Token(a), Value::Token(b)) => a.cfg == b.cfg,
+            _ => false,
+        }
+    }
+}
 
 /// A resolved credential for one host.
 #[derive(Clone, PartialEq)]
 pub(crate) struct Credential {
     pub(crate) host: String,
     pub(crate) header: http::HeaderName,
-    value: Arc<str>,
+    value: Value,
 }
 
 impl std::fmt::Debug for Credential {
@@ -45,29 +83,54 @@ impl std::fmt::Debug for Credential {
 }
 
 impl Credential {
-    /// Reads the secret `auth` names, for requests to `host`. Errors name the
-    /// reference (`env:NAME`), never the value.
+    /// Reads the secret `auth` names (or checks its client credentials and
+    /// reads their secret), for requests to `host`. Errors name the reference
+    /// (`env:NAME`), never the value.
     pub(crate) fn resolve(host: &str, auth: &HostAuth) -> Result<Credential, String> {
         let at = format!("grants.http.auth.\"{host}\"");
         let header = http::HeaderName::try_from(auth.header.trim())
             .map_err(|_| format!("{at}.header: {:?} is not a header name", auth.header))?;
-        let value = match auth.secret.split_once(':') {
-            Some(("env", name)) => std::env::var(name)
-                .map_err(|_| format!("{at}.secret: environment variable {name} is not set"))?,
-            Some(("file", path)) => std::fs::read_to_string(path)
-                .map_err(|e| format!("{at}.secret: cannot read {path}: {}", e.kind()))?,
-            _ => return Err(format!("{at}.secret: must be env:NAME or file:/path")),
+        let value = match (&auth.secret, &auth.client_credentials) {
+            (Some(secret), None) => {
+                Value::Fixed(crate::secret_ref::read(&format!("{at}.secret"), secret)?.into())
+            }
+            (None, Some(cc)) => Value::Token(Arc::new(crate::client_token::TokenSource::new(&at, cc)?)),
+            _ => return Err(format!("{at}: give exactly one of secret, client_credentials")),
         };
-        let value = value.trim();
-        if value.is_empty() || http::HeaderValue::from_str(value).is_err() {
-            return Err(format!("{at}.secret: {} is empty or not a valid header value", auth.secret));
-        }
-        Ok(Credential { host: host.to_ascii_lowercase(), header, value: value.into() })
+        Ok(Credential { host: host.to_ascii_lowercase(), header, value })
     }
 
-    /// Sets the header on a request (replacing any value the guest gave).
-    pub(crate) fn apply<B>(&self, req: &mut http::Request<B>) {
-        if let Ok(mut v) = http::HeaderValue::from_str(&self.value) {
+    /// The header value to send now (a client-credentials token is fetched
+    /// when none is cached), or why there is none (no secret in the text).
+    pub(crate) async fn value(
+        &self,
+        resolver: &Arc<dyn crate::egress::Resolver>,
+        timeout: std::time::Duration,
+    ) -> Result<Arc<str>, String> {
+        match &self.value {
+            Value::Fixed(v) => Ok(v.clone()),
+            Value::Token(src) => {
+                let token = src.token(resolver, timeout).await?;
+                Ok(format!("Bearer {token}").into())
+            }
+        }
+    }
+
+    /// Whether a 401 from the host means a new value may help (a token).
+    pub(crate) fn refreshable(&self) -> bool {
+        matches!(self.value, Value::Token(_))
+    }
+
+    /// Drops the cached token `sent` (`Bearer <token>`) after a 401.
+    pub(crate) async fn invalidate(&self, sent: &str) {
+        if let Value::Token(src) = &self.value {
+            src.invalidate(sent.strip_prefix("Bearer ").unwrap_or(sent)).await;
+        }
+    }
+
+    /// Sets the header to `value` on a request (replacing any value the guest gave).
+    pub(crate) fn apply<B>(&self, req: &mut http::Request<B>, value: &str) {
+        if let Ok(mut v) = http::HeaderValue::from_str(value) {
             v.set_sensitive(true);
             req.headers_mut().insert(self.header.clone(), v);
         }
@@ -75,8 +138,8 @@ impl Credential {
 
     /// The response with every occurrence of the secret cut out of its
     /// headers and body.
-    pub(crate) fn scrub<B>(&self, mut response: http::Response<B>) -> http::Response<Redact<B>> {
-        let secret = self.value.as_bytes();
+    pub(crate) fn scrub<B>(value: &Arc<str>, mut response: http::Response<B>) -> http::Response<Redact<B>> {
+        let secret = value.as_bytes();
         for v in response.headers_mut().values_mut() {
             if contains(v.as_bytes(), secret) {
                 let clean = replace(v.as_bytes(), secret);
@@ -84,12 +147,7 @@ impl Credential {
                     .unwrap_or(http::HeaderValue::from_static("[redacted]"));
             }
         }
-        response.map(|body| Redact {
-            inner: body,
-            secret: self.value.clone(),
-            carry: Vec::new(),
-            done: false,
-        })
+        response.map(|body| Redact { inner: body, secret: value.clone(), carry: Vec::new(), done: false })
     }
 }
 
@@ -172,11 +230,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_secret_is_cut_out_across_chunks() {
-        let cred = Credential {
-            host: "h".into(),
-            header: http::header::AUTHORIZATION,
-            value: "Bearer s3cr3t".into(),
-        };
+        let value: Arc<str> = "Bearer s3cr3t".into();
         let chunks: Vec<Result<Frame<Bytes>, std::convert::Infallible>> =
             ["got: Bearer s3", "cr3t and Bearer s3cr3t", "!", " Bearer s3cr"]
                 .into_iter()
@@ -185,7 +239,7 @@ mod tests {
         let body = http_body_util::StreamBody::new(futures::stream::iter(chunks));
         let mut resp = http::Response::new(body);
         resp.headers_mut().insert("x-echo", http::HeaderValue::from_static("Bearer s3cr3t"));
-        let scrubbed = cred.scrub(resp);
+        let scrubbed = Credential::scrub(&value, resp);
         assert_eq!(scrubbed.headers()["x-echo"], "[redacted]");
         let text = scrubbed.into_body().collect().await.unwrap().to_bytes();
         assert_eq!(text, "got: [redacted] and [redacted]! Bearer s3cr");
@@ -193,7 +247,11 @@ mod tests {
 
     #[test]
     fn secrets_come_from_env_or_files_and_errors_never_show_them() {
-        let auth = |secret: &str| HostAuth { header: "Authorization".into(), secret: secret.into() };
+        let auth = |secret: &str| HostAuth {
+            header: "Authorization".into(),
+            secret: Some(secret.into()),
+            client_credentials: None,
+        };
         let err =
             Credential::resolve("api.example.com", &auth("env:TOOLHOST_TEST_UNSET_SECRET")).unwrap_err();
         assert!(err.contains("TOOLHOST_TEST_UNSET_SECRET is not set"), "{err}");
@@ -203,7 +261,8 @@ mod tests {
         let file = std::env::temp_dir().join(format!("toolhost-secret-{}", std::process::id()));
         std::fs::write(&file, "Bearer from-file\n").unwrap();
         let c = Credential::resolve("API.example.com", &auth(&format!("file:{}", file.display()))).unwrap();
-        assert_eq!((c.host.as_str(), &*c.value), ("api.example.com", "Bearer from-file"));
+        assert_eq!(c.host, "api.example.com");
+        assert!(matches!(&c.value, Value::Fixed(v) if &**v == "Bearer from-file"));
         assert!(!format!("{c:?}").contains("from-file"), "Debug never shows the value");
         std::fs::remove_file(file).unwrap();
     }

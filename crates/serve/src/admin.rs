@@ -32,7 +32,32 @@ pub(crate) fn routes(shared: Arc<Shared>) -> Router {
         .route("/admin/breakers/{tenant}/{tool}/reset", post(reset_breaker))
         .route("/admin/cache", delete(clear_cache))
         .route("/admin/tenants/{tenant}", get(tenant).put(put_tenant))
+        .layer(axum::middleware::from_fn_with_state(shared.clone(), audited))
         .with_state(shared)
+}
+
+/// One audit line per admin request that changes something (`[audit]`):
+/// who, `METHOD /admin/…` as the action, the path as the target, and `ok`
+/// or the HTTP status it ended with. Reads are not recorded.
+async fn audited(
+    State(s): State<Arc<Shared>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let method = req.method().clone();
+    if method == axum::http::Method::GET {
+        return next.run(req).await;
+    }
+    let target = req.uri().path().to_string();
+    let who = req
+        .extensions()
+        .get::<toolhost::access::Caller>()
+        .map_or_else(|| "anonymous".to_string(), |c| c.subject.clone().unwrap_or_else(|| c.tenant.clone()));
+    let res = next.run(req).await;
+    let outcome =
+        if res.status().is_success() { "ok".to_string() } else { res.status().as_u16().to_string() };
+    s.host.audit().admin(&who, &format!("{method} {target}"), &target, &outcome);
+    res
 }
 
 /// A typed error reply from a host error (its code, message and details).

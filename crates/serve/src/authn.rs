@@ -56,7 +56,7 @@ impl Authn {
         let token = token.trim();
         if let Ok(id) = self.tokens().identify(auth) {
             let scopes = Scopes::everything(id.admin);
-            return Ok(Caller { tenant: id.tenant.to_string(), subject: None, scopes });
+            return Ok(Caller { tenant: id.tenant.to_string(), subject: Some(id.name.to_string()), scopes });
         }
         let Some(verifier) = self.oauth.as_ref().filter(|_| Verifier::looks_like_jwt(token)) else {
             return Err(self.unauthorized(headers, Some("invalid_token"), "invalid bearer token"));

@@ -143,6 +143,10 @@ impl McpServer {
         };
         meta_context(&mut ctx, meta).map_err(|e| McpError::invalid_params(format!("_meta: {e}"), None))?;
         ctx.tenant_id = Some(tenant);
+        // On HTTP, who authenticated; on stdio, the host's default (`local`).
+        if let Some(parts) = ext.get::<axum::http::request::Parts>() {
+            ctx.principal = Some(crate::request::principal(&parts.extensions));
+        }
         Ok(ctx)
     }
 

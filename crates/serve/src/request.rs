@@ -29,6 +29,13 @@ pub(crate) fn caller(req_ext: &axum::http::Extensions) -> String {
     req_ext.get::<Caller>().map(|c| c.tenant.clone()).unwrap_or_default()
 }
 
+/// Who the audit trail records for a request: the token's subject or name,
+/// `anonymous` on a listener that needs no credential.
+pub(crate) fn principal(req_ext: &axum::http::Extensions) -> String {
+    let subject = req_ext.get::<Caller>().and_then(|c| c.subject.clone());
+    subject.unwrap_or_else(|| "anonymous".to_string())
+}
+
 /// What every call-running route needs: the request context from the
 /// propagated headers with the authenticated tenant, and an in-flight slot
 /// (refused while shutting down).
@@ -40,6 +47,7 @@ pub(crate) fn admit(
     let mut ctx = context_from_headers(headers)
         .map_err(|e| error(StatusCode::BAD_REQUEST, "BAD_HEADER", &e.to_string()))?;
     ctx.tenant_id = Some(caller(ext));
+    ctx.principal = Some(principal(ext));
     let guard = shared.inflight.enter().ok_or_else(|| {
         error(StatusCode::SERVICE_UNAVAILABLE, "SHUTTING_DOWN", "the server is shutting down; retry shortly")
     })?;

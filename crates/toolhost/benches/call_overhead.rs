@@ -512,6 +512,8 @@ async fn policy_host(toml: &str, bytes: &[u8], cache: &Path) -> (Host, tempfile:
     let empty = tempfile::tempdir().unwrap();
     let mut cfg = toolhost::Config::from_toml(toml).unwrap();
     cfg.plugins_dir = empty.path().to_path_buf();
+    // `TOOLHOST_BENCH_AUDIT=FILE`: with the audit trail on (what a record costs a call).
+    cfg.audit.path = std::env::var_os("TOOLHOST_BENCH_AUDIT").map(Into::into);
     let host = Host::builder()
         .config(cfg)
         .plugin_bytes("h", bytes.to_vec())

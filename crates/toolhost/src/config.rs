@@ -86,6 +86,8 @@ pub struct Config {
     /// locked by digest in `plugins_dir/toolhost.lock` and installed into
     /// `plugins_dir`. Default: none.
     pub sources: Vec<toolhost_oci::SourceConfig>,
+    /// The audit trail (`[audit]`): one JSON line per call and per operator action.
+    pub audit: crate::observe::audit::AuditConfig,
 }
 
 impl Default for Config {
@@ -108,6 +110,7 @@ impl Default for Config {
             redis: Default::default(),
             upstreams: Vec::new(),
             sources: Vec::new(),
+            audit: Default::default(),
         }
     }
 }
@@ -165,6 +168,7 @@ impl Config {
         self.executor.check("executor", &mut p);
         self.serve.check("serve", &mut p);
         self.redis.check("redis", &mut p);
+        self.audit.check("audit", &mut p);
         self.check_upstreams(&mut p);
         for (i, s) in self.sources.iter().enumerate() {
             s.check(&format!("sources[{i}]"), &mut p);

@@ -38,6 +38,8 @@ pub struct HostBuilder {
     progress: Option<ProgressFn>,
     clock: Option<Arc<dyn Clock>>,
     resolver: Option<Arc<dyn Resolver>>,
+    principal: Option<String>,
+    audit_sink: Option<Arc<dyn toolhost_core::audit::AuditSink>>,
 }
 
 impl std::fmt::Debug for HostBuilder {
@@ -71,6 +73,19 @@ impl HostBuilder {
     /// instead of the system's (answers are still checked against each grant).
     pub fn resolver(mut self, resolver: Arc<dyn Resolver>) -> Self {
         self.resolver = Some(resolver);
+        self
+    }
+
+    /// The principal the audit trail records for calls whose context names
+    /// none (the CLI: `local`). Default: none.
+    pub fn principal(mut self, name: impl Into<String>) -> Self {
+        self.principal = Some(name.into());
+        self
+    }
+
+    /// Sends audit records to `sink` instead of the `[audit]` file.
+    pub fn audit_sink(mut self, sink: Arc<dyn toolhost_core::audit::AuditSink>) -> Self {
+        self.audit_sink = Some(sink);
         self
     }
 
@@ -134,6 +149,8 @@ impl HostBuilder {
                 )));
             }
         }
+        // An unwritable audit path stops the host before anything loads.
+        let audit = crate::observe::audit::Audit::of(self.audit_sink, &cfg.audit)?;
         let synced = if self.use_dir { sync_sources(&cfg).await } else { vec![] };
         let sources =
             toolhost_oci::board::SourceBoard::new(cfg.sources.clone(), cfg.plugins_dir.clone(), synced);
@@ -197,6 +214,8 @@ impl HostBuilder {
             quotas,
             scoped_cache,
             config: cfg,
+            audit,
+            principal: self.principal,
         };
         Ok(Host { inner: Arc::new(inner) })
     }
@@ -230,6 +249,9 @@ pub(crate) struct Inner {
     pub(crate) live: crate::admin::Live,
     pub(crate) quotas: toolhost_exec::quota::Quotas,
     pub(crate) scoped_cache: Option<Arc<toolhost_exec::scoped_cache::ScopedCache>>,
+    audit: crate::observe::audit::Audit,
+    /// [`HostBuilder::principal`].
+    principal: Option<String>,
 }
 
 /// A running tool host. Cheap to clone; share one per process.
@@ -257,6 +279,15 @@ impl Host {
     /// The configuration in force.
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The audit trail (record operator actions with [`Audit::admin`](crate::observe::audit::Audit::admin)).
+    pub fn audit(&self) -> &crate::observe::audit::Audit {
+        &self.inner.audit
+    }
+
+    pub(crate) fn default_principal(&self) -> Option<&str> {
+        self.inner.principal.as_deref()
     }
 
     /// The registry (reload, subscribe to changes).
@@ -404,10 +435,16 @@ impl Host {
             memory_peak = tracing::field::Empty,
         );
         crate::observe::otel::adopt_parent(&span, ctx.traceparent.as_deref());
+        // Kept for the audit record only while auditing (the call moves below).
+        let audited = self.inner.audit.enabled().then(|| call.arguments.as_ref().ok().cloned());
         if ctx.budget.is_some() && !self.inner.config.runtime.fuel {
             let problem = "request context: X-Budget (a fuel ceiling) needs runtime.fuel = true".to_string();
             let e = Error::InvalidArguments { tool: call.tool.clone(), problems: vec![problem] };
-            return CallResult::not_run(index, call_id, call.tool, e);
+            let r = CallResult::not_run(index, call_id, call.tool, e);
+            if let Some(args) = audited {
+                self.audit_call(ctx, args, &r);
+            }
+            return r;
         }
         let run = self.governed(ctx, call, index, opts, tenant);
         let r = tracing::Instrument::instrument(run, span.clone()).await;
@@ -422,6 +459,9 @@ impl Host {
             span.record("memory_peak", st.memory_peak);
         }
         span.in_scope(|| toolhost_core::observe::logs::call_finished(&r, &ctx.request_id, tenant));
+        if let Some(args) = audited {
+            self.audit_call(ctx, args, &r);
+        }
         r
     }
 

@@ -43,6 +43,7 @@
 
 pub mod access;
 pub mod admin;
+mod audited;
 pub mod backend;
 mod batch;
 pub mod config;
@@ -55,7 +56,7 @@ mod tenancy;
 pub mod upstreams;
 mod validate;
 
-pub use toolhost_core::{call, catalog, context, error, events, interact, text};
+pub use toolhost_core::{audit, call, catalog, context, error, events, interact, text};
 pub use toolhost_exec as exec;
 pub use toolhost_oci as oci;
 pub use toolhost_registry as registry;

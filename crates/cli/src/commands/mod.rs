@@ -183,6 +183,8 @@ pub(crate) fn main() -> ExitCode {
             Command::Verify(a) => verify::run(a),
         }
     });
+    // Everything the audit trail has queued reaches its file before exit.
+    toolhost::observe::audit::flush_all();
     match result {
         Ok(code) => code,
         Err(e) => {

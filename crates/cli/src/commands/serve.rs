@@ -71,7 +71,10 @@ async fn reload_on_hangup(host: toolhost::Host) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else { return };
     while hup.recv().await.is_some() {
-        match host.reload().await {
+        let reloaded = host.reload().await;
+        let outcome = reloaded.as_ref().map_or_else(|e| e.code().as_str().to_string(), |_| "ok".to_string());
+        host.audit().admin("signal", "reload (SIGHUP)", "config", &outcome);
+        match reloaded {
             Ok(r) => {
                 tracing::info!(restart_needed = ?r.restart_needed, "SIGHUP: configuration reloaded");
                 eprintln!("toolhost: configuration reloaded (SIGHUP)");

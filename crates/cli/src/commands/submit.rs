@@ -71,7 +71,7 @@ pub(crate) async fn run(a: SubmitArgs) -> Result<ExitCode> {
     let url =
         cfg.redis_url.clone().context("toolhost submit needs a Redis: pass --redis URL or set redis_url")?;
     let store = RunStore::new(Redis::open(&url, cfg.redis.clone())?);
-    let ctx = ExecutionContext::new().with_tenant_id(a.tenant.clone());
+    let ctx = ExecutionContext::new().with_tenant_id(a.tenant.clone()).with_principal("local");
     let run_id = store.submit(&spec, &a.tenant, &ctx).await?;
     if !a.wait {
         if a.json {

@@ -26,6 +26,7 @@
 //! | `toolhost_upstreams` | gauge | `upstream`, `kind` (`http`, `mcp`): 1 while the source is up, else 0 |
 //! | `toolhost_upstream_restarts` | gauge | `upstream`: times the source was restarted or reconnected |
 //! | `tenant_quota_used`, `tenant_quota_limit` | gauge | `tenant`, `quota`: use of each set `[tenants.NAME.quota]` (in flight, in the open window, held) and its limit |
+//! | `toolhost_audit_records_total` | counter | `result` (`written`, `dropped`: the writer's queue was full, `failed`: the file could not be written) |
 //!
 //! Gauges are read from the host when `/metrics` is scraped (`toolhost::observe::metrics::render_host`).
 //!
@@ -95,6 +96,8 @@ static RATE_LIMIT_CHECKS: [Counter; 2] = [Counter::new(), Counter::new()];
 static COMPILE_CACHE: [Counter; 2] = [Counter::new(), Counter::new()];
 /// `toolhost_plugin_loads_total`: failed, loaded, removed.
 static PLUGIN_LOADS: [Counter; 3] = [Counter::new(), Counter::new(), Counter::new()];
+/// `toolhost_audit_records_total`: dropped, failed, written.
+static AUDIT_RECORDS: [Counter; 3] = [Counter::new(), Counter::new(), Counter::new()];
 static TENANT_LABELS: AtomicBool = AtomicBool::new(true);
 
 /// Seconds, observed in nanoseconds.
@@ -136,6 +139,7 @@ const HELP: &[(&str, &str, &str)] = &[
     ("tool_rate_limit_checks_total", "counter", "Rate-limit admissions, allowed or not"),
     ("toolhost_compile_cache_total", "counter", "Plugin compilations avoided (hit) or done (miss)"),
     ("toolhost_redis_fallbacks_total", "counter", "Redis operations that failed and took the local fallback"),
+    ("toolhost_audit_records_total", "counter", "Audit records written, dropped (queue full) or failed"),
 ];
 
 /// Every metric name the host exports (dashboards are checked against it).
@@ -160,6 +164,7 @@ pub const METRIC_NAMES: &[&str] = &[
     "toolhost_upstream_restarts",
     "tenant_quota_used",
     "tenant_quota_limit",
+    "toolhost_audit_records_total",
 ];
 
 /// Applies `[metrics]` (process-wide, like the registry).
@@ -215,6 +220,27 @@ pub fn rate_limit_check(allowed: bool) {
 /// A Redis operation failed and its local fallback answered (miss, local rate limiter, …).
 pub fn redis_fallback(operation: &'static str) {
     REDIS_FALLBACKS.get_or_insert(&[operation], Counter::new).add(1);
+}
+
+/// One audit record `written`, `dropped` (the writer's queue was full) or
+/// `failed` (the file could not be written).
+pub fn audit_record(result: &str) {
+    let i = match result {
+        "dropped" => 0,
+        "failed" => 1,
+        _ => 2,
+    };
+    AUDIT_RECORDS[i].add(1);
+}
+
+/// The count of audit records with `result` (`written`, `dropped`, `failed`).
+pub fn audit_records(result: &str) -> u64 {
+    let i = match result {
+        "dropped" => 0,
+        "failed" => 1,
+        _ => 2,
+    };
+    AUDIT_RECORDS[i].get()
 }
 
 /// A plugin compilation avoided (`hit`: loaded from the compile cache) or done.
@@ -365,6 +391,15 @@ fn render_series(out: &mut String, name: &str) {
         "tool_rate_limit_checks_total" => {
             let [no, yes] = &RATE_LIMIT_CHECKS;
             render_fixed(out, name, "allowed", &[("false", no), ("true", yes)]);
+        }
+        "toolhost_audit_records_total" => {
+            let [dropped, failed, written] = &AUDIT_RECORDS;
+            render_fixed(
+                out,
+                name,
+                "result",
+                &[("dropped", dropped), ("failed", failed), ("written", written)],
+            );
         }
         "toolhost_compile_cache_total" => {
             let [hit, miss] = &COMPILE_CACHE;

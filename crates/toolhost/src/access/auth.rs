@@ -40,6 +40,8 @@ pub struct Identity<'a> {
     pub tenant: &'a str,
     /// An operator token (`admin = true`): may read `/metrics` and `/v1/stats`.
     pub admin: bool,
+    /// The token's `name` (default `token:<first 12 hex digits of its SHA-256>`).
+    pub name: &'a str,
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +49,7 @@ struct Entry {
     digest: [u8; 32],
     tenant: String,
     admin: bool,
+    name: String,
 }
 
 /// The configured tokens, as digests.
@@ -79,7 +82,8 @@ impl Tokens {
             if entries.iter().any(|e: &Entry| e.digest == digest) {
                 return Err(bad("the same token is configured twice"));
             }
-            entries.push(Entry { digest, tenant: t.tenant.clone(), admin: t.admin });
+            let name = t.name.clone().unwrap_or_else(|| format!("token:{}", &hex::encode(digest)[..12]));
+            entries.push(Entry { digest, tenant: t.tenant.clone(), admin: t.admin, name });
         }
         Ok(Tokens { entries })
     }
@@ -112,7 +116,7 @@ impl Tokens {
         for e in &self.entries {
             let diff = e.digest.iter().zip(d.iter()).fold(0u8, |acc, (a, b)| acc | (a ^ b));
             if diff == 0 {
-                found = Some(Identity { tenant: e.tenant.as_str(), admin: e.admin });
+                found = Some(Identity { tenant: e.tenant.as_str(), admin: e.admin, name: e.name.as_str() });
             }
         }
         found.ok_or(AuthError::Invalid)
@@ -152,16 +156,20 @@ mod tests {
         assert_eq!(t.authenticate(Some("garbage")), Err(AuthError::Invalid));
         assert_eq!(t.authenticate(None), Err(AuthError::Missing));
         assert!(!t.has_admin());
-        assert_eq!(t.identify(Some("Bearer s3cret-a")), Ok(Identity { tenant: "acme", admin: false }));
+        let id = t.identify(Some("Bearer s3cret-a")).unwrap();
+        assert_eq!((id.tenant, id.admin), ("acme", false));
+        assert_eq!(id.name, format!("token:{}", &token_sha256("s3cret-a")[..12]), "the default name");
     }
 
     #[test]
     fn admin_tokens_are_operators_of_their_tenant() {
-        let admin = TokenConfig { admin: true, ..cfg("ops", "root-token") };
+        let admin = TokenConfig { admin: true, name: Some("ops-root".into()), ..cfg("ops", "root-token") };
         let t = Tokens::compile(&[cfg("acme", "a"), admin]).unwrap();
         assert!(t.has_admin());
-        assert_eq!(t.identify(Some("Bearer root-token")), Ok(Identity { tenant: "ops", admin: true }));
-        assert_eq!(t.identify(Some("Bearer a")), Ok(Identity { tenant: "acme", admin: false }));
+        let id = t.identify(Some("Bearer root-token")).unwrap();
+        assert_eq!((id.tenant, id.admin, id.name), ("ops", true, "ops-root"));
+        let id = t.identify(Some("Bearer a")).unwrap();
+        assert_eq!((id.tenant, id.admin), ("acme", false));
     }
 
     #[test]

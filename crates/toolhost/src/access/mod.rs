@@ -102,6 +102,9 @@ pub struct TokenConfig {
     /// process-wide observability routes (`/metrics`, `/v1/stats`), which
     /// answer 403 to every other token. Default: false.
     pub admin: bool,
+    /// Who this token is, as the audit trail records it (its `principal`).
+    /// Default: `token:` and the first 12 hex digits of its SHA-256.
+    pub name: Option<String>,
 }
 
 impl ServeConfig {

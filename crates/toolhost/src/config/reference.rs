@@ -211,7 +211,7 @@ pub const SETTINGS: &[Setting] = &[
     s(
         "serve.tokens",
         r#"[{ tenant = "acme", token = "s3cret" }]"#,
-        "`[[serve.tokens]]` `{tenant, token \\| token_env \\| token_sha256, admin = false}`; any → bearer required; `/metrics` and `/v1/stats` need an `admin = true` token",
+        "`[[serve.tokens]]` `{tenant, token \\| token_env \\| token_sha256, admin = false, name}`; any → bearer required; `/metrics` and `/v1/stats` need an `admin = true` token; `name` is the audit trail's principal (default `token:` + 12 hex digits of its SHA-256)",
     ),
     s(
         "serve.allowed_origins",
@@ -290,6 +290,27 @@ pub const SETTINGS: &[Setting] = &[
         "sources",
         r#"[{ ref = "oci://127.0.0.1:5000/plugins/text:1.0", verify_key = "toolhost.pub" }]"#,
         "`[[sources]]` `{ref = \"oci://HOST[:PORT]/REPO:TAG\" \\| \"…@sha256:HEX\", verify_key = \"FILE.pub\" \\| identity = \"ISSUER=SUBJECT\", trust_root = \"trusted_root.json\" \\| insecure_unsigned = true}`: plugins pulled at start into `plugins_dir`, signature required (keyed, or keyless checked offline against `trust_root`), tag locked to its digest in `plugins_dir/toolhost.lock` (see \"Publishing and installing plugins\")",
+    ),
+    s(
+        "audit.path",
+        r#""/var/log/toolhost/audit.jsonl""#,
+        "audit trail: one JSON line per tool call and per operator action, appended (created `0600`); an unwritable path stops the host at start (see \"Audit\")",
+    ),
+    s(
+        "audit.max_bytes",
+        "1048576",
+        "rotate the audit file at this size (`path` → `path.1` … → `path.<keep>`); 0 = never",
+    ),
+    s("audit.keep", "10", "rotated audit files kept; 0 = the full file is deleted"),
+    s(
+        "audit.payloads",
+        "true",
+        "also record argument and result text and error messages (off: only their SHA-256 and the error code)",
+    ),
+    s(
+        "audit.queue",
+        "1024",
+        "records waiting for the audit writer; beyond, new records are dropped and counted (`toolhost_audit_records_total{result=\"dropped\"}`), never waited for",
     ),
 ];
 

@@ -3,6 +3,7 @@
 //! snapshot ([`live`]) and the log policy ([`logs`]). The registries are
 //! process-wide (`toolhost-core`): every host of a process counts into them.
 
+pub mod audit;
 pub mod live;
 pub mod metrics;
 pub mod otel;
