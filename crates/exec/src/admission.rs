@@ -97,8 +97,6 @@ impl Executor {
                             opts,
                             version: host.arguments_version(&tool),
                         };
-                        // Boxed: the whole call path's state lives on the heap only
-                        // for calls that take it, so a cache hit moves a small future.
                         Box::pin(self.admitted(host, &a, started)).await
                     }
                 }
@@ -122,7 +120,9 @@ impl Executor {
         res
     }
 
-    /// A call past validation: confirmation of a destructive tool, then the
+    /// A call past validation (boxed by `execute`: the whole call path's state
+    /// lives on the heap only for calls that take it, so a cache hit moves a
+    /// small future): confirmation of a destructive tool, then the
     /// cache layer and everything below it. Returns the result, attempts,
     /// stats, whether a fallback may replace a failure, and whether the
     /// answer came from the cache.

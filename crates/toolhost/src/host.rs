@@ -139,15 +139,8 @@ impl HostBuilder {
         toolhost_core::observe::metrics::configure(&cfg.metrics);
         toolhost_core::observe::live::mark_start();
         let cache_dir = cfg.resolved_cache_dir();
-        if let (Some(cache), true) = (&cache_dir, self.use_dir) {
-            let (c, p) = (absolute(cache), absolute(&cfg.plugins_dir));
-            if c.starts_with(&p) {
-                return Err(Error::Configuration(format!(
-                    "cache_dir {} must not be inside plugins_dir {}: code is never loaded from the plugin folder",
-                    c.display(),
-                    p.display()
-                )));
-            }
+        if self.use_dir {
+            cache_outside_plugins(cache_dir.as_deref(), &cfg.plugins_dir)?;
         }
         // An unwritable audit path stops the host before anything loads.
         let audit = crate::observe::audit::Audit::of(self.audit_sink, &cfg.audit)?;
@@ -219,6 +212,20 @@ impl HostBuilder {
         };
         Ok(Host { inner: Arc::new(inner) })
     }
+}
+
+/// Code is never loaded from the plugin folder: `cache_dir` must not be inside it.
+fn cache_outside_plugins(cache_dir: Option<&std::path::Path>, plugins_dir: &std::path::Path) -> Result<()> {
+    let Some(cache) = cache_dir else { return Ok(()) };
+    let (c, p) = (absolute(cache), absolute(plugins_dir));
+    if c.starts_with(&p) {
+        return Err(Error::Configuration(format!(
+            "cache_dir {} must not be inside plugins_dir {}: code is never loaded from the plugin folder",
+            c.display(),
+            p.display()
+        )));
+    }
+    Ok(())
 }
 
 /// Pulls `[[sources]]` into the plugins folder before it loads. Failures are
