@@ -74,6 +74,11 @@ impl CacheBackend for ScopedCache {
         self.inner.get(key)
     }
 
+    /// Reads need no scope: an in-process store still answers without a future.
+    fn get_now(&self, key: &CacheKey) -> Option<Option<Arc<ToolOutput>>> {
+        self.inner.get_now(key)
+    }
+
     fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             let Ok(s) = SCOPE.try_with(CacheScope::clone) else {
