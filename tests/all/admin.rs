@@ -8,7 +8,7 @@
 
 use crate::cli::bin;
 use crate::common::{hostile, shared_cache};
-use crate::quotas::{Served, client, first_error};
+use crate::quotas::{Served, client, first_error, get_json};
 use serde_json::{Value, json};
 use std::io::BufRead;
 use std::sync::{Arc, Mutex};
@@ -94,15 +94,7 @@ async fn plugins_are_listed_disabled_and_enabled_across_a_reload_of_their_file()
 
     let (status, r) = admin(&s, reqwest::Method::POST, "/admin/plugins/h/disable", None).await;
     assert_eq!((status, r["changed"].as_bool()), (200, Some(true)), "{r}");
-    let tools: Value = client()
-        .get(s.url("/v1/tools"))
-        .bearer_auth("acme-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tools: Value = get_json(s.url("/v1/tools"), "acme-token").await;
     assert!(tool_names(&tools).is_empty(), "{tools}");
     let (_, _, body) = s.call("acme-token", "ok", json!({})).await;
     assert_eq!(first_error(&body)["code"], "TOOL_DISABLED", "{body}");
@@ -310,15 +302,7 @@ async fn sighup_reloads_tokens_without_dropping_calls_and_keeps_the_old_config_w
     assert_eq!(p.tools_status("old-token").await, 401, "the old token is gone");
     let (status, body) = slow.await.unwrap();
     assert_eq!((status, body["results"][0]["value"]["slept_ms"].as_u64()), (200, Some(2500)), "{body}");
-    let t: Value = client()
-        .get(format!("{}/admin/tenants/acme", p.base))
-        .bearer_auth("ops-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let t: Value = get_json(format!("{}/admin/tenants/acme", p.base), "ops-token").await;
     assert_eq!(t["quota"]["calls_per_minute"], 100, "quotas reload too: {t}");
 
     // A broken file (bad TOML, then a bad value) is refused; the old one stays.

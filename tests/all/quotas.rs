@@ -54,6 +54,11 @@ impl Served {
     }
 }
 
+/// `GET url` with a bearer token, its JSON body.
+pub(crate) async fn get_json(url: impl reqwest::IntoUrl, token: &str) -> Value {
+    client().get(url).bearer_auth(token).send().await.unwrap().json().await.unwrap()
+}
+
 pub(crate) fn client() -> reqwest::Client {
     reqwest::Client::builder().timeout(Duration::from_secs(60)).build().unwrap()
 }
@@ -178,15 +183,7 @@ async fn a_tenants_cache_share_and_a_quota_refusal_over_mcp() {
     s.call("acme-token", "ok", json!({"small": 1})).await;
     let (_, _, body) = s.call("acme-token", "ok", json!({"small": 1})).await;
     assert_eq!(body["results"][0]["cached"], true, "{body}");
-    let tenant: Value = client()
-        .get(s.url("/admin/tenants/acme"))
-        .bearer_auth("ops-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tenant: Value = get_json(s.url("/admin/tenants/acme"), "ops-token").await;
     let cache = tenant["usage"].as_array().unwrap().iter().find(|u| u["quota"] == "cache_bytes").unwrap();
     assert!(cache["used"].as_u64().unwrap() > 0 && cache["used"].as_u64().unwrap() <= 1024, "{tenant}");
 
