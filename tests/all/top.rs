@@ -29,15 +29,7 @@ impl Serve {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let url = loop {
-            let line = lines.next().expect("serve printed its address").unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_string();
-            }
-        };
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let url = listening_url(&mut child);
         Serve { child, url, _folder: folder }
     }
 }
@@ -170,4 +162,18 @@ fn logs_are_json_lines_off_a_terminal_and_payloads_only_on_opt_in() {
     assert!(payload["fields"]["arguments"].as_str().unwrap().contains("hunter2"), "{payload}");
     assert_eq!(payload["span"]["name"], "tool.execute", "the line carries its call's span: {payload}");
     assert!(payload["span"]["call_id"].is_string(), "{payload}");
+}
+
+/// The address `toolhost serve` printed on stderr ("listening on ADDR"); the
+/// rest of stderr keeps being drained, so the server never blocks on a full pipe.
+pub(crate) fn listening_url(child: &mut std::process::Child) -> String {
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    url
 }
