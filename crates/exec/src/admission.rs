@@ -4,7 +4,7 @@
 //! flight), and the tool's fallback once everything below has failed.
 
 use crate::attempt::{Attempt, ToolInfo};
-use crate::cache::{CacheKey, Served, WaitBounds};
+use crate::cache::{CacheKey, Owner, Served, WaitBounds};
 use crate::call::ToolCall;
 use crate::executor::Executor;
 use crate::policy::Effective;
@@ -74,6 +74,9 @@ impl Executor {
             Ok(()) => self.memoised_hit(host, &tool, &eff, tenant, &call).await,
             Err(_) => None,
         };
+        // Listed in flight (`toolhost top`, `/v1/stats`) once it is more than
+        // a remembered cache hit, which is answered in about a microsecond.
+        let _live = fast.is_none().then(|| toolhost_core::observe::live::track(&call_id, &call.tool, tenant));
         let (result, attempts, stats, fallback, cached) = match fast {
             // From the cache: nothing ran, nothing to replace.
             Some(hit) => (Ok(hit), 0, None, false, true),
@@ -202,7 +205,11 @@ impl Executor {
         // `cache.lookup` covers the lookup and, on a miss, the run it leads
         // (whose spans nest under it).
         let span = tracing::info_span!("cache.lookup", result = tracing::field::Empty);
-        let bounds = WaitBounds { cancel: a.opts.cancel.as_ref(), remaining: self.remaining(a.deadline) };
+        let bounds = WaitBounds {
+            cancel: a.opts.cancel.as_ref(),
+            remaining: self.remaining(a.deadline),
+            owner: Some(Owner { tenant: a.tenant, tool: a.info.name }),
+        };
         let looked_up = tracing::Instrument::instrument(
             cache.get_or_run_bounded(key, a.eff.cache_ttl, bounds, || async {
                 let (r, attempts, st) = self.limited_and_retried(host, a).await;

@@ -27,9 +27,10 @@ pub use crate::memory_cache::MemoryCache;
 /// A boxed future, for the object-safe backend trait.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// A cache key: hex SHA-256 of the canonical call description.
+/// A cache key: hex SHA-256 of the canonical call description. Shared text:
+/// a clone (the hit path hands out remembered keys) copies no bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct CacheKey(pub String);
+pub struct CacheKey(pub Arc<str>);
 
 impl CacheKey {
     /// The key of a call. `args` is parsed JSON; object keys are sorted at every depth.
@@ -48,7 +49,7 @@ impl CacheKey {
                 json(doc, v);
             }
             doc.push(b'}');
-            let key = CacheKey(toolhost_core::text::hex("", &Sha256::digest(&doc[..])));
+            let key = CacheKey(toolhost_core::text::hex("", &Sha256::digest(&doc[..])).into());
             if doc.capacity() > MAX_KEPT_BUFFER {
                 *doc = Vec::new();
             }
@@ -118,6 +119,17 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     }
     /// Stores a result for `ttl`.
     fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()>;
+    /// Stores a result of `owner`'s call for `ttl`. Default: [`put`](Self::put);
+    /// a backend that keeps results per tenant and tool overrides it.
+    fn put_for<'a>(
+        &'a self,
+        _owner: Owner<'a>,
+        key: CacheKey,
+        value: Arc<ToolOutput>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, ()> {
+        self.put(key, value, ttl)
+    }
 
     /// Cross-process single flight, called by the in-process leader of a miss
     /// before it runs the tool: either this process computes `key`
@@ -146,6 +158,15 @@ pub trait CacheBackend: Send + Sync + std::fmt::Debug {
     fn clear(&self) -> BoxFuture<'_, Option<u64>> {
         Box::pin(async { None })
     }
+}
+
+/// Whose call a stored result answers: its tenant and tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner<'a> {
+    /// The call's tenant.
+    pub tenant: &'a str,
+    /// The tool called.
+    pub tool: &'a str,
 }
 
 /// A single-flight lease on one cache key, held by the process computing it.
@@ -214,6 +235,8 @@ pub struct WaitBounds<'a> {
     pub cancel: Option<&'a CancelToken>,
     /// Time left before the caller's deadline.
     pub remaining: Option<Duration>,
+    /// Whose call it is (recorded with a stored result), when known.
+    pub owner: Option<Owner<'a>>,
 }
 
 /// How a cached call was answered.
@@ -284,7 +307,7 @@ impl ResultCache {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<ToolOutput, Error>>,
     {
-        let bounds = WaitBounds { cancel: None, remaining: max_wait };
+        let bounds = WaitBounds { cancel: None, remaining: max_wait, owner: None };
         match self.get_or_run_bounded(key, ttl, bounds, run).await {
             Ok(done) => done,
             Err(i) => (Err(i.into_error("", max_wait)), Served::Ran),
@@ -352,7 +375,10 @@ impl ResultCache {
             self.misses.fetch_add(1, Relaxed);
             let result = (run.take().expect("leader runs once"))().await.map(Arc::new);
             if let Ok(v) = &result {
-                self.backend.put(key.clone(), v.clone(), ttl).await;
+                match bounds.owner {
+                    Some(owner) => self.backend.put_for(owner, key.clone(), v.clone(), ttl).await,
+                    None => self.backend.put(key.clone(), v.clone(), ttl).await,
+                }
                 let _ = flight.tx.send(Some(v.clone()));
             }
             // A failure is not shared: the followers try again now.
@@ -435,7 +461,7 @@ mod tests {
             Value::from("x.y")
         );
         let want = hex::encode(Sha256::digest(doc.as_bytes()));
-        assert_eq!(CacheKey::new("t", "x.y", "d\"1", &args).0, want);
+        assert_eq!(&*CacheKey::new("t", "x.y", "d\"1", &args).0, want);
     }
 
     #[test]
@@ -609,7 +635,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(10)).await;
         let never = || async { panic!("a follower does not run while its leader runs") };
         let t = tokio::time::Instant::now();
-        let bounds = WaitBounds { cancel: None, remaining: Some(Duration::from_secs(5)) };
+        let bounds = WaitBounds { cancel: None, remaining: Some(Duration::from_secs(5)), owner: None };
         let r = cache.get_or_run_bounded(key.clone(), Duration::from_secs(60), bounds, never).await;
         assert_eq!((r.unwrap_err(), t.elapsed()), (Interrupted::DeadlinePassed, Duration::from_secs(5)));
         let cancel = CancelToken::new();
@@ -619,7 +645,7 @@ mod tests {
             c.cancel();
         });
         let t = tokio::time::Instant::now();
-        let bounds = WaitBounds { cancel: Some(&cancel), remaining: None };
+        let bounds = WaitBounds { cancel: Some(&cancel), remaining: None, owner: None };
         let r = cache.get_or_run_bounded(key, Duration::from_secs(60), bounds, never).await;
         assert_eq!((r.unwrap_err(), t.elapsed()), (Interrupted::Cancelled, Duration::from_secs(2)));
         assert!(!leader.is_finished(), "the leader runs on");
@@ -656,7 +682,7 @@ mod tests {
             c.cancel();
         });
         let t = tokio::time::Instant::now();
-        let bounds = WaitBounds { cancel: Some(&cancel), remaining: None };
+        let bounds = WaitBounds { cancel: Some(&cancel), remaining: None, owner: None };
         let never = || async { panic!("a cancelled caller runs nothing") };
         let r = cache.get_or_run_bounded(key, Duration::from_secs(60), bounds, never).await;
         assert_eq!((r.unwrap_err(), t.elapsed()), (Interrupted::Cancelled, Duration::from_secs(1)));

@@ -3,33 +3,14 @@
 //! tenant's or one tool's results, and a tenant's `cache_bytes` quota evicts
 //! its own oldest results (never another tenant's).
 //!
-//! The cache layer stores by key only; who a result belongs to comes from the
-//! call's [`scope`], which the host sets around each call.
+//! The cache layer says whose call a result answers when it stores one
+//! ([`CacheBackend::put_for`]); a plain `put` is stored unrecorded.
 
-use crate::cache::{Acquired, BoxFuture, CacheBackend, CacheKey, Lease};
+use crate::cache::{Acquired, BoxFuture, CacheBackend, CacheKey, Lease, Owner};
 use crate::quota::Quotas;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use toolhost_core::ToolOutput;
-
-/// Who the results stored while a call runs belong to.
-#[derive(Debug, Clone)]
-pub struct CacheScope {
-    /// The call's tenant.
-    pub tenant: String,
-    /// The tool called.
-    pub tool: String,
-}
-
-tokio::task_local! {
-    static SCOPE: CacheScope;
-}
-
-/// Runs `f` with results it stores recorded under `scope`.
-pub async fn scope<F: Future>(scope: CacheScope, f: F) -> F::Output {
-    SCOPE.scope(scope, f).await
-}
 
 /// A cache backend recording what it stores per tenant and tool.
 #[derive(Debug)]
@@ -80,13 +61,24 @@ impl CacheBackend for ScopedCache {
     }
 
     fn put<'a>(&'a self, key: CacheKey, value: Arc<ToolOutput>, ttl: Duration) -> BoxFuture<'a, ()> {
+        self.inner.put(key, value, ttl)
+    }
+
+    fn put_for<'a>(
+        &'a self,
+        owner: Owner<'a>,
+        key: CacheKey,
+        value: Arc<ToolOutput>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let Ok(s) = SCOPE.try_with(CacheScope::clone) else {
-                return self.inner.put(key, value, ttl).await;
-            };
             let weigh = || u64::from(crate::memory_cache::weight(&value));
-            let Some(evict) = self.quotas.cache_store(&s.tenant, &s.tool, &key, ttl, weigh) else {
-                tracing::debug!(tenant = %s.tenant, tool = %s.tool, "result larger than the tenant's cache_bytes quota; not cached");
+            let Some(evict) = self.quotas.cache_store(owner.tenant, owner.tool, &key, ttl, weigh) else {
+                tracing::debug!(
+                    tenant = owner.tenant,
+                    tool = owner.tool,
+                    "result larger than the tenant's cache_bytes quota; not cached"
+                );
                 return;
             };
             for k in &evict {
@@ -128,10 +120,7 @@ mod tests {
         let quotas = Quotas::new(Arc::new(crate::TokioClock));
         let c = ScopedCache::new(Arc::new(MemoryCache::new(1 << 20)), quotas.clone());
         let ttl = Duration::from_secs(60);
-        let put = |t: &str, tool: &str, k: &str| {
-            let s = CacheScope { tenant: t.into(), tool: tool.into() };
-            scope(s, c.put(CacheKey(k.into()), out(1), ttl))
-        };
+        let put = |tenant, tool, k: &str| c.put_for(Owner { tenant, tool }, CacheKey(k.into()), out(1), ttl);
         put("acme", "a", "1").await;
         put("acme", "b", "2").await;
         put("beta", "a", "3").await;

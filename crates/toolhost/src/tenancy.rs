@@ -1,14 +1,13 @@
 //! Where tenant quotas meet the call path: admission (`concurrent_calls`,
-//! `calls_per_minute`, a used-up `fuel_per_day`) around the executor, the
-//! cache scope of the call, and per attempt the fuel and memory caps, the
-//! warm-instance share, and fuel charged to the tenant's day.
+//! `calls_per_minute`, a used-up `fuel_per_day`) around the executor, and per
+//! attempt the fuel and memory caps, the warm-instance share, and fuel charged
+//! to the tenant's day.
 
 use crate::Host;
 use toolhost_core::error::{Error, Resource, Result};
 use toolhost_core::{CallOptions, CallResult, CallStats, ExecutionContext, ToolOutput};
 use toolhost_exec::ToolCall;
 use toolhost_exec::quota::CallCaps;
-use toolhost_exec::scoped_cache::{self, CacheScope};
 use toolhost_runtime::Limits;
 
 /// Which tenant quota, if any, set an attempt's fuel or memory limit.
@@ -37,13 +36,7 @@ impl Host {
                 return CallResult::not_run(index, call_id, call.tool, e);
             }
         };
-        let scope =
-            self.scoped_cache().map(|_| CacheScope { tenant: tenant.to_string(), tool: call.tool.clone() });
-        let run = self.executor().execute(self, ctx, call, index, opts);
-        let mut r = match scope {
-            Some(scope) => scoped_cache::scope(scope, run).await,
-            None => run.await,
-        };
+        let mut r = self.executor().execute(self, ctx, call, index, opts).await;
         drop(permit);
         if matches!(r.result, Err(Error::ToolNotFound { .. }))
             && let Some(plugin) = self.registry().disabled_owner(tenant, &r.tool)

@@ -18,6 +18,7 @@ use crate::clock::{self, Clock};
 use arc_swap::ArcSwap;
 use ledger::{Ledger, Stored};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use toolhost_core::Error;
@@ -40,6 +41,10 @@ struct Use {
 struct Inner {
     clock: Arc<dyn Clock>,
     cfg: ArcSwap<BTreeMap<String, QuotaConfig>>,
+    /// Whether any tenant has a quota: when none has, a call costs one atomic load.
+    any: AtomicBool,
+    /// Serialises writers of `cfg` (so `any` follows the last map stored).
+    writer: Mutex<()>,
     uses: Mutex<HashMap<String, Use>>,
 }
 
@@ -86,7 +91,13 @@ pub struct QuotaUse {
 impl Quotas {
     /// No quotas yet.
     pub fn new(clock: Arc<dyn Clock>) -> Quotas {
-        let inner = Inner { clock, cfg: ArcSwap::from_pointee(BTreeMap::new()), uses: Mutex::default() };
+        let inner = Inner {
+            clock,
+            cfg: ArcSwap::from_pointee(BTreeMap::new()),
+            any: AtomicBool::new(false),
+            writer: Mutex::default(),
+            uses: Mutex::default(),
+        };
         Quotas { inner: Arc::new(inner) }
     }
 
@@ -100,19 +111,30 @@ impl Quotas {
 
     /// Replaces every tenant's quotas (a config reload).
     pub fn set_all(&self, cfg: BTreeMap<String, QuotaConfig>) {
-        let cfg = cfg.into_iter().filter(|(_, q)| !q.is_empty()).collect();
-        self.inner.cfg.store(Arc::new(cfg));
+        let _writer = self.inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        self.store(cfg.into_iter().filter(|(_, q)| !q.is_empty()).collect());
     }
 
     /// Replaces one tenant's quotas (`PUT /admin/tenants/NAME`).
     pub fn set(&self, tenant: &str, q: QuotaConfig) {
+        let _writer = self.inner.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let mut all = (**self.inner.cfg.load()).clone();
         if q.is_empty() {
             all.remove(tenant);
         } else {
             all.insert(tenant.to_string(), q);
         }
-        self.inner.cfg.store(Arc::new(all));
+        self.store(all);
+    }
+
+    fn store(&self, cfg: BTreeMap<String, QuotaConfig>) {
+        self.inner.any.store(!cfg.is_empty(), Ordering::Release);
+        self.inner.cfg.store(Arc::new(cfg));
+    }
+
+    /// Whether any tenant has a quota (else every call is admitted uncapped).
+    fn any(&self) -> bool {
+        self.inner.any.load(Ordering::Acquire)
     }
 
     /// The quotas of `tenant` (empty: none).
@@ -124,6 +146,9 @@ impl Quotas {
     /// and `calls_per_minute` are checked and counted, and a tenant whose
     /// `fuel_per_day` is used up is refused until the window closes.
     pub fn admit(&self, tenant: &str, tool: &str) -> Result<CallPermit, Error> {
+        if !self.any() {
+            return Ok(CallPermit { held: None });
+        }
         let cfg = self.inner.cfg.load();
         let Some(q) = cfg.get(tenant) else { return Ok(CallPermit { held: None }) };
         let now = self.now();
@@ -165,6 +190,9 @@ impl Quotas {
     /// The fuel and memory caps of one attempt of `tenant`: `fuel_per_call`,
     /// or what is left of `fuel_per_day` when that is lower.
     pub fn caps(&self, tenant: &str) -> CallCaps {
+        if !self.any() {
+            return CallCaps::default();
+        }
         let cfg = self.inner.cfg.load();
         let Some(q) = cfg.get(tenant) else { return CallCaps::default() };
         let mut fuel = q.fuel_per_call.map(|f| (f, "fuel_per_call"));
@@ -181,7 +209,10 @@ impl Quotas {
 
     /// Counts `fuel` burnt by an attempt of `tenant` (against `fuel_per_day`).
     pub fn charge_fuel(&self, tenant: &str, fuel: u64) {
-        if fuel == 0 || self.inner.cfg.load().get(tenant).is_none_or(|q| q.fuel_per_day.is_none()) {
+        if fuel == 0
+            || !self.any()
+            || self.inner.cfg.load().get(tenant).is_none_or(|q| q.fuel_per_day.is_none())
+        {
             return;
         }
         let now = self.now();
@@ -192,6 +223,9 @@ impl Quotas {
     /// (holding a `warm_instances` slot if the tenant has that quota), `None`
     /// when its warm instances are all in use (the call runs in a fresh one).
     pub fn warm(&self, tenant: &str) -> Option<WarmPermit> {
+        if !self.any() {
+            return Some(WarmPermit { held: None });
+        }
         let cfg = self.inner.cfg.load();
         let Some(limit) = cfg.get(tenant).and_then(|q| q.warm_instances) else {
             return Some(WarmPermit { held: None });

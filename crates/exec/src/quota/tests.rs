@@ -100,3 +100,23 @@ async fn cache_bytes_evict_the_tenants_oldest_results_and_scoped_forgetting() {
     assert_eq!(q.cache_forget(None, Some("b")).len(), 2);
     assert!(q.cache_forget(Some("acme"), None).is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn quotas_set_and_removed_at_run_time_take_effect_for_the_next_call() {
+    let q = Quotas::new(Arc::new(TokioClock));
+    assert!(q.admit("acme", "t").is_ok(), "no quotas: every call admitted");
+    q.set("acme", QuotaConfig { concurrent_calls: Some(1), fuel_per_call: Some(7), ..Default::default() });
+    let held = q.admit("acme", "t").unwrap();
+    assert_eq!(q.admit("acme", "t").unwrap_err().code(), ErrorCode::QuotaExceeded);
+    assert_eq!(q.caps("acme").fuel, Some((7, "fuel_per_call")));
+    q.set("acme", QuotaConfig::default());
+    assert!(q.admit("acme", "t").is_ok(), "the last quota removed: admitted again");
+    assert_eq!(q.caps("acme"), CallCaps::default());
+    drop(held);
+    q.set_all(BTreeMap::from([(
+        "beta".to_string(),
+        QuotaConfig { calls_per_minute: Some(1), ..Default::default() },
+    )]));
+    let _b = q.admit("beta", "t").unwrap();
+    assert!(q.admit("beta", "t").is_err());
+}
