@@ -18,16 +18,26 @@ pub fn escape_control(s: &str) -> String {
 /// formatting machinery (ids are minted on every call).
 pub fn hex_id(prefix: &str, n: u128) -> String {
     let mut digits = [0u8; 32];
-    // Two 64-bit halves: shifting a u128 by a variable amount costs branches.
-    for (half, word) in digits.chunks_exact_mut(16).zip([(n >> 64) as u64, n as u64]) {
-        for (i, d) in half.iter_mut().enumerate() {
-            *d = DIGITS[((word >> (60 - 4 * i)) & 0xf) as usize];
-        }
+    for (quarter, chunk) in digits.chunks_exact_mut(8).enumerate() {
+        chunk.copy_from_slice(&hex8((n >> (96 - 32 * quarter)) as u32));
     }
     let mut out = String::with_capacity(prefix.len() + digits.len());
     out.push_str(prefix);
     out.push_str(std::str::from_utf8(&digits).expect("ASCII digits"));
     out
+}
+
+/// The 8 hex digits of `v`, most significant first, computed in one 64-bit
+/// word (a few shifts and adds instead of a table lookup per digit).
+fn hex8(v: u32) -> [u8; 8] {
+    // Spread the nibbles: nibble k (from the least significant) into byte k.
+    let mut x = u64::from(v);
+    x = (x | (x << 16)) & 0x0000_ffff_0000_ffff;
+    x = (x | (x << 8)) & 0x00ff_00ff_00ff_00ff;
+    x = (x | (x << 4)) & 0x0f0f_0f0f_0f0f_0f0f;
+    // 1 in each byte whose nibble is 10 or more ('a'..'f' start 39 past '9' + 1).
+    let letters = ((x + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (x + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
 }
 
 const DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -64,7 +74,8 @@ pub fn preview(s: &str) -> String {
 mod tests {
     #[test]
     fn hex_id_is_the_formatted_number() {
-        for n in [0u128, 1, 0xdead_beef, u128::MAX, 0x0123_4567_89ab_cdef_0011_2233_4455_6677] {
+        let every_digit = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;
+        for n in [0u128, 1, 9, 10, 15, 0xdead_beef, u128::MAX, every_digit, 0xa9a9_a9a9 << 64] {
             assert_eq!(super::hex_id("call_", n), format!("call_{n:032x}"));
             let le: String = n.to_le_bytes().iter().map(|b| format!("{b:02x}")).collect();
             assert_eq!(super::hex("", &n.to_le_bytes()), le);
