@@ -34,11 +34,14 @@ impl Source {
     }
 }
 
+/// Entries by slot (already a hash: the map's own hasher only folds it).
+type Shard = HashMap<u64, (Source, CacheKey), toolhost_core::fold_hash::BuildFold>;
+
 /// The memo: sharded so concurrent calls rarely share a lock.
 #[derive(Default)]
 pub(crate) struct KeyMemo {
     hasher: toolhost_core::fold_hash::BuildFold,
-    shards: [Mutex<HashMap<u64, (Source, CacheKey)>>; SHARDS],
+    shards: [Mutex<Shard>; SHARDS],
 }
 
 impl std::fmt::Debug for KeyMemo {
@@ -54,7 +57,7 @@ impl KeyMemo {
         self.hasher.hash_one((version, tool, tenant, args))
     }
 
-    fn shard(&self, slot: u64) -> std::sync::MutexGuard<'_, HashMap<u64, (Source, CacheKey)>> {
+    fn shard(&self, slot: u64) -> std::sync::MutexGuard<'_, Shard> {
         self.shards[slot as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -92,7 +95,7 @@ mod tests {
     use super::*;
 
     fn key(s: &str) -> CacheKey {
-        CacheKey(s.to_string())
+        CacheKey(s.into())
     }
 
     #[test]

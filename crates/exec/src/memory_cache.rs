@@ -156,7 +156,7 @@ mod tests {
         let c = MemoryCache::new(64 * 1024);
         for i in 0..2_000 {
             let v = json!({"i": i, "pad": "x".repeat(200)});
-            c.put(CacheKey(format!("k{i}")), out(v), Duration::from_secs(60)).await;
+            c.put(CacheKey(format!("k{i}").into()), out(v), Duration::from_secs(60)).await;
         }
         assert!(c.inner.weight() <= 64 * 1024, "{} bytes held", c.inner.weight());
         assert!(c.len() < 2_000 && !c.is_empty(), "{} entries", c.len());

@@ -422,7 +422,6 @@ impl Host {
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
         let mut call = call;
         let call_id = call.call_id.get_or_insert_with(new_call_id).clone();
-        let _live = toolhost_core::observe::live::track(&call_id, &call.tool, tenant);
         // One span per call; outcome fields are filled in when it ends. The
         // caller's W3C traceparent becomes its parent when OTLP export is on
         // (feature `otel`); it is also kept as a field for log readers.
