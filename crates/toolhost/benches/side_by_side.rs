@@ -290,8 +290,9 @@ fn fixture(rt: &tokio::runtime::Runtime, toml: &str, bytes: &[u8]) -> (Host, bar
     (host, caller)
 }
 
-/// Bare, `Host::invoke`, `Host::call` and a cache hit, on 1 and 2 threads.
-fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64) -> Value {
+/// Bare, `Host::invoke`, `Host::call` and a cache hit, on 1 and 2 threads
+/// (only the lanes named in `only`, when given: for a profiler).
+fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64, only: Option<&str>) -> Value {
     let (host, caller) = fixture(rt, "", bytes);
     let (cached, _) = fixture(rt, CACHE_ON, bytes);
     let args = unique(r#"{"n":{i}}"#);
@@ -310,6 +311,8 @@ fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64) -> Value {
         Lane { name: "bare_2t", threads: 2, weight: 1, call: bare_fn(&caller, "ok", args.clone()) },
         Lane { name: "call_2t", threads: 2, weight: 1, call: host_fn(&host, How::Call, "ok", args) },
     ];
+    let lanes: Vec<Lane> =
+        lanes.into_iter().filter(|l| only.is_none_or(|o| o.split(',').any(|n| n == l.name))).collect();
     eprintln!("==> call paths (bare, invoke, call, cache hit; 1 and 2 threads)");
     let samples = measure_lanes(&lanes, 10, scaled(4000, scale));
     lanes_json(&lanes, &samples)
@@ -445,7 +448,14 @@ fn main() {
         "quick": quick,
     });
     drop(probe);
-    let paths = call_paths(&rt, &bytes, scale);
+    // `--lanes bare_2t,call_2t`: only those call paths (e.g. under `perf record`).
+    let argv: Vec<String> = std::env::args().collect();
+    let only = argv.iter().position(|a| a == "--lanes").and_then(|i| argv.get(i + 1));
+    let paths = call_paths(&rt, &bytes, scale, only.map(String::as_str));
+    if only.is_some() {
+        println!("{}", json!({ "meta": meta, "paths": paths }));
+        return;
+    }
     let batch = batch(&rt, &bytes, 5000);
     let languages: Vec<Value> = SAMPLES.into_iter().map(|s| language(&rt, s, scale)).collect();
     println!("{}", json!({ "meta": meta, "paths": paths, "batch": batch, "languages": languages }));
