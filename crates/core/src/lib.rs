@@ -21,6 +21,7 @@ pub mod events;
 pub mod fold_hash;
 pub mod interact;
 pub mod observe;
+pub mod padded;
 pub mod quota;
 pub mod text;
 

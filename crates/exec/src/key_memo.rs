@@ -12,6 +12,7 @@ use crate::cache::CacheKey;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
+use toolhost_core::padded::Padded;
 
 /// Longest argument text remembered, bytes.
 pub(crate) const MAX_ARGS: usize = 1024;
@@ -41,7 +42,7 @@ type Shard = HashMap<u64, (Source, CacheKey), toolhost_core::fold_hash::BuildFol
 #[derive(Default)]
 pub(crate) struct KeyMemo {
     hasher: toolhost_core::fold_hash::BuildFold,
-    shards: [Mutex<Shard>; SHARDS],
+    shards: [Padded<Mutex<Shard>>; SHARDS],
 }
 
 impl std::fmt::Debug for KeyMemo {

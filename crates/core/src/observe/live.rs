@@ -3,6 +3,7 @@
 //! totals and latency quantiles, breaker states and bulkhead queues.
 
 use serde::{Deserialize, Serialize};
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
@@ -40,11 +41,31 @@ impl Running {
 }
 
 /// Shards of the in-flight list: concurrent calls (on different worker
-/// threads) rarely take the same lock.
+/// threads) rarely take the same lock, and never share its cache line.
 const SHARDS: usize = 16;
-type Shard = Mutex<HashMap<u64, Running, crate::fold_hash::BuildFold>>;
+type Shard = crate::padded::Padded<Mutex<HashMap<u64, Running, crate::fold_hash::BuildFold>>>;
 static INFLIGHT: LazyLock<[Shard; SHARDS]> = LazyLock::new(Default::default);
 static NEXT: AtomicU64 = AtomicU64::new(0);
+/// Ids a thread takes from `NEXT` at a time (one shared write per block).
+const ID_BLOCK: u64 = 256;
+
+thread_local! {
+    /// This thread's next id and the end of its block.
+    static IDS: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
+}
+
+/// A process-unique id for a call in flight.
+fn next_id() -> u64 {
+    IDS.with(|ids| {
+        let (mut next, mut end) = ids.get();
+        if next == end {
+            next = NEXT.fetch_add(ID_BLOCK, Ordering::Relaxed);
+            end = next + ID_BLOCK;
+        }
+        ids.set((next + 1, end));
+        next
+    })
+}
 
 fn shard(id: u64) -> std::sync::MutexGuard<'static, HashMap<u64, Running, crate::fold_hash::BuildFold>> {
     INFLIGHT[id as usize % SHARDS].lock().unwrap_or_else(|e| e.into_inner())
@@ -68,7 +89,7 @@ pub fn track(call_id: &str, tool: &str, tenant: &str) -> Tracked {
     if !super::enabled() {
         return Tracked(None);
     }
-    let id = NEXT.fetch_add(1, Ordering::Relaxed);
+    let id = next_id();
     let r = Running::new(call_id, tool, tenant);
     shard(id).insert(id, r);
     Tracked(Some(id))
