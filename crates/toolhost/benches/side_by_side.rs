@@ -182,7 +182,9 @@ fn on_threads(threads: usize, per_thread: usize, call: &CallFn) -> Sample {
 }
 
 /// Warms every lane up, then runs `rounds` rounds of `per_round` calls per
-/// lane, lanes interleaved within each round.
+/// lane, lanes interleaved within each round, each round starting one lane
+/// later (no lane always follows the same one: what a lane leaves behind in
+/// the instance pool and the allocator is shared out evenly).
 fn measure_lanes(lanes: &[Lane], rounds: usize, per_round: usize) -> Vec<Sample> {
     for lane in lanes {
         on_threads(lane.threads, (lane.weight * per_round / 5).max(lane.threads) / lane.threads, &lane.call);
@@ -191,8 +193,9 @@ fn measure_lanes(lanes: &[Lane], rounds: usize, per_round: usize) -> Vec<Sample>
     eprint!("  rounds of {per_round} calls per path (more on fast paths):");
     for round in 0..rounds {
         eprint!(" {}", round + 1);
-        for (lane, sample) in lanes.iter().zip(acc.iter_mut()) {
-            sample.add(on_threads(lane.threads, lane.weight * per_round / lane.threads, &lane.call));
+        for i in (0..lanes.len()).map(|k| (k + round) % lanes.len()) {
+            let lane = &lanes[i];
+            acc[i].add(on_threads(lane.threads, lane.weight * per_round / lane.threads, &lane.call));
         }
     }
     eprintln!();
