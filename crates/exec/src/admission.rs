@@ -70,12 +70,9 @@ impl Executor {
         );
         let deadline = deadline_of(ctx, &eff, started);
         let request = check_request(ctx, &call);
-        let fast = match request {
-            Ok(()) => self.memoised_hit(host, &tool, &eff, tenant, &call).await,
-            Err(_) => None,
-        };
-        // Listed in flight (`toolhost top`, `/v1/stats`) once it is more than
-        // a remembered cache hit, which is answered in about a microsecond.
+        let fast =
+            if request.is_ok() { self.memoised_hit(host, &tool, &eff, tenant, &call).await } else { None };
+        // In flight (`toolhost top`) unless a remembered hit (about a microsecond).
         let _live = fast.is_none().then(|| toolhost_core::observe::live::track(&call_id, &call.tool, tenant));
         let (result, attempts, stats, fallback, cached) = match fast {
             // From the cache: nothing ran, nothing to replace.
