@@ -16,7 +16,7 @@
 use globset::{Glob, GlobMatcher};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -95,6 +95,18 @@ pub struct BulkheadConfig {
     pub patterns: Vec<PatternLimit>,
     /// Limit for each tool matched by neither (each tool its own compartment).
     pub default_tool: Option<Limit>,
+}
+
+impl BulkheadConfig {
+    /// Whether any call can meet a compartment.
+    fn limits_any(&self) -> bool {
+        self.global.is_some()
+            || self.per_tenant.is_some()
+            || !self.namespaces.is_empty()
+            || !self.tools.is_empty()
+            || !self.patterns.is_empty()
+            || self.default_tool.is_some()
+    }
 }
 
 /// A glob and its limit.
@@ -288,6 +300,8 @@ pub struct BulkheadPermit {
 #[derive(Debug)]
 pub struct Bulkheads {
     cfg: Mutex<(BulkheadConfig, Vec<GlobMatcher>)>,
+    /// Whether any compartment is configured: when none is, a call takes no lock.
+    any: AtomicBool,
     compartments: Mutex<BTreeMap<String, Arc<Compartment>>>,
     /// Longest wait in a compartment without its own acquisition timeout.
     default_wait: Duration,
@@ -313,6 +327,7 @@ impl Bulkheads {
     pub fn new(cfg: BulkheadConfig) -> Result<Bulkheads, String> {
         let matchers = compile_patterns(&cfg)?;
         Ok(Bulkheads {
+            any: AtomicBool::new(cfg.limits_any()),
             cfg: Mutex::new((cfg, matchers)),
             compartments: Mutex::new(BTreeMap::new()),
             default_wait: DEFAULT_WAIT,
@@ -366,6 +381,9 @@ impl Bulkheads {
         tool: &str,
         remaining: Option<Duration>,
     ) -> Result<BulkheadPermit, BulkheadFull> {
+        if !self.any.load(Ordering::Acquire) {
+            return Ok(BulkheadPermit::default());
+        }
         let keys = self.keys(tenant, tool);
         if keys.is_empty() {
             return Ok(BulkheadPermit::default());
@@ -383,7 +401,10 @@ impl Bulkheads {
     /// (growing at once, shrinking as slots come free).
     pub fn reconfigure(&self, cfg: BulkheadConfig) -> Result<(), String> {
         let matchers = compile_patterns(&cfg)?;
-        *self.cfg.lock().unwrap() = (cfg, matchers);
+        let mut current = self.cfg.lock().unwrap();
+        self.any.store(cfg.limits_any(), Ordering::Release);
+        *current = (cfg, matchers);
+        drop(current);
         let map = self.compartments.lock().unwrap();
         for (key, c) in map.iter() {
             if let Some(l) = self.limit_for_key(key) {
@@ -424,6 +445,18 @@ mod tests {
             Limit { max_concurrent: n, max_queue_depth: queue, acquisition_timeout_ms: timeout },
         );
         c
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn compartments_added_and_removed_by_a_reload_apply_to_the_next_call() {
+        let b = Bulkheads::new(BulkheadConfig::default()).unwrap();
+        let _free = b.acquire("a", "t", None).await.unwrap();
+        assert!(b.stats().is_empty(), "no compartment: nothing counted");
+        b.reconfigure(cfg_tool("t", 1, 0, Some(0))).unwrap();
+        let _held = b.acquire("a", "t", None).await.unwrap();
+        assert!(b.acquire("a", "t", None).await.is_err(), "the new limit of 1 applies");
+        b.reconfigure(BulkheadConfig::default()).unwrap();
+        assert!(b.acquire("a", "t", None).await.is_ok(), "limits removed: admitted again");
     }
 
     #[tokio::test(start_paused = true)]
