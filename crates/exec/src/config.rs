@@ -53,6 +53,11 @@ impl Default for ExecutorConfig {
 }
 
 impl RateLimitConfig {
+    /// The bucket `tenant`'s calls count against: its own entry, else `per_tenant`.
+    pub fn tenant_quota(&self, tenant: &str) -> Option<&Quota> {
+        self.tenants.get(tenant).or(self.per_tenant.as_ref())
+    }
+
     /// Checks this section at key path `path`, recording every problem in `p`.
     pub fn check(&self, path: &str, p: &mut toolhost_core::check::Problems) {
         use toolhost_core::check::{join, map_key};

@@ -25,14 +25,13 @@ impl Executor {
     ) -> Result<(), Error> {
         // Read without touching the shared reference count (a write every
         // core would contend on); held for the wait only when a limit applies.
-        let unlimited = |cfg: &crate::RateLimitConfig| {
-            cfg.global.is_none() && cfg.tenants.get(tenant).or(cfg.per_tenant.as_ref()).is_none()
-        };
+        let unlimited =
+            |cfg: &crate::RateLimitConfig| cfg.global.is_none() && cfg.tenant_quota(tenant).is_none();
         if eff.rate_limit.is_none() && unlimited(&self.rate_cfg.load()) {
             return Ok(());
         }
         let rate_cfg = self.rate_cfg.load_full();
-        let tenant_quota = rate_cfg.tenants.get(tenant).or(rate_cfg.per_tenant.as_ref());
+        let tenant_quota = rate_cfg.tenant_quota(tenant);
         // Idle keys are evicted now and then so per-(tenant, tool) state stays bounded.
         if self.rate_checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 4096 == 4095 {
             self.limiter.retain_recent();
