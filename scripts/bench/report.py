@@ -53,7 +53,7 @@ def lane(path, s, ratio="—", goals="", note=""):
 
 
 def call_rows(p):
-    """Bare floor, Host::invoke, Host::call on 1 and 2 threads, cache hit."""
+    """Bare floor, Host::invoke, Host::call on 1 and 2 threads, cache hit, and the machine's ceiling."""
     b1, b2, inv, c1, c2, hit = (p[k] for k in ("bare_1t", "bare_2t", "invoke_1t", "call_1t", "call_2t", "hit_1t"))
     bare_scale = b2["calls_per_s"] / b1["calls_per_s"]
     call_scale = c2["calls_per_s"] / c1["calls_per_s"]
@@ -66,11 +66,17 @@ def call_rows(p):
     c1_50, c1_99, c1_ratio = vs(c1, b1)
     c2_50, c2_99, c2_ratio = vs(c2, b2)
     fresh_over_hit = c1["p50_us"] / hit["p50_us"]
-    return [
+    rows = [
         lane("bare wasmtime, 1 thread (floor)", b1, note="fresh Store + InstancePre instantiate + call `ok`, the host's engine"),
         lane("bare wasmtime, 2 OS threads", b2, f"{times(bare_scale)} of 1 thread",
              goal("scaling ≥ 1.8×", bare_scale >= 1.8, busy(b1, b2)), "throughput scaling of the floor itself"),
         lane("`Host::invoke`, 1 thread", inv, inv_ratio, note="lookup + validation + sandboxed call, no executor"),
+    ]
+    if "invoke_2t" in p:
+        inv2 = p["invoke_2t"]
+        rows.append(lane("`Host::invoke`, 2 OS threads", inv2, vs(inv2, b2)[2] + f"; scaling {times(inv2['calls_per_s'] / inv['calls_per_s'])}",
+                         note="vs bare on 2 threads: what the runtime adds on two cores, without the executor"))
+    rows += [
         lane("`Host::call` defaults, 1 thread", c1, c1_ratio,
              goal("≤ 1.25× / ≤ 1.5×", c1_50 <= 1.25 and c1_99 <= 1.5, busy(b1, c1)), "unique arguments: never a cache hit"),
         lane("`Host::call` defaults, 2 OS threads", c2, c2_ratio,
@@ -80,6 +86,12 @@ def call_rows(p):
              goal("≥ 20×", fresh_over_hit >= 20, busy(c1, hit)) + "; " + goal("≤ 2 µs", hit["p50_us"] <= 2.0, busy(hit)),
              "result cache on"),
     ]
+    if "cpu_1t" in p and "cpu_2t" in p:
+        k1, k2 = p["cpu_1t"], p["cpu_2t"]
+        rows.append(lane("machine ceiling, 2 OS threads", k2, f"{times(k2['calls_per_s'] / k1['calls_per_s'])} of 1 thread",
+                         note=f"SHA-256 of 64 KiB per call, no wasmtime, nothing shared ({cps(k1['calls_per_s'])}/s on 1 thread): "
+                              "the most two busy cores of this machine give"))
+    return rows
 
 
 def batch_rows(side, proc):

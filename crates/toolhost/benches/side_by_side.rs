@@ -6,7 +6,8 @@
 //!   call (fresh store + `InstancePre` instantiate + call, on the host's own
 //!   engine), `Host::invoke`, `Host::call` with default policies and a
 //!   `Host::call` cache hit, on 1 and 2 OS threads, rounds interleaved so
-//!   machine drift hits every path alike;
+//!   machine drift hits every path alike, and the machine's two-core ceiling
+//!   (`cpu_1t`/`cpu_2t`: SHA-256 of 64 KiB, no wasmtime, nothing shared);
 //! - `batch`: `Host::run_batch` of 5,000 fresh-instance calls vs the bare call
 //!   on 2 OS threads (interleaved rounds);
 //! - `languages`: fresh vs warm instances of each example plugin through
@@ -165,12 +166,16 @@ fn one_thread(calls: usize, call: &CallFn, barrier: &std::sync::Barrier) -> Thre
 
 /// Runs `per_thread` calls on each of `threads` OS threads started together,
 /// each with its own current-thread tokio runtime (no cross-thread wake-ups
-/// on either side). Wall time: first start to last end.
-fn on_threads(threads: usize, per_thread: usize, call: &CallFn) -> Sample {
+/// on either side), named `name` (so `perf report --sort comm` splits a
+/// profile by path). Wall time: first start to last end.
+fn on_threads(name: &str, threads: usize, per_thread: usize, call: &CallFn) -> Sample {
     let barrier = std::sync::Barrier::new(threads);
     let runs: Vec<ThreadRun> = std::thread::scope(|s| {
-        let handles: Vec<_> =
-            (0..threads).map(|_| s.spawn(|| one_thread(per_thread, call, &barrier))).collect();
+        let spawn = |_| {
+            let b = std::thread::Builder::new().name(name.to_string());
+            b.spawn_scoped(s, || one_thread(per_thread, call, &barrier)).expect("spawn a measuring thread")
+        };
+        let handles: Vec<_> = (0..threads).map(spawn).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let start = runs.iter().map(|r| r.start).min().unwrap();
@@ -187,7 +192,12 @@ fn on_threads(threads: usize, per_thread: usize, call: &CallFn) -> Sample {
 /// the instance pool and the allocator is shared out evenly).
 fn measure_lanes(lanes: &[Lane], rounds: usize, per_round: usize) -> Vec<Sample> {
     for lane in lanes {
-        on_threads(lane.threads, (lane.weight * per_round / 5).max(lane.threads) / lane.threads, &lane.call);
+        on_threads(
+            lane.name,
+            lane.threads,
+            (lane.weight * per_round / 5).max(lane.threads) / lane.threads,
+            &lane.call,
+        );
     }
     let mut acc: Vec<Sample> = lanes.iter().map(|_| Sample::default()).collect();
     eprint!("  rounds of {per_round} calls per path (more on fast paths):");
@@ -195,7 +205,12 @@ fn measure_lanes(lanes: &[Lane], rounds: usize, per_round: usize) -> Vec<Sample>
         eprint!(" {}", round + 1);
         for i in (0..lanes.len()).map(|k| (k + round) % lanes.len()) {
             let lane = &lanes[i];
-            acc[i].add(on_threads(lane.threads, lane.weight * per_round / lane.threads, &lane.call));
+            acc[i].add(on_threads(
+                lane.name,
+                lane.threads,
+                lane.weight * per_round / lane.threads,
+                &lane.call,
+            ));
         }
     }
     eprintln!();
@@ -215,6 +230,20 @@ fn lanes_json(lanes: &[Lane], samples: &[Sample]) -> Value {
 fn unique(template: &'static str) -> ArgsFn {
     let n = Arc::new(AtomicU64::new(0));
     Arc::new(move || template.replace("{i}", &n.fetch_add(1, Ordering::Relaxed).to_string()))
+}
+
+/// The machine's own two-core ceiling: SHA-256 over 64 KiB (about as long as
+/// a bare call here), no wasmtime and nothing shared between the threads. What
+/// 2 threads of this get over 1 is the most any path can scale on this machine.
+fn cpu_fn() -> CallFn {
+    use sha2::Digest;
+    Arc::new(|| {
+        Box::pin(async {
+            let block = [0x5au8; 64 * 1024];
+            let digest = sha2::Sha256::digest(std::hint::black_box(&block[..]));
+            std::hint::black_box(digest);
+        })
+    })
 }
 
 fn bare_fn(caller: &bare::BareCaller, tool: &'static str, args: ArgsFn) -> CallFn {
@@ -312,6 +341,14 @@ fn call_paths(rt: &tokio::runtime::Runtime, bytes: &[u8], scale: f64, only: Opti
         Lane { name: "call_1t", threads: 1, weight: 1, call: host_fn(&host, How::Call, "ok", args.clone()) },
         Lane { name: "hit_1t", threads: 1, weight: 10, call: host_fn(&cached, How::CacheHit, "ok", same) },
         Lane { name: "bare_2t", threads: 2, weight: 1, call: bare_fn(&caller, "ok", args.clone()) },
+        Lane { name: "cpu_1t", threads: 1, weight: 1, call: cpu_fn() },
+        Lane { name: "cpu_2t", threads: 2, weight: 1, call: cpu_fn() },
+        Lane {
+            name: "invoke_2t",
+            threads: 2,
+            weight: 1,
+            call: host_fn(&host, How::Invoke, "ok", args.clone()),
+        },
         Lane { name: "call_2t", threads: 2, weight: 1, call: host_fn(&host, How::Call, "ok", args) },
     ];
     let lanes: Vec<Lane> =
@@ -344,11 +381,11 @@ fn batch(rt: &tokio::runtime::Runtime, bytes: &[u8], calls: usize) -> Value {
     };
     eprintln!("==> batch of {calls} calls through the executor vs bare on 2 threads");
     run();
-    on_threads(2, calls / 10, &bare);
+    on_threads("bare_batch", 2, calls / 10, &bare);
     let rounds = 5;
     let (mut toolhost, mut floor) = (Sample::default(), Sample::default());
     for _ in 0..rounds {
-        floor.add(on_threads(2, calls / 2, &bare));
+        floor.add(on_threads("bare_batch", 2, calls / 2, &bare));
         toolhost.add(run());
     }
     json!({
