@@ -88,12 +88,15 @@ impl BareCaller {
     }
 }
 
-/// The call context a bare call hands the guest.
+/// The call context a bare call hands the guest: the shape `Host::call`
+/// sends with default options (a `call_` + 32-hex call id, a 32-hex request
+/// id, tenant `default`, the deadline, attempt 1), so the guest lifts the same
+/// strings on both sides and the ratio is the host's own work.
 pub(crate) fn context() -> exports::toolhost::plugin::tool::CallContext {
     exports::toolhost::plugin::tool::CallContext {
-        call_id: "c".into(),
-        request_id: None,
-        tenant_id: None,
+        call_id: "call_0123456789abcdef0123456789abcdef".into(),
+        request_id: Some("0123456789abcdef0123456789abcdef".into()),
+        tenant_id: Some("default".into()),
         user_id: None,
         traceparent: None,
         deadline_ms: Some(30_000),
