@@ -78,7 +78,7 @@ pub(crate) async fn load(
     let (code, source) = runtime.prepare(path, Arc::new(bytes), &digest).await?;
     let config = Arc::new(manifest.config.clone());
     let cache_digest = cache_digest(&digest, &config, &manifest.grants, &limits);
-    let spec = describe_spec(&name, &limits, &manifest.grants, config.clone(), rt);
+    let spec = describe_spec(&name, &limits, &manifest.grants, &config, rt);
     let raw = runtime.describe(&code, spec).await.map_err(|e| match e {
         e @ Error::ResourceExhausted { .. } => e,
         e => load_error(path, format!("describe() failed: {e}")),
@@ -123,7 +123,7 @@ async fn offers(
     rt: &RuntimeConfig,
 ) -> Result<(Vec<PromptDescriptor>, Vec<ResourceTemplate>)> {
     let caps = code.capabilities();
-    let spec = || describe_spec(name, limits, grants, config.clone(), rt);
+    let spec = || describe_spec(name, limits, grants, config, rt);
     let prompts = if caps.prompts { runtime.list_prompts(code, spec()).await? } else { vec![] };
     let templates = if caps.resources { runtime.list_templates(code, spec()).await? } else { vec![] };
     let mut seen = BTreeSet::new();
@@ -170,7 +170,7 @@ fn describe_spec<'a>(
     name: &'a str,
     limits: &'a Limits,
     grants: &'a toolhost_runtime::Grants,
-    config: Arc<std::collections::BTreeMap<String, String>>,
+    config: &'a Arc<std::collections::BTreeMap<String, String>>,
     rt: &RuntimeConfig,
 ) -> CallSpec<'a> {
     CallSpec {

@@ -109,7 +109,9 @@ pub struct CallSpec<'a> {
     pub call_id: &'a str,
     pub limits: &'a Limits,
     pub grants: &'a Grants,
-    pub config: Arc<BTreeMap<String, String>>,
+    /// The plugin's `[config]`, borrowed: the store takes the one clone it
+    /// keeps (each clone and drop writes a count every core shares).
+    pub config: &'a Arc<BTreeMap<String, String>>,
     pub events: Option<EventSink>,
     pub cancel: Option<CancelToken>,
     /// Wall-clock budget of this call.
@@ -121,7 +123,7 @@ pub struct CallSpec<'a> {
     /// Answers the guest's `elicit`/`sample` (none: `INPUT_REQUIRED`).
     pub interact: Option<Arc<dyn Interact>>,
     /// Where the guest's `resource-updated` goes.
-    pub resource_updates: Option<ResourceUpdates>,
+    pub resource_updates: Option<&'a ResourceUpdates>,
 }
 
 /// The request context handed to the guest.
@@ -414,7 +416,7 @@ impl Runtime {
             cancel: spec.cancel.clone(),
             stop: None,
             interact: spec.interact.clone(),
-            resource_updates: spec.resource_updates.clone(),
+            resource_updates: spec.resource_updates.cloned(),
             input_required: None,
         };
         let mut store = Store::new(&self.engine, state);
@@ -466,7 +468,7 @@ impl Runtime {
         s.http_hooks.contacted.clear();
         s.stop = None;
         s.interact = spec.interact.clone();
-        s.resource_updates = spec.resource_updates.clone();
+        s.resource_updates = spec.resource_updates.cloned();
         s.input_required = None;
         s.log_lines = 0;
         s.dropped_events = 0;

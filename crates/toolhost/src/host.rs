@@ -517,14 +517,14 @@ impl Host {
             call_id,
             limits: budgeted.as_ref().unwrap_or(&plugin.limits),
             grants: &plugin.grants,
-            config: plugin.config.clone(),
+            config: &plugin.config,
             events: opts.events.clone(),
             cancel: opts.cancel.clone(),
             budget,
             warm: plugin.warm.as_deref().filter(|_| warm_share.is_some()),
             outbound_headers: &outbound,
             interact: opts.interact.clone(),
-            resource_updates: Some(self.inner.resource_updates.clone()),
+            resource_updates: Some(&self.inner.resource_updates),
         };
         let guest_ctx = guest_context(ctx, call_id, budget, attempt);
         let (result, stats) = tracing::Instrument::instrument(

@@ -181,14 +181,14 @@ impl OfferSpec<'_> {
             call_id: &self.call_id,
             limits: &self.plugin.limits,
             grants: &self.plugin.grants,
-            config: self.plugin.config.clone(),
+            config: &self.plugin.config,
             events: None,
             cancel: None,
             budget: self.budget,
             warm: None,
             outbound_headers: &[],
             interact: None,
-            resource_updates: Some(self.updates.clone()),
+            resource_updates: Some(&self.updates),
         }
     }
 }
