@@ -89,7 +89,7 @@ def call_rows(p):
     if "cpu_1t" in p and "cpu_2t" in p:
         k1, k2 = p["cpu_1t"], p["cpu_2t"]
         rows.append(lane("machine ceiling, 2 OS threads", k2, f"{times(k2['calls_per_s'] / k1['calls_per_s'])} of 1 thread",
-                         note=f"SHA-256 of 64 KiB per call, no wasmtime, nothing shared ({cps(k1['calls_per_s'])}/s on 1 thread): "
+                         note=f"SHA-256 of 32 KiB per call, no wasmtime, nothing shared ({cps(k1['calls_per_s'])}/s on 1 thread): "
                               "the most two busy cores of this machine give"))
     return rows
 

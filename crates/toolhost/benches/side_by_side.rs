@@ -7,7 +7,7 @@
 //!   engine), `Host::invoke`, `Host::call` with default policies and a
 //!   `Host::call` cache hit, on 1 and 2 OS threads, rounds interleaved so
 //!   machine drift hits every path alike, and the machine's two-core ceiling
-//!   (`cpu_1t`/`cpu_2t`: SHA-256 of 64 KiB, no wasmtime, nothing shared);
+//!   (`cpu_1t`/`cpu_2t`: SHA-256 of 32 KiB, no wasmtime, nothing shared);
 //! - `batch`: `Host::run_batch` of 5,000 fresh-instance calls vs the bare call
 //!   on 2 OS threads (interleaved rounds);
 //! - `languages`: fresh vs warm instances of each example plugin through
@@ -232,14 +232,14 @@ fn unique(template: &'static str) -> ArgsFn {
     Arc::new(move || template.replace("{i}", &n.fetch_add(1, Ordering::Relaxed).to_string()))
 }
 
-/// The machine's own two-core ceiling: SHA-256 over 64 KiB (about as long as
+/// The machine's own two-core ceiling: SHA-256 over 32 KiB (about as long as
 /// a bare call here), no wasmtime and nothing shared between the threads. What
 /// 2 threads of this get over 1 is the most any path can scale on this machine.
 fn cpu_fn() -> CallFn {
     use sha2::Digest;
     Arc::new(|| {
         Box::pin(async {
-            let block = [0x5au8; 64 * 1024];
+            let block = [0x5au8; 32 * 1024];
             let digest = sha2::Sha256::digest(std::hint::black_box(&block[..]));
             std::hint::black_box(digest);
         })
