@@ -415,12 +415,11 @@ impl Host {
     pub(crate) async fn execute_at(
         &self,
         ctx: &ExecutionContext,
-        call: ToolCall,
+        mut call: ToolCall,
         index: usize,
         opts: &CallOptions,
     ) -> CallResult {
         let tenant = ctx.tenant_id.as_deref().unwrap_or(DEFAULT_TENANT);
-        let mut call = call;
         let call_id = call.call_id.get_or_insert_with(new_call_id).clone();
         // One span per call; outcome fields are filled in when it ends. The
         // caller's W3C traceparent becomes its parent when OTLP export is on
@@ -452,8 +451,16 @@ impl Host {
             }
             return r;
         }
-        let run = self.governed(ctx, call, index, opts, tenant);
-        let r = tracing::Instrument::instrument(run, span.clone()).await;
+        let r = match span.in_scope(|| self.admit_call(&call, index, tenant)) {
+            Err(refused) => *refused,
+            Ok(permit) => {
+                let run = self.executor().execute(self, ctx, call, index, opts);
+                let mut r = tracing::Instrument::instrument(run, span.clone()).await;
+                drop(permit);
+                self.name_disabled(&mut r, tenant);
+                r
+            }
+        };
         span.record("cached", r.cached);
         span.record("attempts", r.attempts);
         span.record("outcome", r.result.as_ref().err().map_or("success", |e| e.code().as_str()));

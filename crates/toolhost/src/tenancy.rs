@@ -5,9 +5,9 @@
 
 use crate::Host;
 use toolhost_core::error::{Error, Resource, Result};
-use toolhost_core::{CallOptions, CallResult, CallStats, ExecutionContext, ToolOutput};
+use toolhost_core::{CallResult, CallStats, ToolOutput};
 use toolhost_exec::ToolCall;
-use toolhost_exec::quota::CallCaps;
+use toolhost_exec::quota::{CallCaps, CallPermit};
 use toolhost_runtime::Limits;
 
 /// Which tenant quota, if any, set an attempt's fuel or memory limit.
@@ -18,32 +18,30 @@ pub(crate) struct Binding {
 }
 
 impl Host {
-    /// The executor under the tenant's quotas: refused calls never reach it;
-    /// a call to a tool of a disabled plugin is `TOOL_DISABLED`.
-    pub(crate) async fn governed(
+    /// The tenant's quotas before the executor: a refused call never reaches
+    /// it, and its refusal is the call's result. Plain functions around the
+    /// executor's future rather than an async layer of their own: a layer
+    /// would move the whole call future once more on every call.
+    pub(crate) fn admit_call(
         &self,
-        ctx: &ExecutionContext,
-        call: ToolCall,
+        call: &ToolCall,
         index: usize,
-        opts: &CallOptions,
         tenant: &str,
-    ) -> CallResult {
-        let permit = match self.quotas().admit(tenant, &call.tool) {
-            Ok(p) => p,
-            Err(e) => {
-                let call_id = call.call_id.clone().unwrap_or_default();
-                tracing::info!(tenant, tool = %call.tool, code = %e.code(), error = %e, "call refused by a tenant quota");
-                return CallResult::not_run(index, call_id, call.tool, e);
-            }
-        };
-        let mut r = self.executor().execute(self, ctx, call, index, opts).await;
-        drop(permit);
+    ) -> std::result::Result<CallPermit, Box<CallResult>> {
+        self.quotas().admit(tenant, &call.tool).map_err(|e| {
+            let call_id = call.call_id.clone().unwrap_or_default();
+            tracing::info!(tenant, tool = %call.tool, code = %e.code(), error = %e, "call refused by a tenant quota");
+            Box::new(CallResult::not_run(index, call_id, call.tool.clone(), e))
+        })
+    }
+
+    /// A call to a tool of a plugin the tenant's registry disabled is `TOOL_DISABLED`, naming the plugin.
+    pub(crate) fn name_disabled(&self, r: &mut CallResult, tenant: &str) {
         if matches!(r.result, Err(Error::ToolNotFound { .. }))
             && let Some(plugin) = self.registry().disabled_owner(tenant, &r.tool)
         {
             r.result = Err(Error::ToolDisabled { tool: r.tool.clone(), plugin });
         }
-        r
     }
 }
 
