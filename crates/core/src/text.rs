@@ -70,8 +70,75 @@ pub fn preview(s: &str) -> String {
     escape_control(&s[..end])
 }
 
+/// `a == b` without a `memcmp` call for values of up to 16 bytes (tool names,
+/// tenants, outcome codes): one or two word compares instead of a library
+/// call. The call path compares a handful of these on every call (metric
+/// labels, the key memo's tool and tenant).
+#[inline(always)]
+pub fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let word = |s: &[u8], i: usize| u64::from_le_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    a.len() == b.len()
+        && match a.len() {
+            // With equal lengths, the tail word holds every byte (see `tail_word`).
+            0..=7 => tail_word(a) == tail_word(b),
+            // The first and the last 8 bytes, overlapping, cover them all.
+            8..=16 => word(a, 0) == word(b, 0) && word(a, a.len() - 8) == word(b, b.len() - 8),
+            _ => a == b,
+        }
+}
+
+/// Up to 7 bytes as one word, in a few loads (the first and last 4 bytes,
+/// overlapping, or the first, middle and last byte); with the length it
+/// tells the bytes apart.
+#[inline(always)]
+pub(crate) fn tail_word(rest: &[u8]) -> u64 {
+    let n = rest.len();
+    let u32_at = |i: usize| {
+        let w: [u8; 4] = rest.get(i..i + 4).and_then(|w| w.try_into().ok()).unwrap_or_default();
+        u64::from(u32::from_le_bytes(w))
+    };
+    match n {
+        0 => 0,
+        1..=3 => u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16,
+        _ => u32_at(0) | u32_at(n - 4) << 32,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{same, tail_word};
+
+    #[test]
+    fn same_agrees_with_string_equality_at_every_length_and_position() {
+        for n in 0..=24usize {
+            let a: String = (0..n).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            assert!(same(&a, &a.clone()), "{a:?}");
+            for i in 0..n {
+                let mut b = a.clone().into_bytes();
+                b[i] = b'#';
+                let b = String::from_utf8(b).unwrap();
+                assert!(!same(&a, &b), "{a:?} vs {b:?}");
+            }
+            assert!(!same(&a, &format!("{a}x")) && !same(&format!("{a}x"), &a));
+        }
+    }
+
+    #[test]
+    fn tail_words_tell_short_tails_apart() {
+        assert_eq!(tail_word(&[]), 0);
+        assert_eq!(tail_word(&[1, 2, 3]), 0x03_02_01);
+        assert_eq!(tail_word(&[1, 2, 3, 4, 5, 6, 7]), 0x07_06_05_04_04_03_02_01);
+        // Every tail of up to 7 bytes from a small alphabet, with its length, is distinct.
+        let mut seen = std::collections::HashSet::new();
+        for n in 0..=7u32 {
+            for i in 0..3u64.pow(n) {
+                let tail: Vec<u8> = (0..n).map(|k| (i / 3u64.pow(k) % 3) as u8).collect();
+                assert!(seen.insert((tail_word(&tail), n)), "{tail:?}");
+            }
+        }
+    }
+
     #[test]
     fn hex_id_is_the_formatted_number() {
         let every_digit = 0x0123_4567_89ab_cdef_fedc_ba98_7654_3210;

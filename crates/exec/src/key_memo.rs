@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::Mutex;
 use toolhost_core::padded::Padded;
+use toolhost_core::text::same;
 
 /// Longest argument text remembered, bytes.
 pub(crate) const MAX_ARGS: usize = 1024;
@@ -31,7 +32,10 @@ struct Source {
 
 impl Source {
     fn is(&self, version: u64, tool: &str, tenant: &str, args: &str) -> bool {
-        self.version == version && *self.tool == *tool && *self.tenant == *tenant && *self.args == *args
+        self.version == version
+            && same(&self.tool, tool)
+            && same(&self.tenant, tenant)
+            && same(&self.args, args)
     }
 }
 

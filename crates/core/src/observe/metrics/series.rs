@@ -10,6 +10,7 @@
 //! [`OnceLock`], so two threads adding to the same chain at once wait for
 //! each other there, and nowhere else.
 
+use crate::text::{same, tail_word};
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, OnceLock};
@@ -109,7 +110,7 @@ impl<V> Node<V> {
     fn is(&self, hash: u64, labels: &[&str]) -> bool {
         self.hash == hash
             && self.labels.len() == labels.len()
-            && self.labels.iter().zip(labels).all(|(a, b)| **a == **b)
+            && self.labels.iter().zip(labels).all(|(a, b)| same(a, b))
     }
 }
 
@@ -191,23 +192,6 @@ fn mix(h: u64, w: u64) -> u64 {
     (h.rotate_left(5) ^ w).wrapping_mul(K)
 }
 
-/// Up to 7 bytes as one word, in a few loads (the first and last 4 bytes,
-/// overlapping, or the first, middle and last byte); with the length it
-/// tells the bytes apart.
-#[inline(always)]
-fn tail_word(rest: &[u8]) -> u64 {
-    let n = rest.len();
-    let u32_at = |i: usize| {
-        let w: [u8; 4] = rest.get(i..i + 4).and_then(|w| w.try_into().ok()).unwrap_or_default();
-        u64::from(u32::from_le_bytes(w))
-    };
-    match n {
-        0 => 0,
-        1..=3 => u64::from(rest[0]) | u64::from(rest[n / 2]) << 8 | u64::from(rest[n - 1]) << 16,
-        _ => u32_at(0) | u32_at(n - 4) << 32,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,21 +223,6 @@ mod tests {
         }
         let s = h.snapshot();
         assert_eq!((s.counts, s.count, s.sum), (vec![2, 2, 2], 6, 5222.0));
-    }
-
-    #[test]
-    fn tail_words_tell_short_tails_apart() {
-        assert_eq!(tail_word(&[]), 0);
-        assert_eq!(tail_word(&[1, 2, 3]), 0x03_02_01);
-        assert_eq!(tail_word(&[1, 2, 3, 4, 5, 6, 7]), 0x07_06_05_04_04_03_02_01);
-        // Every tail of up to 7 bytes from a small alphabet, with its length, is distinct.
-        let mut seen = std::collections::HashSet::new();
-        for n in 0..=7u32 {
-            for i in 0..3u64.pow(n) {
-                let tail: Vec<u8> = (0..n).map(|k| (i / 3u64.pow(k) % 3) as u8).collect();
-                assert!(seen.insert((tail_word(&tail), n)), "{tail:?}");
-            }
-        }
     }
 
     #[test]
