@@ -73,7 +73,7 @@ pub fn preview(s: &str) -> String {
 /// `a == b` without a `memcmp` call for values of up to 16 bytes (tool names,
 /// tenants, outcome codes): one or two word compares instead of a library
 /// call. The call path compares a handful of these on every call (metric
-/// labels, the key memo's tool and tenant).
+/// labels, the key memo's tool, tenant and arguments).
 #[inline(always)]
 pub fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
