@@ -25,7 +25,9 @@ pub(crate) struct StoreState {
     pub(crate) plugin: Arc<str>,
     pub(crate) tool: Arc<str>,
     pub(crate) call_id: Arc<str>,
-    pub(crate) wasi: WasiCtx,
+    /// `None` until the guest first uses WASI, for a plugin granted
+    /// nothing (see [`super::wasi::build_ctx`]).
+    pub(crate) wasi: Option<WasiCtx>,
     pub(crate) table: ResourceTable,
     pub(crate) limiter: CallLimiter,
     pub(crate) config: Arc<BTreeMap<String, String>>,
@@ -66,7 +68,8 @@ impl StoreState {
 
 impl WasiView for StoreState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        let ctx = self.wasi.get_or_insert_with(|| super::wasi::deny_all(&self.stdout, &self.stderr));
+        WasiCtxView { ctx, table: &mut self.table }
     }
 }
 
