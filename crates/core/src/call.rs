@@ -285,7 +285,8 @@ impl CancelToken {
     /// Resolves once the token is cancelled.
     pub async fn cancelled(&self) {
         loop {
-            let notified = self.0.notify.notified();
+            // Pinned in place: awaited by value it would be stored twice.
+            let notified = std::pin::pin!(self.0.notify.notified());
             if self.is_cancelled() {
                 return;
             }

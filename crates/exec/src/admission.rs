@@ -177,7 +177,8 @@ impl Executor {
     /// `Ok` unless the policy confirms destructive calls, `a` is one, and its
     /// caller did not confirm it ([`crate::confirm`]).
     async fn confirmed<T>(&self, a: &Admitted<'_, T>) -> Result<(), Error> {
-        if a.eff.confirm_destructive && a.info.destructive { self.confirm(a).await } else { Ok(()) }
+        // Boxed: the other calls' futures stay small.
+        if a.eff.confirm_destructive && a.info.destructive { Box::pin(self.confirm(a)).await } else { Ok(()) }
     }
 
     /// The cache layer: an idempotent call whose policy caches is answered

@@ -35,11 +35,14 @@ impl Executor {
             return (Err(Error::Cancelled { tool: tool.to_string() }), 0, None);
         }
         let span = tracing::info_span!("rate_limit.check", allowed = tracing::field::Empty);
-        let admitted = tracing::Instrument::instrument(
-            self.admit_rate(a.tenant, tool, a.eff, a.deadline, a.opts.cancel.as_ref()),
-            span.clone(),
-        )
-        .await;
+        // Boxed: only a call some quota applies to carries the admission's
+        // state (a call's futures are moved whole at every layer).
+        let admitted = if self.rate_free(a.tenant, a.eff) {
+            Ok(())
+        } else {
+            let admit = self.admit_rate(a.tenant, tool, a.eff, a.deadline, a.opts.cancel.as_ref());
+            Box::pin(tracing::Instrument::instrument(admit, span.clone())).await
+        };
         span.record("allowed", admitted.is_ok());
         if let Err(e) = admitted {
             return (Err(e), 0, None);
@@ -81,7 +84,7 @@ impl Executor {
                 return (Err(err), attempt, last_stats);
             };
             tracing::debug!(tool = %tool, attempt, sleep_ms = sleep.as_millis() as u64, error = %err, "retrying");
-            if wait::sleep(sleep, a.opts.cancel.as_ref()).await.is_err() {
+            if Box::pin(wait::sleep(sleep, a.opts.cancel.as_ref())).await.is_err() {
                 return (Err(Error::Cancelled { tool: tool.to_string() }), attempt, last_stats);
             }
         }
@@ -187,15 +190,16 @@ impl Executor {
         let tool = a.info.name;
         let span =
             tracing::info_span!(parent: attempt_span, "bulkhead.wait", admitted = tracing::field::Empty);
-        let acquired = tracing::Instrument::instrument(
-            wait::interruptible(
-                self.bulkheads.acquire(a.tenant, tool, self.remaining(a.deadline)),
-                a.opts.cancel.as_ref(),
-                None,
-            ),
-            span.clone(),
-        )
-        .await;
+        let acquired = if !self.bulkheads.limits_any() {
+            // No rule: a free slot at once (a cancelled caller still stops here).
+            let cancelled = a.opts.cancel.as_ref().is_some_and(toolhost_core::CancelToken::is_cancelled);
+            if cancelled { Err(wait::Interrupted::Cancelled) } else { Ok(Ok(Slot::default())) }
+        } else {
+            // Boxed: only a call that meets a bulkhead carries the wait's state.
+            let acquire = self.bulkheads.acquire(a.tenant, tool, self.remaining(a.deadline));
+            let waited = wait::interruptible(acquire, a.opts.cancel.as_ref(), None);
+            Box::pin(tracing::Instrument::instrument(waited, span.clone())).await
+        };
         span.record("admitted", matches!(acquired, Ok(Ok(_))));
         match acquired {
             Ok(Ok(slot)) => Ok(slot),

@@ -373,6 +373,11 @@ impl Bulkheads {
             .clone()
     }
 
+    /// Some rule limits some call (else [`Self::acquire`] is a default permit at once).
+    pub fn limits_any(&self) -> bool {
+        self.any.load(Ordering::Acquire)
+    }
+
     /// Takes a slot in every applicable compartment, waiting at most
     /// `remaining` in total. On refusal nothing is held.
     pub async fn acquire(
@@ -381,7 +386,7 @@ impl Bulkheads {
         tool: &str,
         remaining: Option<Duration>,
     ) -> Result<BulkheadPermit, BulkheadFull> {
-        if !self.any.load(Ordering::Acquire) {
+        if !self.limits_any() {
             return Ok(BulkheadPermit::default());
         }
         let keys = self.keys(tenant, tool);

@@ -13,6 +13,14 @@ use std::time::Instant;
 use toolhost_core::{CancelToken, Error};
 
 impl Executor {
+    /// No quota applies to `tenant` under `eff`: admission is `Ok` without
+    /// waiting. Read without touching the shared reference count (a write
+    /// every core would contend on).
+    pub(crate) fn rate_free(&self, tenant: &str, eff: &Effective) -> bool {
+        let cfg = self.rate_cfg.load();
+        eff.rate_limit.is_none() && cfg.global.is_none() && cfg.tenant_quota(tenant).is_none()
+    }
+
     /// All applicable quotas at once; waits when allowed and the wait fits
     /// in `min(remaining deadline, max_wait_ms)`, unless cancelled.
     pub(crate) async fn admit_rate(
@@ -23,11 +31,7 @@ impl Executor {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<(), Error> {
-        // Read without touching the shared reference count (a write every
-        // core would contend on); held for the wait only when a limit applies.
-        let unlimited =
-            |cfg: &crate::RateLimitConfig| cfg.global.is_none() && cfg.tenant_quota(tenant).is_none();
-        if eff.rate_limit.is_none() && unlimited(&self.rate_cfg.load()) {
+        if self.rate_free(tenant, eff) {
             return Ok(());
         }
         let rate_cfg = self.rate_cfg.load_full();

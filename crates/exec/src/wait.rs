@@ -42,18 +42,21 @@ pub async fn interruptible<F: Future>(
     if cancel.is_some_and(CancelToken::is_cancelled) {
         return Err(Interrupted::Cancelled);
     }
-    let cancelled = async {
+    // Pinned in place and raced by reference: the futures are stored once in
+    // the caller's state (moved into `select!`, each would be stored twice).
+    let fut = std::pin::pin!(fut);
+    let cancelled = std::pin::pin!(async {
         match cancel {
             Some(c) => c.cancelled().await,
             None => std::future::pending().await,
         }
-    };
-    let expired = async {
+    });
+    let expired = std::pin::pin!(async {
         match remaining {
             Some(r) => tokio::time::sleep(r).await,
             None => std::future::pending().await,
         }
-    };
+    });
     tokio::select! {
         biased;
         v = fut => Ok(v),

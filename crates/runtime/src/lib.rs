@@ -489,7 +489,9 @@ impl Runtime {
         // not interrupt.
         let backstop = spec.budget + self.ticker.tick() * 4 + Duration::from_millis(20);
         let outcome = {
-            let work = invoke(code, &mut store, instance, op);
+            // Boxed, so the call's futures above it (moved whole at each
+            // layer) carry a pointer, not wasmtime's instantiate and call state.
+            let work = Box::pin(invoke(code, &mut store, instance, op));
             let cancelled = async {
                 match &spec.cancel {
                     Some(c) => c.cancelled().await,

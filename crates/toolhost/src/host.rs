@@ -454,7 +454,9 @@ impl Host {
         let r = match span.in_scope(|| self.admit_call(&call, index, tenant)) {
             Err(refused) => *refused,
             Ok(permit) => {
-                let run = self.executor().execute(self, ctx, call, index, opts);
+                // Pinned in place: a future moved into `instrument` from a
+                // binding is stored twice in this one's state.
+                let run = std::pin::pin!(self.executor().execute(self, ctx, call, index, opts));
                 let mut r = tracing::Instrument::instrument(run, span.clone()).await;
                 drop(permit);
                 self.name_disabled(&mut r, tenant);
@@ -534,11 +536,11 @@ impl Host {
             resource_updates: Some(&self.inner.resource_updates),
         };
         let guest_ctx = guest_context(ctx, call_id, budget, attempt);
-        let (result, stats) = tracing::Instrument::instrument(
-            self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx),
-            span,
-        )
-        .await;
+        // Pinned in place, stored once (passed to `instrument` by value, the
+        // runtime's future took twice its size in this one's state).
+        let call =
+            std::pin::pin!(self.inner.runtime.call(&plugin.code, spec, &entry.tool.name, args, guest_ctx));
+        let (result, stats) = tracing::Instrument::instrument(call, span).await;
         drop(warm_share);
         let limits = budgeted.as_ref().unwrap_or(&plugin.limits);
         if let Some(fuel) = crate::tenancy::fuel_spent(&result, &stats, limits) {
