@@ -22,7 +22,8 @@ impl Executor {
     }
 
     /// All applicable quotas at once; waits when allowed and the wait fits
-    /// in `min(remaining deadline, max_wait_ms)`, unless cancelled.
+    /// in `min(remaining deadline, max_wait_ms)`, unless cancelled. Its caller
+    /// asks only when [`Self::rate_free`] is false.
     pub(crate) async fn admit_rate(
         &self,
         tenant: &str,
@@ -31,9 +32,6 @@ impl Executor {
         deadline: Option<Instant>,
         cancel: Option<&CancelToken>,
     ) -> Result<(), Error> {
-        if self.rate_free(tenant, eff) {
-            return Ok(());
-        }
         let rate_cfg = self.rate_cfg.load_full();
         let tenant_quota = rate_cfg.tenant_quota(tenant);
         // Idle keys are evicted now and then so per-(tenant, tool) state stays bounded.
