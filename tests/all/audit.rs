@@ -231,7 +231,13 @@ async fn payloads_rotation_and_an_unwritable_path() {
     }
     let deadline = Instant::now() + Duration::from_secs(10);
     let count = |p: &str| std::fs::read_to_string(w.path().join(p)).map_or(0, |t| t.lines().count());
-    while count("a.jsonl") + count("a.jsonl.1") + count("a.jsonl.2") < 5 && Instant::now() < deadline {
+    // Until the writer settles: enough records kept, and no file caught between
+    // a rotation and the write that follows it.
+    let settled = || {
+        count("a.jsonl") + count("a.jsonl.1") + count("a.jsonl.2") >= 5
+            && ["a.jsonl", "a.jsonl.1", "a.jsonl.2"].iter().all(|f| count(f) > 0)
+    };
+    while !settled() && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for f in ["a.jsonl", "a.jsonl.1", "a.jsonl.2"] {
