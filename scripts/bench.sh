@@ -1,29 +1,37 @@
 #!/usr/bin/env bash
-# scripts/bench.sh [--json] [--quick]: one side-by-side table for this machine,
+# scripts/bench.sh [--json] [--quick] [--processes N]: one side-by-side table for this machine,
 # every figure measured in this run. Builds what it needs (release, in
 # ~/.cache/toolhost/target-bench, or TOOLHOST_BENCH_TARGET_DIR), then measures
 #   - in process (crates/toolhost/benches/side_by_side.rs): the bare wasmtime
 #     floor, Host::invoke, Host::call, a cache hit, a 5,000-call run_batch, and
-#     fresh vs warm vs bare for each example language;
+#     fresh vs warm vs bare for each example language; the call paths and the
+#     batch in N processes (default 7), each figure the median over them,
+#     since one process's address layout moves a path's figures;
 #   - as processes (scripts/bench/processes.py): `toolhost serve` over HTTP,
 #     `toolhost run` whole process, and chuk-tool-processor (from PyPI, in a
 #     venv under ~/.cache/toolhost/tools/chuk-venv) on the same batch;
 # and prints a markdown table with the ratios and issue 15's goals (met / not
 # met) on stdout; progress goes to stderr. --json prints the raw figures
-# instead; --quick runs a tenth of the in-process calls (a smoke run).
+# instead; --quick runs a tenth of the in-process calls in one process (a
+# smoke run); --processes N sets the number of processes.
 # Not part of scripts/test.sh: it takes minutes and its figures are the point.
 source "$(dirname "$0")/env.sh"
 cd "$ROOT"
 
-JSON=0 QUICK=0
-for a in "$@"; do
+JSON=0 QUICK=0 PROCESSES=
+while [ $# -gt 0 ]; do
+  a=$1; shift
   case "$a" in
     --json) JSON=1 ;;
     --quick) QUICK=1 ;;
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --processes)
+      PROCESSES=${1:-}; shift || true
+      [[ "$PROCESSES" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --processes needs a count (try --help)" >&2; exit 2; } ;;
+    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown argument $a (try --help)" >&2; exit 2 ;;
   esac
 done
+[ -n "$PROCESSES" ] || { PROCESSES=7; [ "$QUICK" = 1 ] && PROCESSES=1; }
 
 # Release builds keep their own target dir: one feature set, wasmtime compiled once.
 export CARGO_TARGET_DIR="${TOOLHOST_BENCH_TARGET_DIR:-$HOME/.cache/toolhost/target-bench}"
@@ -144,7 +152,12 @@ fi
 
 step "measuring in process: bare wasmtime, Host::invoke, Host::call, cache hit, run_batch, languages"
 quick=(); [ "$QUICK" = 1 ] && quick=(--quick)
-"$BENCH_BIN" "${quick[@]}" >"$WORK/side.json"
+"$BENCH_BIN" "${quick[@]}" >"$WORK/side-1.json"
+for i in $(seq 2 "$PROCESSES"); do
+  step "measuring the call paths and the batch again, process $i of $PROCESSES"
+  "$BENCH_BIN" "${quick[@]}" --no-languages >"$WORK/side-$i.json"
+done
+python3 scripts/bench/merge.py $(seq -f "$WORK/side-%g.json" 1 "$PROCESSES") >"$WORK/side.json"
 
 step "measuring processes: toolhost serve, toolhost run, chuk-tool-processor"
 rounds=3; [ "$QUICK" = 1 ] && rounds=1

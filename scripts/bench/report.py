@@ -52,8 +52,22 @@ def lane(path, s, ratio="—", goals="", note=""):
     return row(path, cps(s["calls_per_s"]), us(s["p50_us"]), us(s["p99_us"]), ratio, goals, note)
 
 
-def call_rows(p):
+def spread(side, ratio):
+    """The range of `ratio(paths)` over the processes the figures are medians of ("" for one process)."""
+    runs = [r for r in side.get("per_process", []) if r.get("paths")]
+    if len(runs) < 2:
+        return ""
+    values = [ratio(r["paths"]) for r in runs]
+    return f"; p50 ratio per process {min(values):.2f}–{max(values):.2f}×"
+
+
+def p50_vs(lane, base):
+    return lambda paths: paths[lane]["p50_us"] / paths[base]["p50_us"]
+
+
+def call_rows(side):
     """Bare floor, Host::invoke, Host::call on 1 and 2 threads, cache hit, and the machine's ceiling."""
+    p = side["paths"]
     b1, b2, inv, c1, c2, hit = (p[k] for k in ("bare_1t", "bare_2t", "invoke_1t", "call_1t", "call_2t", "hit_1t"))
     bare_scale = b2["calls_per_s"] / b1["calls_per_s"]
     call_scale = c2["calls_per_s"] / c1["calls_per_s"]
@@ -70,16 +84,17 @@ def call_rows(p):
         lane("bare wasmtime, 1 thread (floor)", b1, note="fresh Store + InstancePre instantiate + call `ok`, the host's engine"),
         lane("bare wasmtime, 2 OS threads", b2, f"{times(bare_scale)} of 1 thread",
              goal("scaling ≥ 1.8×", bare_scale >= 1.8, busy(b1, b2)), "throughput scaling of the floor itself"),
-        lane("`Host::invoke`, 1 thread", inv, inv_ratio, note="lookup + validation + sandboxed call, no executor"),
+        lane("`Host::invoke`, 1 thread", inv, inv_ratio + spread(side, p50_vs("invoke_1t", "bare_1t")),
+             note="lookup + validation + sandboxed call, no executor"),
     ]
     if "invoke_2t" in p:
         inv2 = p["invoke_2t"]
         rows.append(lane("`Host::invoke`, 2 OS threads", inv2, vs(inv2, b2)[2] + f"; scaling {times(inv2['calls_per_s'] / inv['calls_per_s'])}",
                          note="vs bare on 2 threads: what the runtime adds on two cores, without the executor"))
     rows += [
-        lane("`Host::call` defaults, 1 thread", c1, c1_ratio,
+        lane("`Host::call` defaults, 1 thread", c1, c1_ratio + spread(side, p50_vs("call_1t", "bare_1t")),
              goal("≤ 1.25× / ≤ 1.5×", c1_50 <= 1.25 and c1_99 <= 1.5, busy(b1, c1)), "unique arguments: never a cache hit"),
-        lane("`Host::call` defaults, 2 OS threads", c2, c2_ratio,
+        lane("`Host::call` defaults, 2 OS threads", c2, c2_ratio + spread(side, p50_vs("call_2t", "bare_2t")),
              goal("≤ 1.25× / ≤ 1.5×", c2_50 <= 1.25 and c2_99 <= 1.5, busy(b2, c2)) + "; "
              + goal(f"scaling {times(call_scale)} ≥ 1.8×", call_scale >= 1.8, busy(c1, c2)), "vs bare on 2 threads"),
         lane("`Host::call` cache hit, 1 thread", hit, f"{fresh_over_hit:.0f}× faster than a fresh call (p50)",
@@ -103,9 +118,12 @@ def batch_rows(side, proc):
     serve_small, serve = small / proc["serve_small"], n / proc["serve"]
     run, chuk_batch, chuk_proc = n / proc["run"], n / proc["chuk_batch"], n / proc["chuk_process"]
     chuk = f"chuk-tool-processor {proc['chuk_version']}"
+    runs = [r["batch"] for r in side.get("per_process", []) if r.get("batch")]
+    ratios = [r["toolhost_calls_per_s"] / r["bare_2t_calls_per_s"] for r in runs]
+    batch_spread = f"; per process {min(ratios):.2f}–{max(ratios):.2f}×" if len(ratios) > 1 else ""
     rss = f"serve RSS {proc['serve_idle_rss_mib']:.0f} MiB idle, peak {proc['serve_peak_rss_mib']:.0f} MiB"
     return [
-        row(f"`host.run_batch`, {b['calls']:,} `ok` calls", cps(th), ratio=f"{times(th / floor)} of bare 2 threads",
+        row(f"`host.run_batch`, {b['calls']:,} `ok` calls", cps(th), ratio=f"{times(th / floor)} of bare 2 threads" + batch_spread,
             goals=goal("≥ 0.7", th / floor >= 0.7,
                        max(b["toolhost_cpu_wait_share"], b["bare_2t_cpu_wait_share"]) >= BUSY),
             note=f"executor, default policies, max_parallel {b['max_parallel']}, 2 worker threads "
@@ -151,13 +169,15 @@ def table(side, proc, meta):
     head = (f"toolhost {meta['commit']} · {meta['nproc']} cores (`nproc`) · {meta['kernel']} · {meta['date']} · "
             f"{meta['rustc']} · load average {meta['load_start']} at start, {meta['load_end']} at end · "
             f"{m['allocator'].lower()} allocator, fuel {'on' if m['fuel'] else 'off'}"
+            + (f" · in-process paths and batch: median of {side['processes']} processes" if side.get("processes", 1) > 1 else "")
             + (" · **--quick (smoke run)**" if m.get("quick") else ""))
     lines = [head, "", "| path | calls/s | µs/call p50 | p99 | ratio | goal | note |",
              "|---|---:|---:|---:|---|---|---|"]
-    lines += call_rows(side["paths"]) + batch_rows(side, proc) + language_rows(side["languages"])
+    lines += call_rows(side) + batch_rows(side, proc) + language_rows(side["languages"])
     lines += ["", f"*under load*: a measuring thread waited for a core {BUSY:.0%} or more of its wall time "
               "(other processes on the machine); rerun on an idle machine before trusting that verdict. "
-              "Throughput is the median of the rounds' rates; p50/p99 are over every call."]
+              "Throughput is the median of the rounds' rates; p50/p99 are over every call; with several processes, "
+              "each in-process figure is the median of the processes' figures and each ratio is taken of those medians."]
     return "\n".join(lines)
 
 

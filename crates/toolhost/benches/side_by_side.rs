@@ -15,7 +15,10 @@
 //!
 //! The guest is `build/fixtures/hostile.wasm`, tool `ok` (echoes its
 //! arguments); the examples are in `build/plugins` (`scripts/build-plugins.sh`).
-//! `-- --quick` runs a tenth of the calls (a smoke run, noisy figures).
+//! `-- --quick` runs a tenth of the calls (a smoke run, noisy figures);
+//! `-- --no-languages` leaves the languages out (`scripts/bench.sh` reruns
+//! `paths` and `batch` in several processes: a process's address layout moves
+//! its figures, see the README's bench section).
 
 #[path = "common/bare.rs"]
 mod bare;
@@ -497,6 +500,10 @@ fn main() {
         return;
     }
     let batch = batch(&rt, &bytes, 5000);
+    if argv.iter().any(|a| a == "--no-languages") {
+        println!("{}", json!({ "meta": meta, "paths": paths, "batch": batch }));
+        return;
+    }
     let languages: Vec<Value> = SAMPLES.into_iter().map(|s| language(&rt, s, scale)).collect();
     println!("{}", json!({ "meta": meta, "paths": paths, "batch": batch, "languages": languages }));
 }
