@@ -18,6 +18,9 @@ if cargo tree --locked -p toolhost-exec -e normal,dev --prefix none | grep -E '^
   echo "toolhost-exec depends on a crate it must not name (above)" >&2; exit 1
 fi
 
+step "scripts/bench's merging and report arithmetic (python unittest)"
+python3 scripts/bench/test_bench.py
+
 step "building every crate, its tests and the toolhost binary (dev profile, one feature set)"
 # The workspace's default members (crates/* and tests) always build together:
 # one feature set, so dependencies compile once.
