@@ -8,8 +8,8 @@ use futures::FutureExt;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use tokio::sync::{Semaphore, mpsc};
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::mpsc;
 use toolhost_core::error::Error;
 use toolhost_core::{CallOptions, CallResult, ExecutionContext};
 
@@ -70,21 +70,23 @@ pub enum CallEvent {
     Finished(Box<CallResult>),
 }
 
-/// Where a batch's results go: streamed as events, or collected.
+/// Where a batch's results go: streamed as events, or collected. Every
+/// runner of the batch holds it.
+#[derive(Clone)]
 enum Out {
     /// `Started`, `Finished` (and guest) events on a channel.
     Stream(mpsc::Sender<CallEvent>),
     /// Every result in one vector, completion order, no events.
-    Collect(Vec<CallResult>),
+    Collect(Arc<Mutex<Vec<CallResult>>>),
 }
 
 impl Out {
-    async fn finished(&mut self, result: CallResult) {
+    async fn finished(&self, result: CallResult) {
         match self {
             Out::Stream(tx) => {
                 let _ = tx.send(CallEvent::Finished(Box::new(result))).await;
             }
-            Out::Collect(v) => v.push(result),
+            Out::Collect(v) => v.lock().unwrap_or_else(PoisonError::into_inner).push(result),
         }
     }
 
@@ -92,6 +94,14 @@ impl Out {
         match self {
             Out::Stream(tx) => Some(tx),
             Out::Collect(_) => None,
+        }
+    }
+
+    /// What was collected (nothing when it streams).
+    fn take(&self) -> Vec<CallResult> {
+        match self {
+            Out::Collect(v) => std::mem::take(&mut *v.lock().unwrap_or_else(PoisonError::into_inner)),
+            Out::Stream(_) => Vec::new(),
         }
     }
 }
@@ -107,7 +117,7 @@ pub fn spawn_batch<R, Fut>(
     run: R,
 ) -> mpsc::Receiver<CallEvent>
 where
-    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = CallResult> + Send + 'static,
 {
     let (tx, rx) = mpsc::channel(calls.len().clamp(16, 1024) * 2);
@@ -128,10 +138,10 @@ pub fn collect_batch<R, Fut>(
     run: R,
 ) -> impl Future<Output = Vec<CallResult>> + Send + 'static
 where
-    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = CallResult> + Send + 'static,
 {
-    let out = Out::Collect(Vec::with_capacity(calls.len()));
+    let out = Out::Collect(Arc::new(Mutex::new(Vec::with_capacity(calls.len()))));
     let driver = tokio::spawn(drive(ctx, calls, opts, None, parallel, run, out));
     async move {
         match driver.await {
@@ -145,8 +155,26 @@ where
     }
 }
 
+/// What the runners of one batch share: the calls not yet started, where
+/// results go, and how dedup followers get theirs.
+struct Batch<R> {
+    ctx: Arc<ExecutionContext>,
+    queue: Mutex<std::vec::IntoIter<(usize, ToolCall)>>,
+    followers: HashMap<usize, Vec<usize>>,
+    follower_ids: HashMap<usize, String>,
+    cancel: Option<toolhost_core::CancelToken>,
+    guest_events: Option<mpsc::Sender<CallEvent>>,
+    run: R,
+    out: Out,
+}
+
 /// Runs `calls` at most `parallel` at a time and hands each result to `out`;
 /// returns what `out` collected (nothing when it streams).
+///
+/// `parallel` runners (fewer for a shorter batch) each take the next call,
+/// run it and deliver its result, until none is left: a call costs no task
+/// spawn and no wake-up of a driver, and a runner stays on the worker thread
+/// it runs on, so a call's state is not handed from one core to another.
 async fn drive<R, Fut>(
     ctx: ExecutionContext,
     calls: Vec<ToolCall>,
@@ -154,14 +182,12 @@ async fn drive<R, Fut>(
     guest_events: Option<mpsc::Sender<CallEvent>>,
     parallel: usize,
     run: R,
-    mut out: Out,
+    out: Out,
 ) -> Vec<CallResult>
 where
-    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + 'static,
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = CallResult> + Send + 'static,
 {
-    let slots = Arc::new(Semaphore::new(parallel));
-    let ctx = Arc::new(ctx);
     let calls: Vec<ToolCall> = calls
         .into_iter()
         .map(|mut c| {
@@ -175,65 +201,71 @@ where
     // Followers only need their own ids back; don't copy whole calls.
     let follower_ids: HashMap<usize, String> =
         follower_set.iter().map(|&i| (i, calls[i].call_id.clone().unwrap_or_default())).collect();
+    let queue: Vec<(usize, ToolCall)> =
+        calls.into_iter().enumerate().filter(|(i, _)| !follower_set.contains(i)).collect();
+    let runners = parallel.clamp(1, queue.len().max(1));
+    let batch = Arc::new(Batch {
+        ctx: Arc::new(ctx),
+        queue: Mutex::new(queue.into_iter()),
+        followers,
+        follower_ids,
+        cancel: opts.cancel,
+        guest_events,
+        run,
+        out,
+    });
     let mut set = tokio::task::JoinSet::new();
-    let mut queue = calls.into_iter().enumerate().filter(|(i, _)| !follower_set.contains(i)).peekable();
-    // A call's future is built only once it has a slot, so at most
-    // `parallel` exist at once: the batch's memory does not grow with its length.
-    loop {
-        tokio::select! {
-            biased;
-            Some(done) = set.join_next() => match done {
-                Ok(result) => send_finished(result, &followers, &follower_ids, &ctx, &mut out).await,
-                // Panics are caught inside the task; only a runtime shutdown ends one early.
-                Err(e) => tracing::warn!(error = %e, "a batch task ended without a result"),
-            },
-            slot = slots.clone().acquire_owned(), if queue.peek().is_some() => {
-                let (i, call) = queue.next().expect("peeked");
-                let slot = slot.expect("never closed");
-                let id = call.call_id.clone().unwrap_or_default();
-                let events = guest_events.clone().map(|tx| forward_guest_events(id, tx));
-                let opts = CallOptions { cancel: opts.cancel.clone(), events, interact: None };
-                set.spawn(start_call(ctx.clone(), call, i, opts, &run, out.events().cloned(), slot));
-            }
-            else => break,
+    for _ in 0..runners {
+        set.spawn(runner(batch.clone()));
+    }
+    while let Some(done) = set.join_next().await {
+        // Panics are caught per call; only a runtime shutdown ends a runner early.
+        if let Err(e) = done {
+            tracing::warn!(error = %e, "a batch runner ended early");
         }
     }
-    match out {
-        Out::Collect(v) => v,
-        Out::Stream(_) => Vec::new(),
+    batch.out.take()
+}
+
+/// One runner of a batch: takes the next call until none is left. A call's
+/// future is built only once a runner takes it, so at most `parallel` exist
+/// at once: the batch's memory does not grow with its length.
+async fn runner<R, Fut>(batch: Arc<Batch<R>>)
+where
+    R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut,
+    Fut: Future<Output = CallResult>,
+{
+    loop {
+        let next = batch.queue.lock().unwrap_or_else(PoisonError::into_inner).next();
+        let Some((i, call)) = next else { break };
+        let id = call.call_id.clone().unwrap_or_default();
+        let events = batch.guest_events.clone().map(|tx| forward_guest_events(id, tx));
+        let opts = CallOptions { cancel: batch.cancel.clone(), events, interact: None };
+        let result = run_call(&batch, call, i, opts).await;
+        send_finished(result, &batch.followers, &batch.follower_ids, &batch.ctx, &batch.out).await;
     }
 }
 
-/// One call of a batch, holding its `slot` until it finishes: announces its
-/// start (when `tx` streams), runs it, and turns a panic into a result of its own.
-fn start_call<R, Fut>(
-    ctx: Arc<ExecutionContext>,
-    call: ToolCall,
-    i: usize,
-    opts: CallOptions,
-    run: &R,
-    tx: Option<mpsc::Sender<CallEvent>>,
-    slot: tokio::sync::OwnedSemaphorePermit,
-) -> impl Future<Output = CallResult> + Send + 'static
+/// One call of a batch: announces its start (when the batch streams), runs
+/// it, and turns a panic into a result of its own.
+async fn run_call<R, Fut>(batch: &Batch<R>, call: ToolCall, i: usize, opts: CallOptions) -> CallResult
 where
     R: Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> Fut,
-    Fut: Future<Output = CallResult> + Send + 'static,
+    Fut: Future<Output = CallResult>,
 {
     // The ids outlive the call, for its result should it panic.
     let call_id = call.call_id.clone().unwrap_or_default();
     let tool = call.tool.clone();
-    let running = run(ctx.clone(), call, i, opts);
-    async move {
-        let _slot = slot;
-        if let Some(tx) = tx {
-            let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
-            let _ = tx.send(started).await;
-        }
-        match std::panic::AssertUnwindSafe(running).catch_unwind().await {
-            Ok(result) => result,
-            Err(panic) => panicked(i, call_id, tool, &ctx, &*panic),
-        }
+    if let Some(tx) = batch.out.events() {
+        let started = CallEvent::Started { index: i, call_id: call_id.clone(), tool: tool.clone() };
+        let _ = tx.send(started).await;
     }
+    let running = std::panic::AssertUnwindSafe(|| (batch.run)(batch.ctx.clone(), call, i, opts));
+    let caught = match std::panic::catch_unwind(running) {
+        Ok(fut) => std::panic::AssertUnwindSafe(fut).catch_unwind().await,
+        Err(panic) => Err(panic),
+    };
+    caught.unwrap_or_else(|panic| panicked(i, call_id, tool, &batch.ctx, &*panic))
 }
 
 /// For identical calls (same tool and canonical arguments), the first one's index → the
@@ -262,7 +294,7 @@ async fn send_finished(
     followers: &HashMap<usize, Vec<usize>>,
     follower_ids: &HashMap<usize, String>,
     ctx: &ExecutionContext,
-    out: &mut Out,
+    out: &Out,
 ) {
     for &f in followers.get(&result.index).into_iter().flatten() {
         let mut copy = result.clone();
@@ -369,6 +401,27 @@ mod tests {
             let e = r.result.as_ref().unwrap_err();
             assert_eq!((e.code(), r.tool.as_str()), (toolhost_core::ErrorCode::Internal, "boom"), "{r:?}");
         }
+        assert_eq!(done[2].result.as_ref().unwrap().value, Some(serde_json::json!({"n": 2})));
+    }
+
+    /// A runner that panics while building a call's future (before it is
+    /// polled) fails that call alone: the rest of the batch still runs.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_call_that_panics_before_it_runs_is_an_internal_result_of_its_own() {
+        let eager = |ctx, call: ToolCall, index, opts| {
+            assert_ne!(call.tool, "eager", "a bug building the call");
+            run(ctx, call, index, opts)
+        };
+        let calls = vec![
+            ToolCall::new("ok", r#"{"n":1}"#).with_id("a"),
+            ToolCall::new("eager", "{}").with_id("b"),
+            ToolCall::new("ok", r#"{"n":2}"#).with_id("c"),
+        ];
+        let mut done = collect_batch(ExecutionContext::new(), calls, BatchOptions::default(), 2, eager).await;
+        done.sort_by_key(|r| r.index);
+        let ids: Vec<_> = done.iter().map(|r| r.call_id.as_str()).collect();
+        assert_eq!(ids, ["a", "b", "c"], "every call has a result");
+        assert_eq!(done[1].result.as_ref().unwrap_err().code(), toolhost_core::ErrorCode::Internal);
         assert_eq!(done[2].result.as_ref().unwrap().value, Some(serde_json::json!({"n": 2})));
     }
 

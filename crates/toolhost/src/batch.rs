@@ -57,6 +57,7 @@ impl Host {
         &self,
     ) -> impl Fn(Arc<ExecutionContext>, ToolCall, usize, CallOptions) -> BoxFuture<'static, CallResult>
     + Send
+    + Sync
     + 'static {
         let host = self.clone();
         move |ctx: Arc<ExecutionContext>, call: ToolCall, index: usize, opts: CallOptions| {
