@@ -52,13 +52,15 @@ def lane(path, s, ratio="—", goals="", note=""):
     return row(path, cps(s["calls_per_s"]), us(s["p50_us"]), us(s["p99_us"]), ratio, goals, note)
 
 
+def span(values, label):
+    """`; LABEL lo–hi×` over the processes' values ("" for one process)."""
+    return f"; {label} {min(values):.2f}–{max(values):.2f}×" if len(values) > 1 else ""
+
+
 def spread(side, ratio):
     """The range of `ratio(paths)` over the processes the figures are medians of ("" for one process)."""
     runs = [r for r in side.get("per_process", []) if r.get("paths")]
-    if len(runs) < 2:
-        return ""
-    values = [ratio(r["paths"]) for r in runs]
-    return f"; p50 ratio per process {min(values):.2f}–{max(values):.2f}×"
+    return span([ratio(r["paths"]) for r in runs], "p50 ratio per process")
 
 
 def p50_vs(lane, base):
@@ -121,7 +123,7 @@ def batch_rows(side, proc):
     chuk = f"chuk-tool-processor {proc['chuk_version']}"
     runs = [r["batch"] for r in side.get("per_process", []) if r.get("batch")]
     ratios = [r["toolhost_calls_per_s"] / r["bare_2t_calls_per_s"] for r in runs]
-    batch_spread = f"; per process {min(ratios):.2f}–{max(ratios):.2f}×" if len(ratios) > 1 else ""
+    batch_spread = span(ratios, "per process")
     rss = f"serve RSS {proc['serve_idle_rss_mib']:.0f} MiB idle, peak {proc['serve_peak_rss_mib']:.0f} MiB"
     return [
         row(f"`host.run_batch`, {b['calls']:,} `ok` calls", cps(th), ratio=f"{times(th / floor)} of bare 2 threads" + batch_spread,
