@@ -22,7 +22,8 @@ def process(bare_p50, call_p50, batch_cps, languages=None):
         "meta": {"allocator": "Pooling", "fuel": True, "quick": False},
         "paths": {"bare_1t": lane(35000, bare_p50, 70.0), "call_1t": lane(29000, call_p50, 90.0)},
         "batch": {"calls": 5000, "rounds": 5, "max_parallel": 64, "toolhost_calls_per_s": batch_cps,
-                  "bare_2t_calls_per_s": 60000.0},
+                  "bare_2t_calls_per_s": 60000.0, "toolhost_on_cpu_share": 0.97, "toolhost_cpu_wait_share": 0.01,
+                  "bare_2t_on_cpu_share": 0.97, "bare_2t_cpu_wait_share": 0.01},
     }
     if languages is not None:
         run["languages"] = languages
@@ -48,6 +49,15 @@ class Merge(unittest.TestCase):
         self.assertEqual(report.spread(m, report.p50_vs("call_1t", "bare_1t")),
                          "; p50 ratio per process 1.10–2.00×")
         self.assertEqual(report.spread(merge.merge([process(28.0, 33.0, 1.0)]), lambda p: 1.0), "")
+
+    def test_the_batch_row_shows_the_median_ratio_and_its_spread(self):
+        m = merge.merge([process(28.0, 33.0, 45000.0), process(28.0, 33.0, 30000.0), process(28.0, 33.0, 48000.0)])
+        proc = {"calls": 5000, "small": 1000, "serve_small": 0.03, "serve": 0.12, "run": 0.2,
+                "chuk_batch": 1.0, "chuk_process": 1.5, "chuk_version": "0.26.1",
+                "serve_idle_rss_mib": 35.0, "serve_peak_rss_mib": 48.0}
+        batch = report.batch_rows(m, proc)[0]
+        self.assertIn("0.75× of bare 2 threads; per process 0.50–0.80×", batch)
+        self.assertIn("≥ 0.7: met", batch)
 
 
 if __name__ == "__main__":
