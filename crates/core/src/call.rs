@@ -293,6 +293,15 @@ impl CancelToken {
             notified.await;
         }
     }
+
+    /// Resolves once `token` is cancelled; never when there is none (a wait
+    /// raced against it then ends some other way).
+    pub async fn cancelled_or_never(token: Option<&CancelToken>) {
+        match token {
+            Some(c) => c.cancelled().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 /// The outcome of one call, matched to its request by `call_id`.

@@ -67,12 +67,7 @@ impl Executor {
             None => Answer::Deferred,
             Some(interact) => {
                 let left = self.remaining(a.deadline).unwrap_or(std::time::Duration::MAX);
-                let cancelled = async {
-                    match &a.opts.cancel {
-                        Some(c) => c.cancelled().await,
-                        None => std::future::pending().await,
-                    }
-                };
+                let cancelled = toolhost_core::CancelToken::cancelled_or_never(a.opts.cancel.as_ref());
                 tokio::select! {
                     answer = tokio::time::timeout(left, interact.ask(&request)) => answer
                         .unwrap_or_else(|_| Answer::Failed("no answer before the call's deadline".into())),

@@ -45,12 +45,7 @@ pub async fn interruptible<F: Future>(
     // Pinned in place and raced by reference: the futures are stored once in
     // the caller's state (moved into `select!`, each would be stored twice).
     let fut = std::pin::pin!(fut);
-    let cancelled = std::pin::pin!(async {
-        match cancel {
-            Some(c) => c.cancelled().await,
-            None => std::future::pending().await,
-        }
-    });
+    let cancelled = std::pin::pin!(CancelToken::cancelled_or_never(cancel));
     let expired = std::pin::pin!(async {
         match remaining {
             Some(r) => tokio::time::sleep(r).await,

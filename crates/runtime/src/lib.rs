@@ -492,12 +492,7 @@ impl Runtime {
             // Boxed, so the call's futures above it (moved whole at each
             // layer) carry a pointer, not wasmtime's instantiate and call state.
             let work = Box::pin(invoke(code, &mut store, instance, op));
-            let cancelled = async {
-                match &spec.cancel {
-                    Some(c) => c.cancelled().await,
-                    None => std::future::pending().await,
-                }
-            };
+            let cancelled = CancelToken::cancelled_or_never(spec.cancel.as_ref());
             // The call first: one that finishes in its first poll (most do)
             // never registers the backstop timer, which takes the timer
             // driver's lock twice (register and cancel) shared by every worker.

@@ -355,13 +355,7 @@ impl<'a> Progress<'a> {
             }
         };
         tokio::pin!(deadline_sleep);
-        let external_cancel = opts.cancel.clone();
-        let cancelled = async move {
-            match external_cancel {
-                Some(c) => c.cancelled().await,
-                None => std::future::pending().await,
-            }
-        };
+        let cancelled = CancelToken::cancelled_or_never(opts.cancel.as_ref());
         tokio::pin!(cancelled);
 
         loop {
