@@ -4,6 +4,7 @@ them). Run by scripts/test.sh: python3 scripts/bench/test_bench.py
 """
 
 import os
+import subprocess
 import sys
 import unittest
 
@@ -58,6 +59,28 @@ class Merge(unittest.TestCase):
         batch = report.batch_rows(m, proc)[0]
         self.assertIn("0.75× of bare 2 threads; per process 0.50–0.80×", batch)
         self.assertIn("≥ 0.7: met", batch)
+
+
+BENCH_SH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench.sh")
+
+
+class Arguments(unittest.TestCase):
+    """bench.sh refuses a bad --processes before it builds or measures anything."""
+
+    def run_sh(self, *args):
+        return subprocess.run(["bash", BENCH_SH, *args], capture_output=True, text=True, timeout=60)
+
+    def test_a_bad_process_count_is_refused_with_a_reason(self):
+        for args in (["--processes", "0"], ["--processes", "x"], ["--processes"], ["--processes", "-3"]):
+            r = self.run_sh(*args)
+            self.assertEqual(r.returncode, 2, args)
+            self.assertIn("--processes needs a count", r.stderr, args)
+            self.assertNotIn("==>", r.stderr, "nothing built or measured")
+
+    def test_help_names_the_flag(self):
+        r = self.run_sh("--help")
+        self.assertEqual(r.returncode, 0)
+        self.assertIn("--processes N", r.stdout)
 
 
 if __name__ == "__main__":
